@@ -1,12 +1,43 @@
 //! MeterDB: an embeddable time-series storage engine for energy-meter data.
 //!
-//! See the crate's README for an overview and `docs/format.md` for the on-disk format.
+//! Points (metered quantities) are defined with metadata, then written as samples
+//! (timestamp in ms, `f64` value, quality byte), in batches, late or out of order; a second
+//! sample of the same timestamp corrects the first. Every write goes to a checksummed WAL
+//! first; a background thread flushes memory to immutable columnar segment files, each
+//! column compressed by the codec that suits that point's data.
+//!
+//! ```no_run
+//! use meterdb::{Db, Options, PointKind, PointMeta};
+//! let db = Db::open("/tmp/plant.mdb", Options::default())?;
+//! let kwh = db.define_point(PointMeta::new("plant-1/main-kwh", PointKind::Counter).with_unit("kWh"))?;
+//! db.put(kwh, 1_763_971_200_000, 1234.567)?;
+//! for s in db.range(kwh, 0, i64::MAX)? {
+//!     let s = s?;
+//!     println!("{} {}", s.ts, s.value);
+//! }
+//! # Ok::<(), meterdb::Error>(())
+//! ```
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod catalog;
+pub mod codec;
+pub mod compaction;
+pub mod db;
 pub mod error;
 pub mod format;
 pub mod io;
+pub mod manifest;
+pub mod memtable;
+pub mod query;
+pub mod sample;
+pub mod segment;
+pub mod time;
+pub mod wal;
 
+pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
+pub use db::{Db, DbStats, Durability, Options, PointStats, WriteBatch};
 pub use error::{Error, ErrorKind, Result};
+pub use query::RangeIter;
+pub use sample::{Columns, Quality, Sample, Timestamp};

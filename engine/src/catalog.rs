@@ -1,0 +1,457 @@
+//! Points: keys and metadata to [`PointId`] and back, and the catalog file.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::{Error, Result};
+use crate::format::{self, put_bytes, put_f64, put_u32, put_uvarint, Reader};
+
+/// A point's dense numeric id, assigned in order of definition, never reused.
+pub type PointId = u32;
+
+/// Longest point key, in bytes.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// What a point measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PointKind {
+    /// An instantaneous reading (kW, temperature, flow rate).
+    #[default]
+    Gauge,
+    /// A cumulative register (kWh, m³): consumption is its increase.
+    Counter,
+}
+
+impl PointKind {
+    /// `"gauge"` or `"counter"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointKind::Gauge => "gauge",
+            PointKind::Counter => "counter",
+        }
+    }
+
+    /// Parses `"gauge"` or `"counter"` (case-insensitive).
+    pub fn parse(s: &str) -> Result<PointKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "gauge" => Ok(PointKind::Gauge),
+            "counter" => Ok(PointKind::Counter),
+            _ => Err(Error::invalid(format!(
+                "point kind {s:?} is neither counter nor gauge"
+            ))),
+        }
+    }
+}
+
+/// A point's metadata. Build one with [`PointMeta::new`] and the `with_*` methods.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PointMeta {
+    /// The key, up to 255 bytes of UTF-8.
+    pub key: String,
+    /// Counter or gauge.
+    pub kind: PointKind,
+    /// Unit of the values, e.g. `kWh`.
+    pub unit: String,
+    /// Decimal digits of the values, when known.
+    pub precision: Option<u8>,
+    /// Energy type code (e.g. a national classification code), empty when unknown.
+    pub energy_type: String,
+    /// Expected collection interval in milliseconds, when known.
+    pub interval_ms: Option<i64>,
+    /// Factor applied to consumption (e.g. CT x PT ratio); 1 by default.
+    pub multiplier: f64,
+    /// Free key/value tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl PointMeta {
+    /// Metadata with a key and a kind, every other field at its default.
+    pub fn new(key: impl Into<String>, kind: PointKind) -> Self {
+        PointMeta {
+            key: key.into(),
+            kind,
+            multiplier: 1.0,
+            ..Default::default()
+        }
+    }
+    /// Sets the unit.
+    pub fn with_unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = unit.into();
+        self
+    }
+    /// Sets the decimal precision.
+    pub fn with_precision(mut self, p: u8) -> Self {
+        self.precision = Some(p);
+        self
+    }
+    /// Sets the energy type code.
+    pub fn with_energy_type(mut self, code: impl Into<String>) -> Self {
+        self.energy_type = code.into();
+        self
+    }
+    /// Sets the collection interval.
+    pub fn with_interval_ms(mut self, ms: i64) -> Self {
+        self.interval_ms = Some(ms);
+        self
+    }
+    /// Sets the consumption multiplier.
+    pub fn with_multiplier(mut self, m: f64) -> Self {
+        self.multiplier = m;
+        self
+    }
+    /// Adds a tag.
+    pub fn with_tag(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.tags.insert(k.into(), v.into());
+        self
+    }
+
+    /// Checks the metadata before it is stored.
+    pub fn validate(&self) -> Result<()> {
+        validate_key(&self.key)?;
+        if let Some(p) = self.precision {
+            if p > 18 {
+                return Err(Error::invalid(format!(
+                    "point {}: precision {p} is above 18",
+                    self.key
+                )));
+            }
+        }
+        if let Some(i) = self.interval_ms {
+            if i <= 0 {
+                return Err(Error::invalid(format!(
+                    "point {}: interval {i} ms is not positive",
+                    self.key
+                )));
+            }
+        }
+        if !self.multiplier.is_finite() || self.multiplier == 0.0 {
+            return Err(Error::invalid(format!(
+                "point {}: multiplier {} must be finite and non-zero",
+                self.key, self.multiplier
+            )));
+        }
+        for (k, v) in &self.tags {
+            if k.is_empty() || k.len() > MAX_KEY_LEN || v.len() > 4096 {
+                return Err(Error::invalid(format!(
+                    "point {}: tag {k:?} has an empty or overlong name or an overlong value",
+                    self.key
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Serializes as a list of tagged fields (unknown tags are skipped by older readers).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut fields: Vec<(u8, Vec<u8>)> = Vec::new();
+        fields.push((1, self.key.as_bytes().to_vec()));
+        fields.push((
+            2,
+            vec![match self.kind {
+                PointKind::Gauge => 0,
+                PointKind::Counter => 1,
+            }],
+        ));
+        if !self.unit.is_empty() {
+            fields.push((3, self.unit.as_bytes().to_vec()));
+        }
+        if let Some(p) = self.precision {
+            fields.push((4, vec![p]));
+        }
+        if !self.energy_type.is_empty() {
+            fields.push((5, self.energy_type.as_bytes().to_vec()));
+        }
+        if let Some(i) = self.interval_ms {
+            fields.push((6, i.to_le_bytes().to_vec()));
+        }
+        if self.multiplier != 1.0 {
+            let mut b = Vec::new();
+            put_f64(&mut b, self.multiplier);
+            fields.push((7, b));
+        }
+        for (k, v) in &self.tags {
+            let mut b = Vec::new();
+            put_bytes(&mut b, k.as_bytes());
+            put_bytes(&mut b, v.as_bytes());
+            fields.push((8, b));
+        }
+        put_uvarint(out, fields.len() as u64);
+        for (tag, body) in fields {
+            out.push(tag);
+            put_bytes(out, &body);
+        }
+    }
+
+    /// Parses what [`PointMeta::encode`] wrote.
+    pub fn decode(r: &mut Reader<'_>) -> Result<PointMeta> {
+        let n = r.len(1024, "point field count")?;
+        let mut m = PointMeta::new("", PointKind::Gauge);
+        let mut have_key = false;
+        for _ in 0..n {
+            let tag = r.u8("point field tag")?;
+            let body = r.bytes(1 << 16, "point field")?;
+            let mut b = Reader::new(body);
+            let text = |b: &[u8]| {
+                std::str::from_utf8(b)
+                    .map(str::to_string)
+                    .map_err(|_| Error::corrupt("point field is not UTF-8"))
+            };
+            match tag {
+                1 => {
+                    m.key = text(body)?;
+                    have_key = true;
+                }
+                2 => {
+                    m.kind = match b.u8("kind")? {
+                        0 => PointKind::Gauge,
+                        1 => PointKind::Counter,
+                        k => return Err(Error::corrupt(format!("unknown point kind {k}"))),
+                    }
+                }
+                3 => m.unit = text(body)?,
+                4 => m.precision = Some(b.u8("precision")?),
+                5 => m.energy_type = text(body)?,
+                6 => m.interval_ms = Some(b.i64("interval")?),
+                7 => m.multiplier = b.f64("multiplier")?,
+                8 => {
+                    let k = b.str(1 << 16, "tag name")?.to_string();
+                    let v = b.str(1 << 16, "tag value")?.to_string();
+                    m.tags.insert(k, v);
+                }
+                _ => {} // a field of a newer version: skipped
+            }
+        }
+        if !have_key {
+            return Err(Error::corrupt("point without a key"));
+        }
+        m.validate()
+            .map_err(|e| Error::corrupt(format!("stored point metadata is invalid: {e}")))?;
+        Ok(m)
+    }
+}
+
+/// Checks a point key.
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid("point key is empty"));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::invalid(format!(
+            "point key of {} bytes is longer than {MAX_KEY_LEN}",
+            key.len()
+        )));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "point key {key:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+/// A filter on point metadata; every field set must match.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PointFilter {
+    /// Key starts with this (e.g. an enterprise code).
+    pub key_prefix: Option<String>,
+    /// Kind equals.
+    pub kind: Option<PointKind>,
+    /// Energy type code equals.
+    pub energy_type: Option<String>,
+    /// Unit equals.
+    pub unit: Option<String>,
+    /// Every (name, value) tag is present with that value.
+    pub tags: Vec<(String, String)>,
+}
+
+impl PointFilter {
+    /// Whether a point's metadata passes the filter.
+    pub fn matches(&self, m: &PointMeta) -> bool {
+        self.key_prefix
+            .as_deref()
+            .is_none_or(|p| m.key.starts_with(p))
+            && self.kind.is_none_or(|k| m.kind == k)
+            && self
+                .energy_type
+                .as_deref()
+                .is_none_or(|e| m.energy_type == e)
+            && self.unit.as_deref().is_none_or(|u| m.unit == u)
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| m.tags.get(k).is_some_and(|x| x == v))
+    }
+}
+
+/// All points of a database.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    points: Vec<PointMeta>,
+    by_key: HashMap<String, PointId>,
+}
+
+const CATALOG_MAGIC: &[u8; 8] = b"MDBCAT\0\0";
+const CATALOG_VERSION: u32 = 1;
+
+impl Catalog {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+    /// The id of a key.
+    pub fn id(&self, key: &str) -> Option<PointId> {
+        self.by_key.get(key).copied()
+    }
+    /// The metadata of an id.
+    pub fn get(&self, id: PointId) -> Option<&PointMeta> {
+        self.points.get(id as usize)
+    }
+    /// Every point, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (PointId, &PointMeta)> {
+        self.points
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i as PointId, m))
+    }
+
+    /// Defines `meta` as point `id` (a new id must be the next one; an existing id takes the
+    /// new metadata, its key unchanged). Used by the database and by WAL replay.
+    pub fn set(&mut self, id: PointId, meta: PointMeta) -> Result<()> {
+        let idx = id as usize;
+        if idx == self.points.len() {
+            if self.by_key.contains_key(&meta.key) {
+                return Err(Error::corrupt(format!(
+                    "point key {:?} defined twice",
+                    meta.key
+                )));
+            }
+            self.by_key.insert(meta.key.clone(), id);
+            self.points.push(meta);
+            Ok(())
+        } else if idx < self.points.len() {
+            if self.points[idx].key != meta.key {
+                return Err(Error::corrupt(format!(
+                    "point {id} redefined with another key"
+                )));
+            }
+            self.points[idx] = meta;
+            Ok(())
+        } else {
+            Err(Error::corrupt(format!(
+                "point id {id} skips ids (only {} defined)",
+                self.points.len()
+            )))
+        }
+    }
+
+    /// Serializes the whole catalog as a file.
+    pub fn encode_file(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.points.len() * 48);
+        out.extend_from_slice(CATALOG_MAGIC);
+        put_u32(&mut out, CATALOG_VERSION);
+        put_uvarint(&mut out, self.points.len() as u64);
+        for m in &self.points {
+            m.encode(&mut out);
+        }
+        let crc = format::crc32(&[&out]);
+        put_u32(&mut out, crc);
+        out
+    }
+
+    /// Parses a catalog file.
+    pub fn decode_file(buf: &[u8]) -> Result<Catalog> {
+        if buf.len() < 16 {
+            return Err(Error::corrupt("catalog file is too short"));
+        }
+        let (body, crc) = buf.split_at(buf.len() - 4);
+        let crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+        let mut r = Reader::new(body);
+        if r.take(8, "magic")? != CATALOG_MAGIC {
+            return Err(Error::corrupt("not a catalog file (bad magic)"));
+        }
+        let version = r.u32("version")?;
+        if version != CATALOG_VERSION {
+            return Err(Error::corrupt(format!(
+                "catalog format version {version} is not supported"
+            )));
+        }
+        if format::crc32(&[body]) != crc {
+            return Err(Error::Corruption {
+                file: None,
+                offset: Some(body.len() as u64),
+                msg: "catalog checksum mismatch".into(),
+            });
+        }
+        let n = r.len(body.len(), "point count")?;
+        let mut c = Catalog::default();
+        for i in 0..n {
+            let m = PointMeta::decode(&mut r)?;
+            c.set(i as PointId, m)?;
+        }
+        if !r.is_empty() {
+            return Err(r.corrupt_here("trailing bytes after the catalog"));
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_meta() -> PointMeta {
+        PointMeta::new("91350100MA2XXXXX0X0101000000000001", PointKind::Counter)
+            .with_unit("kWh")
+            .with_precision(2)
+            .with_energy_type("0100")
+            .with_interval_ms(900_000)
+            .with_multiplier(40.0)
+            .with_tag("workshop", "rolling")
+    }
+
+    #[test]
+    fn catalog_file_round_trips_and_rejects_damage() {
+        let mut c = Catalog::default();
+        c.set(0, sample_meta()).unwrap();
+        c.set(1, PointMeta::new("b", PointKind::Gauge)).unwrap();
+        let f = c.encode_file();
+        let d = Catalog::decode_file(&f).unwrap();
+        assert_eq!(d.get(0), Some(&sample_meta()));
+        assert_eq!(d.id("b"), Some(1));
+        for i in 0..f.len() {
+            assert!(Catalog::decode_file(&f[..i]).is_err());
+            let mut g = f.clone();
+            g[i] ^= 0x10;
+            assert!(Catalog::decode_file(&g).is_err(), "flip at {i}");
+        }
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(validate_key("").is_err());
+        assert!(validate_key(&"x".repeat(256)).is_err());
+        assert!(validate_key(&"x".repeat(255)).is_ok());
+        assert!(validate_key("a\nb").is_err());
+        assert!(validate_key("电表-1").is_ok());
+    }
+
+    #[test]
+    fn filters_match_metadata() {
+        let m = sample_meta();
+        let f = PointFilter {
+            key_prefix: Some("91350100".into()),
+            kind: Some(PointKind::Counter),
+            tags: vec![("workshop".into(), "rolling".into())],
+            ..Default::default()
+        };
+        assert!(f.matches(&m));
+        let g = PointFilter {
+            energy_type: Some("0200".into()),
+            ..Default::default()
+        };
+        assert!(!g.matches(&m));
+    }
+}

@@ -1,0 +1,331 @@
+//! Flushing memtables to segment files, compacting partitions, and the background threads.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{catalog_file_name, Db, Durability, Inner};
+use crate::catalog::PointId;
+use crate::compaction::merge_partition;
+use crate::error::{Error, Result};
+use crate::memtable::{sort_last_wins, Memtable, Tombstone};
+use crate::query::Version;
+use crate::sample::{Columns, Timestamp};
+use crate::segment::{self, PointData, Segment, SegmentId};
+
+/// Work for the background thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Job {
+    Flush,
+}
+
+/// One partition's share of a flush: each point's samples and tombstones.
+type PartitionData = BTreeMap<PointId, (Columns, Vec<Tombstone>)>;
+
+impl Db {
+    pub(super) fn start_threads(&self) {
+        let inner = &self.inner;
+        let mut threads = self.threads.lock();
+        if inner.opts.background {
+            let (tx, rx) = crossbeam_channel::bounded::<Job>(4);
+            *inner.bg.lock() = Some(tx);
+            let weak = Arc::downgrade(inner);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("meterdb-flush".into())
+                    .spawn(move || {
+                        while let Ok(job) = rx.recv() {
+                            let Some(inner) = weak.upgrade() else { return };
+                            match job {
+                                Job::Flush => {
+                                    // Errors poison the database; writers see them.
+                                    let _ = inner.flush().and_then(|_| {
+                                        inner.compact_all(inner.opts.compaction_trigger)
+                                    });
+                                }
+                            }
+                        }
+                    })
+                    .expect("spawning the flush thread"),
+            );
+        }
+        if let Durability::Interval(every) = inner.opts.durability {
+            let weak = Arc::downgrade(inner);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("meterdb-sync".into())
+                    .spawn(move || loop {
+                        std::thread::sleep(every.min(Duration::from_millis(50)));
+                        let Some(inner) = weak.upgrade() else { return };
+                        if inner.closed.load(Ordering::Acquire) {
+                            return;
+                        }
+                        let mut wal = inner.wal.lock();
+                        if inner.poison.lock().is_some() {
+                            return;
+                        }
+                        let last = wal.last_seq();
+                        if wal.synced_seq() < last {
+                            let _ = inner.sync_to(&mut wal, last);
+                        }
+                        drop(wal);
+                        drop(inner);
+                        std::thread::sleep(every.saturating_sub(Duration::from_millis(50)));
+                    })
+                    .expect("spawning the sync thread"),
+            );
+        }
+    }
+}
+
+impl Inner {
+    fn io_err(&self, what: String) -> impl FnOnce(std::io::Error) -> Error {
+        move |e| Error::io(what, e)
+    }
+
+    fn alloc_file_no(&self) -> u64 {
+        let mut f = self.files.lock();
+        let n = f.manifest.next_file_no;
+        f.manifest.next_file_no += 1;
+        n
+    }
+
+    /// Freezes the memtable and writes it to segment files, one per time partition it
+    /// touches; then records them in the manifest and drops the obsolete WAL files.
+    pub(super) fn flush(&self) -> Result<()> {
+        let _one = self.flush_mu.lock();
+        self.check_open()?;
+        let r = self.flush_locked();
+        if let Err(e) = &r {
+            self.poison_with(e);
+        }
+        {
+            let _g = self.flushed_mu.lock();
+            self.flushed.notify_all();
+        }
+        r
+    }
+
+    fn flush_locked(&self) -> Result<()> {
+        // 1. Freeze: the WAL moves to a new file so the old ones can go once flushed.
+        let (frozen, last_seq, catalog) = {
+            let mut wal = self.wal.lock();
+            let catalog_changed =
+                self.catalog.read().len() != self.files.lock().catalog_points_written;
+            let mut st = self.state.write();
+            if st.mem.is_empty() && !catalog_changed {
+                return Ok(());
+            }
+            let last_seq = wal.last_seq();
+            wal.rotate()?;
+            let m = Arc::new(std::mem::take(&mut st.mem));
+            st.frozen.push((m.clone(), last_seq));
+            // The catalog as of the freeze: every point the frozen data refers to.
+            (m, last_seq, self.catalog.read().clone())
+        };
+
+        // 2. Split each point's samples and tombstones by partition.
+        let p = self.opts.partition_ms;
+        let version = self.state.read().version.clone();
+        let existing: Vec<(Timestamp, Timestamp)> = version.partitions();
+        let mut parts: BTreeMap<Timestamp, PartitionData> = BTreeMap::new();
+        split_by_partition(&frozen, p, &existing, &mut parts);
+
+        // 3. Write the segment files and, if points were defined, the catalog file.
+        let mut new_segments = Vec::new();
+        for (start, points) in &parts {
+            let file_no = self.alloc_file_no();
+            let id = SegmentId {
+                file_no,
+                generation: file_no,
+                part_start: *start,
+                part_end: start.saturating_add(p),
+            };
+            let data: Vec<PointData<'_>> = points
+                .iter()
+                .map(|(pt, (cols, tombs))| PointData {
+                    point: *pt,
+                    cols,
+                    tombstones: tombs,
+                })
+                .collect();
+            segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
+            new_segments.push(Arc::new(Segment::open(
+                &*self.storage,
+                &self.dir.join(segment::file_name(&id)),
+            )?));
+        }
+        let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
+            let file_no = self.alloc_file_no();
+            let path = self.dir.join(catalog_file_name(file_no));
+            let mut f = self
+                .storage
+                .create(&path)
+                .map_err(self.io_err(format!("create {}", path.display())))?;
+            f.write_all(&catalog.encode_file())
+                .map_err(self.io_err(format!("write {}", path.display())))?;
+            f.sync()
+                .map_err(self.io_err(format!("sync {}", path.display())))?;
+            Some((file_no, catalog.len()))
+        } else {
+            None
+        };
+        self.storage
+            .sync_dir(&self.dir)
+            .map_err(self.io_err(format!("sync {}", self.dir.display())))?;
+
+        // 4. Install: manifest first (the commit point), then the in-memory version.
+        let old_catalog = {
+            let mut files = self.files.lock();
+            let mut st_version = (*self.state.read().version).clone();
+            st_version.segments.extend(new_segments);
+            let mut m = files.manifest.clone();
+            m.segments = st_version.segments.iter().map(|s| s.id).collect();
+            m.flushed_seq = last_seq;
+            let old = m.catalog_file_no;
+            if let Some((no, n)) = new_catalog {
+                m.catalog_file_no = no;
+                files.catalog_points_written = n;
+            }
+            m.store(&*self.storage, &self.dir)?;
+            files.manifest = m;
+            let mut st = self.state.write();
+            st.version = Arc::new(Version::new(st_version.segments));
+            st.frozen.retain(|f| !Arc::ptr_eq(&f.0, &frozen));
+            (new_catalog.is_some() && old != 0).then_some(old)
+        };
+        if let Some(old) = old_catalog {
+            let _ = self.storage.remove(&self.dir.join(catalog_file_name(old)));
+        }
+        self.wal.lock().remove_obsolete(last_seq)?;
+        Ok(())
+    }
+
+    /// Compacts every partition with at least `min_segments` segment files, or with
+    /// tombstones to apply.
+    pub(super) fn compact_all(&self, min_segments: usize) -> Result<()> {
+        let _one = self.compact_mu.lock();
+        self.check_open()?;
+        let version = self.state.read().version.clone();
+        let mut by_part: BTreeMap<Timestamp, Vec<Arc<Segment>>> = BTreeMap::new();
+        for s in &version.segments {
+            by_part.entry(s.id.part_start).or_default().push(s.clone());
+        }
+        for (_, inputs) in by_part {
+            let tombs = inputs.iter().any(|s| s.has_tombstones());
+            let explicit = min_segments <= 2;
+            if inputs.len() >= min_segments || (explicit && tombs) {
+                if let Err(e) = self.compact_partition(&inputs) {
+                    self.poison_with(&e);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn compact_partition(&self, inputs: &[Arc<Segment>]) -> Result<()> {
+        let merged = merge_partition(inputs)?;
+        let generation = inputs.iter().map(|s| s.id.generation).max().unwrap_or(0);
+        let first = &inputs[0].id;
+        let mut output = None;
+        if !merged.is_empty() {
+            let file_no = self.alloc_file_no();
+            let id = SegmentId {
+                file_no,
+                generation,
+                part_start: first.part_start,
+                part_end: first.part_end,
+            };
+            let data: Vec<PointData<'_>> = merged
+                .iter()
+                .map(|(p, c)| PointData {
+                    point: *p,
+                    cols: c,
+                    tombstones: &[],
+                })
+                .collect();
+            segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
+            self.storage
+                .sync_dir(&self.dir)
+                .map_err(self.io_err(format!("sync {}", self.dir.display())))?;
+            output = Some(Arc::new(Segment::open(
+                &*self.storage,
+                &self.dir.join(segment::file_name(&id)),
+            )?));
+        }
+        {
+            let mut files = self.files.lock();
+            let cur = self.state.read().version.clone();
+            let mut segs: Vec<Arc<Segment>> = cur
+                .segments
+                .iter()
+                .filter(|s| !inputs.iter().any(|i| i.id.file_no == s.id.file_no))
+                .cloned()
+                .collect();
+            segs.extend(output);
+            let mut m = files.manifest.clone();
+            m.segments = segs.iter().map(|s| s.id).collect();
+            m.store(&*self.storage, &self.dir)?;
+            files.manifest = m;
+            self.state.write().version = Arc::new(Version::new(segs));
+        }
+        for s in inputs {
+            // Readers holding the old version keep their mapping (or copy) of the file.
+            let _ = self.storage.remove(&s.path);
+        }
+        Ok(())
+    }
+}
+
+/// Splits a frozen memtable into partitions. Tombstones are clipped to the partitions that
+/// can hold older data: those with segments (`existing`) and those this flush writes.
+fn split_by_partition(
+    mem: &Memtable,
+    p: i64,
+    existing: &[(Timestamp, Timestamp)],
+    parts: &mut BTreeMap<Timestamp, PartitionData>,
+) {
+    for (point, cols, tombs) in mem.iter_points() {
+        let cols = if cols.1 {
+            cols.0.clone()
+        } else {
+            sort_last_wins(cols.0)
+        };
+        let mut i = 0;
+        while i < cols.len() {
+            let start = cols.ts[i].div_euclid(p) * p;
+            let end = start.saturating_add(p);
+            let j = i + cols.ts[i..].partition_point(|&t| t < end);
+            let mut c = Columns::with_capacity(j - i);
+            c.extend_from(&cols, i..j);
+            parts
+                .entry(start)
+                .or_default()
+                .insert(point, (c, Vec::new()));
+            i = j;
+        }
+        if tombs.is_empty() {
+            continue;
+        }
+        let mut targets: Vec<(Timestamp, Timestamp)> = existing.to_vec();
+        targets.extend(parts.keys().map(|&s| (s, s.saturating_add(p))));
+        targets.sort_unstable();
+        targets.dedup();
+        for &(f, t) in tombs {
+            for &(s, e) in &targets {
+                let (cf, ct) = (f.max(s), t.min(e));
+                if cf < ct {
+                    parts
+                        .entry(s)
+                        .or_default()
+                        .entry(point)
+                        .or_default()
+                        .1
+                        .push((cf, ct));
+                }
+            }
+        }
+    }
+}

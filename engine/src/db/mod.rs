@@ -1,0 +1,708 @@
+//! The public database handle: open, define points, write, read, flush, compact.
+//!
+//! The only module that starts threads: a background thread flushes and compacts, and in
+//! [`Durability::Interval`] mode a second one syncs the WAL on its interval.
+
+mod batch;
+mod flush;
+mod options;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+pub use batch::WriteBatch;
+pub use options::{Durability, Options};
+
+use crate::catalog::{Catalog, PointFilter, PointId, PointMeta};
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::io::{FileStorage, LockGuard, Storage};
+use crate::manifest::Manifest;
+use crate::memtable::Memtable;
+use crate::query::{RangeIter, Snapshot, Version};
+use crate::sample::{check_ts, Columns, Sample, Timestamp};
+use crate::segment::{self, Segment};
+use crate::wal::{Wal, WalOptions};
+
+const LOCK_FILE: &str = "LOCK";
+const WAL_DIR: &str = "wal";
+
+/// An open database. `Send + Sync`: share it between threads with an `Arc` (or by
+/// reference); reads never block writes for long, and readers see consistent snapshots.
+///
+/// Dropping it stops its threads and syncs the WAL; [`Db::close`] does the same and
+/// reports errors.
+#[derive(Debug)]
+pub struct Db {
+    inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct State {
+    mem: Memtable,
+    /// Frozen memtables being flushed, oldest first, with the last WAL seq they contain.
+    frozen: Vec<(Arc<Memtable>, u64)>,
+    version: Arc<Version>,
+}
+
+#[derive(Debug)]
+struct Files {
+    manifest: Manifest,
+    /// Points in the catalog file named by the manifest.
+    catalog_points_written: usize,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    opts: Options,
+    _lock: Box<dyn LockGuard>,
+    wal: Mutex<Wal>,
+    state: RwLock<State>,
+    catalog: RwLock<Catalog>,
+    files: Mutex<Files>,
+    flush_mu: Mutex<()>,
+    compact_mu: Mutex<()>,
+    /// Background work requests; `None` when there is no background thread.
+    bg: Mutex<Option<crossbeam_channel::Sender<flush::Job>>>,
+    /// Signalled after every flush, for writers waiting on a full memtable.
+    flushed: Condvar,
+    flushed_mu: Mutex<()>,
+    poison: Mutex<Option<String>>,
+    closed: AtomicBool,
+}
+
+/// Figures about a database's storage.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DbStats {
+    /// Points defined.
+    pub points: usize,
+    /// Samples in segment files (after compaction, exact; before, a repeated timestamp in
+    /// two segments counts twice).
+    pub segment_samples: u64,
+    /// Samples buffered in memtables.
+    pub memtable_samples: u64,
+    /// Segment files.
+    pub segment_files: usize,
+    /// Bytes of segment files.
+    pub segment_bytes: u64,
+    /// Bytes of WAL files.
+    pub wal_bytes: u64,
+    /// Per point, from its segment blocks.
+    pub per_point: Vec<PointStats>,
+}
+
+/// Storage figures of one point.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PointStats {
+    /// The point.
+    pub id: PointId,
+    /// Its key.
+    pub key: String,
+    /// Samples in segment files.
+    pub samples: u64,
+    /// Bytes of its column blocks (timestamps, values, quality).
+    pub bytes: u64,
+    /// Bytes of its timestamp columns.
+    pub ts_bytes: u64,
+    /// Bytes of its value columns.
+    pub value_bytes: u64,
+    /// Codecs of its timestamp columns, with the number of blocks using each.
+    pub ts_codecs: Vec<(String, usize)>,
+    /// Codecs of its value columns, with the number of blocks using each.
+    pub value_codecs: Vec<(String, usize)>,
+}
+
+fn count_codec(list: &mut Vec<(String, usize)>, c: Codec) {
+    let name = c.to_string();
+    match list.iter_mut().find(|x| x.0 == name) {
+        Some(x) => x.1 += 1,
+        None => list.push((name, 1)),
+    }
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir`, recovering from the WAL.
+    ///
+    /// Errors: [`Error::Locked`] when another process has it open; a corruption error
+    /// naming the file and offset when stored data is damaged beyond a torn WAL tail.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let storage: Arc<dyn Storage> = opts
+            .storage
+            .clone()
+            .unwrap_or_else(|| Arc::new(FileStorage));
+        let manifest = Manifest::load(&*storage, &dir).or_else(|e| match e {
+            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            e => Err(e),
+        })?;
+        if manifest.is_none() && !opts.create_if_missing && !storage.exists(&dir.join(WAL_DIR)) {
+            return Err(Error::NotFound(format!("no database in {}", dir.display())));
+        }
+        storage
+            .create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        let lock = storage
+            .try_lock(&dir.join(LOCK_FILE))
+            .map_err(|e| Error::io(format!("lock {}", dir.display()), e))?
+            .ok_or_else(|| Error::Locked(dir.clone()))?;
+        // Load the manifest again now that the lock is held.
+        let manifest = match manifest {
+            Some(_) => Manifest::load(&*storage, &dir)?,
+            None => Manifest::load(&*storage, &dir)?,
+        };
+        let fresh = manifest.is_none();
+        let manifest = manifest.unwrap_or(Manifest {
+            next_file_no: 1,
+            ..Default::default()
+        });
+
+        let mut catalog = if manifest.catalog_file_no != 0 {
+            let path = dir.join(catalog_file_name(manifest.catalog_file_no));
+            let bytes = storage
+                .read(&path)
+                .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+            Catalog::decode_file(&bytes).map_err(|e| e.in_file(&path, 0))?
+        } else {
+            Catalog::default()
+        };
+        let catalog_points_written = catalog.len();
+
+        let mut segments = Vec::with_capacity(manifest.segments.len());
+        for id in &manifest.segments {
+            let path = dir.join(segment::file_name(id));
+            let seg = Segment::open(&*storage, &path)?;
+            if seg.id != *id {
+                return Err(Error::Corruption {
+                    file: Some(path),
+                    offset: Some(0),
+                    msg: format!(
+                        "segment header {:?} differs from the manifest's {:?}",
+                        seg.id, id
+                    ),
+                });
+            }
+            segments.push(Arc::new(seg));
+        }
+
+        // Replay the WAL into a fresh memtable.
+        let mut mem = Memtable::new();
+        let wal_dir = dir.join(WAL_DIR);
+        let wal = Wal::open(
+            storage.clone(),
+            &wal_dir,
+            WalOptions {
+                max_file_bytes: opts.wal_file_bytes,
+            },
+            manifest.flushed_seq,
+            &mut |_seq, payload| apply_record(payload, &mut catalog, &mut mem),
+        )?;
+
+        let inner = Arc::new(Inner {
+            dir: dir.clone(),
+            storage: storage.clone(),
+            opts: opts.clone(),
+            _lock: lock,
+            wal: Mutex::new(wal),
+            state: RwLock::new(State {
+                mem,
+                frozen: Vec::new(),
+                version: Arc::new(Version::new(segments)),
+            }),
+            catalog: RwLock::new(catalog),
+            files: Mutex::new(Files {
+                manifest,
+                catalog_points_written,
+            }),
+            flush_mu: Mutex::new(()),
+            compact_mu: Mutex::new(()),
+            bg: Mutex::new(None),
+            flushed: Condvar::new(),
+            flushed_mu: Mutex::new(()),
+            poison: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+        if fresh {
+            let files = inner.files.lock();
+            files.manifest.store(&*storage, &dir)?;
+        }
+        inner.remove_orphans()?;
+        let db = Db {
+            inner,
+            threads: Mutex::new(Vec::new()),
+        };
+        db.start_threads();
+        Ok(db)
+    }
+
+    /// The directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// Defines a point, or updates the metadata of the point with that key; returns its id.
+    pub fn define_point(&self, meta: PointMeta) -> Result<PointId> {
+        meta.validate()?;
+        let inner = &self.inner;
+        let mut wal = inner.writable_wal()?;
+        let mut cat = inner.catalog.write();
+        let id = match cat.id(&meta.key) {
+            Some(id) if cat.get(id) == Some(&meta) => return Ok(id),
+            Some(id) => id,
+            None => cat.len() as PointId,
+        };
+        let seq = inner.append(&mut wal, &batch::encode_define(id, &meta))?;
+        cat.set(id, meta)?;
+        drop(cat);
+        inner.after_write(wal, seq)?;
+        Ok(id)
+    }
+
+    /// The id of a key, defining it as a gauge with default metadata if missing.
+    pub fn ensure_point(&self, key: &str) -> Result<PointId> {
+        if let Some(id) = self.point_id(key) {
+            return Ok(id);
+        }
+        self.define_point(PointMeta::new(key, Default::default()))
+    }
+
+    /// The id of a key.
+    pub fn point_id(&self, key: &str) -> Option<PointId> {
+        self.inner.catalog.read().id(key)
+    }
+
+    /// The metadata of a point.
+    pub fn point(&self, id: PointId) -> Option<PointMeta> {
+        self.inner.catalog.read().get(id).cloned()
+    }
+
+    /// Every point whose metadata passes `filter`, in id order.
+    pub fn points(&self, filter: &PointFilter) -> Vec<(PointId, PointMeta)> {
+        self.inner
+            .catalog
+            .read()
+            .iter()
+            .filter(|(_, m)| filter.matches(m))
+            .map(|(i, m)| (i, m.clone()))
+            .collect()
+    }
+
+    /// Writes one sample (valid quality).
+    pub fn put(&self, point: PointId, ts: Timestamp, value: f64) -> Result<()> {
+        let mut b = WriteBatch::with_capacity(1);
+        b.put(point, ts, value);
+        self.write(&b)
+    }
+
+    /// Writes a batch atomically: every sample is checked first (known point, finite value,
+    /// timestamp within years 1000..=9999) and either all are applied or none. A sample with
+    /// the timestamp of an existing one replaces it. Returns once durable as the database's
+    /// [`Durability`] says.
+    pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let inner = &self.inner;
+        batch.validate(inner.catalog.read().len())?;
+        let mut payload = Vec::new();
+        batch::encode_samples(batch, &mut payload);
+        inner.wait_for_room();
+        let mut wal = inner.writable_wal()?;
+        let seq = inner.append(&mut wal, &payload)?;
+        {
+            let mut st = inner.state.write();
+            for i in 0..batch.len() {
+                st.mem.insert(
+                    batch.points[i],
+                    batch.ts[i],
+                    batch.values[i],
+                    batch.quality[i],
+                );
+            }
+        }
+        inner.after_write(wal, seq)
+    }
+
+    /// Deletes a point's samples with `from <= ts < to`.
+    pub fn delete_range(&self, point: PointId, from: Timestamp, to: Timestamp) -> Result<()> {
+        let inner = &self.inner;
+        if point as usize >= inner.catalog.read().len() {
+            return Err(Error::NotFound(format!("point id {point} is not defined")));
+        }
+        if from >= to {
+            return Err(Error::invalid(format!("empty delete range [{from}, {to})")));
+        }
+        let mut wal = inner.writable_wal()?;
+        let seq = inner.append(&mut wal, &batch::encode_delete(point, from, to))?;
+        inner.state.write().mem.delete(point, from, to);
+        inner.after_write(wal, seq)
+    }
+
+    fn check_point(&self, point: PointId) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if point as usize >= self.inner.catalog.read().len() {
+            return Err(Error::NotFound(format!("point id {point} is not defined")));
+        }
+        Ok(())
+    }
+
+    fn snapshot(
+        &self,
+        point: PointId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> (Snapshot, (Columns, Vec<crate::memtable::Tombstone>)) {
+        let st = self.inner.state.read();
+        let active = st.mem.read(point, from, to);
+        let snap = Snapshot {
+            version: st.version.clone(),
+            frozen: st.frozen.iter().map(|f| f.0.clone()).collect(),
+        };
+        (snap, active)
+    }
+
+    /// A point's samples with `from <= ts < to`, in time order, as columns.
+    pub fn read_range(&self, point: PointId, from: Timestamp, to: Timestamp) -> Result<Columns> {
+        self.check_point(point)?;
+        if from >= to {
+            return Ok(Columns::default());
+        }
+        let (snap, active) = self.snapshot(point, from, to);
+        snap.read(point, from, to, Some(&active))
+    }
+
+    /// Iterates a point's samples with `from <= ts < to` in time order, from a snapshot taken
+    /// now: later writes, flushes and compactions do not change what it returns.
+    pub fn range(&self, point: PointId, from: Timestamp, to: Timestamp) -> Result<RangeIter> {
+        self.check_point(point)?;
+        let to = if from >= to { from } else { to };
+        let (snap, active) = self.snapshot(point, from, to);
+        Ok(RangeIter::new(
+            snap,
+            point,
+            from,
+            to,
+            active,
+            self.inner.opts.partition_ms,
+        ))
+    }
+
+    /// The sample with the greatest timestamp of a point, if any.
+    pub fn latest(&self, point: PointId) -> Result<Option<Sample>> {
+        self.check_point(point)?;
+        let (snap, active) = self.snapshot(point, i64::MIN, i64::MAX);
+        // Candidate partitions, newest first: wherever some source has data of the point.
+        let p = self.inner.opts.partition_ms;
+        let mut starts: Vec<Timestamp> = snap
+            .version
+            .segments
+            .iter()
+            .filter(|s| s.block(point).is_some())
+            .map(|s| s.id.part_start)
+            .collect();
+        let mut add = |ts: &[Timestamp]| {
+            let mut last = None;
+            for &t in ts {
+                let q = t.div_euclid(p) * p;
+                if last != Some(q) {
+                    starts.push(q);
+                    last = Some(q);
+                }
+            }
+        };
+        for m in &snap.frozen {
+            add(&m.read(point, i64::MIN, i64::MAX).0.ts);
+        }
+        add(&active.0.ts);
+        starts.sort_unstable();
+        starts.dedup();
+        for &s in starts.iter().rev() {
+            let e = s.saturating_add(p);
+            let r = active.0.range_of(s, e);
+            let mut part = Columns::with_capacity(r.len());
+            part.extend_from(&active.0, r);
+            let cols = snap.read(point, s, e, Some(&(part, active.1.clone())))?;
+            if let Some(i) = cols.len().checked_sub(1) {
+                return Ok(Some(cols.get(i)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes the memtable to segment files now and waits until it is done.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.flush()
+    }
+
+    /// Merges every time partition that has more than one segment file (or deletes to
+    /// apply) into one file, and waits until it is done.
+    pub fn compact(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.compact_all(2)
+    }
+
+    /// Makes every write so far durable (syncs the WAL), whatever the durability mode.
+    pub fn sync(&self) -> Result<()> {
+        let mut wal = self.inner.writable_wal()?;
+        let last = wal.last_seq();
+        self.inner.sync_to(&mut wal, last)
+    }
+
+    /// Storage figures, per point and overall.
+    pub fn stats(&self) -> Result<DbStats> {
+        let inner = &self.inner;
+        let (version, memtable_samples) = {
+            let st = inner.state.read();
+            let frozen: usize = st.frozen.iter().map(|f| f.0.sample_count()).sum();
+            (st.version.clone(), (st.mem.sample_count() + frozen) as u64)
+        };
+        let cat = inner.catalog.read().clone();
+        let mut per: Vec<PointStats> = cat
+            .iter()
+            .map(|(id, m)| PointStats {
+                id,
+                key: m.key.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let mut s = DbStats {
+            points: cat.len(),
+            memtable_samples,
+            segment_files: version.segments.len(),
+            wal_bytes: inner.wal.lock().size_bytes(),
+            ..Default::default()
+        };
+        for seg in &version.segments {
+            s.segment_bytes += seg.size();
+            for b in seg.blocks() {
+                let Some(p) = per.get_mut(b.point as usize) else {
+                    continue;
+                };
+                p.samples += u64::from(b.stats.count);
+                p.bytes += u64::from(b.ts_len) + u64::from(b.val_len) + u64::from(b.q_len);
+                p.ts_bytes += u64::from(b.ts_len);
+                p.value_bytes += u64::from(b.val_len);
+                let (tc, vc) = seg.codecs(b)?;
+                count_codec(&mut p.ts_codecs, tc);
+                count_codec(&mut p.value_codecs, vc);
+                s.segment_samples += u64::from(b.stats.count);
+            }
+        }
+        s.per_point = per;
+        Ok(s)
+    }
+
+    /// Checks every checksum of every live file (segments, catalog, manifest); returns the
+    /// problems found (empty when all is well). The WAL is checked when the database opens.
+    pub fn verify(&self) -> Result<Vec<Error>> {
+        let inner = &self.inner;
+        let version = inner.state.read().version.clone();
+        let mut problems = Vec::new();
+        for seg in &version.segments {
+            // Re-read from storage so that damage since opening is seen too.
+            match Segment::open(&*inner.storage, &seg.path) {
+                Ok(s) => {
+                    if let Err(e) = s.verify() {
+                        problems.push(e);
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if let Err(e) = Manifest::load(&*inner.storage, &inner.dir) {
+            problems.push(e);
+        }
+        let cat_no = inner.files.lock().manifest.catalog_file_no;
+        if cat_no != 0 {
+            let path = inner.dir.join(catalog_file_name(cat_no));
+            match inner.storage.read(&path) {
+                Ok(b) => {
+                    if let Err(e) = Catalog::decode_file(&b) {
+                        problems.push(e.in_file(&path, 0));
+                    }
+                }
+                Err(e) => problems.push(Error::io(format!("read {}", path.display()), e)),
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Stops the background threads, syncs the WAL and closes the database.
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        *self.inner.bg.lock() = None; // disconnects the channel: threads exit
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+        let mut wal = self.inner.wal.lock();
+        if self.inner.poison.lock().is_some() {
+            return Ok(());
+        }
+        let last = wal.last_seq();
+        if wal.synced_seq() < last {
+            wal.sync()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// File name of a catalog file.
+pub(crate) fn catalog_file_name(file_no: u64) -> String {
+    format!("catalog-{file_no:010}.cat")
+}
+
+/// Applies one WAL record during recovery.
+fn apply_record(payload: &[u8], catalog: &mut Catalog, mem: &mut Memtable) -> Result<()> {
+    match batch::decode(payload, catalog)? {
+        batch::Record::Samples(v) => {
+            for i in 0..v.n {
+                mem.insert(v.point(i), v.ts(i), v.value(i), v.quality[i]);
+            }
+        }
+        batch::Record::Define(id, meta) => catalog.set(id, meta)?,
+        batch::Record::Delete(id, f, t) => mem.delete(id, f, t),
+    }
+    Ok(())
+}
+
+impl Inner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if let Some(m) = self.poison.lock().as_ref() {
+            return Err(Error::Poisoned(m.clone()));
+        }
+        Ok(())
+    }
+
+    /// Locks the WAL for a write, refusing when closed or poisoned.
+    fn writable_wal(&self) -> Result<parking_lot::MutexGuard<'_, Wal>> {
+        self.check_open()?;
+        Ok(self.wal.lock())
+    }
+
+    fn poison_with(&self, e: &Error) {
+        let mut p = self.poison.lock();
+        if p.is_none() {
+            *p = Some(e.to_string());
+        }
+    }
+
+    fn append(&self, wal: &mut Wal, payload: &[u8]) -> Result<u64> {
+        wal.append(payload).inspect_err(|e| self.poison_with(e))
+    }
+
+    fn sync_to(&self, wal: &mut Wal, seq: u64) -> Result<()> {
+        if wal.synced_seq() >= seq {
+            return Ok(());
+        }
+        wal.sync().inspect_err(|e| self.poison_with(e))
+    }
+
+    /// After a record is appended and applied: sync as the durability mode says (group
+    /// commit: whoever syncs covers every record appended before), then ask for a flush
+    /// when the memtable is full.
+    fn after_write(&self, wal: parking_lot::MutexGuard<'_, Wal>, seq: u64) -> Result<()> {
+        drop(wal);
+        if self.opts.durability == Durability::Sync {
+            let mut wal = self.wal.lock();
+            self.sync_to(&mut wal, seq)?;
+        }
+        if self.state.read().mem.approx_bytes() >= self.opts.memtable_bytes {
+            if let Some(tx) = self.bg.lock().as_ref() {
+                let _ = tx.try_send(flush::Job::Flush);
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks a writer while the memtable is far over its size and a flush is behind.
+    fn wait_for_room(&self) {
+        if self.bg.lock().is_none() {
+            return;
+        }
+        let limit = self.opts.memtable_bytes.saturating_mul(2);
+        let mut g = self.flushed_mu.lock();
+        loop {
+            let full = {
+                let st = self.state.read();
+                st.mem.approx_bytes() >= limit && !st.frozen.is_empty()
+            };
+            if !full || self.closed.load(Ordering::Acquire) || self.poison.lock().is_some() {
+                return;
+            }
+            self.flushed
+                .wait_for(&mut g, std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Removes files of ours that the manifest does not name (left by a crash during a
+    /// flush or compaction).
+    fn remove_orphans(&self) -> Result<()> {
+        let files = self.files.lock();
+        let m = &files.manifest;
+        let mut live: std::collections::HashSet<String> =
+            m.segments.iter().map(segment::file_name).collect();
+        if m.catalog_file_no != 0 {
+            live.insert(catalog_file_name(m.catalog_file_no));
+        }
+        let names = self
+            .storage
+            .list(&self.dir)
+            .map_err(|e| Error::io(format!("list {}", self.dir.display()), e))?;
+        for n in names {
+            let ours = (n.starts_with("seg-") && n.ends_with(".seg"))
+                || (n.starts_with("catalog-") && n.ends_with(".cat"))
+                || n == "MANIFEST.tmp";
+            if ours && !live.contains(&n) {
+                let p = self.dir.join(&n);
+                self.storage
+                    .remove(&p)
+                    .map_err(|e| Error::io(format!("remove orphan {}", p.display()), e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a `[from, to)` range given by a caller.
+pub fn check_range(from: Timestamp, to: Timestamp) -> Result<()> {
+    check_ts(from)?;
+    check_ts(to)?;
+    if from > to {
+        return Err(Error::invalid(format!(
+            "range start {from} is after its end {to}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Options of a database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec::CodecOptions;
+use crate::error::{Error, Result};
+use crate::io::Storage;
+
+/// When a write is acknowledged relative to its fsync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// The WAL is synced before a write returns (concurrent writers share one fsync:
+    /// group commit). A returned write survives a power loss. The default.
+    Sync,
+    /// A background thread syncs the WAL at this interval; a power loss can lose the writes
+    /// of the last interval (a process crash loses nothing).
+    Interval(Duration),
+    /// The WAL is never synced by the engine (only on close and flush); the OS decides.
+    None,
+}
+
+/// How a database is opened. `Options::default()` suits a gateway or a server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// When writes are acknowledged. Default [`Durability::Sync`].
+    pub durability: Durability,
+    /// Flush the memtable to segment files once it holds about this many bytes. Default 64 MiB.
+    pub memtable_bytes: usize,
+    /// Width of a time partition of segment files, in milliseconds. Default 7 days.
+    /// Fixed when the database is created (stored in its segments).
+    pub partition_ms: i64,
+    /// Compact a partition in the background once it has this many segment files. Default 4.
+    pub compaction_trigger: usize,
+    /// Codec settings (e.g. whether to try zstd).
+    pub codec: CodecOptions,
+    /// Start a new WAL file after this many bytes. Default 64 MiB.
+    pub wal_file_bytes: u64,
+    /// Run flushes and compactions on a background thread. Default true; when false they
+    /// run only on [`crate::Db::flush`] and [`crate::Db::compact`] (and the memtable grows).
+    pub background: bool,
+    /// Create the database when the directory holds none. Default true.
+    pub create_if_missing: bool,
+    /// The file system to use; `None` means the real one.
+    pub storage: Option<Arc<dyn Storage>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Sync,
+            memtable_bytes: 64 << 20,
+            partition_ms: 7 * 86_400_000,
+            compaction_trigger: 4,
+            codec: CodecOptions::default(),
+            wal_file_bytes: 64 << 20,
+            background: true,
+            create_if_missing: true,
+            storage: None,
+        }
+    }
+}
+
+impl Options {
+    /// Sets the durability mode.
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+    /// Uses this file system (e.g. [`crate::io::MemStorage`] in tests).
+    pub fn storage(mut self, s: Arc<dyn Storage>) -> Self {
+        self.storage = Some(s);
+        self
+    }
+    /// Turns the background thread on or off.
+    pub fn background(mut self, on: bool) -> Self {
+        self.background = on;
+        self
+    }
+    /// Sets the memtable size that triggers a flush.
+    pub fn memtable_bytes(mut self, n: usize) -> Self {
+        self.memtable_bytes = n;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.partition_ms < 60_000 || self.partition_ms > 366 * 86_400_000 {
+            return Err(Error::invalid(format!(
+                "partition_ms {} is outside 1 minute ..= 366 days",
+                self.partition_ms
+            )));
+        }
+        if self.compaction_trigger < 2 {
+            return Err(Error::invalid("compaction_trigger must be at least 2"));
+        }
+        if self.memtable_bytes < 4096 {
+            return Err(Error::invalid("memtable_bytes must be at least 4096"));
+        }
+        if let Durability::Interval(d) = self.durability {
+            if d.is_zero() {
+                return Err(Error::invalid(
+                    "a sync interval of zero: use Durability::Sync",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! What has been written and not yet flushed to segment files.
+//!
+//! The active memtable takes writes in arrival order (appends are O(1); out-of-order and
+//! repeated timestamps mark a point unsorted and are resolved, last write winning, when it is
+//! read or frozen). Range deletes remove matching samples at once and are remembered as
+//! tombstones, which hide older data in frozen memtables and segments.
+
+use crate::catalog::PointId;
+use crate::sample::{Columns, Timestamp};
+
+/// A half-open deleted range `[from, to)` of one point.
+pub type Tombstone = (Timestamp, Timestamp);
+
+#[derive(Debug, Default, Clone)]
+struct PointBuf {
+    cols: Columns,
+    sorted: bool,
+    tombstones: Vec<Tombstone>,
+}
+
+impl PointBuf {
+    fn sorted_unique(&self) -> Columns {
+        if self.sorted {
+            return self.cols.clone();
+        }
+        sort_last_wins(&self.cols)
+    }
+}
+
+/// Sorts columns by timestamp; of samples with equal timestamps the one appended last wins.
+pub fn sort_last_wins(c: &Columns) -> Columns {
+    let mut idx: Vec<u32> = (0..c.len() as u32).collect();
+    // Stable sort keeps arrival order among equal timestamps.
+    idx.sort_by_key(|&i| c.ts[i as usize]);
+    let mut out = Columns::with_capacity(c.len());
+    for (k, &i) in idx.iter().enumerate() {
+        let i = i as usize;
+        if let Some(&next) = idx.get(k + 1) {
+            if c.ts[next as usize] == c.ts[i] {
+                continue; // a later write of the same timestamp follows
+            }
+        }
+        out.push(c.ts[i], c.values[i], c.quality[i]);
+    }
+    out
+}
+
+/// The mutable in-memory table.
+#[derive(Debug, Default)]
+pub struct Memtable {
+    points: Vec<PointBuf>,
+    samples: usize,
+    tombstones: usize,
+}
+
+/// Bytes one buffered sample costs in memory.
+pub const BYTES_PER_SAMPLE: usize = 17;
+
+impl Memtable {
+    /// An empty memtable.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Approximate memory used by samples.
+    pub fn approx_bytes(&self) -> usize {
+        self.samples * BYTES_PER_SAMPLE + self.tombstones * 24 + self.points.len() * 96
+    }
+
+    /// Samples buffered (including superseded ones not yet resolved).
+    pub fn sample_count(&self) -> usize {
+        self.samples
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0 && self.tombstones == 0
+    }
+
+    fn buf(&mut self, id: PointId) -> &mut PointBuf {
+        let i = id as usize;
+        if i >= self.points.len() {
+            self.points.resize_with(i + 1, || PointBuf {
+                sorted: true,
+                ..Default::default()
+            });
+        }
+        &mut self.points[i]
+    }
+
+    /// Adds one sample.
+    #[inline]
+    pub fn insert(&mut self, id: PointId, ts: Timestamp, value: f64, quality: u8) {
+        let b = self.buf(id);
+        if let Some(&last) = b.cols.ts.last() {
+            if ts <= last {
+                b.sorted = false;
+            }
+        }
+        b.cols.push(ts, value, quality);
+        self.samples += 1;
+    }
+
+    /// Deletes `[from, to)` of a point: removes what is buffered and remembers a tombstone.
+    pub fn delete(&mut self, id: PointId, from: Timestamp, to: Timestamp) {
+        let b = self.buf(id);
+        let before = b.cols.len();
+        let keep: Vec<bool> = b.cols.ts.iter().map(|&t| t < from || t >= to).collect();
+        if keep.iter().any(|k| !k) {
+            let mut out = Columns::with_capacity(before);
+            for (i, &k) in keep.iter().enumerate() {
+                if k {
+                    out.push(b.cols.ts[i], b.cols.values[i], b.cols.quality[i]);
+                }
+            }
+            b.cols = out;
+        }
+        let removed = before - b.cols.len();
+        b.tombstones.push((from, to));
+        self.samples -= removed;
+        self.tombstones += 1;
+    }
+
+    /// The point's buffered samples in `[from, to)`, sorted, last write winning, with the
+    /// point's tombstones.
+    pub fn read(&self, id: PointId, from: Timestamp, to: Timestamp) -> (Columns, Vec<Tombstone>) {
+        let Some(b) = self.points.get(id as usize) else {
+            return (Columns::default(), Vec::new());
+        };
+        let tombs: Vec<Tombstone> = b
+            .tombstones
+            .iter()
+            .copied()
+            .filter(|&(f, t)| f < to && t > from)
+            .collect();
+        if b.sorted {
+            let r = b.cols.range_of(from, to);
+            let mut out = Columns::with_capacity(r.len());
+            out.extend_from(&b.cols, r);
+            return (out, tombs);
+        }
+        let mut sub = Columns::default();
+        for i in 0..b.cols.len() {
+            let t = b.cols.ts[i];
+            if t >= from && t < to {
+                sub.push(t, b.cols.values[i], b.cols.quality[i]);
+            }
+        }
+        (sort_last_wins(&sub), tombs)
+    }
+
+    /// The newest buffered sample of a point at or before `before` is not tracked here;
+    /// this returns the greatest timestamp buffered, if any.
+    pub fn max_ts(&self, id: PointId) -> Option<Timestamp> {
+        let b = self.points.get(id as usize)?;
+        if b.sorted {
+            b.cols.ts.last().copied()
+        } else {
+            b.cols.ts.iter().copied().max()
+        }
+    }
+
+    /// Every point with samples or tombstones: its columns (in arrival order), whether
+    /// they are already sorted without repeats, and its tombstones.
+    pub fn iter_points(&self) -> impl Iterator<Item = (PointId, (&Columns, bool), &[Tombstone])> {
+        self.points
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !b.cols.is_empty() || !b.tombstones.is_empty())
+            .map(|(i, b)| (i as PointId, (&b.cols, b.sorted), &b.tombstones[..]))
+    }
+
+    /// Turns the memtable into its immutable, sorted form.
+    pub fn freeze(self) -> FrozenMemtable {
+        let points = self
+            .points
+            .into_iter()
+            .map(|b| FrozenPoint {
+                cols: b.sorted_unique(),
+                tombstones: b.tombstones,
+            })
+            .collect();
+        FrozenMemtable { points }
+    }
+}
+
+/// One point of a frozen memtable.
+#[derive(Debug, Default, Clone)]
+pub struct FrozenPoint {
+    /// Sorted samples without repeated timestamps.
+    pub cols: Columns,
+    /// Deleted ranges that hide older data.
+    pub tombstones: Vec<Tombstone>,
+}
+
+/// A memtable that takes no more writes, waiting to be written to segments.
+#[derive(Debug, Default)]
+pub struct FrozenMemtable {
+    /// Indexed by point id.
+    pub points: Vec<FrozenPoint>,
+}
+
+impl FrozenMemtable {
+    /// The point's samples in `[from, to)` and its tombstones overlapping that range.
+    pub fn read(&self, id: PointId, from: Timestamp, to: Timestamp) -> (Columns, Vec<Tombstone>) {
+        let Some(p) = self.points.get(id as usize) else {
+            return (Columns::default(), Vec::new());
+        };
+        let r = p.cols.range_of(from, to);
+        let mut out = Columns::with_capacity(r.len());
+        out.extend_from(&p.cols, r);
+        let tombs = p
+            .tombstones
+            .iter()
+            .copied()
+            .filter(|&(f, t)| f < to && t > from)
+            .collect();
+        (out, tombs)
+    }
+
+    /// Whether the point has samples or tombstones here.
+    pub fn has(&self, id: PointId) -> bool {
+        self.points
+            .get(id as usize)
+            .is_some_and(|p| !p.cols.is_empty() || !p.tombstones.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_write_wins_and_deletes_apply() {
+        let mut m = Memtable::new();
+        m.insert(0, 10, 1.0, 1);
+        m.insert(0, 20, 2.0, 1);
+        m.insert(0, 10, 1.5, 3); // correction
+        m.insert(0, 5, 0.5, 1); // late
+        let (c, _) = m.read(0, i64::MIN, i64::MAX);
+        assert_eq!(c.ts, vec![5, 10, 20]);
+        assert_eq!(c.values, vec![0.5, 1.5, 2.0]);
+        assert_eq!(c.quality, vec![1, 3, 1]);
+        m.delete(0, 10, 20);
+        m.insert(0, 12, 9.0, 1);
+        let (c, t) = m.read(0, 0, 100);
+        assert_eq!(c.ts, vec![5, 12, 20]);
+        assert_eq!(t, vec![(10, 20)]);
+        let f = m.freeze();
+        let (c, _) = f.read(0, 6, 20);
+        assert_eq!(c.ts, vec![12]);
+        assert!(!f.has(7));
+    }
+}

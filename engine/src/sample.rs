@@ -1,0 +1,149 @@
+//! Samples: a timestamp, a value and a quality byte.
+
+use crate::error::{Error, Result};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+/// Timestamps accepted by the engine: years 1000 to 9999 (RFC 3339 can print them).
+pub const MIN_TIMESTAMP: Timestamp = -30_610_224_000_000; // 1000-01-01T00:00:00Z
+/// See [`MIN_TIMESTAMP`].
+pub const MAX_TIMESTAMP: Timestamp = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+/// The quality byte of a sample: bit 0 valid, bit 1 manual input; the other bits are
+/// reserved, stored and returned as given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Quality(pub u8);
+
+impl Quality {
+    /// Bit set when the reading is valid.
+    pub const VALID_BIT: u8 = 0b01;
+    /// Bit set when the value was entered by hand rather than collected.
+    pub const MANUAL_BIT: u8 = 0b10;
+    /// A valid, collected reading: the default.
+    pub const GOOD: Quality = Quality(Self::VALID_BIT);
+
+    /// Whether the valid bit is set.
+    pub fn is_valid(self) -> bool {
+        self.0 & Self::VALID_BIT != 0
+    }
+    /// Whether the manual-input bit is set.
+    pub fn is_manual(self) -> bool {
+        self.0 & Self::MANUAL_BIT != 0
+    }
+}
+
+impl Default for Quality {
+    fn default() -> Self {
+        Quality::GOOD
+    }
+}
+
+/// One reading of a point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub ts: Timestamp,
+    /// The value; always finite.
+    pub value: f64,
+    /// The quality byte.
+    pub quality: Quality,
+}
+
+impl Sample {
+    /// A valid sample.
+    pub fn new(ts: Timestamp, value: f64) -> Self {
+        Sample {
+            ts,
+            value,
+            quality: Quality::GOOD,
+        }
+    }
+}
+
+/// Checks a value and timestamp before they are written.
+pub fn validate(ts: Timestamp, value: f64) -> Result<()> {
+    if !value.is_finite() {
+        return Err(Error::invalid(format!(
+            "value {value} at ts {ts} is not finite (NaN and infinities are not stored)"
+        )));
+    }
+    check_ts(ts)
+}
+
+/// Checks that a timestamp is within the supported range.
+pub fn check_ts(ts: Timestamp) -> Result<()> {
+    if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&ts) {
+        return Err(Error::invalid(format!(
+            "timestamp {ts} ms is outside years 1000..=9999"
+        )));
+    }
+    Ok(())
+}
+
+/// Samples as three parallel columns, sorted by timestamp without repeats where the engine
+/// returns them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Columns {
+    /// Timestamps.
+    pub ts: Vec<Timestamp>,
+    /// Values.
+    pub values: Vec<f64>,
+    /// Quality bytes.
+    pub quality: Vec<u8>,
+}
+
+impl Columns {
+    /// Empty columns with room for `n` samples.
+    pub fn with_capacity(n: usize) -> Self {
+        Columns {
+            ts: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+            quality: Vec::with_capacity(n),
+        }
+    }
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+    /// Appends one sample.
+    pub fn push(&mut self, ts: Timestamp, value: f64, quality: u8) {
+        self.ts.push(ts);
+        self.values.push(value);
+        self.quality.push(quality);
+    }
+    /// Removes every sample.
+    pub fn clear(&mut self) {
+        self.ts.clear();
+        self.values.clear();
+        self.quality.clear();
+    }
+    /// The `i`-th sample.
+    pub fn get(&self, i: usize) -> Sample {
+        Sample {
+            ts: self.ts[i],
+            value: self.values[i],
+            quality: Quality(self.quality[i]),
+        }
+    }
+    /// Iterates the samples.
+    pub fn iter(&self) -> impl Iterator<Item = Sample> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+    /// Appends samples `range` of `other`.
+    pub fn extend_from(&mut self, other: &Columns, range: std::ops::Range<usize>) {
+        self.ts.extend_from_slice(&other.ts[range.clone()]);
+        self.values.extend_from_slice(&other.values[range.clone()]);
+        self.quality.extend_from_slice(&other.quality[range]);
+    }
+    /// Index range of the samples with `from <= ts < to` (the columns must be sorted).
+    pub fn range_of(&self, from: Timestamp, to: Timestamp) -> std::ops::Range<usize> {
+        let a = self.ts.partition_point(|&t| t < from);
+        let b = self.ts.partition_point(|&t| t < to).max(a);
+        a..b
+    }
+}
