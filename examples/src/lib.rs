@@ -1,0 +1,3 @@
+//! What the example programs share: simulated meters of a plant.
+
+pub mod sim;
