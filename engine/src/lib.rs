@@ -8,5 +8,6 @@
 pub mod error;
 pub mod format;
 pub mod io;
+pub mod wal;
 
 pub use error::{Error, ErrorKind, Result};

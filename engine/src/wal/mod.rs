@@ -1,0 +1,7 @@
+//! The write-ahead log.
+
+pub mod record;
+
+pub use record::{
+    scan, Scan, ScanEnd, ScannedRecord, Scanner, FILE_HEADER_LEN, MAX_PAYLOAD, RECORD_HEADER_LEN,
+};
