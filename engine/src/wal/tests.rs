@@ -837,3 +837,10 @@ fn crashes_lose_only_unsynced_records() {
         }
     }
 }
+
+#[test]
+fn wal_can_move_into_a_mutex_shared_between_threads() {
+    fn shareable<T: Send>() {}
+    shareable::<Wal>();
+    shareable::<std::sync::Mutex<Wal>>();
+}
