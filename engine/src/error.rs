@@ -27,7 +27,8 @@ pub enum ErrorKind {
     Io,
     /// Another process holds the database's lock file.
     Locked,
-    /// A previous fsync failed; the database accepts no more writes (reopen it to recover).
+    /// A previous write or fsync failed; the database accepts no more writes (reopen it to
+    /// recover).
     Poisoned,
     /// The database has been closed.
     Closed,
@@ -83,7 +84,8 @@ pub enum Error {
     },
     /// Another process holds the lock on this database directory.
     Locked(PathBuf),
-    /// A previous fsync failed; no more writes are accepted.
+    /// A previous write or fsync failed (the message says which); no more writes are
+    /// accepted.
     Poisoned(String),
     /// The database has been closed.
     Closed,
@@ -176,7 +178,7 @@ impl fmt::Display for Error {
             Error::Locked(p) => write!(f, "database {} is locked by another process", p.display()),
             Error::Poisoned(m) => write!(
                 f,
-                "database refuses writes after a failed fsync ({m}); reopen it to recover"
+                "database refuses writes after a failed write or fsync ({m}); reopen it to recover"
             ),
             Error::Closed => write!(f, "database is closed"),
             Error::UnsupportedVersion { file, version } => write!(

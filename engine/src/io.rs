@@ -146,9 +146,10 @@ impl Storage for FileStorage {
         if len < MMAP_MIN {
             return Ok(Bytes::from(fs::read(path)?));
         }
-        // SAFETY: the engine maps only files it has finished writing and never modifies
-        // or truncates them afterwards (segments and rollup files are immutable; they are
-        // removed, never rewritten, once unused). A file removed while mapped stays valid.
+        // SAFETY: a mapping is only valid while nobody truncates the file. Segment, rollup
+        // and catalog files are immutable once written (removed, never rewritten, when
+        // unused; a removed file stays valid while mapped). WAL files are read only during
+        // recovery, and recovery drops the bytes of a file before it truncates that file.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&f)? };
         Ok(Bytes::from_owner(MmapOwner(map)))

@@ -1,16 +1,49 @@
-//! Temporary minimal WAL with the final API (replaced by the real module).
-#![allow(missing_docs)]
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+//! The write-ahead log: every write is appended here, and made durable by [`Wal::sync`],
+//! before it is applied to the memtable; after a crash, [`Wal::open`] replays what the
+//! segment files do not hold yet.
+//!
+//! The log is a directory of files `wal-<first seq, 20 digits>.log`, each a 24-byte header
+//! and then records `len | seq | crc | payload` with consecutive seqs (`docs/format-wal.md`
+//! draws the bytes). A file is closed when it would grow past
+//! [`WalOptions::max_file_bytes`] or on [`Wal::rotate`]; whole files are deleted by
+//! [`Wal::remove_obsolete`] once their records are in segment files.
+//!
+//! # Durability and poisoning
+//!
+//! [`Wal::append`] only buffers; a record is durable once [`Wal::sync`] has returned `Ok`
+//! (see [`Wal::synced_seq`]). A file is synced (and, when new, its directory entry) before
+//! the next file is created, so a later file existing proves every earlier one complete:
+//! only the last file can end in a torn record.
+//!
+//! After any failed write or fsync the [`Wal`] is *poisoned*: that call returns the I/O
+//! error, and every later [`Wal::append`], [`Wal::sync`] and [`Wal::rotate`] returns
+//! [`Error::Poisoned`]. It never
+//! retries an fsync: after a failed fsync Linux may have dropped the dirty pages and marked
+//! them clean, so a retry that succeeds would report data durable that is not. The way
+//! out is to drop the `Wal` and open the log again, which replays only what is in the files.
+//!
+//! [`Error::Poisoned`]: crate::Error::Poisoned
 
-use crate::error::{Error, Result};
-use crate::format::{self, Reader};
-use crate::io::{Storage, WriteFile};
+pub mod record;
+mod recovery;
+mod writer;
 
-#[derive(Clone, Debug)]
+#[cfg(test)]
+mod tests;
+
+pub use record::{
+    scan, Scan, ScanEnd, ScannedRecord, Scanner, FILE_HEADER_LEN, MAX_PAYLOAD, RECORD_HEADER_LEN,
+};
+pub use writer::Wal;
+
+/// Settings of a [`Wal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalOptions {
+    /// A file is closed and a new one started when appending a record would make it larger
+    /// than this (a single larger record still gets a file of its own). Default 64 MiB.
     pub max_file_bytes: u64,
 }
+
 impl Default for WalOptions {
     fn default() -> Self {
         WalOptions {
@@ -19,107 +52,20 @@ impl Default for WalOptions {
     }
 }
 
-#[derive(Debug)]
-pub struct Wal {
-    storage: Arc<dyn Storage>,
-    dir: PathBuf,
-    file: Box<dyn WriteFile>,
-    last: u64,
-    synced: u64,
-    poisoned: bool,
+const FILE_PREFIX: &str = "wal-";
+const FILE_SUFFIX: &str = ".log";
+
+/// The name of the WAL file whose first record has seq `first_seq`, e.g.
+/// `wal-00000000000000000001.log`: zero-padded, so names sort in log order.
+pub fn file_name(first_seq: u64) -> String {
+    format!("{FILE_PREFIX}{first_seq:020}{FILE_SUFFIX}")
 }
 
-impl Wal {
-    pub fn open(
-        storage: Arc<dyn Storage>,
-        dir: &Path,
-        _opts: WalOptions,
-        start_after: u64,
-        replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
-    ) -> Result<Wal> {
-        storage
-            .create_dir_all(dir)
-            .map_err(|e| Error::io("mkdir", e))?;
-        let p = dir.join("wal.log");
-        let mut last = start_after;
-        if storage.exists(&p) {
-            let b = storage.read(&p).map_err(|e| Error::io("read", e))?;
-            let mut r = Reader::new(&b);
-            while !r.is_empty() {
-                let Ok(len) = r.u32("len") else { break };
-                let Ok(seq) = r.u64("seq") else { break };
-                let Ok(crc) = r.u32("crc") else { break };
-                let Ok(payload) = r.take(len as usize, "p") else {
-                    break;
-                };
-                if format::crc32(&[&len.to_le_bytes(), &seq.to_le_bytes(), payload]) != crc {
-                    break;
-                }
-                if seq > start_after {
-                    replay(seq, payload)?;
-                    last = seq;
-                }
-            }
-        }
-        let file = if storage.exists(&p) {
-            storage.open_append(&p)
-        } else {
-            storage.create(&p)
-        };
-        let mut w = Wal {
-            file: file.map_err(|e| Error::io("c", e))?,
-            storage,
-            dir: dir.to_path_buf(),
-            last,
-            synced: last,
-            poisoned: false,
-        };
-        w.file.sync().map_err(|e| Error::io("s", e))?;
-        Ok(w)
+/// The first seq named by a WAL file name, or `None` for any other name.
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(FILE_PREFIX)?.strip_suffix(FILE_SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    pub fn append(&mut self, payload: &[u8]) -> Result<u64> {
-        if self.poisoned {
-            return Err(Error::Poisoned("wal".into()));
-        }
-        self.last += 1;
-        let len = payload.len() as u32;
-        let crc = format::crc32(&[&len.to_le_bytes(), &self.last.to_le_bytes(), payload]);
-        let mut b = Vec::with_capacity(16 + payload.len());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&self.last.to_le_bytes());
-        b.extend_from_slice(&crc.to_le_bytes());
-        b.extend_from_slice(payload);
-        self.file.write_all(&b).map_err(|e| {
-            self.poisoned = true;
-            Error::io("w", e)
-        })?;
-        Ok(self.last)
-    }
-    pub fn sync(&mut self) -> Result<()> {
-        if self.poisoned {
-            return Err(Error::Poisoned("wal".into()));
-        }
-        self.file.sync().map_err(|e| {
-            self.poisoned = true;
-            Error::io("s", e)
-        })?;
-        self.synced = self.last;
-        Ok(())
-    }
-    pub fn last_seq(&self) -> u64 {
-        self.last
-    }
-    pub fn synced_seq(&self) -> u64 {
-        self.synced
-    }
-    pub fn rotate(&mut self) -> Result<u64> {
-        Ok(self.last)
-    }
-    pub fn remove_obsolete(&mut self, _seq: u64) -> Result<()> {
-        let _ = (&self.storage, &self.dir);
-        Ok(())
-    }
-    pub fn size_bytes(&self) -> u64 {
-        self.file.len()
-    }
+    digits.parse().ok()
 }
