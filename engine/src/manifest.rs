@@ -43,6 +43,7 @@ impl Manifest {
         put_u64(&mut out, self.catalog_file_no);
         put_uvarint(&mut out, self.segments.len() as u64);
         for s in &self.segments {
+            out.push(s.kind);
             put_u64(&mut out, s.file_no);
             put_u64(&mut out, s.generation);
             put_i64(&mut out, s.part_start);
@@ -83,9 +84,10 @@ impl Manifest {
             catalog_file_no: r.u64("catalog file")?,
             segments: Vec::new(),
         };
-        let n = r.len(body.len() / 32, "segment count")?;
+        let n = r.len(body.len() / 33, "segment count")?;
         for _ in 0..n {
             let s = SegmentId {
+                kind: r.u8("segment kind")?,
                 file_no: r.u64("file number")?,
                 generation: r.u64("generation")?,
                 part_start: r.i64("partition start")?,
@@ -149,6 +151,7 @@ mod tests {
             flushed_seq: 99,
             catalog_file_no: 3,
             segments: vec![SegmentId {
+                kind: 0,
                 file_no: 4,
                 generation: 4,
                 part_start: 0,

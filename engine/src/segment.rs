@@ -77,27 +77,36 @@ pub struct BlockMeta {
     pub point: PointId,
     /// Offset of the block's first byte in the file.
     pub offset: u64,
-    /// Length of the timestamp column.
-    pub ts_len: u32,
-    /// Length of the value column.
-    pub val_len: u32,
-    /// Length of the quality column.
-    pub q_len: u32,
-    /// CRC-32 of the file id, point, offset and the three columns.
+    /// Length of each column, in order (raw data: timestamps, values, quality).
+    pub cols: Vec<u32>,
+    /// CRC-32 of the file id, point, offset and the columns.
     pub crc: u32,
     /// Summary statistics.
     pub stats: BlockStats,
 }
 
 impl BlockMeta {
-    fn len(&self) -> u64 {
-        u64::from(self.ts_len) + u64::from(self.val_len) + u64::from(self.q_len)
+    /// Bytes of all columns.
+    pub fn len(&self) -> u64 {
+        self.cols.iter().map(|&c| u64::from(c)).sum()
+    }
+    /// Whether the block has no bytes (never the case for a stored block).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
+
+/// Most columns in one block.
+pub const MAX_COLUMNS: usize = 32;
+
+/// What a segment file holds: raw samples (other kinds are rollup tiers 1 ..= 5).
+pub const KIND_RAW: u8 = 0;
 
 /// Identity of a segment file, as the manifest records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentId {
+    /// [`KIND_RAW`] for raw samples, or a rollup tier's number (1 minute ..= 5 year).
+    pub kind: u8,
     /// Unique file number (also in the file name).
     pub file_no: u64,
     /// Order of precedence: data of a higher generation replaces data of a lower one.
@@ -108,11 +117,27 @@ pub struct SegmentId {
     pub part_end: Timestamp,
 }
 
-/// File name of a segment: partition start (UTC date) and file number.
+/// Names of the kinds of segment file, used as file name prefixes.
+const KIND_NAMES: [&str; 6] = ["seg", "minute", "hour", "day", "month", "year"];
+
+/// File name of a segment: kind, partition start (UTC date) and file number, e.g.
+/// `seg-20261123-0000000012.seg` for raw data, `day-20240101-0000000013.seg` for a tier.
 pub fn file_name(id: &SegmentId) -> String {
     let days = id.part_start.div_euclid(86_400_000);
     let (y, m, d) = crate::time::civil_from_days(days);
-    format!("seg-{y:04}{m:02}{d:02}-{:010}.seg", id.file_no)
+    let kind = KIND_NAMES
+        .get(id.kind as usize)
+        .copied()
+        .unwrap_or("unknown");
+    format!("{kind}-{y:04}{m:02}{d:02}-{:010}.seg", id.file_no)
+}
+
+/// Whether a file name is one that [`file_name`] makes.
+pub fn is_segment_file_name(name: &str) -> bool {
+    name.ends_with(".seg")
+        && KIND_NAMES
+            .iter()
+            .any(|k| name.starts_with(&format!("{k}-")))
 }
 
 fn block_crc(file_no: u64, point: PointId, offset: u64, cols: &[u8]) -> u32 {
@@ -135,12 +160,57 @@ pub struct PointData<'a> {
     pub tombstones: &'a [Tombstone],
 }
 
-/// Encodes a segment file. Points must come in increasing id order.
+/// One block ready to be written: its encoded columns and statistics.
+#[derive(Debug)]
+pub struct EncodedBlock {
+    /// The point.
+    pub point: PointId,
+    /// Encoded columns, each self-describing (codec tag first).
+    pub columns: Vec<Vec<u8>>,
+    /// Statistics of the block (for raw data, of its samples).
+    pub stats: BlockStats,
+}
+
+/// Encodes the raw samples of one point as a block: timestamps, values, quality.
+pub fn encode_raw_block(point: PointId, cols: &Columns, opts: &CodecOptions) -> EncodedBlock {
+    let mut ts = Vec::new();
+    codec::encode_timestamps(&cols.ts, opts, &mut ts);
+    let mut vals = Vec::new();
+    codec::encode_values(&cols.values, opts, &mut vals);
+    let mut q = Vec::new();
+    codec::encode_quality(&cols.quality, opts, &mut q);
+    EncodedBlock {
+        point,
+        columns: vec![ts, vals, q],
+        stats: BlockStats::of(cols),
+    }
+}
+
+/// Encodes a raw segment file. Points must come in increasing id order.
 pub fn encode(id: &SegmentId, points: &[PointData<'_>], opts: &CodecOptions) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + 64 * points.len());
+    let blocks: Vec<EncodedBlock> = points
+        .iter()
+        .filter(|p| !p.cols.is_empty())
+        .map(|p| encode_raw_block(p.point, p.cols, opts))
+        .collect();
+    let tombs: Vec<(PointId, Tombstone)> = points
+        .iter()
+        .flat_map(|p| p.tombstones.iter().map(move |t| (p.point, *t)))
+        .collect();
+    encode_blocks(id, &blocks, &tombs)
+}
+
+/// Encodes a segment file of any kind from encoded blocks (in increasing point order) and
+/// tombstones.
+pub fn encode_blocks(
+    id: &SegmentId,
+    blocks: &[EncodedBlock],
+    tombs: &[(PointId, Tombstone)],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + 64 * blocks.len());
     out.extend_from_slice(MAGIC);
     put_u32(&mut out, VERSION);
-    put_u32(&mut out, 0); // flags
+    put_u32(&mut out, u32::from(id.kind)); // flags: low byte = kind
     put_u64(&mut out, id.file_no);
     put_u64(&mut out, id.generation);
     put_i64(&mut out, id.part_start);
@@ -149,24 +219,19 @@ pub fn encode(id: &SegmentId, points: &[PointData<'_>], opts: &CodecOptions) -> 
     put_u32(&mut out, crc);
     debug_assert_eq!(out.len(), HEADER_LEN);
 
-    let mut metas = Vec::with_capacity(points.len());
-    for p in points.iter().filter(|p| !p.cols.is_empty()) {
+    let mut metas = Vec::with_capacity(blocks.len());
+    for b in blocks {
         let offset = out.len() as u64;
         let start = out.len();
-        codec::encode_timestamps(&p.cols.ts, opts, &mut out);
-        let ts_len = (out.len() - start) as u32;
-        codec::encode_values(&p.cols.values, opts, &mut out);
-        let val_len = (out.len() - start) as u32 - ts_len;
-        codec::encode_quality(&p.cols.quality, opts, &mut out);
-        let q_len = (out.len() - start) as u32 - ts_len - val_len;
+        for c in &b.columns {
+            out.extend_from_slice(c);
+        }
         metas.push(BlockMeta {
-            point: p.point,
+            point: b.point,
             offset,
-            ts_len,
-            val_len,
-            q_len,
-            crc: block_crc(id.file_no, p.point, offset, &out[start..]),
-            stats: BlockStats::of(p.cols),
+            cols: b.columns.iter().map(|c| c.len() as u32).collect(),
+            crc: block_crc(id.file_no, b.point, offset, &out[start..]),
+            stats: b.stats,
         });
     }
 
@@ -175,9 +240,10 @@ pub fn encode(id: &SegmentId, points: &[PointData<'_>], opts: &CodecOptions) -> 
     for m in &metas {
         put_uvarint(&mut out, u64::from(m.point));
         put_uvarint(&mut out, m.offset);
-        put_uvarint(&mut out, u64::from(m.ts_len));
-        put_uvarint(&mut out, u64::from(m.val_len));
-        put_uvarint(&mut out, u64::from(m.q_len));
+        put_uvarint(&mut out, m.cols.len() as u64);
+        for &c in &m.cols {
+            put_uvarint(&mut out, u64::from(c));
+        }
         put_u32(&mut out, m.crc);
         let s = &m.stats;
         put_uvarint(&mut out, u64::from(s.count));
@@ -187,12 +253,8 @@ pub fn encode(id: &SegmentId, points: &[PointData<'_>], opts: &CodecOptions) -> 
             put_f64(&mut out, v);
         }
     }
-    let tombs: Vec<(PointId, Tombstone)> = points
-        .iter()
-        .flat_map(|p| p.tombstones.iter().map(move |t| (p.point, *t)))
-        .collect();
     put_uvarint(&mut out, tombs.len() as u64);
-    for (p, (f, t)) in tombs {
+    for &(p, (f, t)) in tombs {
         put_uvarint(&mut out, u64::from(p));
         put_i64(&mut out, f);
         put_i64(&mut out, t);
@@ -215,11 +277,15 @@ pub fn write(
     points: &[PointData<'_>],
     opts: &CodecOptions,
 ) -> Result<u64> {
-    let bytes = encode(id, points, opts);
+    write_bytes(storage, dir, id, &encode(id, points, opts))
+}
+
+/// Writes an encoded segment file durably at `dir/file_name(id)`; returns its size.
+pub fn write_bytes(storage: &dyn Storage, dir: &Path, id: &SegmentId, bytes: &[u8]) -> Result<u64> {
     let path = dir.join(file_name(id));
     let ctx = || format!("write segment {}", path.display());
     let mut f = storage.create(&path).map_err(|e| Error::io(ctx(), e))?;
-    f.write_all(&bytes).map_err(|e| Error::io(ctx(), e))?;
+    f.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
     f.sync().map_err(|e| Error::io(ctx(), e))?;
     Ok(bytes.len() as u64)
 }
@@ -268,7 +334,11 @@ impl Segment {
                 version,
             });
         }
-        let _flags = r.u32("flags")?;
+        let flags = r.u32("flags")?;
+        let kind = (flags & 0xff) as u8;
+        if flags >> 8 != 0 || kind as usize >= KIND_NAMES.len() {
+            return Err(Error::corrupt(format!("segment flags {flags:#x} unknown")));
+        }
         let file_no = r.u64("file number")?;
         let generation = r.u64("generation")?;
         let part_start = r.i64("partition start")?;
@@ -333,13 +403,16 @@ impl Segment {
             }
             prev = Some(point);
             let offset = r.uvarint("block offset")?;
-            let lens = [
-                r.uvarint("ts len")?,
-                r.uvarint("value len")?,
-                r.uvarint("quality len")?,
-            ];
-            if lens.iter().any(|&l| l > u64::from(u32::MAX)) {
-                return Err(at(&r, "block column length out of range".into()));
+            let ncols = r.len(MAX_COLUMNS, "column count")?;
+            if ncols == 0 || (kind == KIND_RAW && ncols != 3) {
+                return Err(at(&r, format!("block with {ncols} columns")));
+            }
+            let mut cols = Vec::with_capacity(ncols);
+            for _ in 0..ncols {
+                let l = r.uvarint("column length")?;
+                cols.push(
+                    u32::try_from(l).map_err(|_| at(&r, "column length out of range".into()))?,
+                );
             }
             let crc = r.u32("block crc")?;
             let count = r.uvarint("count")?;
@@ -359,9 +432,7 @@ impl Segment {
             let m = BlockMeta {
                 point,
                 offset,
-                ts_len: lens[0] as u32,
-                val_len: lens[1] as u32,
-                q_len: lens[2] as u32,
+                cols,
                 crc,
                 stats,
             };
@@ -397,6 +468,7 @@ impl Segment {
         tombstones.sort_by_key(|x| x.0);
         Ok(Segment {
             id: SegmentId {
+                kind,
                 file_no,
                 generation,
                 part_start,
@@ -454,8 +526,8 @@ impl Segment {
         }
     }
 
-    /// Checks a block's checksum and returns its three columns' bytes.
-    fn block_bytes(&self, m: &BlockMeta) -> Result<(&[u8], &[u8], &[u8])> {
+    /// Checks a block's checksum and returns its columns' bytes.
+    pub fn columns(&self, m: &BlockMeta) -> Result<Vec<&[u8]>> {
         let start = m.offset as usize;
         let end = start + m.len() as usize;
         let bytes = &self.data[start..end];
@@ -465,9 +537,30 @@ impl Segment {
                 format!("block of point {} fails its checksum", m.point),
             ));
         }
-        let (ts, rest) = bytes.split_at(m.ts_len as usize);
-        let (vals, q) = rest.split_at(m.val_len as usize);
-        Ok((ts, vals, q))
+        let mut out = Vec::with_capacity(m.cols.len());
+        let mut at = 0usize;
+        for &c in &m.cols {
+            out.push(&bytes[at..at + c as usize]);
+            at += c as usize;
+        }
+        Ok(out)
+    }
+
+    /// A corruption error for a block, from a decoding error.
+    pub fn block_error(&self, m: &BlockMeta, e: Error) -> Error {
+        match e {
+            Error::Corruption { msg, .. } => {
+                self.corrupt_at(m.offset, format!("block of point {}: {msg}", m.point))
+            }
+            e => e,
+        }
+    }
+
+    fn block_bytes(&self, m: &BlockMeta) -> Result<(&[u8], &[u8], &[u8])> {
+        match self.columns(m)?[..] {
+            [ts, vals, q] => Ok((ts, vals, q)),
+            _ => Err(self.corrupt_at(m.offset, "raw block without three columns".into())),
+        }
     }
 
     /// Appends the block's samples with `from <= ts < to` to `out`, decoding only when the
@@ -484,12 +577,7 @@ impl Segment {
         }
         let (tsb, vb, qb) = self.block_bytes(m)?;
         let n = m.stats.count as usize;
-        let err = |e: Error| match e {
-            Error::Corruption { msg, .. } => {
-                self.corrupt_at(m.offset, format!("block of point {}: {msg}", m.point))
-            }
-            e => e,
-        };
+        let err = |e: Error| self.block_error(m, e);
         if m.stats.min_ts >= from && m.stats.max_ts < to {
             // The whole block: decode straight into the output.
             let base = out.len();
@@ -539,6 +627,12 @@ impl Segment {
 
     /// Checks every block: checksum, decoding, order and statistics.
     pub fn verify(&self) -> Result<()> {
+        if self.id.kind != KIND_RAW {
+            for m in &self.blocks {
+                self.columns(m)?;
+            }
+            return Ok(());
+        }
         for m in &self.blocks {
             let c = self.decode(m)?;
             if c.ts.windows(2).any(|w| w[0] >= w[1]) {
@@ -566,6 +660,7 @@ mod tests {
 
     fn sample_segment() -> (SegmentId, Vec<u8>) {
         let id = SegmentId {
+            kind: KIND_RAW,
             file_no: 7,
             generation: 7,
             part_start: 0,

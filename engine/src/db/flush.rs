@@ -137,6 +137,7 @@ impl Inner {
         for (start, points) in &parts {
             let file_no = self.alloc_file_no();
             let id = SegmentId {
+                kind: segment::KIND_RAW,
                 file_no,
                 generation: file_no,
                 part_start: *start,
@@ -233,6 +234,7 @@ impl Inner {
         if !merged.is_empty() {
             let file_no = self.alloc_file_no();
             let id = SegmentId {
+                kind: first.kind,
                 file_no,
                 generation,
                 part_start: first.part_start,

@@ -496,9 +496,9 @@ impl Db {
                     continue;
                 };
                 p.samples += u64::from(b.stats.count);
-                p.bytes += u64::from(b.ts_len) + u64::from(b.val_len) + u64::from(b.q_len);
-                p.ts_bytes += u64::from(b.ts_len);
-                p.value_bytes += u64::from(b.val_len);
+                p.bytes += b.len();
+                p.ts_bytes += u64::from(b.cols[0]);
+                p.value_bytes += u64::from(b.cols[1]);
                 let (tc, vc) = seg.codecs(b)?;
                 count_codec(&mut p.ts_codecs, tc);
                 count_codec(&mut p.value_codecs, vc);
@@ -681,7 +681,7 @@ impl Inner {
             .list(&self.dir)
             .map_err(|e| Error::io(format!("list {}", self.dir.display()), e))?;
         for n in names {
-            let ours = (n.starts_with("seg-") && n.ends_with(".seg"))
+            let ours = segment::is_segment_file_name(&n)
                 || (n.starts_with("catalog-") && n.ends_with(".cat"))
                 || n == "MANIFEST.tmp";
             if ours && !live.contains(&n) {
