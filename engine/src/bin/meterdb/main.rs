@@ -20,7 +20,11 @@ use crate::out::CliError;
 
 /// Command-line tool of MeterDB, a time-series storage engine for energy-meter data.
 #[derive(Debug, Parser)]
-#[command(name = "meterdb", version, about, long_about = None)]
+#[command(
+    name = "meterdb",
+    version,
+    after_help = "Exit codes: 0 success, 1 failure or damage found, 2 usage error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,8 +34,10 @@ struct Cli {
 enum Command {
     /// Import CSV files (`point,ts,value[,quality]`, plain or .gz) into a database.
     ///
-    /// Columns are found by header name, in any order; `ts` is RFC 3339 or integer epoch
-    /// milliseconds. Unknown points are created on first sight. Rows that cannot be read
+    /// Columns are found by header name, in any order (other columns are refused); fields
+    /// are trimmed of surrounding spaces; `ts` is RFC 3339 or integer epoch milliseconds;
+    /// `quality` is 0..=255, empty meaning 1 (valid). Unknown points are created on first
+    /// sight. A repeated point and timestamp keeps the last value read. Rows that cannot be read
     /// (wrong field count, bad timestamp, non-numeric or non-finite value, empty or overlong
     /// key) are skipped and reported with file, line and reason; they do not stop the import
     /// and do not change the exit code (0). Exit code 1 means an input or database error.
