@@ -61,6 +61,14 @@ pub struct PointMeta {
     pub multiplier: f64,
     /// Free key/value tags.
     pub tags: BTreeMap<String, String>,
+    /// For a counter: the reading after which the register rolls over to zero. Without it, a
+    /// falling reading is taken as a meter replacement or reset (counting from zero).
+    pub rollover: Option<f64>,
+    /// Standard-coal coefficients (kgce per unit of the point's consumption), each valid
+    /// from its timestamp on, sorted by timestamp.
+    pub coal: Vec<(crate::sample::Timestamp, f64)>,
+    /// The rollup tiers this point keeps; `None` means the database's default.
+    pub tiers: Option<crate::rollup::TierSet>,
 }
 
 impl PointMeta {
@@ -98,6 +106,31 @@ impl PointMeta {
         self.multiplier = m;
         self
     }
+    /// Sets the rollover maximum of a counter.
+    pub fn with_rollover(mut self, max: f64) -> Self {
+        self.rollover = Some(max);
+        self
+    }
+    /// Adds a standard-coal coefficient (kgce per unit) valid from `from` on.
+    pub fn with_coal_coefficient(
+        mut self,
+        from: crate::sample::Timestamp,
+        kgce_per_unit: f64,
+    ) -> Self {
+        self.coal.push((from, kgce_per_unit));
+        self.coal.sort_by_key(|c| c.0);
+        self
+    }
+    /// Sets the tiers the point keeps.
+    pub fn with_tiers(mut self, tiers: crate::rollup::TierSet) -> Self {
+        self.tiers = Some(tiers);
+        self
+    }
+    /// The standard-coal coefficient in force at `ts`, if any.
+    pub fn coal_at(&self, ts: crate::sample::Timestamp) -> Option<f64> {
+        let i = self.coal.partition_point(|c| c.0 <= ts);
+        i.checked_sub(1).map(|i| self.coal[i].1)
+    }
     /// Adds a tag.
     pub fn with_tag(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.tags.insert(k.into(), v.into());
@@ -127,6 +160,22 @@ impl PointMeta {
             return Err(Error::invalid(format!(
                 "point {}: multiplier {} must be finite and non-zero",
                 self.key, self.multiplier
+            )));
+        }
+        if let Some(r) = self.rollover {
+            if !r.is_finite() || r <= 0.0 {
+                return Err(Error::invalid(format!(
+                    "point {}: rollover {r} must be finite and positive",
+                    self.key
+                )));
+            }
+        }
+        if self.coal.iter().any(|c| !c.1.is_finite() || c.1 < 0.0)
+            || self.coal.windows(2).any(|w| w[0].0 >= w[1].0)
+        {
+            return Err(Error::invalid(format!(
+                "point {}: coal coefficients must be finite, non-negative, with distinct dates",
+                self.key
             )));
         }
         for (k, v) in &self.tags {
@@ -174,6 +223,19 @@ impl PointMeta {
             put_bytes(&mut b, v.as_bytes());
             fields.push((8, b));
         }
+        if let Some(r) = self.rollover {
+            let mut b = Vec::new();
+            put_f64(&mut b, r);
+            fields.push((9, b));
+        }
+        for &(from, k) in &self.coal {
+            let mut b = from.to_le_bytes().to_vec();
+            put_f64(&mut b, k);
+            fields.push((10, b));
+        }
+        if let Some(t) = self.tiers {
+            fields.push((11, vec![t.0]));
+        }
         put_uvarint(out, fields.len() as u64);
         for (tag, body) in fields {
             out.push(tag);
@@ -217,6 +279,12 @@ impl PointMeta {
                     let v = b.str(1 << 16, "tag value")?.to_string();
                     m.tags.insert(k, v);
                 }
+                9 => m.rollover = Some(b.f64("rollover")?),
+                10 => {
+                    let from = b.i64("coal from")?;
+                    m.coal.push((from, b.f64("coal coefficient")?));
+                }
+                11 => m.tiers = Some(crate::rollup::TierSet(b.u8("tiers")? & 0b11111)),
                 _ => {} // a field of a newer version: skipped
             }
         }
@@ -410,6 +478,10 @@ mod tests {
             .with_interval_ms(900_000)
             .with_multiplier(40.0)
             .with_tag("workshop", "rolling")
+            .with_rollover(1e8)
+            .with_coal_coefficient(0, 0.1229)
+            .with_coal_coefficient(1_000_000, 0.1300)
+            .with_tiers(crate::rollup::TierSet::ALL)
     }
 
     #[test]

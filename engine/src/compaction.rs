@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::catalog::PointId;
 use crate::error::Result;
 use crate::query::overlay;
+use crate::rollup::Bucket;
 use crate::sample::Columns;
 use crate::segment::Segment;
 
@@ -38,5 +39,54 @@ pub fn merge_partition(inputs: &[Arc<Segment>]) -> Result<BTreeMap<PointId, Colu
         }
     }
     acc.retain(|_, c| !c.is_empty());
+    Ok(acc)
+}
+
+/// Overlays `newer` buckets (sorted by start) on `acc` (sorted): a newer bucket replaces the
+/// one with the same start (markers of deleted buckets included).
+pub fn overlay_buckets(acc: &mut Vec<Bucket>, newer: Vec<Bucket>) {
+    if newer.is_empty() {
+        return;
+    }
+    if acc.last().is_none_or(|l| l.start < newer[0].start) {
+        acc.extend(newer);
+        return;
+    }
+    let mut out = Vec::with_capacity(acc.len() + newer.len());
+    let (mut i, mut j) = (0, 0);
+    while i < acc.len() && j < newer.len() {
+        if acc[i].start < newer[j].start {
+            out.push(acc[i]);
+            i += 1;
+        } else {
+            if acc[i].start == newer[j].start {
+                i += 1;
+            }
+            out.push(newer[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&acc[i..]);
+    out.extend_from_slice(&newer[j..]);
+    *acc = out;
+}
+
+/// Merges the rollup files of one tier partition into each point's final buckets, dropping
+/// the markers of deleted buckets.
+pub fn merge_rollup_partition(inputs: &[Arc<Segment>]) -> Result<BTreeMap<PointId, Vec<Bucket>>> {
+    let mut inputs: Vec<&Arc<Segment>> = inputs.iter().collect();
+    inputs.sort_by_key(|s| s.id.generation);
+    let mut acc: BTreeMap<PointId, Vec<Bucket>> = BTreeMap::new();
+    for seg in inputs {
+        for b in seg.blocks() {
+            let mut rows = Vec::new();
+            crate::rollup::decode_block(seg, b, i64::MIN, i64::MAX, &mut rows)?;
+            overlay_buckets(acc.entry(b.point).or_default(), rows);
+        }
+    }
+    for rows in acc.values_mut() {
+        rows.retain(|b| b.count > 0);
+    }
+    acc.retain(|_, rows| !rows.is_empty());
     Ok(acc)
 }

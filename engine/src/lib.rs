@@ -31,13 +31,17 @@ pub mod io;
 pub mod manifest;
 pub mod memtable;
 pub mod query;
+pub mod rollup;
 pub mod sample;
 pub mod segment;
 pub mod time;
 pub mod wal;
 
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
-pub use db::{Db, DbStats, Durability, Options, PointStats, WriteBatch};
+pub use db::{
+    CoalUnit, Comparison, Db, DbStats, Durability, Options, PointStats, SumRow, WriteBatch,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;
+pub use rollup::{BucketRow, Tier, TierSet};
 pub use sample::{Columns, Quality, Sample, Timestamp};

@@ -28,6 +28,8 @@ pub struct Manifest {
     pub flushed_seq: u64,
     /// File number of the catalog file, 0 when no point has been flushed yet.
     pub catalog_file_no: u64,
+    /// The database's time zone, minutes east of UTC (rollup buckets follow it).
+    pub tz_offset_min: i32,
     /// Live segment files.
     pub segments: Vec<SegmentId>,
 }
@@ -41,6 +43,7 @@ impl Manifest {
         put_u64(&mut out, self.next_file_no);
         put_u64(&mut out, self.flushed_seq);
         put_u64(&mut out, self.catalog_file_no);
+        put_u32(&mut out, self.tz_offset_min as u32);
         put_uvarint(&mut out, self.segments.len() as u64);
         for s in &self.segments {
             out.push(s.kind);
@@ -82,8 +85,12 @@ impl Manifest {
             next_file_no: r.u64("next file number")?,
             flushed_seq: r.u64("flushed seq")?,
             catalog_file_no: r.u64("catalog file")?,
+            tz_offset_min: r.u32("time zone")? as i32,
             segments: Vec::new(),
         };
+        if m.tz_offset_min.abs() > 18 * 60 {
+            return Err(r.corrupt_here(format!("time zone offset {} minutes", m.tz_offset_min)));
+        }
         let n = r.len(body.len() / 33, "segment count")?;
         for _ in 0..n {
             let s = SegmentId {
@@ -150,6 +157,7 @@ mod tests {
             next_file_no: 10,
             flushed_seq: 99,
             catalog_file_no: 3,
+            tz_offset_min: 480,
             segments: vec![SegmentId {
                 kind: 0,
                 file_no: 4,

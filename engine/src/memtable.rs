@@ -170,6 +170,33 @@ impl Memtable {
             .map(|(i, b)| (i as PointId, (&b.cols, b.sorted), &b.tombstones[..]))
     }
 
+    /// Appends the minute-aligned spans `[start, end)` that the point's buffered samples and
+    /// deletes touch (not merged).
+    pub fn touched(&self, id: PointId, out: &mut Vec<(Timestamp, Timestamp)>) {
+        const M: i64 = 60_000;
+        let Some(b) = self.points.get(id as usize) else {
+            return;
+        };
+        let mut last = None;
+        for &t in &b.cols.ts {
+            let m = t.div_euclid(M) * M;
+            if last != Some(m) {
+                out.push((m, m + M));
+                last = Some(m);
+            }
+        }
+        let (lo, hi) = (
+            crate::sample::MIN_TIMESTAMP,
+            crate::sample::MAX_TIMESTAMP + 1,
+        );
+        for &(f, t) in &b.tombstones {
+            let (f, t) = (f.clamp(lo, hi), t.clamp(lo, hi));
+            let a = f.div_euclid(M) * M;
+            let e = t.saturating_add(M - 1).div_euclid(M) * M;
+            out.push((a, e.max(a + M)));
+        }
+    }
+
     /// Turns the memtable into its immutable, sorted form.
     pub fn freeze(self) -> FrozenMemtable {
         let points = self

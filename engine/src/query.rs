@@ -15,28 +15,60 @@ use crate::segment::Segment;
 /// The live segment files at one moment. Immutable; replaced as a whole.
 #[derive(Debug, Default, Clone)]
 pub struct Version {
-    /// Sorted by (partition start, generation).
+    /// Raw segments, sorted by (partition start, generation).
     pub segments: Vec<Arc<Segment>>,
+    /// Rollup files of each tier (index: tier number - 1), sorted the same way.
+    pub tiers: [Vec<Arc<Segment>>; 5],
+}
+
+/// Segments of `list` (sorted by partition) whose partition overlaps `[from, to)`.
+pub fn overlapping_in(
+    list: &[Arc<Segment>],
+    from: Timestamp,
+    to: Timestamp,
+) -> impl Iterator<Item = &Arc<Segment>> {
+    let start = list.partition_point(|s| s.id.part_end <= from);
+    list[start..]
+        .iter()
+        .take_while(move |s| s.id.part_start < to)
+        .filter(move |s| s.id.part_end > from)
 }
 
 impl Version {
-    /// A version of these segments (sorted here).
-    pub fn new(mut segments: Vec<Arc<Segment>>) -> Version {
-        segments.sort_by_key(|s| (s.id.part_start, s.id.generation));
-        Version { segments }
+    /// A version of these segments of every kind (sorted here).
+    pub fn new(all: Vec<Arc<Segment>>) -> Version {
+        let mut v = Version::default();
+        for s in all {
+            match crate::rollup::Tier::from_kind(s.id.kind) {
+                Some(t) => v.tiers[t as usize - 1].push(s),
+                None => v.segments.push(s),
+            }
+        }
+        v.segments
+            .sort_by_key(|s| (s.id.part_start, s.id.generation));
+        for t in &mut v.tiers {
+            t.sort_by_key(|s| (s.id.part_start, s.id.generation));
+        }
+        v
     }
 
-    /// Segments whose partition overlaps `[from, to)`, in partition then generation order.
+    /// Every segment of every kind.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Segment>> {
+        self.segments.iter().chain(self.tiers.iter().flatten())
+    }
+
+    /// The rollup files of a tier.
+    pub fn tier(&self, t: crate::rollup::Tier) -> &[Arc<Segment>] {
+        &self.tiers[t as usize - 1]
+    }
+
+    /// Raw segments whose partition overlaps `[from, to)`, in partition then generation order.
     pub fn overlapping(
         &self,
         from: Timestamp,
         to: Timestamp,
     ) -> impl Iterator<Item = &Arc<Segment>> {
-        let start = self.segments.partition_point(|s| s.id.part_end <= from);
-        self.segments[start..]
-            .iter()
-            .take_while(move |s| s.id.part_start < to)
-            .filter(move |s| s.id.part_end > from)
+        overlapping_in(&self.segments, from, to)
     }
 
     /// Start of every partition present, sorted, without repeats.

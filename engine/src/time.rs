@@ -68,6 +68,16 @@ pub fn format_rfc3339(ts: Timestamp, offset_min: i32) -> String {
     s
 }
 
+/// Formats an offset in minutes as `+08:00` (or `Z` for zero).
+pub fn format_offset(offset_min: i32) -> String {
+    if offset_min == 0 {
+        return "Z".into();
+    }
+    let sign = if offset_min < 0 { '-' } else { '+' };
+    let a = offset_min.unsigned_abs();
+    format!("{sign}{:02}:{:02}", a / 60, a % 60)
+}
+
 /// Parses an offset such as `Z`, `+08:00`, `-05:30` or `+0800` into minutes east of UTC.
 pub fn parse_offset(s: &str) -> Result<i32> {
     let bad = || Error::invalid(format!("bad UTC offset {s:?} (expected Z or +HH:MM)"));

@@ -247,7 +247,7 @@ fn damaged_segment_block_is_reported_with_file_and_offset() {
     let seg = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("seg-"))
         .unwrap();
     let mut bytes = std::fs::read(&seg).unwrap();
     bytes[60] ^= 0x40; // inside the first block

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{catalog_file_name, Db, Durability, Inner};
 use crate::catalog::PointId;
-use crate::compaction::merge_partition;
+use crate::compaction::{merge_partition, merge_rollup_partition};
 use crate::error::{Error, Result};
 use crate::memtable::{sort_last_wins, Memtable, Tombstone};
 use crate::query::Version;
@@ -84,7 +84,7 @@ impl Inner {
         move |e| Error::io(what, e)
     }
 
-    fn alloc_file_no(&self) -> u64 {
+    pub(super) fn alloc_file_no(&self) -> u64 {
         let mut f = self.files.lock();
         let n = f.manifest.next_file_no;
         f.manifest.next_file_no += 1;
@@ -157,6 +157,13 @@ impl Inner {
                 &self.dir.join(segment::file_name(&id)),
             )?));
         }
+        // The rollup tiers of every point the flush touches, from the raw data as it will be.
+        {
+            let mut all: Vec<Arc<Segment>> = self.state.read().version.all().cloned().collect();
+            all.extend(new_segments.iter().cloned());
+            let rollups = self.flush_rollups(&frozen, &Version::new(all), &catalog)?;
+            new_segments.extend(rollups);
+        }
         let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));
@@ -179,10 +186,10 @@ impl Inner {
         // 4. Install: manifest first (the commit point), then the in-memory version.
         let old_catalog = {
             let mut files = self.files.lock();
-            let mut st_version = (*self.state.read().version).clone();
-            st_version.segments.extend(new_segments);
+            let mut all: Vec<Arc<Segment>> = self.state.read().version.all().cloned().collect();
+            all.extend(new_segments);
             let mut m = files.manifest.clone();
-            m.segments = st_version.segments.iter().map(|s| s.id).collect();
+            m.segments = all.iter().map(|s| s.id).collect();
             m.flushed_seq = last_seq;
             let old = m.catalog_file_no;
             if let Some((no, n)) = new_catalog {
@@ -192,7 +199,7 @@ impl Inner {
             m.store(&*self.storage, &self.dir)?;
             files.manifest = m;
             let mut st = self.state.write();
-            st.version = Arc::new(Version::new(st_version.segments));
+            st.version = Arc::new(Version::new(all));
             st.frozen.retain(|f| !Arc::ptr_eq(&f.0, &frozen));
             (new_catalog.is_some() && old != 0).then_some(old)
         };
@@ -209,9 +216,12 @@ impl Inner {
         let _one = self.compact_mu.lock();
         self.check_open()?;
         let version = self.state.read().version.clone();
-        let mut by_part: BTreeMap<Timestamp, Vec<Arc<Segment>>> = BTreeMap::new();
-        for s in &version.segments {
-            by_part.entry(s.id.part_start).or_default().push(s.clone());
+        let mut by_part: BTreeMap<(u8, Timestamp), Vec<Arc<Segment>>> = BTreeMap::new();
+        for s in version.all() {
+            by_part
+                .entry((s.id.kind, s.id.part_start))
+                .or_default()
+                .push(s.clone());
         }
         for (_, inputs) in by_part {
             let tombs = inputs.iter().any(|s| s.has_tombstones());
@@ -227,42 +237,58 @@ impl Inner {
     }
 
     fn compact_partition(&self, inputs: &[Arc<Segment>]) -> Result<()> {
-        let merged = merge_partition(inputs)?;
         let generation = inputs.iter().map(|s| s.id.generation).max().unwrap_or(0);
-        let first = &inputs[0].id;
-        let mut output = None;
-        if !merged.is_empty() {
-            let file_no = self.alloc_file_no();
-            let id = SegmentId {
-                kind: first.kind,
-                file_no,
-                generation,
-                part_start: first.part_start,
-                part_end: first.part_end,
-            };
-            let data: Vec<PointData<'_>> = merged
-                .iter()
-                .map(|(p, c)| PointData {
-                    point: *p,
-                    cols: c,
-                    tombstones: &[],
-                })
-                .collect();
-            segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
+        let first = inputs[0].id;
+        let id = SegmentId {
+            file_no: 0,
+            generation,
+            ..first
+        };
+        let output = if first.kind != segment::KIND_RAW {
+            let merged = merge_rollup_partition(inputs)?;
+            if merged.is_empty() {
+                None
+            } else {
+                let id = SegmentId {
+                    file_no: self.alloc_file_no(),
+                    ..id
+                };
+                Some(self.write_rollup_file(&id, &merged)?)
+            }
+        } else {
+            let merged = merge_partition(inputs)?;
+            if merged.is_empty() {
+                None
+            } else {
+                let id = SegmentId {
+                    file_no: self.alloc_file_no(),
+                    ..id
+                };
+                let data: Vec<PointData<'_>> = merged
+                    .iter()
+                    .map(|(p, c)| PointData {
+                        point: *p,
+                        cols: c,
+                        tombstones: &[],
+                    })
+                    .collect();
+                segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
+                Some(Arc::new(Segment::open(
+                    &*self.storage,
+                    &self.dir.join(segment::file_name(&id)),
+                )?))
+            }
+        };
+        if output.is_some() {
             self.storage
                 .sync_dir(&self.dir)
                 .map_err(self.io_err(format!("sync {}", self.dir.display())))?;
-            output = Some(Arc::new(Segment::open(
-                &*self.storage,
-                &self.dir.join(segment::file_name(&id)),
-            )?));
         }
         {
             let mut files = self.files.lock();
             let cur = self.state.read().version.clone();
             let mut segs: Vec<Arc<Segment>> = cur
-                .segments
-                .iter()
+                .all()
                 .filter(|s| !inputs.iter().any(|i| i.id.file_no == s.id.file_no))
                 .cloned()
                 .collect();

@@ -6,6 +6,7 @@
 mod batch;
 mod flush;
 mod options;
+mod rollup;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use batch::WriteBatch;
 pub use options::{Durability, Options};
+pub use rollup::{CoalUnit, Comparison, SumRow};
 
 use crate::catalog::{Catalog, PointFilter, PointId, PointMeta};
 use crate::codec::Codec;
@@ -76,6 +78,8 @@ struct Inner {
     flushed_mu: Mutex<()>,
     poison: Mutex<Option<String>>,
     closed: AtomicBool,
+    /// The time zone of the rollup tiers, minutes east of UTC.
+    tz: i32,
 }
 
 /// Figures about a database's storage.
@@ -163,8 +167,20 @@ impl Db {
         let fresh = manifest.is_none();
         let manifest = manifest.unwrap_or(Manifest {
             next_file_no: 1,
+            tz_offset_min: opts.tz_offset_min.unwrap_or(options::DEFAULT_TZ_OFFSET_MIN),
             ..Default::default()
         });
+        if let Some(tz) = opts.tz_offset_min {
+            if tz != manifest.tz_offset_min {
+                return Err(Error::invalid(format!(
+                    "database {} keeps its rollups in UTC{}; it cannot be opened with UTC{}",
+                    dir.display(),
+                    crate::time::format_offset(manifest.tz_offset_min),
+                    crate::time::format_offset(tz)
+                )));
+            }
+        }
+        let tz = manifest.tz_offset_min;
 
         let mut catalog = if manifest.catalog_file_no != 0 {
             let path = dir.join(catalog_file_name(manifest.catalog_file_no));
@@ -230,6 +246,7 @@ impl Db {
             flushed_mu: Mutex::new(()),
             poison: Mutex::new(None),
             closed: AtomicBool::new(false),
+            tz,
         });
         if fresh {
             let files = inner.files.lock();

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::codec::CodecOptions;
 use crate::error::{Error, Result};
 use crate::io::Storage;
+use crate::rollup::TierSet;
 
 /// When a write is acknowledged relative to its fsync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +44,16 @@ pub struct Options {
     pub create_if_missing: bool,
     /// The file system to use; `None` means the real one.
     pub storage: Option<Arc<dyn Storage>>,
+    /// The time zone of the rollup tiers' calendar buckets, minutes east of UTC. Fixed
+    /// when the database is created: `None` means +08:00 for a new database and whatever
+    /// an existing one was created with; a different value for an existing one is an error.
+    pub tz_offset_min: Option<i32>,
+    /// The rollup tiers a point keeps unless its metadata says otherwise. Default: all five.
+    pub tiers: TierSet,
 }
+
+/// The default time zone: UTC+8 (China Standard Time).
+pub const DEFAULT_TZ_OFFSET_MIN: i32 = 480;
 
 impl Default for Options {
     fn default() -> Self {
@@ -57,6 +67,8 @@ impl Default for Options {
             background: true,
             create_if_missing: true,
             storage: None,
+            tz_offset_min: None,
+            tiers: TierSet::ALL,
         }
     }
 }
@@ -89,6 +101,13 @@ impl Options {
                 "partition_ms {} is outside 1 minute ..= 366 days",
                 self.partition_ms
             )));
+        }
+        if let Some(tz) = self.tz_offset_min {
+            if tz.abs() > 18 * 60 {
+                return Err(Error::invalid(format!(
+                    "time zone offset {tz} minutes is outside -18:00..=+18:00"
+                )));
+            }
         }
         if self.compaction_trigger < 2 {
             return Err(Error::invalid("compaction_trigger must be at least 2"));

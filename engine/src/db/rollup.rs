@@ -1,0 +1,655 @@
+//! Keeping the rollup tiers exact, and querying them.
+//!
+//! A flush recomputes, for every point it touches, the buckets of every tier that hold a
+//! changed minute: the finest tier the point keeps from its raw samples, each coarser tier
+//! from the next finer one (stored buckets overlaid with the ones just recomputed). The new
+//! buckets, and markers for stored buckets that no longer have samples, are written as
+//! rollup files in the same manifest update as the raw segments, so the tiers always match
+//! the raw data on disk. A query reads the stored buckets and recomputes, the same way, the
+//! buckets that data still in the memtables touches: its answer always equals a
+//! recomputation from the raw samples.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Db, Inner};
+use crate::catalog::{PointId, PointMeta};
+use crate::compaction::overlay_buckets;
+use crate::error::{Error, Result};
+use crate::memtable::{Memtable, Tombstone};
+use crate::query::{overlapping_in, Snapshot, Version};
+use crate::rollup::{
+    self, buckets_of_buckets, buckets_of_samples, consumption_rows, Bucket, BucketRow, Neighbours,
+    Tier, TierSet,
+};
+use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+use crate::segment::{self, EncodedBlock, Segment, SegmentId};
+
+/// Sorted, merged spans `[start, end)`.
+type Spans = Vec<(Timestamp, Timestamp)>;
+
+/// Sorts and merges overlapping or touching spans.
+pub(crate) fn merge_spans(mut v: Spans) -> Spans {
+    v.sort_unstable();
+    let mut out: Spans = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(l) if a <= l.1 => l.1 = l.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Widens spans to whole buckets of `tier` and merges them.
+fn align(spans: &[(Timestamp, Timestamp)], tier: Tier, tz: i32) -> Spans {
+    let lo = MIN_TIMESTAMP;
+    let hi = MAX_TIMESTAMP;
+    merge_spans(
+        spans
+            .iter()
+            .map(|&(a, b)| {
+                let a = tier.bucket_start(a.clamp(lo, hi), tz);
+                let last = tier.bucket_start((b - 1).clamp(lo, hi), tz);
+                (a, tier.bucket_end(last, tz))
+            })
+            .collect(),
+    )
+}
+
+/// The stored buckets of a point at a tier with `from <= start < to` (newest file wins for a
+/// start; markers of deleted buckets are kept when `keep_deleted`).
+pub(crate) fn stored_rows(
+    version: &Version,
+    tier: Tier,
+    point: PointId,
+    from: Timestamp,
+    to: Timestamp,
+    keep_deleted: bool,
+) -> Result<Vec<Bucket>> {
+    let mut acc: Vec<Bucket> = Vec::new();
+    let mut part: Option<Timestamp> = None;
+    let mut part_acc: Vec<Bucket> = Vec::new();
+    for seg in overlapping_in(version.tier(tier), from, to) {
+        if part != Some(seg.id.part_start) {
+            acc.append(&mut part_acc);
+            part = Some(seg.id.part_start);
+        }
+        if let Some(b) = seg.block(point) {
+            let mut rows = Vec::new();
+            rollup::decode_block(seg, b, from, to, &mut rows)?;
+            if part_acc.is_empty() {
+                part_acc = rows;
+            } else {
+                overlay_buckets(&mut part_acc, rows);
+            }
+        }
+    }
+    acc.append(&mut part_acc);
+    if !keep_deleted {
+        acc.retain(|b| b.count > 0);
+    }
+    Ok(acc)
+}
+
+/// Replaces the rows of `base` inside each span by that span's fresh rows.
+fn replace_spans(
+    base: Vec<Bucket>,
+    fresh: &[((Timestamp, Timestamp), Vec<Bucket>)],
+) -> Vec<Bucket> {
+    if fresh.is_empty() {
+        return base;
+    }
+    let mut out = Vec::with_capacity(base.len());
+    let mut i = 0;
+    for b in base {
+        while i < fresh.len() && fresh[i].0 .1 <= b.start {
+            i += 1;
+        }
+        if i < fresh.len() && fresh[i].0 .0 <= b.start {
+            continue; // inside a recomputed span
+        }
+        out.push(b);
+    }
+    for (_, rows) in fresh {
+        out.extend_from_slice(rows);
+    }
+    out.sort_by_key(|b| b.start);
+    out
+}
+
+/// Recomputes a point's buckets at every tier it keeps up to `upto`, over the buckets that
+/// the minute spans `dirty` touch: from `raw` for the finest tier, from the finer tier
+/// (stored buckets of `version` overlaid with those just recomputed) for coarser ones.
+/// Returns, per tier, the recomputed spans with their non-empty buckets.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn refresh(
+    version: &Version,
+    tiers: TierSet,
+    tz: i32,
+    point: PointId,
+    rollover: Option<f64>,
+    dirty: &[(Timestamp, Timestamp)],
+    upto: Tier,
+    raw: &mut dyn FnMut(Timestamp, Timestamp) -> Result<Columns>,
+) -> Result<Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)>> {
+    let mut out: Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)> = Vec::new();
+    for tier in tiers.iter().filter(|t| *t <= upto) {
+        let spans = align(dirty, tier, tz);
+        let mut fresh = Vec::with_capacity(spans.len());
+        for &(a, b) in &spans {
+            let rows = match out.last() {
+                None => buckets_of_samples(tier, tz, &raw(a, b)?, rollover),
+                Some((finer, finer_fresh)) => {
+                    let stored = stored_rows(version, *finer, point, a, b, false)?;
+                    let inside: Vec<((Timestamp, Timestamp), Vec<Bucket>)> = finer_fresh
+                        .iter()
+                        .filter(|(s, _)| s.0 < b && s.1 > a)
+                        .cloned()
+                        .collect();
+                    let finer_rows = replace_spans(stored, &inside);
+                    let finer_rows: Vec<Bucket> = finer_rows
+                        .into_iter()
+                        .filter(|r| r.start >= a && r.start < b)
+                        .collect();
+                    buckets_of_buckets(tier, tz, &finer_rows, rollover)
+                }
+            };
+            fresh.push(((a, b), rows));
+        }
+        out.push((tier, fresh));
+    }
+    Ok(out)
+}
+
+/// One tier's new rows from a flush, by partition and point.
+type TierParts = BTreeMap<(Timestamp, Timestamp), BTreeMap<PointId, Vec<Bucket>>>;
+
+impl Inner {
+    /// The tiers a point keeps.
+    pub(super) fn tiers_of(&self, meta: &PointMeta) -> TierSet {
+        meta.tiers.unwrap_or(self.opts.tiers)
+    }
+
+    /// Computes and writes the rollup files for a flush of `frozen`, given the version that
+    /// includes the flush's raw segments. Returns the new files.
+    pub(super) fn flush_rollups(
+        &self,
+        frozen: &Memtable,
+        version: &Version,
+        catalog: &crate::catalog::Catalog,
+    ) -> Result<Vec<Arc<Segment>>> {
+        let tz = self.tz;
+        let snap = Snapshot {
+            version: Arc::new(version.clone()),
+            frozen: Vec::new(),
+        };
+        let mut parts: [TierParts; 5] = Default::default();
+        for (point, _, _) in frozen.iter_points() {
+            let Some(meta) = catalog.get(point) else {
+                continue;
+            };
+            let tiers = self.tiers_of(meta);
+            if tiers == TierSet::NONE {
+                continue;
+            }
+            let mut dirty = Vec::new();
+            frozen.touched(point, &mut dirty);
+            let dirty = merge_spans(dirty);
+            let mut raw = |a, b| snap.read(point, a, b, None);
+            let fresh = refresh(
+                version,
+                tiers,
+                tz,
+                point,
+                meta.rollover,
+                &dirty,
+                Tier::Year,
+                &mut raw,
+            )?;
+            for (tier, spans) in fresh {
+                for ((a, b), rows) in spans {
+                    // Stored buckets in the span that are gone get a deletion marker.
+                    let mut all = rows;
+                    let stored = stored_rows(version, tier, point, a, b, false)?;
+                    let have: std::collections::HashSet<Timestamp> =
+                        all.iter().map(|r| r.start).collect();
+                    all.extend(
+                        stored
+                            .iter()
+                            .filter(|s| !have.contains(&s.start))
+                            .map(|s| Bucket::deleted(s.start)),
+                    );
+                    all.sort_by_key(|r| r.start);
+                    for r in all {
+                        let p = tier.partition_of(r.start, tz);
+                        parts[tier as usize - 1]
+                            .entry(p)
+                            .or_default()
+                            .entry(point)
+                            .or_default()
+                            .push(r);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (ti, tier_parts) in parts.iter().enumerate() {
+            for (&(ps, pe), points) in tier_parts {
+                let file_no = self.alloc_file_no();
+                let id = SegmentId {
+                    kind: ti as u8 + 1,
+                    file_no,
+                    generation: file_no,
+                    part_start: ps,
+                    part_end: pe,
+                };
+                out.push(self.write_rollup_file(&id, points)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes one rollup file and opens it.
+    pub(super) fn write_rollup_file(
+        &self,
+        id: &SegmentId,
+        points: &BTreeMap<PointId, Vec<Bucket>>,
+    ) -> Result<Arc<Segment>> {
+        let blocks: Vec<EncodedBlock> = points
+            .iter()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(&p, rows)| rollup::encode_block(p, rows, &self.opts.codec))
+            .collect();
+        let bytes = segment::encode_blocks(id, &blocks, &[]);
+        segment::write_bytes(&*self.storage, &self.dir, id, &bytes)?;
+        Ok(Arc::new(Segment::open(
+            &*self.storage,
+            &self.dir.join(segment::file_name(id)),
+        )?))
+    }
+}
+
+/// One bucket of several points summed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SumRow {
+    /// Start of the bucket.
+    pub start: Timestamp,
+    /// End of the bucket (exclusive).
+    pub end: Timestamp,
+    /// Samples of all points in the bucket.
+    pub count: u64,
+    /// Sum of all their values.
+    pub sum: f64,
+    /// Sum of the counters' consumption (multiplied by each point's multiplier, and by its
+    /// standard-coal coefficient when asked for); `None` when no point had any.
+    pub consumption: Option<f64>,
+    /// Points that contributed a bucket.
+    pub points: u32,
+}
+
+/// Units of standard coal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoalUnit {
+    /// Kilograms of standard coal equivalent.
+    Kgce,
+    /// Tonnes of standard coal equivalent.
+    Tce,
+}
+
+/// A bucket with the same bucket one period earlier (环比) and one year earlier (同比).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    /// Start of the bucket.
+    pub start: Timestamp,
+    /// The bucket's value: summed consumption for counters, else summed mean.
+    pub value: Option<f64>,
+    /// The previous bucket's value.
+    pub previous: Option<f64>,
+    /// Change from the previous bucket, in percent.
+    pub previous_change_pct: Option<f64>,
+    /// The value of the same bucket a year earlier.
+    pub year_ago: Option<f64>,
+    /// Change from a year earlier, in percent.
+    pub year_change_pct: Option<f64>,
+}
+
+fn pct(now: Option<f64>, then: Option<f64>) -> Option<f64> {
+    match (now, then) {
+        (Some(n), Some(t)) if t != 0.0 => Some((n - t) / t.abs() * 100.0),
+        _ => None,
+    }
+}
+
+impl Db {
+    /// The database's time zone, in minutes east of UTC.
+    pub fn tz_offset_min(&self) -> i32 {
+        self.inner.tz
+    }
+
+    /// A point's buckets at `tier` whose start lies in `[from, to)` (`from` is moved back to
+    /// the start of its bucket), in time order. Always equal to a recomputation from the raw
+    /// samples, including data not yet flushed.
+    pub fn rollup(
+        &self,
+        point: PointId,
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<BucketRow>> {
+        self.rollup_with(point, tier, from, to, None)
+    }
+
+    fn rollup_with(
+        &self,
+        point: PointId,
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+        coal: Option<CoalUnit>,
+    ) -> Result<Vec<BucketRow>> {
+        self.check_point(point)?;
+        let meta = self
+            .point(point)
+            .ok_or_else(|| Error::NotFound(format!("point {point}")))?;
+        let inner = &self.inner;
+        let tiers = inner.tiers_of(&meta);
+        if !tiers.contains(tier) {
+            return Err(Error::invalid(format!(
+                "point {} does not keep the {} tier",
+                meta.key,
+                tier.as_str()
+            )));
+        }
+        let tz = inner.tz;
+        let from = from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
+        let to = to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let a = tier.bucket_start(from, tz);
+        let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
+        // One bucket more on each side, for the counters' neighbouring samples.
+        let (xa, xe) = (
+            tier.shift(a, -1, tz).max(MIN_TIMESTAMP),
+            tier.bucket_end(e, tz).min(MAX_TIMESTAMP),
+        );
+
+        let (snap, mut dirty) = {
+            let st = inner.state.read();
+            let mut dirty = Vec::new();
+            st.mem.touched(point, &mut dirty);
+            for f in &st.frozen {
+                f.0.touched(point, &mut dirty);
+            }
+            let snap = Snapshot {
+                version: st.version.clone(),
+                frozen: st.frozen.iter().map(|f| f.0.clone()).collect(),
+            };
+            (snap, dirty)
+        };
+        // Only the dirty minutes whose bucket at this tier overlaps the range matter.
+        dirty.retain(|&(s, t)| s < xe && t > xa);
+        let dirty = merge_spans(dirty);
+        let mut rows = stored_rows(&snap.version, tier, point, xa, xe, false)?;
+        if !dirty.is_empty() {
+            let (ha, hb) = (dirty[0].0.min(xa), dirty[dirty.len() - 1].1.max(xe));
+            let active = self.inner.state.read().mem.read(point, ha, hb);
+            let mut raw = |f: Timestamp, t: Timestamp| {
+                let r = active.0.range_of(f, t);
+                let mut c = Columns::with_capacity(r.len());
+                c.extend_from(&active.0, r);
+                snap.read(point, f, t, Some(&(c, active.1.clone())))
+            };
+            let fresh = refresh(
+                &snap.version,
+                tiers,
+                tz,
+                point,
+                meta.rollover,
+                &dirty,
+                tier,
+                &mut raw,
+            )?;
+            if let Some((_, spans)) = fresh.into_iter().find(|(t, _)| *t == tier) {
+                rows = replace_spans(rows, &spans);
+            }
+            rows.retain(|r| r.count > 0 && r.start >= xa && r.start < xe);
+        }
+        let inside: Vec<Bucket> = rows
+            .iter()
+            .copied()
+            .filter(|r| r.start >= a && r.start < e)
+            .collect();
+        let counter = meta.kind == crate::PointKind::Counter;
+        let mut nb = Neighbours::default();
+        if counter {
+            nb.before = match rows.iter().rev().find(|r| r.start < a) {
+                Some(r) => Some((r.last_ts, r.last)),
+                None => self.raw_neighbour(&snap, point, a, true)?,
+            };
+            nb.after = match rows.iter().find(|r| r.start >= e) {
+                Some(r) => Some((r.first_ts, r.first)),
+                None => self.raw_neighbour(&snap, point, e, false)?,
+            };
+        }
+        let mut out = consumption_rows(
+            tier,
+            tz,
+            a,
+            e,
+            &inside,
+            nb,
+            counter,
+            meta.rollover,
+            meta.multiplier,
+            meta.interval_ms,
+        );
+        out.retain(|r| r.bucket.start < to);
+        if let Some(unit) = coal {
+            let div = if unit == CoalUnit::Tce { 1000.0 } else { 1.0 };
+            for r in &mut out {
+                r.consumption = match (r.consumption, meta.coal_at(r.bucket.start)) {
+                    (Some(c), Some(k)) => Some(c * k / div),
+                    _ => None,
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last raw sample before `t` (`before`) or the first at or after `t`.
+    fn raw_neighbour(
+        &self,
+        snap: &Snapshot,
+        point: PointId,
+        t: Timestamp,
+        before: bool,
+    ) -> Result<Option<(Timestamp, f64)>> {
+        let p = self.inner.opts.partition_ms;
+        let active = {
+            let st = self.inner.state.read();
+            if before {
+                st.mem.read(point, MIN_TIMESTAMP, t)
+            } else {
+                st.mem.read(point, t, MAX_TIMESTAMP + 1)
+            }
+        };
+        // Candidate partitions: those with a block of the point, and those of memtable data.
+        let mut starts: Vec<Timestamp> = snap
+            .version
+            .segments
+            .iter()
+            .filter(|s| s.block(point).is_some())
+            .map(|s| s.id.part_start)
+            .collect();
+        let mut add = |ts: &[Timestamp]| {
+            for &x in ts {
+                starts.push(x.div_euclid(p) * p);
+            }
+        };
+        for m in &snap.frozen {
+            add(&m.read(point, MIN_TIMESTAMP, MAX_TIMESTAMP + 1).0.ts);
+        }
+        add(&active.0.ts);
+        starts.sort_unstable();
+        starts.dedup();
+        let window = |s: Timestamp| {
+            let (ws, we) = (s, s.saturating_add(p));
+            if before {
+                (ws, we.min(t))
+            } else {
+                (ws.max(t), we)
+            }
+        };
+        let cands: Vec<Timestamp> = if before {
+            starts.into_iter().filter(|&s| s < t).rev().collect()
+        } else {
+            starts
+                .into_iter()
+                .filter(|&s| s.saturating_add(p) > t)
+                .collect()
+        };
+        for s in cands {
+            let (f, e) = window(s);
+            if f >= e {
+                continue;
+            }
+            let r = active.0.range_of(f, e);
+            let mut c = Columns::with_capacity(r.len());
+            c.extend_from(&active.0, r);
+            let tombs: Vec<Tombstone> = active.1.clone();
+            let cols = snap.read(point, f, e, Some(&(c, tombs)))?;
+            if !cols.is_empty() {
+                let i = if before { cols.len() - 1 } else { 0 };
+                return Ok(Some((cols.ts[i], cols.values[i])));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The buckets of several points at `tier`, each point's as [`Db::rollup`] gives them.
+    pub fn rollup_many(
+        &self,
+        points: &[PointId],
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(PointId, Vec<BucketRow>)>> {
+        points
+            .iter()
+            .map(|&p| Ok((p, self.rollup(p, tier, from, to)?)))
+            .collect()
+    }
+
+    /// The buckets of several points summed into one series (consumption summed over the
+    /// counters; count and sum over all).
+    pub fn rollup_sum(
+        &self,
+        points: &[PointId],
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<SumRow>> {
+        self.sum_with(points, tier, from, to, None)
+    }
+
+    /// Consumption of several points converted to standard coal with each point's
+    /// coefficient in force at each bucket's start, summed into one series. A point without
+    /// a coefficient for a bucket contributes nothing to that bucket's consumption.
+    pub fn coal_sum(
+        &self,
+        points: &[PointId],
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+        unit: CoalUnit,
+    ) -> Result<Vec<SumRow>> {
+        self.sum_with(points, tier, from, to, Some(unit))
+    }
+
+    fn sum_with(
+        &self,
+        points: &[PointId],
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+        coal: Option<CoalUnit>,
+    ) -> Result<Vec<SumRow>> {
+        let mut acc: BTreeMap<Timestamp, SumRow> = BTreeMap::new();
+        for &p in points {
+            for r in self.rollup_with(p, tier, from, to, coal)? {
+                let e = acc.entry(r.bucket.start).or_insert(SumRow {
+                    start: r.bucket.start,
+                    end: r.end,
+                    count: 0,
+                    sum: 0.0,
+                    consumption: None,
+                    points: 0,
+                });
+                e.count += r.bucket.count;
+                e.sum += r.bucket.sum;
+                e.points += 1;
+                if let Some(c) = r.consumption {
+                    e.consumption = Some(e.consumption.unwrap_or(0.0) + c);
+                }
+            }
+        }
+        Ok(acc.into_values().collect())
+    }
+
+    /// Each bucket of the points' summed series with the bucket one period earlier (环比) and
+    /// the same bucket one year earlier (同比), and the changes in percent. The value
+    /// compared is the summed consumption when any point is a counter, else the summed mean.
+    pub fn compare(
+        &self,
+        points: &[PointId],
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+        coal: Option<CoalUnit>,
+    ) -> Result<Vec<Comparison>> {
+        let tz = self.inner.tz;
+        let counters = points.iter().any(|&p| {
+            self.point(p)
+                .is_some_and(|m| m.kind == crate::PointKind::Counter)
+        });
+        let value = |r: &SumRow| {
+            if counters {
+                r.consumption
+            } else {
+                (r.count > 0).then(|| r.sum / r.count as f64)
+            }
+        };
+        let a = tier.bucket_start(from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP), tz);
+        let prev_from = tier.shift(a, -1, tz);
+        let year_from = tier.year_earlier(a, tz);
+        let year_to = tier.year_earlier(to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP), tz);
+        let now = self.sum_with(points, tier, prev_from, to, coal)?;
+        let then = self.sum_with(points, tier, year_from, year_to.max(year_from + 1), coal)?;
+        let by_start: BTreeMap<Timestamp, Option<f64>> =
+            now.iter().map(|r| (r.start, value(r))).collect();
+        let then: BTreeMap<Timestamp, Option<f64>> =
+            then.iter().map(|r| (r.start, value(r))).collect();
+        Ok(now
+            .iter()
+            .filter(|r| r.start >= a)
+            .map(|r| {
+                let v = value(r);
+                let previous = by_start
+                    .get(&tier.shift(r.start, -1, tz))
+                    .copied()
+                    .flatten();
+                let year_ago = then.get(&tier.year_earlier(r.start, tz)).copied().flatten();
+                Comparison {
+                    start: r.start,
+                    value: v,
+                    previous,
+                    previous_change_pct: pct(v, previous),
+                    year_ago,
+                    year_change_pct: pct(v, year_ago),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,230 @@
+//! Every rollup tier against a recomputation from the raw samples, after random writes,
+//! late and corrected samples, deletes, flushes, compactions, reopens and power losses.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use meterdb::io::MemStorage;
+use meterdb::rollup::inc;
+use meterdb::{
+    BucketRow, Db, Durability, Options, PointKind, PointMeta, Tier, TierSet, WriteBatch,
+};
+use proptest::prelude::*;
+
+const DAY: i64 = 86_400_000;
+/// 2026-01-20T00:00:00+08:00: the samples cross a month boundary.
+const T0: i64 = 1_768_838_400_000;
+const TZ: i32 = 480;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Batch(Vec<(u32, i64, f64)>),
+    Delete(u32, i64, i64),
+    Flush,
+    Compact,
+    Reopen,
+    Crash,
+}
+
+/// Points: 0 a counter with all tiers, 1 a counter with a rollover and only hour, day and
+/// year, 2 a gauge with all tiers.
+fn metas() -> Vec<PointMeta> {
+    vec![
+        PointMeta::new("c0", PointKind::Counter)
+            .with_interval_ms(900_000)
+            .with_multiplier(2.0),
+        PointMeta::new("c1", PointKind::Counter)
+            .with_rollover(100_000.0)
+            .with_tiers(
+                TierSet::NONE
+                    .with(Tier::Hour)
+                    .with(Tier::Day)
+                    .with(Tier::Year),
+            ),
+        PointMeta::new("g2", PointKind::Gauge),
+    ]
+}
+
+fn ts() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        (0i64..30 * 96).prop_map(|i| T0 + i * 900_000),
+        (0i64..30 * DAY).prop_map(|x| T0 + x),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let sample = (0u32..3, ts(), 0i64..100_000_000).prop_map(|(p, t, v)| (p, t, v as f64 / 1000.0));
+    prop_oneof![
+        10 => prop::collection::vec(sample, 1..80).prop_map(Op::Batch),
+        2 => (0u32..3, ts(), 1i64..3 * DAY).prop_map(|(p, f, l)| Op::Delete(p, f, f + l)),
+        2 => Just(Op::Flush),
+        1 => Just(Op::Compact),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::Crash),
+    ]
+}
+
+fn open(storage: &MemStorage) -> Db {
+    let opts = Options {
+        durability: Durability::Sync,
+        memtable_bytes: 8 * 1024,
+        background: false,
+        tz_offset_min: Some(TZ),
+        storage: Some(Arc::new(storage.clone())),
+        ..Options::default()
+    };
+    let db = Db::open(Path::new("/db"), opts).expect("open");
+    for (i, m) in metas().into_iter().enumerate() {
+        assert_eq!(db.define_point(m).unwrap(), i as u32);
+    }
+    db
+}
+
+type Model = BTreeMap<(u32, i64), f64>;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// The rows a straightforward recomputation from raw samples gives.
+fn reference(
+    samples: &[(i64, f64)],
+    meta: &PointMeta,
+    tier: Tier,
+) -> Vec<(i64, u64, f64, f64, f64, f64, f64, Option<f64>)> {
+    let counter = meta.kind == PointKind::Counter;
+    let mut by: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
+    for &(t, v) in samples {
+        by.entry(tier.bucket_start(t, TZ)).or_default().push((t, v));
+    }
+    let mut starts: Vec<i64> = by.keys().copied().collect();
+    if counter && !samples.is_empty() {
+        // Every bucket from the first sample's to the last's.
+        starts.clear();
+        let mut s = tier.bucket_start(samples[0].0, TZ);
+        let last = tier.bucket_start(samples[samples.len() - 1].0, TZ);
+        while s <= last {
+            starts.push(s);
+            s = tier.bucket_end(s, TZ);
+        }
+    }
+    starts
+        .into_iter()
+        .map(|s| {
+            let e = tier.bucket_end(s, TZ);
+            let in_b = by.get(&s).cloned().unwrap_or_default();
+            let count = in_b.len() as u64;
+            let sum: f64 = in_b.iter().map(|x| x.1).sum();
+            let min = in_b.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+            let max = in_b.iter().map(|x| x.1).fold(f64::NEG_INFINITY, f64::max);
+            let first = in_b.first().map_or(0.0, |x| x.1);
+            let last = in_b.last().map_or(0.0, |x| x.1);
+            let consumption = counter.then(|| {
+                let mut c = 0.0;
+                for w in samples.windows(2) {
+                    let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+                    let lo = s.max(t0);
+                    let hi = e.min(t1);
+                    if hi > lo {
+                        c += inc(v0, v1, meta.rollover) * (hi - lo) as f64 / (t1 - t0) as f64;
+                    }
+                }
+                c * meta.multiplier
+            });
+            (s, count, sum, min, max, first, last, consumption)
+        })
+        .collect()
+}
+
+fn check(db: &Db, model: &Model) {
+    for (p, meta) in metas().iter().enumerate() {
+        let p = p as u32;
+        let samples: Vec<(i64, f64)> = model
+            .range((p, i64::MIN)..=(p, i64::MAX))
+            .map(|(&(_, t), &v)| (t, v))
+            .collect();
+        for tier in Tier::ALL {
+            let keeps = meta.tiers.unwrap_or(TierSet::ALL).contains(tier);
+            let got = db.rollup(p, tier, T0 - 400 * DAY, T0 + 400 * DAY);
+            if !keeps {
+                assert!(got.is_err(), "point {p} does not keep {tier:?}");
+                continue;
+            }
+            let got: Vec<BucketRow> = got.unwrap();
+            let want = reference(&samples, meta, tier);
+            assert_eq!(
+                got.iter().map(|r| r.bucket.start).collect::<Vec<_>>(),
+                want.iter().map(|r| r.0).collect::<Vec<_>>(),
+                "bucket starts of point {p} at {tier:?}"
+            );
+            for (g, w) in got.iter().zip(&want) {
+                let b = &g.bucket;
+                let ctx = format!(
+                    "point {p} {tier:?} bucket {}: got {g:?}, want {w:?}",
+                    b.start
+                );
+                assert_eq!(b.count, w.1, "{ctx}");
+                assert!(close(b.sum, w.2), "{ctx}");
+                if b.count > 0 {
+                    assert_eq!(
+                        (b.min, b.max, b.first, b.last),
+                        (w.3, w.4, w.5, w.6),
+                        "{ctx}"
+                    );
+                }
+                match (g.consumption, w.7) {
+                    (Some(a), Some(b)) => assert!(close(a, b), "{ctx}"),
+                    (None, None) => {}
+                    _ => panic!("consumption presence differs: {ctx}"),
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #[test]
+    fn tiers_equal_recomputation_from_raw(ops in prop::collection::vec(op(), 1..25)) {
+        let mut storage = MemStorage::new();
+        let mut db = open(&storage);
+        let mut model = Model::new();
+        for op in ops {
+            match op {
+                Op::Batch(samples) => {
+                    let mut b = WriteBatch::new();
+                    for &(p, t, v) in &samples {
+                        b.put(p, t, v);
+                        model.insert((p, t), v);
+                    }
+                    db.write(&b).unwrap();
+                }
+                Op::Delete(p, f, t) => {
+                    db.delete_range(p, f, t).unwrap();
+                    let keys: Vec<_> = model.range((p, f)..(p, t)).map(|(k, _)| *k).collect();
+                    for k in keys {
+                        model.remove(&k);
+                    }
+                }
+                Op::Flush => db.flush().unwrap(),
+                Op::Compact => db.compact().unwrap(),
+                Op::Reopen => {
+                    db.close().unwrap();
+                    db = open(&storage);
+                }
+                Op::Crash => {
+                    let crashed = storage.crash();
+                    drop(db);
+                    storage = crashed;
+                    db = open(&storage);
+                }
+            }
+            check(&db, &model);
+        }
+        // And once more with everything flushed and compacted.
+        db.flush().unwrap();
+        db.compact().unwrap();
+        check(&db, &model);
+    }
+}
