@@ -87,12 +87,11 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
 }
 
+/// start, count, sum, min, max, first, last, consumption.
+type RefRow = (i64, u64, f64, f64, f64, f64, f64, Option<f64>);
+
 /// The rows a straightforward recomputation from raw samples gives.
-fn reference(
-    samples: &[(i64, f64)],
-    meta: &PointMeta,
-    tier: Tier,
-) -> Vec<(i64, u64, f64, f64, f64, f64, f64, Option<f64>)> {
+fn reference(samples: &[(i64, f64)], meta: &PointMeta, tier: Tier) -> Vec<RefRow> {
     let counter = meta.kind == PointKind::Counter;
     let mut by: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
     for &(t, v) in samples {
