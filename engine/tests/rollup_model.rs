@@ -6,11 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use meterdb::io::MemStorage;
-use meterdb::rollup::inc;
 use meterdb::{
     BucketRow, Db, Durability, Options, PointKind, PointMeta, Tier, TierSet, WriteBatch,
 };
 use proptest::prelude::*;
+
+mod support;
+use support::{close, reference};
 
 const DAY: i64 = 86_400_000;
 /// 2026-01-20T00:00:00+08:00: the samples cross a month boundary.
@@ -83,59 +85,6 @@ fn open(storage: &MemStorage) -> Db {
 
 type Model = BTreeMap<(u32, i64), f64>;
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
-}
-
-/// start, count, sum, min, max, first, last, consumption.
-type RefRow = (i64, u64, f64, f64, f64, f64, f64, Option<f64>);
-
-/// The rows a straightforward recomputation from raw samples gives.
-fn reference(samples: &[(i64, f64)], meta: &PointMeta, tier: Tier) -> Vec<RefRow> {
-    let counter = meta.kind == PointKind::Counter;
-    let mut by: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
-    for &(t, v) in samples {
-        by.entry(tier.bucket_start(t, TZ)).or_default().push((t, v));
-    }
-    let mut starts: Vec<i64> = by.keys().copied().collect();
-    if counter && !samples.is_empty() {
-        // Every bucket from the first sample's to the last's.
-        starts.clear();
-        let mut s = tier.bucket_start(samples[0].0, TZ);
-        let last = tier.bucket_start(samples[samples.len() - 1].0, TZ);
-        while s <= last {
-            starts.push(s);
-            s = tier.bucket_end(s, TZ);
-        }
-    }
-    starts
-        .into_iter()
-        .map(|s| {
-            let e = tier.bucket_end(s, TZ);
-            let in_b = by.get(&s).cloned().unwrap_or_default();
-            let count = in_b.len() as u64;
-            let sum: f64 = in_b.iter().map(|x| x.1).sum();
-            let min = in_b.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
-            let max = in_b.iter().map(|x| x.1).fold(f64::NEG_INFINITY, f64::max);
-            let first = in_b.first().map_or(0.0, |x| x.1);
-            let last = in_b.last().map_or(0.0, |x| x.1);
-            let consumption = counter.then(|| {
-                let mut c = 0.0;
-                for w in samples.windows(2) {
-                    let ((t0, v0), (t1, v1)) = (w[0], w[1]);
-                    let lo = s.max(t0);
-                    let hi = e.min(t1);
-                    if hi > lo {
-                        c += inc(v0, v1, meta.rollover) * (hi - lo) as f64 / (t1 - t0) as f64;
-                    }
-                }
-                c * meta.multiplier
-            });
-            (s, count, sum, min, max, first, last, consumption)
-        })
-        .collect()
-}
-
 fn check(db: &Db, model: &Model) {
     for (p, meta) in metas().iter().enumerate() {
         let p = p as u32;
@@ -151,7 +100,7 @@ fn check(db: &Db, model: &Model) {
                 continue;
             }
             let got: Vec<BucketRow> = got.unwrap();
-            let want = reference(&samples, meta, tier);
+            let want = reference(&samples, meta, tier, TZ);
             assert_eq!(
                 got.iter().map(|r| r.bucket.start).collect::<Vec<_>>(),
                 want.iter().map(|r| r.0).collect::<Vec<_>>(),
