@@ -68,11 +68,8 @@ pub fn format_rfc3339(ts: Timestamp, offset_min: i32) -> String {
     s
 }
 
-/// Formats an offset in minutes as `+08:00` (or `Z` for zero).
+/// Formats an offset in minutes as `+08:00` (`+00:00` for zero).
 pub fn format_offset(offset_min: i32) -> String {
-    if offset_min == 0 {
-        return "Z".into();
-    }
     let sign = if offset_min < 0 { '-' } else { '+' };
     let a = offset_min.unsigned_abs();
     format!("{sign}{:02}:{:02}", a / 60, a % 60)

@@ -44,6 +44,7 @@ pub fn run(a: ImportArgs) -> Result<(), CliError> {
     // No fsync per batch: the import syncs once, at the end.
     let opts = Options {
         durability: Durability::None,
+        tz_offset_min: a.tz,
         ..Options::default()
     };
     let db = Db::open(&a.db, opts)

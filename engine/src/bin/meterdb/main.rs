@@ -7,6 +7,7 @@
 mod import;
 mod out;
 mod query;
+mod rollup;
 mod stats;
 mod verify;
 
@@ -47,6 +48,11 @@ enum Command {
     Import(ImportArgs),
     /// Print a point's samples as CSV `point,ts,value` (ts in RFC 3339 UTC).
     Query(QueryArgs),
+    /// Print a point's buckets at a tier as CSV
+    /// `point,bucket_start,count,sum,min,max,first,last,mean,consumption` (bucket_start in
+    /// RFC 3339 with the database's offset; consumption empty for gauges; a counter's buckets
+    /// inside an outage have count 0 and their share of the consumption).
+    Rollup(RollupArgs),
     /// Show storage figures: points, samples, bytes on disk, codecs per point.
     Stats(StatsArgs),
     /// Check every checksum of every file; exit 1 when damage is found.
@@ -67,6 +73,10 @@ struct ImportArgs {
     /// whole first: any bad row stops the command before anything is written.
     #[arg(long, value_name = "FILE.csv")]
     meta: Option<PathBuf>,
+    /// Time zone of the rollup buckets (e.g. +08:00) when the import creates the database;
+    /// an existing database keeps its own (a different value is an error). Default +08:00.
+    #[arg(long, value_parser = parse_tz_arg, allow_hyphen_values = true)]
+    tz: Option<i32>,
     /// Input files; a name ending in `.gz` is read as gzip.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -101,6 +111,36 @@ struct QueryArgs {
     /// First timestamp excluded (RFC 3339 or epoch ms); default: none.
     #[arg(long, value_parser = parse_ts_arg)]
     to: Option<Timestamp>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RollupArgs {
+    /// Database directory.
+    #[arg(long)]
+    db: PathBuf,
+    /// Point key.
+    #[arg(long)]
+    point: String,
+    /// minute, hour, day, month or year.
+    #[arg(long, value_parser = parse_tier_arg)]
+    tier: meterdb::Tier,
+    /// First bucket: the one holding this time (RFC 3339 or epoch ms); default: the earliest.
+    #[arg(long, value_parser = parse_ts_arg)]
+    from: Option<Timestamp>,
+    /// Buckets starting before this time; default: all.
+    #[arg(long, value_parser = parse_ts_arg)]
+    to: Option<Timestamp>,
+    /// The database's time zone, e.g. +08:00; an error if the database keeps another.
+    #[arg(long, value_parser = parse_tz_arg, allow_hyphen_values = true)]
+    tz: Option<i32>,
+}
+
+fn parse_tier_arg(s: &str) -> Result<meterdb::Tier, String> {
+    meterdb::Tier::parse(s).map_err(|e| out::engine_msg(&e))
+}
+
+fn parse_tz_arg(s: &str) -> Result<i32, String> {
+    meterdb::time::parse_offset(s).map_err(|e| out::engine_msg(&e))
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,6 +181,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Import(a) => import::run(a),
         Command::Query(a) => query::run(a),
+        Command::Rollup(a) => rollup::run(a),
         Command::Stats(a) => stats::run(a),
         Command::Verify(a) => verify::run(a),
     };
