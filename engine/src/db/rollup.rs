@@ -29,23 +29,32 @@ use crate::segment::{self, EncodedBlock, Segment, SegmentId};
 type Spans = Vec<(Timestamp, Timestamp)>;
 
 /// Sorts and merges overlapping or touching spans.
-pub(crate) fn merge_spans(mut v: Spans) -> Spans {
+pub(crate) fn merge_spans(v: Spans) -> Spans {
+    coalesce(v, 0)
+}
+
+/// Spans closer than this are recomputed as one: reading the data between them costs less
+/// than reading (and decoding) the same blocks once per span.
+const COALESCE_MS: i64 = 7 * 86_400_000;
+
+/// Sorts spans and merges those less than `gap` apart.
+fn coalesce(mut v: Spans, gap: i64) -> Spans {
     v.sort_unstable();
     let mut out: Spans = Vec::with_capacity(v.len());
     for (a, b) in v {
         match out.last_mut() {
-            Some(l) if a <= l.1 => l.1 = l.1.max(b),
+            Some(l) if a <= l.1.saturating_add(gap) => l.1 = l.1.max(b),
             _ => out.push((a, b)),
         }
     }
     out
 }
 
-/// Widens spans to whole buckets of `tier` and merges them.
+/// Widens spans to whole buckets of `tier` and merges those less than a week apart.
 fn align(spans: &[(Timestamp, Timestamp)], tier: Tier, tz: i32) -> Spans {
     let lo = MIN_TIMESTAMP;
     let hi = MAX_TIMESTAMP;
-    merge_spans(
+    coalesce(
         spans
             .iter()
             .map(|&(a, b)| {
@@ -54,6 +63,7 @@ fn align(spans: &[(Timestamp, Timestamp)], tier: Tier, tz: i32) -> Spans {
                 (a, tier.bucket_end(last, tz))
             })
             .collect(),
+        COALESCE_MS,
     )
 }
 
@@ -210,25 +220,47 @@ impl Inner {
             for (tier, spans) in fresh {
                 for ((a, b), rows) in spans {
                     // Stored buckets in the span that are gone get a deletion marker.
-                    let mut all = rows;
                     let stored = stored_rows(version, tier, point, a, b, false)?;
-                    let have: std::collections::HashSet<Timestamp> =
-                        all.iter().map(|r| r.start).collect();
-                    all.extend(
-                        stored
-                            .iter()
-                            .filter(|s| !have.contains(&s.start))
-                            .map(|s| Bucket::deleted(s.start)),
-                    );
-                    all.sort_by_key(|r| r.start);
+                    let mut all = rows;
+                    if !stored.is_empty() {
+                        let mut gone = Vec::new();
+                        let mut i = 0;
+                        for s in &stored {
+                            while i < all.len() && all[i].start < s.start {
+                                i += 1;
+                            }
+                            if all.get(i).is_none_or(|r| r.start != s.start) {
+                                gone.push(Bucket::deleted(s.start));
+                            }
+                        }
+                        all.extend(gone);
+                        all.sort_by_key(|r| r.start);
+                    }
+                    let tier_parts = &mut parts[tier as usize - 1];
+                    let mut cur: Option<((Timestamp, Timestamp), Vec<Bucket>)> = None;
                     for r in all {
-                        let p = tier.partition_of(r.start, tz);
-                        parts[tier as usize - 1]
+                        match &mut cur {
+                            Some((p, v)) if r.start >= p.0 && r.start < p.1 => v.push(r),
+                            _ => {
+                                if let Some((p, v)) = cur.take() {
+                                    tier_parts
+                                        .entry(p)
+                                        .or_default()
+                                        .entry(point)
+                                        .or_default()
+                                        .extend(v);
+                                }
+                                cur = Some((tier.partition_of(r.start, tz), vec![r]));
+                            }
+                        }
+                    }
+                    if let Some((p, v)) = cur {
+                        tier_parts
                             .entry(p)
                             .or_default()
                             .entry(point)
                             .or_default()
-                            .push(r);
+                            .extend(v);
                     }
                 }
             }

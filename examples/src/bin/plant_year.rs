@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! cargo run --release -p meterdb-examples --bin plant-year -- [--points 500] [--days 365] [--db DIR]
+//!     [--tiers all|none|hour,day,month,year]
 //! ```
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use meterdb::{Db, Durability, Options, WriteBatch};
+use meterdb::{Db, Durability, Options, Tier, TierSet, WriteBatch};
 use meterdb_examples::sim;
 
 const INTERVAL_MS: i64 = 900_000;
@@ -23,12 +24,22 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("plant-year [--points N] [--days D] [--db DIR]");
+        println!(
+            "plant-year [--points N] [--days D] [--db DIR] [--tiers all|none|minute,hour,...]"
+        );
         return Ok(());
     }
     let points: usize = arg(&args, "--points").map_or(Ok(500), |s| s.parse())?;
     let days: usize = arg(&args, "--days").map_or(Ok(365), |s| s.parse())?;
     let dir = arg(&args, "--db").unwrap_or_else(|| "target/plant-year.mdb".to_string());
+    let tiers = match arg(&args, "--tiers").as_deref() {
+        None | Some("all") => TierSet::ALL,
+        Some("none") => TierSet::NONE,
+        Some(list) => list
+            .split(',')
+            .map(Tier::parse)
+            .try_fold(TierSet::NONE, |s, t| t.map(|t| s.with(t)))?,
+    };
     let _ = std::fs::remove_dir_all(&dir);
 
     let n = days * 96;
@@ -40,7 +51,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let total: usize = series.iter().map(Vec::len).sum();
 
-    let opts = Options::default().durability(Durability::Interval(Duration::from_secs(1)));
+    let opts = Options {
+        tiers,
+        ..Options::default().durability(Durability::Interval(Duration::from_secs(1)))
+    };
     let db = Db::open(&dir, opts)?;
     let ids: Vec<u32> = meters
         .iter()
