@@ -173,11 +173,7 @@ impl fmt::Display for Error {
                 write!(f, ": {msg}")
             }
             Error::Io { context, source } => write!(f, "i/o error ({context}): {source}"),
-            Error::Locked(p) => write!(
-                f,
-                "database {} is locked by another process",
-                p.display()
-            ),
+            Error::Locked(p) => write!(f, "database {} is locked by another process", p.display()),
             Error::Poisoned(m) => write!(
                 f,
                 "database refuses writes after a failed fsync ({m}); reopen it to recover"
@@ -211,7 +207,10 @@ mod tests {
         let e = Error::corrupt("bad crc").in_file(std::path::Path::new("wal-1.log"), 42);
         assert_eq!(e.kind(), ErrorKind::Corruption);
         let s = e.to_string();
-        assert!(s.contains("wal-1.log") && s.contains("42") && s.contains("bad crc"), "{s}");
+        assert!(
+            s.contains("wal-1.log") && s.contains("42") && s.contains("bad crc"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -230,7 +230,16 @@ mod tests {
 
     #[test]
     fn varints_round_trip() {
-        let vals = [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX - 1, u64::MAX];
+        let vals = [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
         let mut out = Vec::new();
         for &v in &vals {
             put_uvarint(&mut out, v);
