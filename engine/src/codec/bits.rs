@@ -54,9 +54,22 @@ pub fn varint_len(v: u64) -> usize {
 /// byte); the width minimising the frame's total size wins, ties going to fewer exceptions.
 /// Costs O(len + 64), with no encoding.
 pub fn choose_width(vals: &[u64]) -> (u32, usize) {
+    debug_assert!(vals.len() <= FRAME);
+    // Four interleaved histograms: similar values hit the same bucket, and one table would
+    // chain every increment on the previous one.
+    let mut h4 = [[0u16; 65]; 4];
+    let mut quads = vals.chunks_exact(4);
+    for q in &mut quads {
+        for (h, &v) in h4.iter_mut().zip(q) {
+            h[bit_width(v) as usize] += 1;
+        }
+    }
+    for &v in quads.remainder() {
+        h4[0][bit_width(v) as usize] += 1;
+    }
     let mut hist = [0usize; 65];
-    for &v in vals {
-        hist[bit_width(v) as usize] += 1;
+    for (b, x) in hist.iter_mut().enumerate() {
+        *x = h4.iter().map(|h| usize::from(h[b])).sum();
     }
     let n = vals.len();
     let wmax = (0..=64).rev().find(|&b| hist[b] > 0).unwrap_or(0);

@@ -31,48 +31,95 @@ pub const MAX_SCALE: u8 = 9;
 /// `2^53`: integers must stay strictly below it in magnitude.
 const LIMIT: f64 = 9_007_199_254_740_992.0;
 
+/// `2^51`: below it, [`MAGIC`] rounds exactly.
+const FAST_LIMIT: f64 = 2_251_799_813_685_248.0;
+
+/// `1.5 * 2^52`: `(y + MAGIC) - MAGIC` is `y` rounded to an integer for `|y| < 2^51`, and the
+/// bits of `y + MAGIC` minus those of `MAGIC` are that integer. Vectorizes, unlike `round`.
+const MAGIC: f64 = 6_755_399_441_055_744.0;
+
+/// Values checked together on the fast path before falling back to the exact one.
+const CHUNK: usize = 64;
+
 /// `y` rounded half away from zero, for `|y| < 2^53`, without a libm call.
 #[inline(always)]
 fn round_int(y: f64) -> i64 {
     let t = y as i64;
     let f = y - t as f64; // exact
-    t + i64::from(f >= 0.5) - i64::from(f <= -0.5)
+                          // Wrapping: callers may pass out-of-range `y` and discard the result.
+    t.wrapping_add(i64::from(f >= 0.5))
+        .wrapping_sub(i64::from(f <= -0.5))
 }
 
-/// Whether `v` is exactly `i / p` for an integer `|i| < 2^53`.
-#[inline(always)]
-fn fits(v: f64, p: f64) -> bool {
+/// The integer `i` with `v == i / p` bit for bit and `|i| < 2^53`, if there is one.
+#[inline]
+fn exact_int(v: f64, p: f64) -> Option<i64> {
     let y = v * p;
-    y.abs() < LIMIT && ((round_int(y) as f64) / p).to_bits() == v.to_bits()
+    let i = round_int(y); // saturates harmlessly on NaN and infinities
+    (y.abs() < LIMIT && ((i as f64) / p).to_bits() == v.to_bits()).then_some(i)
 }
 
-/// The smallest scale at which every value is a decimal, if any.
-pub fn find_scale(vals: &[f64]) -> Option<u8> {
+/// Appends the integers of `vals` at scale factor `p` to `ints`; false (with `ints` holding a
+/// prefix) if some value is not a decimal at that scale.
+///
+/// The fast path handles a chunk branch-free when all its integers are below 2^51; a chunk
+/// that fails it is redone value by value with the exact check, which also covers 2^51..2^53
+/// (and rejects `-0.0`, which the fast path rounds to `+0.0` and so never matches).
+fn to_ints(vals: &[f64], p: f64, ints: &mut Vec<i64>) -> bool {
+    ints.reserve(vals.len());
+    let magic_bits = MAGIC.to_bits() as i64;
+    for chunk in vals.chunks(CHUNK) {
+        let start = ints.len();
+        let mut ok = true;
+        ints.extend(chunk.iter().map(|&v| {
+            let y = v * p;
+            let m = y + MAGIC;
+            ok &= (y.abs() < FAST_LIMIT) & (((m - MAGIC) / p).to_bits() == v.to_bits());
+            (m.to_bits() as i64).wrapping_sub(magic_bits)
+        }));
+        if !ok {
+            ints.truncate(start);
+            for &v in chunk {
+                match exact_int(v, p) {
+                    Some(i) => ints.push(i),
+                    None => return false,
+                }
+            }
+        }
+    }
+    true
+}
+
+/// The smallest scale at which every value is a decimal, with the integers.
+fn find_scale(vals: &[f64]) -> Option<(u8, Vec<i64>)> {
+    // A lower bound from the first values, so most columns need a single full pass.
     let mut s = 0usize;
-    // Values before `raised_at` were checked at a smaller scale only.
-    let mut raised_at = 0;
-    for (k, &v) in vals.iter().enumerate() {
-        while !fits(v, POW10[s]) {
+    for &v in vals.iter().take(CHUNK) {
+        while exact_int(v, POW10[s]).is_none() {
             s += 1;
             if s > MAX_SCALE as usize {
                 return None;
             }
-            raised_at = k;
         }
     }
-    // Fitting at a scale almost always implies fitting at a larger one, but not at the edges
-    // of the 2^53 range: check the early values again, raising further if needed.
+    let mut ints = Vec::new();
     loop {
-        let p = POW10[s];
-        if vals[..raised_at].iter().all(|&v| fits(v, p)) {
-            return Some(s as u8);
+        ints.clear();
+        if to_ints(vals, POW10[s], &mut ints) {
+            return Some((s as u8, ints));
         }
         s += 1;
         if s > MAX_SCALE as usize {
             return None;
         }
-        raised_at = vals.len();
     }
+}
+
+/// One of the two forms: its body size and the width chosen for each frame.
+#[derive(Debug)]
+struct Form {
+    size: usize,
+    widths: Vec<u8>,
 }
 
 /// A decided decimal encoding: the scale, the integers, the form, and the body's size.
@@ -84,42 +131,73 @@ pub struct Plan {
     pub dod: bool,
     /// Bytes of the body.
     pub size: usize,
-    /// The stream that gets framed: deltas or delta-of-deltas.
-    stream: Vec<i64>,
-    /// The varint header: `i0` and, for the delta-of-delta form, `d1`.
-    head: Vec<i64>,
+    ints: Vec<i64>,
+    widths: Vec<u8>,
 }
 
 /// Decides whether and how `vals` (non-empty) encode as decimals, computing sizes without
 /// encoding.
 pub fn plan(vals: &[f64]) -> Option<Plan> {
-    let scale = find_scale(vals)?;
-    let p = POW10[scale as usize];
-    let ints: Vec<i64> = vals.iter().map(|&v| round_int(v * p)).collect();
-    // |i| < 2^53, so deltas and delta-of-deltas cannot overflow.
-    let deltas: Vec<i64> = ints.windows(2).map(|w| w[1] - w[0]).collect();
-    let dods: Vec<i64> = deltas.windows(2).map(|w| w[1] - w[0]).collect();
-    let head_len = |h: &[i64]| h.iter().map(|&x| varint_len(zigzag(x))).sum::<usize>();
-    let delta_size = head_len(&ints[..1]) + stream_size(&deltas);
-    let dod_head: Vec<i64> = ints[..1].iter().chain(deltas.first()).copied().collect();
-    let dod_size = head_len(&dod_head) + stream_size(&dods);
-    Some(if dod_size < delta_size {
-        Plan {
-            scale,
-            dod: true,
-            size: dod_size,
-            stream: dods,
-            head: dod_head,
+    let (scale, ints) = find_scale(vals)?;
+    let delta = measure(&ints, false);
+    let dod = measure(&ints, true);
+    let (dod, form) = if dod.size < delta.size {
+        (true, dod)
+    } else {
+        (false, delta)
+    };
+    Some(Plan {
+        scale,
+        dod,
+        size: form.size,
+        ints,
+        widths: form.widths,
+    })
+}
+
+/// The varint head of a form: `i0`, and `d1` for the delta-of-delta form.
+fn head(ints: &[i64], dod: bool) -> impl Iterator<Item = i64> + '_ {
+    let d1 = ints.get(1).map(|&i1| i1 - ints[0]).filter(|_| dod);
+    ints.first().copied().into_iter().chain(d1)
+}
+
+/// Calls `f` with each frame of the delta (or delta-of-delta) stream of `ints`.
+/// `|i| < 2^53`, so neither can overflow.
+fn for_each_frame(ints: &[i64], dod: bool, mut f: impl FnMut(&[i64])) {
+    let mut buf = [0i64; FRAME];
+    if dod {
+        let n = ints.len().saturating_sub(2);
+        for lo in (0..n).step_by(FRAME) {
+            let hi = (lo + FRAME).min(n);
+            for (b, w) in buf.iter_mut().zip(ints[lo..hi + 2].windows(3)) {
+                *b = (w[2] - w[1]) - (w[1] - w[0]);
+            }
+            f(&buf[..hi - lo]);
         }
     } else {
-        Plan {
-            scale,
-            dod: false,
-            size: delta_size,
-            stream: deltas,
-            head: vec![ints[0]],
+        let n = ints.len().saturating_sub(1);
+        for lo in (0..n).step_by(FRAME) {
+            let hi = (lo + FRAME).min(n);
+            for (b, w) in buf.iter_mut().zip(ints[lo..hi + 1].windows(2)) {
+                *b = w[1] - w[0];
+            }
+            f(&buf[..hi - lo]);
         }
-    })
+    }
+}
+
+/// Sizes one form without encoding it.
+fn measure(ints: &[i64], dod: bool) -> Form {
+    let mut size: usize = head(ints, dod).map(|x| varint_len(zigzag(x))).sum();
+    let mut widths = Vec::with_capacity(ints.len() / FRAME + 1);
+    let mut off = [0u64; FRAME];
+    for_each_frame(ints, dod, |frame| {
+        let min = offsets(frame, &mut off);
+        let (w, cost) = choose_width(&off[..frame.len()]);
+        size += varint_len(zigzag(min)) + cost;
+        widths.push(w as u8);
+    });
+    Form { size, widths }
 }
 
 /// A frame's reference (its minimum) and its offsets from it.
@@ -131,29 +209,19 @@ fn offsets(frame: &[i64], off: &mut [u64; FRAME]) -> i64 {
     min
 }
 
-fn stream_size(stream: &[i64]) -> usize {
-    let mut off = [0u64; FRAME];
-    stream
-        .chunks(FRAME)
-        .map(|f| {
-            let min = offsets(f, &mut off);
-            varint_len(zigzag(min)) + choose_width(&off[..f.len()]).1
-        })
-        .sum()
-}
-
 /// Appends the body that `plan` describes.
 pub fn write(plan: &Plan, out: &mut Vec<u8>) {
-    for &h in &plan.head {
+    for h in head(&plan.ints, plan.dod) {
         put_ivarint(out, h);
     }
     let mut off = [0u64; FRAME];
-    for f in plan.stream.chunks(FRAME) {
-        let min = offsets(f, &mut off);
+    let mut widths = plan.widths.iter();
+    for_each_frame(&plan.ints, plan.dod, |frame| {
+        let min = offsets(frame, &mut off);
         put_ivarint(out, min);
-        let off = &off[..f.len()];
-        write_frame(off, choose_width(off).0, out);
-    }
+        let w = widths.next().copied().unwrap_or(64);
+        write_frame(&off[..frame.len()], u32::from(w), out);
+    });
 }
 
 /// Decodes a decimal body of exactly `count` values at `scale` (checked `<= 9` by the caller).
@@ -218,23 +286,45 @@ mod tests {
         plan
     }
 
+    fn scale(vals: &[f64]) -> Option<u8> {
+        let found = find_scale(vals);
+        if let Some((s, ints)) = &found {
+            let p = POW10[*s as usize];
+            for (&i, &v) in ints.iter().zip(vals) {
+                assert_eq!((i as f64 / p).to_bits(), v.to_bits());
+            }
+        }
+        found.map(|f| f.0)
+    }
+
     #[test]
     fn finds_the_smallest_scale() {
-        assert_eq!(find_scale(&[1.0, 2.0, -7.0]), Some(0));
-        assert_eq!(find_scale(&[1.5, 2.25]), Some(2));
-        assert_eq!(find_scale(&[0.1, 0.2, 0.3]), Some(1));
-        assert_eq!(find_scale(&[1234.567, 0.001]), Some(3));
-        assert_eq!(find_scale(&[1e-9, 3.0]), Some(9));
-        assert_eq!(find_scale(&[1e-10]), None);
-        assert_eq!(find_scale(&[std::f64::consts::PI]), None);
-        assert_eq!(find_scale(&[-0.0]), None);
-        assert_eq!(find_scale(&[f64::NAN]), None);
-        assert_eq!(find_scale(&[f64::INFINITY]), None);
-        assert_eq!(find_scale(&[f64::MIN_POSITIVE]), None);
-        assert_eq!(find_scale(&[9_007_199_254_740_991.0]), Some(0));
-        assert_eq!(find_scale(&[9_007_199_254_740_992.0]), None);
+        assert_eq!(scale(&[1.0, 2.0, -7.0]), Some(0));
+        assert_eq!(scale(&[1.5, 2.25]), Some(2));
+        assert_eq!(scale(&[0.1, 0.2, 0.3]), Some(1));
+        assert_eq!(scale(&[1234.567, 0.001]), Some(3));
+        assert_eq!(scale(&[1e-9, 3.0]), Some(9));
+        assert_eq!(scale(&[1e-10]), None);
+        assert_eq!(scale(&[std::f64::consts::PI]), None);
+        assert_eq!(scale(&[-0.0]), None);
+        assert_eq!(scale(&[f64::NAN]), None);
+        assert_eq!(scale(&[f64::INFINITY]), None);
+        assert_eq!(scale(&[f64::MIN_POSITIVE]), None);
+        assert_eq!(scale(&[9_007_199_254_740_991.0]), Some(0));
+        assert_eq!(scale(&[9_007_199_254_740_992.0]), None);
+        // Beyond the fast path's 2^51, and mixed with values on it.
+        let big: Vec<f64> = (0..200)
+            .map(|i| (1i64 << 52) as f64 + f64::from(i))
+            .collect();
+        assert_eq!(scale(&big), Some(0));
+        let big: Vec<f64> = (0..200).map(|i| ((1i64 << 52) + i) as f64 / 1e3).collect();
+        assert!(scale(&big).is_some());
+        assert_eq!(scale(&[1.0, 2.0, -0.0, 3.0]), None);
+        let mut late = vec![5.0; 1000];
+        late[999] = 0.25;
+        assert_eq!(scale(&late), Some(2));
         // (2^53 - 1) / 1000 is also the double nearest 9007199254740.99: scale 2 suffices.
-        assert_eq!(find_scale(&[9_007_199_254_740_991.0 / 1000.0]), Some(2));
+        assert_eq!(scale(&[9_007_199_254_740_991.0 / 1000.0]), Some(2));
     }
 
     #[test]

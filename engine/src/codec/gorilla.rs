@@ -60,7 +60,7 @@ pub fn decode(body: &[u8], count: usize, out: &mut Vec<f64>) -> Result<()> {
         };
     }
     // 64 bits for the first value and at least one bit per further value.
-    if (body.len() as u64) * 8 < 63 + count as u64 {
+    if (body.len() as u64).saturating_mul(8) < (count as u64).saturating_add(63) {
         return Err(Error::corrupt(format!(
             "gorilla column of {} bytes cannot hold {count} values",
             body.len()

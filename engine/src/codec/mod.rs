@@ -42,13 +42,17 @@ const ZSTD_FLAG: u8 = 0x80;
 /// Bodies shorter than this are never offered to zstd.
 const ZSTD_MIN_BODY: usize = 64;
 
+/// Bodies longer than twice this go to zstd only if their first this many bytes shrink by 10%.
+const ZSTD_SAMPLE: usize = 4096;
+
 /// Options of the encoders.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CodecOptions {
     /// zstd level of the optional last stage, or `None` to never try zstd.
     ///
     /// When set, the encoded body (if at least 64 bytes) is compressed with zstd at this level
-    /// and the result kept only when it is at least 10% smaller. The default is `Some(3)`:
+    /// and the result kept only when it is at least 10% smaller. Bodies over 8 KiB are tried
+    /// only if their first 4 KiB shrink by 10%, so a miss costs little. The default is `Some(3)`:
     /// zstd rarely wins over the bit-packed codecs, but when it does (repeating patterns,
     /// run-length bodies of few distinct values) it wins a lot, and level 3 costs little
     /// next to the rest of a flush. Use `None` where encoding speed matters most.
@@ -225,7 +229,7 @@ pub fn decode_timestamps(buf: &[u8], count: usize, out: &mut Vec<i64>) -> Result
 pub fn encode_values(vals: &[f64], opts: &CodecOptions, out: &mut Vec<u8>) -> Codec {
     let start = out.len();
     let n = vals.len();
-    let (runs, rle_bytes) = rle::measure(vals);
+    let runs = rle::count_runs(vals);
     if runs == 1 {
         let body = begin(out, CodecKind::Constant, 0, n);
         out.extend_from_slice(&vals[0].to_bits().to_le_bytes());
@@ -246,8 +250,12 @@ pub fn encode_values(vals: &[f64], opts: &CodecOptions, out: &mut Vec<u8>) -> Co
             best = (p.size, Choice::Decimal(p));
         }
     }
-    if rle_bytes < best.0 {
-        best = (rle_bytes, Choice::Rle);
+    // Each run takes at least 9 bytes: measure exactly only when that might win.
+    if runs * 9 < best.0 {
+        let rle_bytes = rle::measure(vals).1;
+        if rle_bytes < best.0 {
+            best = (rle_bytes, Choice::Rle);
+        }
     }
     if try_gorilla {
         let mut g = Vec::new();
@@ -377,6 +385,14 @@ fn finish(
     if raw_len < ZSTD_MIN_BODY {
         return codec;
     }
+    // Bit-packed bodies rarely compress: try a sample first, so that a miss costs little.
+    if raw_len > 2 * ZSTD_SAMPLE {
+        let sample = &out[body..body + ZSTD_SAMPLE];
+        match zstd::bulk::compress(sample, level) {
+            Ok(z) if z.len() * 10 <= ZSTD_SAMPLE * 9 => {}
+            _ => return codec,
+        }
+    }
     let Ok(z) = zstd::bulk::compress(&out[body..], level) else {
         return codec;
     };
@@ -410,6 +426,10 @@ fn decode_with<T>(
 ) -> Result<Codec> {
     let len0 = out.len();
     let res = open(buf, count, column).and_then(|(codec, body)| {
+        // The count matches the column's own; a count too large to allocate is an error, not
+        // an abort.
+        out.try_reserve(count)
+            .map_err(|_| Error::corrupt(format!("cannot allocate {count} values")))?;
         decode(codec, &body, out)?;
         Ok(codec)
     });

@@ -82,6 +82,12 @@ fn runs<T: RunValue>(vals: &[T]) -> impl Iterator<Item = (T, usize)> + '_ {
     })
 }
 
+/// Number of runs in `vals` (branch-free, vectorizable).
+pub fn count_runs<T: RunValue>(vals: &[T]) -> usize {
+    let changes = vals.windows(2).filter(|w| !w[0].same(w[1])).count();
+    changes + usize::from(!vals.is_empty())
+}
+
 /// Number of runs in `vals` and the size of their run-length body, without encoding.
 pub fn measure<T: RunValue>(vals: &[T]) -> (usize, usize) {
     runs(vals).fold((0, 0), |(n, bytes), (_, len)| {

@@ -255,6 +255,11 @@ fn wrong_kind_count_or_trailing_bytes_is_corruption() {
         assert!(decode_values(&vals, count, &mut Vec::new()).is_err());
         assert!(decode_quality(&q, count, &mut Vec::new()).is_err());
     }
+    // A column claiming an absurd count is refused, not allocated.
+    let mut huge = vec![CodecKind::Constant as u8];
+    crate::format::put_uvarint(&mut huge, u64::MAX);
+    huge.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
+    assert!(decode_values(&huge, usize::MAX, &mut Vec::new()).is_err());
     let mut long = vals.clone();
     long.push(0);
     assert!(decode_values(&long, 1000, &mut Vec::new()).is_err());
