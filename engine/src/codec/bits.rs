@@ -383,6 +383,24 @@ mod tests {
     }
 
     #[test]
+    fn frame_bytes_match_the_format_doc() {
+        let mut out = Vec::new();
+        write_frame(&[3, 1, 2], 2, &mut out);
+        assert_eq!(out, [0x02, 0x27]);
+        out.clear();
+        write_frame(&[0; 128], 0, &mut out);
+        assert_eq!(out, [0x00]);
+        out.clear();
+        let mut vals = [1u64; 128];
+        vals[5] = 1 << 21;
+        write_frame(&vals, choose_width(&vals).0, &mut out);
+        assert_eq!(out[0], 0x81);
+        assert_eq!(out[1], 0xDF); // width 1, slot 5 left 0
+        assert_eq!(out[2..17], [0xFF; 15]);
+        assert_eq!(out[17..], [0x00, 0x05, 0x80, 0x80, 0x80, 0x01]);
+    }
+
+    #[test]
     fn exceptions_carry_outliers() {
         let mut vals = vec![3u64; 128];
         vals[5] = 1 << 40;

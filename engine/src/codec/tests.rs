@@ -458,3 +458,35 @@ proptest! {
         decode_any(&col, count);
     }
 }
+
+/// Exact bytes of small columns, as `docs/format-codec.md` describes them: a change here is a
+/// format change.
+#[test]
+fn golden_columns() {
+    let opts = no_zstd();
+    let mut col = Vec::new();
+    encode_timestamps(&[1000, 2000, 3000], &opts, &mut col);
+    assert_eq!(col, [0x01, 0x03, 0xD0, 0x0F, 0xD0, 0x0F, 0x00]);
+
+    col.clear();
+    encode_values(&[1.5, 2.5], &opts, &mut col);
+    assert_eq!(col, [0x05, 0x01, 0x02, 0x1E, 0x14]); // decimal-dod(1): i0 = 15, d1 = 10
+
+    col.clear();
+    encode_values(&[0.25; 3], &opts, &mut col);
+    assert_eq!(col, [0x02, 0x03, 0, 0, 0, 0, 0, 0, 0xD0, 0x3F]);
+
+    col.clear();
+    encode_quality(&[0, 0, 0, 0, 0, 9], &opts, &mut col);
+    assert_eq!(col, [0x03, 0x06, 0x00, 0x05, 0x09, 0x01]);
+
+    col.clear();
+    encode_values(&[-0.0, 1.0], &opts, &mut col);
+    let mut expect = vec![0x06, 0x02];
+    expect.extend_from_slice(&(-0.0f64).to_bits().to_le_bytes());
+    // x = 0xBFF0_0000_0000_0000: lead 0, len 12, so the 14 bits 0b11 | 0 << 2 | 11 << 8,
+    // then the 12 bits 0xBFF: 26 bits in 4 bytes.
+    let bits: u64 = 0b11 | 11 << 8 | 0xBFF << 14;
+    expect.extend_from_slice(&bits.to_le_bytes()[..4]);
+    assert_eq!(col, expect);
+}
