@@ -118,6 +118,18 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_interval_costs_a_few_bytes() {
+        let mut ts: Vec<i64> = (0..10_000)
+            .map(|i| 1_700_000_000_000 + i * 60_000)
+            .collect();
+        for k in (1..10).rev() {
+            ts.remove(k * 997);
+        }
+        let bytes = round_trip(&ts);
+        assert!(bytes < 10_000 / 128 + 16 + 9 * 12, "{bytes}");
+    }
+
+    #[test]
     fn extremes_round_trip() {
         round_trip(&[]);
         round_trip(&[i64::MIN]);
