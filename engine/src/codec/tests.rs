@@ -454,6 +454,24 @@ proptest! {
     }
 
     #[test]
+    fn random_bodies_never_panic(
+        tag in 0u8..7,
+        zstd in any::<bool>(),
+        scale in 0u8..10,
+        count in prop_oneof![0usize..4, 100usize..300],
+        body in prop::collection::vec(prop_oneof![3 => Just(0u8), 1 => Just(0xFF), 6 => any::<u8>()], 0..400),
+    ) {
+        // A valid header, so that the body decoders see the random bytes.
+        let mut col = vec![tag | if zstd { 0x80 } else { 0 }];
+        if CodecKind::from_tag(tag).is_some_and(CodecKind::is_decimal) {
+            col.push(scale);
+        }
+        crate::format::put_uvarint(&mut col, count as u64);
+        col.extend_from_slice(&body);
+        decode_any(&col, count);
+    }
+
+    #[test]
     fn random_bytes_never_panic(col in prop::collection::vec(any::<u8>(), 0..200), count in 0usize..2000) {
         decode_any(&col, count);
     }
