@@ -26,6 +26,7 @@ mod gorilla;
 mod quality;
 mod rle;
 mod timestamp;
+mod zstage;
 
 #[cfg(test)]
 mod tests;
@@ -388,12 +389,12 @@ fn finish(
     // Bit-packed bodies rarely compress: try a sample first, so that a miss costs little.
     if raw_len > 2 * ZSTD_SAMPLE {
         let sample = &out[body..body + ZSTD_SAMPLE];
-        match zstd::bulk::compress(sample, level) {
-            Ok(z) if z.len() * 10 <= ZSTD_SAMPLE * 9 => {}
+        match zstage::compress(sample, level) {
+            Some(z) if z.len() * 10 <= ZSTD_SAMPLE * 9 => {}
             _ => return codec,
         }
     }
-    let Ok(z) = zstd::bulk::compress(&out[body..], level) else {
+    let Some(z) = zstage::compress(&out[body..], level) else {
         return codec;
     };
     if (bits::varint_len(raw_len as u64) + z.len()) * 10 > raw_len * 9 {
@@ -463,7 +464,7 @@ fn open(buf: &[u8], count: usize, column: Column) -> Result<(Codec, Cow<'_, [u8]
         return Ok((codec, Cow::Borrowed(r.rest())));
     }
     let raw_len = r.len(max_body(count), "zstd body length")?;
-    let body = zstd::bulk::decompress(r.rest(), raw_len)
+    let body = zstage::decompress(r.rest(), raw_len)
         .map_err(|e| Error::corrupt(format!("zstd body: {e}")))?;
     if body.len() != raw_len {
         return Err(Error::corrupt(format!(

@@ -162,6 +162,22 @@ fn values_choose_the_expected_codec() {
 }
 
 #[test]
+fn zstd_levels_switch_per_call() {
+    let pattern: Vec<f64> = (0..4000)
+        .map(|i| f64::from_bits(0x4000_1234_5678_9ABC ^ (i % 5)))
+        .collect();
+    for level in [1, 3, 19, 3, -5, 1] {
+        let (c, _) = val_round_trip(
+            &pattern,
+            &CodecOptions {
+                zstd_level: Some(level),
+            },
+        );
+        assert!(c.zstd, "level {level}: {c}");
+    }
+}
+
+#[test]
 fn value_edges() {
     let opts = CodecOptions::default();
     val_round_trip(&[], &opts);
