@@ -121,5 +121,26 @@ fn bench_values(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_timestamps, bench_values);
+/// A range scan decodes a block's timestamps and values together: 15-minute timestamps with a
+/// 3-decimal register, the engine's common case.
+fn bench_scan(c: &mut Criterion) {
+    let opts = CodecOptions::default();
+    let (mut ts_col, mut val_col) = (Vec::new(), Vec::new());
+    codec::encode_timestamps(&timestamps(), &opts, &mut ts_col);
+    codec::encode_values(&register(), &opts, &mut val_col);
+    let mut g = c.benchmark_group("scan-ts+register");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("decode", |b| {
+        let (mut ts, mut vals) = (Vec::with_capacity(N), Vec::with_capacity(N));
+        b.iter(|| {
+            ts.clear();
+            vals.clear();
+            codec::decode_timestamps(black_box(&ts_col), N, &mut ts).unwrap();
+            codec::decode_values(black_box(&val_col), N, &mut vals).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_timestamps, bench_values, bench_scan);
 criterion_main!(benches);

@@ -264,7 +264,11 @@ pub fn decode(body: &[u8], count: usize, scale: u8, dod: bool, out: &mut Vec<f64
                 *i = x;
             }
         }
-        out.extend(ints[..n].iter().map(|&i| i as f64 / p));
+        if scale == 0 {
+            out.extend(ints[..n].iter().map(|&i| i as f64)); // no division by 1
+        } else {
+            out.extend(ints[..n].iter().map(|&i| i as f64 / p));
+        }
         left -= n;
     }
     expect_end(&r)
