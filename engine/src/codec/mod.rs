@@ -18,9 +18,11 @@
 //! bytes; a malformed column gives [`Error`] of kind `Corruption` and leaves `out` as it was.
 //! The full byte layout of every codec is in `docs/format-codec.md`.
 //!
-//! No I/O, no locks, no unsafe code: the module can be fuzzed and benchmarked alone.
+//! No I/O, no locks, no unsafe code: the module can be fuzzed and benchmarked alone. The only
+//! state is a zstd context per thread, reused across calls (see `zstage.rs`).
 
 mod bits;
+mod column;
 mod decimal;
 mod gorilla;
 mod quality;
@@ -31,20 +33,12 @@ mod zstage;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::fmt;
 
-use crate::error::{Error, Result};
-use crate::format::{put_uvarint, Reader};
+use crate::error::Result;
+use crate::format::Reader;
 
-/// Tag bit set when the body went through zstd.
-const ZSTD_FLAG: u8 = 0x80;
-
-/// Bodies shorter than this are never offered to zstd.
-const ZSTD_MIN_BODY: usize = 64;
-
-/// Bodies longer than twice this go to zstd only if their first this many bytes shrink by 10%.
-const ZSTD_SAMPLE: usize = 4096;
+use column::{begin, decode_with, finish, read_codec, Column};
 
 /// Options of the encoders.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,25 +153,6 @@ impl fmt::Display for Codec {
             f.write_str("+zstd")?;
         }
         Ok(())
-    }
-}
-
-/// Which kind of column a decoder reads, for the kinds it accepts.
-#[derive(Clone, Copy, Debug)]
-enum Column {
-    Timestamps,
-    Values,
-    Quality,
-}
-
-impl Column {
-    fn allows(self, kind: CodecKind) -> bool {
-        use CodecKind::*;
-        match self {
-            Column::Timestamps => matches!(kind, Raw | DeltaOfDelta),
-            Column::Values => !matches!(kind, DeltaOfDelta),
-            Column::Quality => matches!(kind, Raw | Constant | Rle),
-        }
     }
 }
 
@@ -339,138 +314,4 @@ pub fn decode_quality(buf: &[u8], count: usize, out: &mut Vec<u8>) -> Result<Cod
 /// Which codec a column uses, read from its first byte(s), for stats.
 pub fn peek_codec(buf: &[u8]) -> Result<Codec> {
     read_codec(&mut Reader::new(buf))
-}
-
-fn read_codec(r: &mut Reader<'_>) -> Result<Codec> {
-    let tag = r.u8("codec tag")?;
-    let kind = CodecKind::from_tag(tag & !ZSTD_FLAG)
-        .ok_or_else(|| Error::corrupt(format!("unknown codec tag {tag:#04x}")))?;
-    let scale = if kind.is_decimal() {
-        let s = r.u8("decimal scale")?;
-        if s > decimal::MAX_SCALE {
-            return Err(Error::corrupt(format!("decimal scale {s} exceeds 9")));
-        }
-        s
-    } else {
-        0
-    };
-    Ok(Codec {
-        kind,
-        zstd: tag & ZSTD_FLAG != 0,
-        scale,
-    })
-}
-
-/// Writes a column header and returns where the body starts.
-fn begin(out: &mut Vec<u8>, kind: CodecKind, scale: u8, count: usize) -> usize {
-    out.push(kind as u8);
-    if kind.is_decimal() {
-        out.push(scale);
-    }
-    put_uvarint(out, count as u64);
-    out.len()
-}
-
-/// The zstd stage: recompresses the body at `out[body..]` when that saves at least 10%.
-fn finish(
-    out: &mut Vec<u8>,
-    start: usize,
-    body: usize,
-    codec: Codec,
-    opts: &CodecOptions,
-) -> Codec {
-    let Some(level) = opts.zstd_level else {
-        return codec;
-    };
-    let raw_len = out.len() - body;
-    if raw_len < ZSTD_MIN_BODY {
-        return codec;
-    }
-    // Bit-packed bodies rarely compress: try a sample first, so that a miss costs little.
-    if raw_len > 2 * ZSTD_SAMPLE {
-        let sample = &out[body..body + ZSTD_SAMPLE];
-        match zstage::compress(sample, level) {
-            Some(z) if z.len() * 10 <= ZSTD_SAMPLE * 9 => {}
-            _ => return codec,
-        }
-    }
-    let Some(z) = zstage::compress(&out[body..], level) else {
-        return codec;
-    };
-    if (bits::varint_len(raw_len as u64) + z.len()) * 10 > raw_len * 9 {
-        return codec;
-    }
-    out.truncate(body);
-    put_uvarint(out, raw_len as u64);
-    out.extend_from_slice(&z);
-    out[start] |= ZSTD_FLAG;
-    Codec {
-        zstd: true,
-        ..codec
-    }
-}
-
-/// An upper bound of any body's size for `count` values, which bounds what a zstd column may
-/// claim to decompress to.
-fn max_body(count: usize) -> usize {
-    count.saturating_mul(32).saturating_add(64)
-}
-
-/// Reads the header, checks kind and count, undoes zstd, and hands the body to `decode`;
-/// restores `out` on error.
-fn decode_with<T>(
-    buf: &[u8],
-    count: usize,
-    out: &mut Vec<T>,
-    column: Column,
-    decode: impl FnOnce(Codec, &[u8], &mut Vec<T>) -> Result<()>,
-) -> Result<Codec> {
-    let len0 = out.len();
-    let res = open(buf, count, column).and_then(|(codec, body)| {
-        // The count matches the column's own; a count too large to allocate is an error, not
-        // an abort.
-        out.try_reserve(count)
-            .map_err(|_| Error::corrupt(format!("cannot allocate {count} values")))?;
-        decode(codec, &body, out)?;
-        Ok(codec)
-    });
-    match res {
-        Ok(codec) => {
-            debug_assert_eq!(out.len() - len0, count);
-            Ok(codec)
-        }
-        Err(e) => {
-            out.truncate(len0);
-            Err(e)
-        }
-    }
-}
-
-fn open(buf: &[u8], count: usize, column: Column) -> Result<(Codec, Cow<'_, [u8]>)> {
-    let mut r = Reader::new(buf);
-    let codec = read_codec(&mut r)?;
-    if !column.allows(codec.kind) {
-        return Err(Error::corrupt(format!(
-            "codec {codec} in a {column:?} column"
-        )));
-    }
-    let stored = r.uvarint("value count")?;
-    if stored != count as u64 {
-        return Err(Error::corrupt(format!(
-            "column holds {stored} values, {count} expected"
-        )));
-    }
-    if !codec.zstd {
-        return Ok((codec, Cow::Borrowed(r.rest())));
-    }
-    let raw_len = r.len(max_body(count), "zstd body length")?;
-    let body = zstage::decompress(r.rest(), raw_len)
-        .map_err(|e| Error::corrupt(format!("zstd body: {e}")))?;
-    if body.len() != raw_len {
-        return Err(Error::corrupt(format!(
-            "zstd body of {} bytes, {raw_len} expected",
-            body.len()
-        )));
-    }
-    Ok((codec, Cow::Owned(body)))
 }
