@@ -303,7 +303,7 @@ fn sample_columns() -> Vec<(&'static str, Vec<u8>, usize, Column)> {
     let wild: Vec<i64> = (0..40).map(|_| next() as i64).collect();
     ts_col("ts-raw", &wild, &opts);
     ts_col(
-        "ts-raw-zstd",
+        "ts-alternating",
         &[
             i64::MIN,
             0,
