@@ -6,12 +6,13 @@
 //! `"1234.567"` is the double nearest 1234567/1000, which is what the division yields). `-0.0`
 //! never qualifies (it would come back as `+0.0`), nor do NaN and infinities.
 //!
-//! The integers are stored either as deltas (`i[k] - i[k-1]`, best for registers and noisy
-//! gauges) or as delta-of-deltas (best for smooth ramps); the encoder sizes both analytically
-//! and keeps the smaller. The stream is cut into frames of 128, each stored as a frame
-//! reference `ref:ivarint` (the frame's minimum) and a [`super::bits`] frame of the unsigned
-//! offsets `x - ref`.
+//! The integers are stored as they are (bounded, unordered series such as interval
+//! consumptions), as deltas (`i[k] - i[k-1]`: registers, noisy gauges) or as delta-of-deltas
+//! (smooth ramps); the encoder sizes the three analytically and keeps the smallest. The stream
+//! is cut into frames of 128, each stored as a frame reference `ref:ivarint` (the frame's
+//! minimum) and a [`super::bits`] frame of the unsigned offsets `x - ref`.
 //!
+//! Body, plain form: frames over the `count` integers.
 //! Body, delta form: `i0:ivarint`, then frames over the `count - 1` deltas.
 //! Body, delta-of-delta form: `i0:ivarint`, if `count >= 2` `d1:ivarint`, then frames over the
 //! `count - 2` delta-of-deltas.
@@ -115,9 +116,32 @@ fn find_scale(vals: &[f64]) -> Option<(u8, Vec<i64>)> {
     }
 }
 
-/// One of the two forms: its body size and the width chosen for each frame.
+/// How the integers are stored: as they are, as deltas, or as delta-of-deltas. Each form is
+/// cut into frames of reference; the encoder sizes all three and keeps the smallest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// The integers themselves (bounded, unordered series: interval consumptions).
+    Plain,
+    /// `i[k] - i[k-1]` (registers, noisy gauges).
+    Delta,
+    /// `(i[k] - i[k-1]) - (i[k-1] - i[k-2])` (smooth ramps).
+    DeltaOfDelta,
+}
+
+impl Form {
+    /// Number of leading values stored as varints before the frames: `i0`, then `d1`.
+    fn head_len(self) -> usize {
+        match self {
+            Form::Plain => 0,
+            Form::Delta => 1,
+            Form::DeltaOfDelta => 2,
+        }
+    }
+}
+
+/// The size of one form, and the width chosen for each of its frames.
 #[derive(Debug)]
-struct Form {
+struct Measured {
     size: usize,
     widths: Vec<u8>,
 }
@@ -127,8 +151,8 @@ struct Form {
 pub struct Plan {
     /// Decimal digits.
     pub scale: u8,
-    /// Delta-of-delta form rather than delta form.
-    pub dod: bool,
+    /// How the integers are stored.
+    pub form: Form,
     /// Bytes of the body.
     pub size: usize,
     ints: Vec<i64>,
@@ -139,65 +163,71 @@ pub struct Plan {
 /// encoding.
 pub fn plan(vals: &[f64]) -> Option<Plan> {
     let (scale, ints) = find_scale(vals)?;
-    let delta = measure(&ints, false);
-    let dod = measure(&ints, true);
-    let (dod, form) = if dod.size < delta.size {
-        (true, dod)
-    } else {
-        (false, delta)
-    };
+    let mut best: Option<(Form, Measured)> = None;
+    // On ties the earlier form wins: deltas before plain values before delta-of-deltas.
+    for form in [Form::Delta, Form::Plain, Form::DeltaOfDelta] {
+        let m = measure(&ints, form);
+        if best.as_ref().is_none_or(|(_, b)| m.size < b.size) {
+            best = Some((form, m));
+        }
+    }
+    let (form, m) = best?;
     Some(Plan {
         scale,
-        dod,
-        size: form.size,
+        form,
+        size: m.size,
         ints,
-        widths: form.widths,
+        widths: m.widths,
     })
 }
 
-/// The varint head of a form: `i0`, and `d1` for the delta-of-delta form.
-fn head(ints: &[i64], dod: bool) -> impl Iterator<Item = i64> + '_ {
-    let d1 = ints.get(1).map(|&i1| i1 - ints[0]).filter(|_| dod);
-    ints.first().copied().into_iter().chain(d1)
+/// The varint head of a form: `i0` for deltas, `i0, d1` for delta-of-deltas.
+fn head(ints: &[i64], form: Form) -> impl Iterator<Item = i64> + '_ {
+    let i0 = ints.first().copied();
+    let d1 = ints.get(1).map(|&i1| i1 - ints[0]);
+    let n = form.head_len();
+    i0.into_iter().chain(d1).take(n)
 }
 
-/// Calls `f` with each frame of the delta (or delta-of-delta) stream of `ints`.
-/// `|i| < 2^53`, so neither can overflow.
-fn for_each_frame(ints: &[i64], dod: bool, mut f: impl FnMut(&[i64])) {
+/// Calls `f` with each frame of the stream of `form` over `ints`. `|i| < 2^53`, so
+/// differences cannot overflow.
+fn for_each_frame(ints: &[i64], form: Form, mut f: impl FnMut(&[i64])) {
     let mut buf = [0i64; FRAME];
-    if dod {
-        let n = ints.len().saturating_sub(2);
-        for lo in (0..n).step_by(FRAME) {
-            let hi = (lo + FRAME).min(n);
-            for (b, w) in buf.iter_mut().zip(ints[lo..hi + 2].windows(3)) {
-                *b = (w[2] - w[1]) - (w[1] - w[0]);
+    let k = form.head_len();
+    let n = ints.len().saturating_sub(k);
+    for lo in (0..n).step_by(FRAME) {
+        let hi = (lo + FRAME).min(n);
+        let src = &ints[lo..hi + k];
+        match form {
+            Form::Plain => f(src),
+            Form::Delta => {
+                for (b, w) in buf.iter_mut().zip(src.windows(2)) {
+                    *b = w[1] - w[0];
+                }
+                f(&buf[..hi - lo]);
             }
-            f(&buf[..hi - lo]);
-        }
-    } else {
-        let n = ints.len().saturating_sub(1);
-        for lo in (0..n).step_by(FRAME) {
-            let hi = (lo + FRAME).min(n);
-            for (b, w) in buf.iter_mut().zip(ints[lo..hi + 1].windows(2)) {
-                *b = w[1] - w[0];
+            Form::DeltaOfDelta => {
+                for (b, w) in buf.iter_mut().zip(src.windows(3)) {
+                    *b = (w[2] - w[1]) - (w[1] - w[0]);
+                }
+                f(&buf[..hi - lo]);
             }
-            f(&buf[..hi - lo]);
         }
     }
 }
 
 /// Sizes one form without encoding it.
-fn measure(ints: &[i64], dod: bool) -> Form {
-    let mut size: usize = head(ints, dod).map(|x| varint_len(zigzag(x))).sum();
+fn measure(ints: &[i64], form: Form) -> Measured {
+    let mut size: usize = head(ints, form).map(|x| varint_len(zigzag(x))).sum();
     let mut widths = Vec::with_capacity(ints.len() / FRAME + 1);
     let mut off = [0u64; FRAME];
-    for_each_frame(ints, dod, |frame| {
+    for_each_frame(ints, form, |frame| {
         let min = offsets(frame, &mut off);
         let (w, cost) = choose_width(&off[..frame.len()]);
         size += varint_len(zigzag(min)) + cost;
         widths.push(w as u8);
     });
-    Form { size, widths }
+    Measured { size, widths }
 }
 
 /// A frame's reference (its minimum) and its offsets from it.
@@ -211,12 +241,12 @@ fn offsets(frame: &[i64], off: &mut [u64; FRAME]) -> i64 {
 
 /// Appends the body that `plan` describes.
 pub fn write(plan: &Plan, out: &mut Vec<u8>) {
-    for h in head(&plan.ints, plan.dod) {
+    for h in head(&plan.ints, plan.form) {
         put_ivarint(out, h);
     }
     let mut off = [0u64; FRAME];
     let mut widths = plan.widths.iter();
-    for_each_frame(&plan.ints, plan.dod, |frame| {
+    for_each_frame(&plan.ints, plan.form, |frame| {
         let min = offsets(frame, &mut off);
         put_ivarint(out, min);
         let w = widths.next().copied().unwrap_or(64);
@@ -225,22 +255,22 @@ pub fn write(plan: &Plan, out: &mut Vec<u8>) {
 }
 
 /// Decodes a decimal body of exactly `count` values at `scale` (checked `<= 9` by the caller).
-pub fn decode(body: &[u8], count: usize, scale: u8, dod: bool, out: &mut Vec<f64>) -> Result<()> {
+pub fn decode(body: &[u8], count: usize, scale: u8, form: Form, out: &mut Vec<f64>) -> Result<()> {
     let p = POW10[usize::from(scale.min(MAX_SCALE))];
     let mut r = Reader::new(body);
-    if count == 0 {
-        return expect_end(&r);
-    }
-    let mut x = r.ivarint("first integer")?;
-    out.push(x as f64 / p);
-    let mut left = count - 1;
-    let mut d = 0i64;
-    if dod && left > 0 {
-        d = r.ivarint("first delta")?;
-        x = x.wrapping_add(d);
+    // The head: i0, then d1; `x` is the last integer, `d` the last delta.
+    let (mut x, mut d) = (0i64, 0i64);
+    let k = form.head_len().min(count);
+    for j in 0..k {
+        if j == 0 {
+            x = r.ivarint("first integer")?;
+        } else {
+            d = r.ivarint("first delta")?;
+            x = x.wrapping_add(d);
+        }
         out.push(x as f64 / p);
-        left -= 1;
     }
+    let mut left = count - k;
     // Each frame takes at least a reference and a header byte.
     if r.remaining() / 2 < left.div_ceil(FRAME) {
         return Err(r.corrupt_here(format!("{left} values cannot fit in the column")));
@@ -252,16 +282,25 @@ pub fn decode(body: &[u8], count: usize, scale: u8, dod: bool, out: &mut Vec<f64
         let n = left.min(FRAME);
         let reference = r.ivarint("frame reference")?;
         read_frame(&mut r, n, &mut off)?;
-        if dod {
-            for (i, &o) in ints.iter_mut().zip(&off[..n]) {
-                d = d.wrapping_add(reference.wrapping_add(o as i64));
-                x = x.wrapping_add(d);
-                *i = x;
+        let pairs = ints.iter_mut().zip(&off[..n]);
+        match form {
+            Form::Plain => {
+                for (i, &o) in pairs {
+                    *i = reference.wrapping_add(o as i64);
+                }
             }
-        } else {
-            for (i, &o) in ints.iter_mut().zip(&off[..n]) {
-                x = x.wrapping_add(reference.wrapping_add(o as i64));
-                *i = x;
+            Form::Delta => {
+                for (i, &o) in pairs {
+                    x = x.wrapping_add(reference.wrapping_add(o as i64));
+                    *i = x;
+                }
+            }
+            Form::DeltaOfDelta => {
+                for (i, &o) in pairs {
+                    d = d.wrapping_add(reference.wrapping_add(o as i64));
+                    x = x.wrapping_add(d);
+                    *i = x;
+                }
             }
         }
         if scale == 0 {
@@ -284,7 +323,7 @@ mod tests {
         write(&plan, &mut out);
         assert_eq!(out.len(), plan.size, "analytic size");
         let mut back = Vec::new();
-        decode(&out, vals.len(), plan.scale, plan.dod, &mut back).unwrap();
+        decode(&out, vals.len(), plan.scale, plan.form, &mut back).unwrap();
         let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&back), bits(vals));
         plan
@@ -345,10 +384,16 @@ mod tests {
             .collect();
         let p = round_trip(&reg);
         assert_eq!(p.scale, 3);
-        assert!(!p.dod);
+        assert_eq!(p.form, Form::Delta);
         let ramp: Vec<f64> = (0..1000).map(|i| (i * i) as f64 / 100.0).collect();
         let p = round_trip(&ramp);
-        assert!(p.dod);
+        assert_eq!(p.form, Form::DeltaOfDelta);
+        // Bounded, unordered values: stored as they are.
+        let interval: Vec<f64> = (0..1000u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50) as f64 / 1000.0)
+            .collect();
+        let p = round_trip(&interval);
+        assert_eq!((p.form, p.scale), (Form::Plain, 3));
         round_trip(&[1.5]);
         round_trip(&[1.5, -2.5]);
         round_trip(&[-9_007_199_254_740_991.0, 9_007_199_254_740_991.0, 0.0]);

@@ -82,6 +82,8 @@ pub enum CodecKind {
     DecimalDeltaOfDelta = 5,
     /// Values: Gorilla XOR coding of the bits of each double.
     Gorilla = 6,
+    /// Values: decimal-scaled integers as they are, in frame-of-reference frames of 128.
+    DecimalPlain = 7,
 }
 
 impl CodecKind {
@@ -95,6 +97,7 @@ impl CodecKind {
             4 => CodecKind::DecimalDelta,
             5 => CodecKind::DecimalDeltaOfDelta,
             6 => CodecKind::Gorilla,
+            7 => CodecKind::DecimalPlain,
             _ => return None,
         })
     }
@@ -109,6 +112,7 @@ impl CodecKind {
             CodecKind::DecimalDelta => "decimal-delta",
             CodecKind::DecimalDeltaOfDelta => "decimal-dod",
             CodecKind::Gorilla => "gorilla",
+            CodecKind::DecimalPlain => "decimal-plain",
         }
     }
 
@@ -116,7 +120,7 @@ impl CodecKind {
     pub fn is_decimal(self) -> bool {
         matches!(
             self,
-            CodecKind::DecimalDelta | CodecKind::DecimalDeltaOfDelta
+            CodecKind::DecimalPlain | CodecKind::DecimalDelta | CodecKind::DecimalDeltaOfDelta
         )
     }
 }
@@ -199,7 +203,7 @@ pub fn decode_timestamps(buf: &[u8], count: usize, out: &mut Vec<i64>) -> Result
 /// Any `f64` values: appends a self-describing column to `out` and returns the codec chosen.
 ///
 /// Every bit pattern round-trips exactly, including `-0.0`, subnormals and NaN payloads.
-/// Candidates: constant, decimal (delta or delta-of-delta, the smallest scale 0..=9 that is
+/// Candidates: constant, decimal (plain, delta or delta-of-delta, the smallest scale 0..=9 that is
 /// exact for every value), run-length, Gorilla (tried only when decimal does not apply or
 /// costs more than 4 bytes a value) and raw; the smallest wins, then the zstd stage.
 pub fn encode_values(vals: &[f64], opts: &CodecOptions, out: &mut Vec<u8>) -> Codec {
@@ -253,10 +257,10 @@ pub fn encode_values(vals: &[f64], opts: &CodecOptions, out: &mut Vec<u8>) -> Co
             (Codec::plain(CodecKind::Rle), body)
         }
         Choice::Decimal(p) => {
-            let kind = if p.dod {
-                CodecKind::DecimalDeltaOfDelta
-            } else {
-                CodecKind::DecimalDelta
+            let kind = match p.form {
+                decimal::Form::Plain => CodecKind::DecimalPlain,
+                decimal::Form::Delta => CodecKind::DecimalDelta,
+                decimal::Form::DeltaOfDelta => CodecKind::DecimalDeltaOfDelta,
             };
             let body = begin(out, kind, p.scale, n);
             decimal::write(&p, out);
@@ -286,8 +290,15 @@ pub fn decode_values(buf: &[u8], count: usize, out: &mut Vec<f64>) -> Result<Cod
         |codec, body, out| match codec.kind {
             CodecKind::Constant => rle::decode_constant(body, count, out),
             CodecKind::Rle => rle::decode(body, count, out),
-            CodecKind::DecimalDelta => decimal::decode(body, count, codec.scale, false, out),
-            CodecKind::DecimalDeltaOfDelta => decimal::decode(body, count, codec.scale, true, out),
+            CodecKind::DecimalPlain => {
+                decimal::decode(body, count, codec.scale, decimal::Form::Plain, out)
+            }
+            CodecKind::DecimalDelta => {
+                decimal::decode(body, count, codec.scale, decimal::Form::Delta, out)
+            }
+            CodecKind::DecimalDeltaOfDelta => {
+                decimal::decode(body, count, codec.scale, decimal::Form::DeltaOfDelta, out)
+            }
             CodecKind::Gorilla => gorilla::decode(body, count, out),
             _ => rle::decode_raw(body, count, out),
         },

@@ -73,6 +73,12 @@ fn register(n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// kWh per interval with 3 decimals: random in 0..=5.
+fn consumption(n: usize) -> Vec<f64> {
+    let mut next = rng(6);
+    (0..n).map(|_| (next() % 5001) as f64 / 1000.0).collect()
+}
+
 fn sin(n: usize) -> Vec<f64> {
     (0..n).map(|i| (i as f64 * 0.001).sin() * 100.0).collect()
 }
@@ -131,10 +137,14 @@ fn values_choose_the_expected_codec() {
     assert!(col.len() < 100_000 * 14 / 8, "{} bytes", col.len());
     assert!(col.len() < 100_000 * 2, "{} bytes", col.len());
 
-    let consumption: Vec<f64> = (0..10_000)
-        .map(|i| ((i * 37) % 250) as f64 / 100.0)
-        .collect();
-    assert!(val_round_trip(&consumption, &opts).0.kind.is_decimal());
+    // Interval consumptions: bounded and unordered, stored as they are.
+    let (c, col) = val_round_trip(&consumption(10_000), &opts);
+    assert_eq!(c.to_string(), "decimal-plain(3)");
+    assert!(
+        col.len() < 10_000 * 14 / 8,
+        "{} bytes: under the 14 bits of deltas",
+        col.len()
+    );
 
     let ramp: Vec<f64> = (0..10_000).map(|i| (i * i) as f64 / 10.0).collect();
     assert_eq!(
@@ -328,6 +338,7 @@ fn sample_columns() -> Vec<(&'static str, Vec<u8>, usize, Column)> {
     };
     let value_sets: Vec<Vec<f64>> = vec![
         register(300),
+        consumption(300),
         (0..300).map(|i| (i * i) as f64 / 10.0).collect(),
         vec![42.5; 300],
         (0..300).map(|i| (i / 70) as f64 / 3.0).collect(),
@@ -362,6 +373,7 @@ fn sample_columns_cover_every_codec() {
     for want in [
         "decimal-delta(3)",
         "decimal-dod(1)",
+        "decimal-plain(3)",
         "const",
         "rle",
         "gorilla",
@@ -471,7 +483,7 @@ proptest! {
 
     #[test]
     fn random_bodies_never_panic(
-        tag in 0u8..7,
+        tag in 0u8..8,
         zstd in any::<bool>(),
         scale in 0u8..10,
         count in prop_oneof![0usize..4, 100usize..300],
@@ -505,6 +517,11 @@ fn golden_columns() {
     col.clear();
     encode_values(&[1.5, 2.5], &opts, &mut col);
     assert_eq!(col, [0x05, 0x01, 0x02, 0x1E, 0x14]); // decimal-dod(1): i0 = 15, d1 = 10
+
+    col.clear();
+    encode_values(&[0.9, 0.1, 0.5, 0.2], &opts, &mut col);
+    // decimal-plain(1): ref 1, width 4, offsets 8 0 4 1
+    assert_eq!(col, [0x07, 0x01, 0x04, 0x02, 0x04, 0x08, 0x14]);
 
     col.clear();
     encode_values(&[0.25; 3], &opts, &mut col);
