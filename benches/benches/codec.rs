@@ -40,6 +40,12 @@ fn register() -> Vec<f64> {
         .collect()
 }
 
+/// Interval consumptions with 3 decimals: random 0..=5 kWh per interval.
+fn interval() -> Vec<f64> {
+    let mut next = rng(3);
+    (0..N).map(|_| (next() % 5001) as f64 / 1000.0).collect()
+}
+
 /// A noisy kW gauge with 2 decimals.
 fn gauge() -> Vec<f64> {
     let mut next = rng(2);
@@ -88,6 +94,7 @@ fn bench_values(c: &mut Criterion) {
     for (name, vals) in [
         ("register-3dp", register()),
         ("gauge-2dp", gauge()),
+        ("interval-3dp", interval()),
         ("sine-full", sine()),
     ] {
         let mut g = c.benchmark_group(name);
