@@ -266,83 +266,61 @@ impl<'a> BitWriter<'a> {
     }
 }
 
-/// Reads bit fields LSB-first. Reading past the end yields zero bits and is remembered, so the
-/// hot loop needs no `Result`; call [`BitReader::finish`] to check.
+/// Reads bit fields LSB-first from a bit position. Reading past the end yields zero bits and is
+/// caught by [`BitReader::finish`], so the hot loop needs no `Result`.
 #[derive(Debug)]
 pub struct BitReader<'a> {
     buf: &'a [u8],
-    /// Next byte of `buf` to load into `acc`.
-    pos: usize,
-    acc: u64,
-    /// Valid bits in `acc`.
-    n: u32,
-    /// Bits handed out so far.
-    consumed: u64,
+    /// Bits consumed so far.
+    pos: u64,
 }
 
 impl<'a> BitReader<'a> {
     /// A reader at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        BitReader {
-            buf,
-            pos: 0,
-            acc: 0,
-            n: 0,
-            consumed: 0,
-        }
+        BitReader { buf, pos: 0 }
     }
 
+    /// The next 121 bits or more (zeros past the end), without consuming them.
     #[inline]
-    fn refill(&mut self) {
-        if self.pos + 8 <= self.buf.len() {
-            let w = le_u64(self.buf, self.pos);
-            self.acc |= w << self.n;
-            let bytes = (63 - self.n) >> 3;
-            self.pos += bytes as usize;
-            self.n += bytes * 8;
-        } else {
-            while self.n <= 56 {
-                let b = self.buf.get(self.pos).copied().unwrap_or(0);
-                self.acc |= u64::from(b) << self.n;
-                self.pos += 1;
-                self.n += 8;
+    pub fn peek(&self) -> u128 {
+        let byte = (self.pos >> 3) as usize;
+        let raw = match self.buf.get(byte..byte + 16) {
+            Some(s) => le_u128(s, 0),
+            None => {
+                let mut a = [0u8; 16];
+                let tail = self.buf.get(byte..).unwrap_or(&[]);
+                a[..tail.len()].copy_from_slice(tail);
+                u128::from_le_bytes(a)
             }
-        }
+        };
+        raw >> (self.pos & 7)
     }
 
-    /// Reads `k` (0..=56) bits.
+    /// Consumes `k` bits.
     #[inline]
-    pub fn read(&mut self, k: u32) -> u64 {
-        debug_assert!(k <= 56);
-        if self.n < k {
-            self.refill();
-        }
-        let v = self.acc & ((1u64 << k) - 1);
-        self.acc >>= k;
-        self.n -= k;
-        self.consumed += u64::from(k);
-        v
+    pub fn skip(&mut self, k: u32) {
+        self.pos += u64::from(k);
     }
 
     /// Reads `k` (0..=64) bits.
     #[inline]
-    pub fn read_wide(&mut self, k: u32) -> u64 {
-        if k <= 56 {
-            self.read(k)
-        } else {
-            let lo = self.read(32);
-            lo | self.read(k - 32) << 32
+    pub fn read(&mut self, k: u32) -> u64 {
+        if k == 0 {
+            return 0;
         }
+        let v = (self.peek() as u64) & (u64::MAX >> (64 - k.min(64)));
+        self.skip(k);
+        v
     }
 
     /// Checks that the stream was neither overrun nor followed by whole unused bytes.
     pub fn finish(&self) -> Result<()> {
-        let used = self.consumed.div_ceil(8);
-        if used != self.buf.len() as u64 {
+        if self.pos.div_ceil(8) != self.buf.len() as u64 {
             return Err(Error::corrupt(format!(
                 "bit stream of {} bytes holds {} bits",
                 self.buf.len(),
-                self.consumed
+                self.pos
             )));
         }
         Ok(())
@@ -426,12 +404,12 @@ mod tests {
         w.finish();
         let mut r = BitReader::new(&out);
         for &(v, k) in &fields {
-            assert_eq!(r.read_wide(k), v);
+            assert_eq!(r.read(k), v);
         }
         r.finish().unwrap();
         let mut r = BitReader::new(&out[..out.len() - 1]);
         for &(_, k) in &fields {
-            r.read_wide(k);
+            r.read(k);
         }
         assert!(r.finish().is_err());
     }

@@ -68,22 +68,28 @@ pub fn decode(body: &[u8], count: usize, out: &mut Vec<f64>) -> Result<()> {
     }
     out.reserve(count);
     let mut r = BitReader::new(body);
-    let mut prev = r.read_wide(64);
+    let mut prev = r.read(64);
     out.push(f64::from_bits(prev));
     let (mut lead, mut len) = (0u32, 64u32);
     for _ in 1..count {
-        if r.read(1) != 0 {
-            if r.read(1) != 0 {
-                let h = r.read(12) as u32;
-                lead = h & 63;
-                len = (h >> 6) + 1;
+        // One peek covers the control bits and a new window's header.
+        let w = r.peek() as u64;
+        if w & 1 == 0 {
+            r.skip(1);
+        } else {
+            if w & 2 == 0 {
+                r.skip(2);
+            } else {
+                lead = (w >> 2) as u32 & 63;
+                len = ((w >> 8) as u32 & 63) + 1;
                 if lead + len > 64 {
                     return Err(Error::corrupt(format!(
                         "gorilla window of {lead} leading and {len} meaningful bits"
                     )));
                 }
+                r.skip(14);
             }
-            prev ^= r.read_wide(len) << (64 - lead - len);
+            prev ^= r.read(len) << (64 - lead - len);
         }
         out.push(f64::from_bits(prev));
     }
