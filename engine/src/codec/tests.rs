@@ -454,14 +454,25 @@ proptest! {
     #[test]
     fn jittered_timestamps_round_trip(
         start in any::<i64>(),
-        steps in prop::collection::vec(prop_oneof![8 => Just(60_000i64), 1 => 1i64..10_000_000], 0..900),
+        steps in prop::collection::vec(
+            prop_oneof![8 => Just(60_000i64), 1 => 1i64..10_000_000],
+            0..900,
+        ),
     ) {
-        let ts: Vec<i64> = steps.iter().scan(start, |t, &s| { *t = t.wrapping_add(s); Some(*t) }).collect();
+        let ts: Vec<i64> = steps
+            .iter()
+            .scan(start, |t, &s| {
+                *t = t.wrapping_add(s);
+                Some(*t)
+            })
+            .collect();
         ts_round_trip(&ts, &CodecOptions::default());
     }
 
     #[test]
-    fn any_f64_bits_round_trip(vals in prop::collection::vec(any::<u64>().prop_map(f64::from_bits), 0..300)) {
+    fn any_f64_bits_round_trip(
+        vals in prop::collection::vec(any::<u64>().prop_map(f64::from_bits), 0..300),
+    ) {
         val_round_trip(&vals, &CodecOptions::default());
     }
 
@@ -471,13 +482,20 @@ proptest! {
     }
 
     #[test]
-    fn runs_of_values_round_trip(runs in prop::collection::vec((any::<u64>(), 1usize..300), 0..20)) {
-        let vals: Vec<f64> = runs.iter().flat_map(|&(b, n)| std::iter::repeat_n(f64::from_bits(b), n)).collect();
+    fn runs_of_values_round_trip(
+        runs in prop::collection::vec((any::<u64>(), 1usize..300), 0..20),
+    ) {
+        let vals: Vec<f64> = runs
+            .iter()
+            .flat_map(|&(b, n)| std::iter::repeat_n(f64::from_bits(b), n))
+            .collect();
         val_round_trip(&vals, &CodecOptions::default());
     }
 
     #[test]
-    fn quality_round_trips(q in prop::collection::vec(prop_oneof![9 => Just(0u8), 1 => any::<u8>()], 0..1000)) {
+    fn quality_round_trips(
+        q in prop::collection::vec(prop_oneof![9 => Just(0u8), 1 => any::<u8>()], 0..1000),
+    ) {
         q_round_trip(&q, &CodecOptions::default());
     }
 
@@ -487,7 +505,10 @@ proptest! {
         zstd in any::<bool>(),
         scale in 0u8..10,
         count in prop_oneof![0usize..4, 100usize..300],
-        body in prop::collection::vec(prop_oneof![3 => Just(0u8), 1 => Just(0xFF), 6 => any::<u8>()], 0..400),
+        body in prop::collection::vec(
+            prop_oneof![3 => Just(0u8), 1 => Just(0xFF), 6 => any::<u8>()],
+            0..400,
+        ),
     ) {
         // A valid header, so that the body decoders see the random bytes.
         let mut col = vec![tag | if zstd { 0x80 } else { 0 }];
@@ -500,7 +521,10 @@ proptest! {
     }
 
     #[test]
-    fn random_bytes_never_panic(col in prop::collection::vec(any::<u8>(), 0..200), count in 0usize..2000) {
+    fn random_bytes_never_panic(
+        col in prop::collection::vec(any::<u8>(), 0..200),
+        count in 0usize..2000,
+    ) {
         decode_any(&col, count);
     }
 }
