@@ -14,13 +14,20 @@ const DAY: i64 = 86_400_000;
 const TZ: i32 = 480;
 
 /// `points` registers read every `interval` for `days` days from `start`.
-fn build(points: usize, days: i64, interval: i64, start: i64) -> (tempfile::TempDir, Db, Vec<PointId>) {
+fn build(
+    points: usize,
+    days: i64,
+    interval: i64,
+    start: i64,
+) -> (tempfile::TempDir, Db, Vec<PointId>) {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
     let ids: Vec<PointId> = (0..points)
         .map(|p| {
-            db.define_point(PointMeta::new(format!("p{p}"), PointKind::Counter).with_interval_ms(interval))
-                .unwrap()
+            db.define_point(
+                PointMeta::new(format!("p{p}"), PointKind::Counter).with_interval_ms(interval),
+            )
+            .unwrap()
         })
         .collect();
     let n = days * DAY / interval;
@@ -51,12 +58,31 @@ fn from_raw(db: &Db, id: PointId, tier: Tier, from: i64, to: i64) -> Vec<f64> {
         .into_iter()
         .filter(|b| b.start >= from && b.start < to)
         .collect();
-    let before = cols.ts.iter().rposition(|&t| t < from).map(|i| (cols.ts[i], cols.values[i]));
-    let after = cols.ts.iter().position(|&t| t >= to).map(|i| (cols.ts[i], cols.values[i]));
-    consumption_rows(tier, TZ, from, to, &buckets, Neighbours { before, after }, true, None, 1.0, None)
+    let before = cols
+        .ts
         .iter()
-        .map(|r| r.consumption.unwrap())
-        .collect()
+        .rposition(|&t| t < from)
+        .map(|i| (cols.ts[i], cols.values[i]));
+    let after = cols
+        .ts
+        .iter()
+        .position(|&t| t >= to)
+        .map(|i| (cols.ts[i], cols.values[i]));
+    consumption_rows(
+        tier,
+        TZ,
+        from,
+        to,
+        &buckets,
+        Neighbours { before, after },
+        true,
+        None,
+        1.0,
+        None,
+    )
+    .iter()
+    .map(|r| r.consumption.unwrap())
+    .collect()
 }
 
 fn queries(c: &mut Criterion) {
@@ -81,7 +107,10 @@ fn queries(c: &mut Criterion) {
         b.iter(|| {
             let mut sum = vec![0.0; 365];
             for &id in &ids {
-                for (s, v) in sum.iter_mut().zip(from_raw(&db, id, Tier::Day, year.0, year.1)) {
+                for (s, v) in sum
+                    .iter_mut()
+                    .zip(from_raw(&db, id, Tier::Day, year.0, year.1))
+                {
                     *s += v;
                 }
             }
@@ -120,7 +149,10 @@ fn ingest(c: &mut Criterion) {
         };
         let db = Db::open(dir.path(), opts).unwrap();
         let ids: Vec<PointId> = (0..points)
-            .map(|p| db.define_point(PointMeta::new(format!("p{p}"), PointKind::Counter)).unwrap())
+            .map(|p| {
+                db.define_point(PointMeta::new(format!("p{p}"), PointKind::Counter))
+                    .unwrap()
+            })
             .collect();
         let mut round = 0i64;
         g.bench_function(format!("batch_100000_then_flush_{name}"), |b| {
