@@ -462,10 +462,13 @@ impl Db {
         Ok(None)
     }
 
-    /// Writes the memtable to segment files now and waits until it is done.
+    /// Writes the memtable to segment files now (with the rollup tiers it changes) and
+    /// waits until it is done; then compacts the partitions that have reached
+    /// `compaction_trigger` files.
     pub fn flush(&self) -> Result<()> {
         self.inner.check_open()?;
-        self.inner.flush()
+        self.inner.flush()?;
+        self.inner.compact_all(self.inner.opts.compaction_trigger)
     }
 
     /// Merges every time partition that has more than one segment file (or deletes to

@@ -143,9 +143,11 @@ fn refresh(
     upto: Tier,
     raw: &mut dyn FnMut(Timestamp, Timestamp) -> Result<Columns>,
 ) -> Result<Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)>> {
-    let mut out: Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)> = Vec::new();
+        let mut out: Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)> = Vec::new();
+    // Each tier's spans are the finer tier's widened: few calendar computations per point.
+    let mut spans = coalesce(dirty.to_vec(), COALESCE_MS);
     for tier in tiers.iter().filter(|t| *t <= upto) {
-        let spans = align(dirty, tier, tz);
+        spans = align(&spans, tier, tz);
         let mut fresh = Vec::with_capacity(spans.len());
         for &(a, b) in &spans {
             let rows = match out.last() {
@@ -195,7 +197,7 @@ impl Inner {
             frozen: Vec::new(),
         };
         let mut parts: [TierParts; 5] = Default::default();
-        for (point, _, _) in frozen.iter_points() {
+        for (point, _, tombstones) in frozen.iter_points() {
             let Some(meta) = catalog.get(point) else {
                 continue;
             };
@@ -219,8 +221,13 @@ impl Inner {
             )?;
             for (tier, spans) in fresh {
                 for ((a, b), rows) in spans {
-                    // Stored buckets in the span that are gone get a deletion marker.
-                    let stored = stored_rows(version, tier, point, a, b, false)?;
+                    // Stored buckets in the span that are gone get a deletion marker. (Only a
+                    // delete can empty a bucket: a write adds or replaces samples.)
+                    let stored = if tombstones.is_empty() {
+                        Vec::new()
+                    } else {
+                        stored_rows(version, tier, point, a, b, false)?
+                    };
                     let mut all = rows;
                     if !stored.is_empty() {
                         let mut gone = Vec::new();

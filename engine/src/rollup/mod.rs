@@ -21,6 +21,14 @@ use crate::segment::{BlockMeta, BlockStats, EncodedBlock, Segment};
 /// Number of columns of a rollup block.
 pub const COLUMNS: usize = 12;
 
+/// First byte of a rollup column that repeats an earlier column of its block (the second
+/// byte is that column's index). No codec tag has this value.
+const SAME_AS: u8 = 0xFF;
+
+fn bits_equal(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 /// Encodes one point's buckets (sorted by start, no repeats) as a block of a rollup file:
 /// start, count, sum, min, min offset, max, max offset, first, first offset, last, last
 /// offset, increase. Offsets are milliseconds from the bucket's start.
@@ -50,9 +58,22 @@ pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> Enc
     let mut ts = Vec::new();
     codec::encode_timestamps(&starts, opts, &mut ts);
     columns.push(ts);
-    for c in &cols {
+    // Rollup columns are small and often equal (a bucket of one sample has sum, min, max,
+    // first and last alike): a column equal to an earlier one is stored as a reference, and
+    // zstd is not tried.
+    let opts = CodecOptions {
+        zstd_level: None,
+        ..opts.clone()
+    };
+    for (i, c) in cols.iter().enumerate() {
+        let same = (0..i).find(|&j| bits_equal(&cols[j], c));
         let mut out = Vec::new();
-        codec::encode_values(c, opts, &mut out);
+        match same {
+            Some(j) => out.extend_from_slice(&[SAME_AS, j as u8 + 1]),
+            None => {
+                codec::encode_values(c, &opts, &mut out);
+            }
+        }
         columns.push(out);
     }
     let sum: f64 = rows.iter().map(|b| b.sum).sum();
@@ -96,7 +117,20 @@ pub fn decode_block(
     let mut starts = Vec::with_capacity(n);
     codec::decode_timestamps(cols[0], n, &mut starts).map_err(err)?;
     let mut f: Vec<Vec<f64>> = Vec::with_capacity(COLUMNS - 1);
-    for c in &cols[1..] {
+    for (i, c) in cols[1..].iter().enumerate() {
+        if let [SAME_AS, j] = c[..] {
+            // A reference to an earlier value column (1-based among all columns).
+            let j = usize::from(j);
+            if j == 0 || j > i {
+                return Err(err(Error::corrupt(format!(
+                    "rollup column {} refers to column {j}",
+                    i + 1
+                ))));
+            }
+            let v = f[j - 1].clone();
+            f.push(v);
+            continue;
+        }
         let mut v = Vec::with_capacity(n);
         codec::decode_values(c, n, &mut v).map_err(err)?;
         if v.len() != n {
