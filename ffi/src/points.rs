@@ -192,9 +192,10 @@ fn point_info(id: u32, m: &PointMeta) -> *mut meterdb_point_info {
         strings.push(c_string(k));
         strings.push(c_string(v));
     }
-    let key_ptrs: Vec<*const c_char> = strings[3..].iter().step_by(2).map(|s| s.as_ptr()).collect();
+    let tags = &strings[3..];
+    let key_ptrs: Vec<*const c_char> = tags.iter().step_by(2).map(|s| s.as_ptr()).collect();
     let value_ptrs: Vec<*const c_char> =
-        strings[4..].iter().step_by(2).map(|s| s.as_ptr()).collect();
+        tags.iter().skip(1).step_by(2).map(|s| s.as_ptr()).collect();
     let n_tags = m.tags.len();
     let arr = |v: &Vec<*const c_char>| {
         if n_tags == 0 {

@@ -435,6 +435,16 @@ fn metadata_round_trips_and_points_are_listed() {
         assert_eq!(s(*i.tag_values), "A3");
         assert_eq!(s(*i.tag_keys.add(1)), "site");
         meterdb_point_info_free(info);
+        // A point without tags, unit or precision (a regression: this panicked once).
+        let t2 = TestDb::new();
+        let bare = t2.define("bare");
+        let mut info = ptr::null_mut();
+        ok(meterdb_db_point_info(t2.db, bare, &mut info));
+        let i = &*info;
+        assert_eq!((i.n_tags, i.precision, i.interval_ms), (0, -1, 0));
+        assert!(i.tag_keys.is_null() && i.tag_values.is_null());
+        assert_eq!((s(i.key), s(i.unit)), ("bare".to_string(), String::new()));
+        meterdb_point_info_free(info);
         let mut info = ptr::dangling_mut::<meterdb_point_info>();
         fails(
             meterdb_db_point_info(t.db, 3, &mut info),
