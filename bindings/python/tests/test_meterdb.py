@@ -206,7 +206,7 @@ def test_numpy_arrays(db):
     assert (cols.ts == ts).all() and cols.values[-1] == 1.0
     assert list(db.read(q).values) == [1.0, 2.0]
     read_only = np.frombuffer(np.array([7.0]).tobytes())  # not writable: another path
-    db.write_point(q, np.array([T0 + 5]), read_only)
+    db.write_point(q, np.array([T0 + 10**9]), read_only)
     assert db.latest(q).value == 7.0
     db.write_point(q, np.array([], dtype=np.int64), np.array([]))
     with pytest.raises(TypeError):
