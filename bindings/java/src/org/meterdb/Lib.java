@@ -1,0 +1,148 @@
+package org.meterdb;
+
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.PointerByReference;
+
+/**
+ * The C functions of libmeterdb (bindings/c/include/meterdb.h), bound with JNA direct mapping.
+ *
+ * <p>Strings go in as NUL-terminated UTF-8 {@code byte[]} (see {@link #cstr}); {@code size_t}
+ * is a Java {@code long} (64-bit platforms only, checked when loading); {@code uint32_t} point
+ * ids are {@code int}; out-parameters are one-element arrays. The library is loaded from the
+ * path in the system property {@code meterdb.lib} or the environment variable
+ * {@code METERDB_LIB}, else by name ({@code libmeterdb.so} on {@code jna.library.path} or the
+ * system's library path).
+ */
+final class Lib {
+    private Lib() {}
+
+    static final int OK = 0;
+    static final int BUFFER_TOO_SMALL = 102;
+
+    static {
+        if (Native.POINTER_SIZE != 8) {
+            throw new UnsatisfiedLinkError("the MeterDB Java binding needs a 64-bit JVM");
+        }
+        String path = System.getProperty("meterdb.lib");
+        if (path == null || path.isEmpty()) {
+            path = System.getenv("METERDB_LIB");
+        }
+        NativeLibrary lib = NativeLibrary.getInstance(path == null || path.isEmpty() ? "meterdb" : path);
+        Native.register(Lib.class, lib);
+    }
+
+    /** A Java string as NUL-terminated UTF-8, or null for null. */
+    static byte[] cstr(String s) {
+        if (s == null) {
+            return null;
+        }
+        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] out = new byte[b.length + 1];
+        System.arraycopy(b, 0, out, 0, b.length);
+        return out;
+    }
+
+    /** A C string the library owns, as a Java string. */
+    static String str(Pointer p) {
+        return p == null ? null : p.getString(0, "UTF-8");
+    }
+
+    static native Pointer meterdb_version();
+
+    static native int meterdb_version_number();
+
+    static native Pointer meterdb_last_error();
+
+    static native Pointer meterdb_status_name(int status);
+
+    static native int meterdb_options_new(PointerByReference out);
+
+    static native void meterdb_options_free(Pointer opts);
+
+    static native int meterdb_options_set_durability(Pointer opts, int mode);
+
+    static native int meterdb_options_set_sync_interval_ms(Pointer opts, long ms);
+
+    static native int meterdb_options_set_memtable_bytes(Pointer opts, long bytes);
+
+    static native int meterdb_options_set_background(Pointer opts, int on);
+
+    static native int meterdb_options_set_partition_ms(Pointer opts, long ms);
+
+    static native int meterdb_options_set_compaction_trigger(Pointer opts, long files);
+
+    static native int meterdb_options_set_create_if_missing(Pointer opts, int create);
+
+    static native int meterdb_db_open(byte[] path, Pointer opts, PointerByReference out);
+
+    static native int meterdb_db_close(Pointer db);
+
+    static native void meterdb_db_free(Pointer db);
+
+    static native int meterdb_db_put(Pointer db, int point, long ts, double value, byte quality);
+
+    static native int meterdb_db_write(
+            Pointer db, int[] points, long[] ts, double[] values, byte[] quality, long n);
+
+    static native int meterdb_db_write_point(
+            Pointer db, int point, long[] ts, double[] values, byte[] quality, long n);
+
+    static native int meterdb_db_delete_range(Pointer db, int point, long from, long to);
+
+    static native int meterdb_db_latest(
+            Pointer db, int point, long[] ts, double[] value, byte[] quality, int[] found);
+
+    static native int meterdb_db_flush(Pointer db);
+
+    static native int meterdb_db_compact(Pointer db);
+
+    static native int meterdb_db_sync(Pointer db);
+
+    static native int meterdb_db_verify(
+            Pointer db, long[] nProblems, byte[] buf, long cap, long[] msgLen);
+
+    static native int meterdb_db_define_point(
+            Pointer db,
+            byte[] key,
+            int kind,
+            byte[] unit,
+            int precision,
+            byte[] energyType,
+            long intervalMs,
+            double multiplier,
+            Pointer tagKeys,
+            Pointer tagValues,
+            long nTags,
+            int[] idOut);
+
+    static native int meterdb_db_ensure_point(Pointer db, byte[] key, int[] idOut);
+
+    static native int meterdb_db_point_id(Pointer db, byte[] key, int[] idOut);
+
+    static native int meterdb_db_point_info(Pointer db, int id, PointerByReference out);
+
+    static native void meterdb_point_info_free(Pointer info);
+
+    static native int meterdb_db_list_points(
+            Pointer db, byte[] keyPrefix, int kind, byte[] energyType, int[] ids, long cap, long[] nOut);
+
+    static native int meterdb_db_range(Pointer db, int point, long from, long to, PointerByReference out);
+
+    static native int meterdb_cursor_next(
+            Pointer cursor, long[] ts, double[] values, byte[] quality, long cap, long[] nOut);
+
+    static native void meterdb_cursor_free(Pointer cursor);
+
+    /** {@code stats} is a long[6]: the layout of {@code meterdb_stats} (six uint64_t). */
+    static native int meterdb_db_stats(Pointer db, long[] stats);
+
+    static native int meterdb_db_stats_report(Pointer db, PointerByReference out);
+
+    static native int meterdb_stats_report_point_count(Pointer report, long[] nOut);
+
+    static native int meterdb_stats_report_point(Pointer report, long index, Pointer out);
+
+    static native void meterdb_stats_report_free(Pointer report);
+}

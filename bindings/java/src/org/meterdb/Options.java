@@ -1,0 +1,76 @@
+package org.meterdb;
+
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.PointerByReference;
+
+/**
+ * How a database is opened: a plain builder whose values are handed to the C library's
+ * {@code meterdb_options} when {@link MeterDb#open(String, Options)} runs. Defaults match the
+ * library's: {@link Durability#SYNC}, sync interval 1000 ms, 64 MiB memtable, 7-day
+ * partitions, compaction after 4 segment files, background thread on, create if missing.
+ */
+public final class Options {
+    private Durability durability = Durability.SYNC;
+    private long syncIntervalMs = 1000;
+    private long memtableBytes = 64L << 20;
+    private boolean background = true;
+    private long partitionMs = 7L * 86_400_000;
+    private long compactionTrigger = 4;
+    private boolean createIfMissing = true;
+
+    public Options durability(Durability d) {
+        this.durability = d;
+        return this;
+    }
+
+    /** The background sync interval used with {@link Durability#INTERVAL}. */
+    public Options syncIntervalMs(long ms) {
+        this.syncIntervalMs = ms;
+        return this;
+    }
+
+    public Options memtableBytes(long bytes) {
+        this.memtableBytes = bytes;
+        return this;
+    }
+
+    public Options background(boolean on) {
+        this.background = on;
+        return this;
+    }
+
+    public Options partitionMs(long ms) {
+        this.partitionMs = ms;
+        return this;
+    }
+
+    public Options compactionTrigger(long files) {
+        this.compactionTrigger = files;
+        return this;
+    }
+
+    public Options createIfMissing(boolean create) {
+        this.createIfMissing = create;
+        return this;
+    }
+
+    /** Builds the C options; the caller frees them with {@code meterdb_options_free}. */
+    Pointer toNative() {
+        PointerByReference ref = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_options_new(ref));
+        Pointer o = ref.getValue();
+        try {
+            MeterDbException.check(Lib.meterdb_options_set_durability(o, durability.code));
+            MeterDbException.check(Lib.meterdb_options_set_sync_interval_ms(o, syncIntervalMs));
+            MeterDbException.check(Lib.meterdb_options_set_memtable_bytes(o, memtableBytes));
+            MeterDbException.check(Lib.meterdb_options_set_background(o, background ? 1 : 0));
+            MeterDbException.check(Lib.meterdb_options_set_partition_ms(o, partitionMs));
+            MeterDbException.check(Lib.meterdb_options_set_compaction_trigger(o, compactionTrigger));
+            MeterDbException.check(Lib.meterdb_options_set_create_if_missing(o, createIfMissing ? 1 : 0));
+            return o;
+        } catch (RuntimeException e) {
+            Lib.meterdb_options_free(o);
+            throw e;
+        }
+    }
+}

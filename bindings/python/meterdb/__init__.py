@@ -1,0 +1,50 @@
+"""MeterDB for Python: an embeddable time-series storage engine for energy-meter data.
+
+A ctypes binding of the C library ``libmeterdb`` (see ``bindings/c/include/meterdb.h``)::
+
+    import meterdb
+    with meterdb.MeterDb("plant.mdb") as db:
+        kwh = db.define_point("plant-1/main-kwh", meterdb.PointKind.COUNTER, unit="kWh")
+        db.write_point(kwh, [1795507200000, 1795508100000], [1234.56, 1236.01])
+        print(list(db.range(kwh)), db.latest(kwh))
+"""
+
+from ._db import (
+    QUALITY_MANUAL,
+    QUALITY_VALID,
+    TS_MAX,
+    TS_MIN,
+    Columns,
+    Cursor,
+    Durability,
+    MeterDb,
+    MeterDbError,
+    PointKind,
+    PointMeta,
+    PointStats,
+    Sample,
+    Stats,
+    Status,
+    Verification,
+    version,
+)
+
+__all__ = [
+    "QUALITY_MANUAL",
+    "QUALITY_VALID",
+    "TS_MAX",
+    "TS_MIN",
+    "Columns",
+    "Cursor",
+    "Durability",
+    "MeterDb",
+    "MeterDbError",
+    "PointKind",
+    "PointMeta",
+    "PointStats",
+    "Sample",
+    "Stats",
+    "Status",
+    "Verification",
+    "version",
+]

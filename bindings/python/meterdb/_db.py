@@ -1,0 +1,599 @@
+"""The Python API of MeterDB over the C library (see ``_native``)."""
+
+import array
+import ctypes
+import enum
+import threading
+import weakref
+from collections import namedtuple
+from ctypes import addressof, byref, c_char, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint32, c_void_p
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional
+
+from . import _native
+from ._native import lib
+
+try:  # numpy is optional: arrays are taken without a copy when it is there
+    import numpy as _np
+except ImportError:  # pragma: no cover - depends on the environment
+    _np = None
+
+TS_MIN = -(2**63)
+TS_MAX = 2**63 - 1
+
+#: Quality bit: the reading is valid (the default quality of a sample).
+QUALITY_VALID = 1
+#: Quality bit: the value was entered by hand.
+QUALITY_MANUAL = 2
+
+
+class Status(enum.IntEnum):
+    """The status codes of the C ABI (``meterdb_status``), with their fixed values."""
+
+    OK = 0
+    INVALID_ARGUMENT = 1
+    NOT_FOUND = 2
+    ALREADY_EXISTS = 3
+    CORRUPTION = 4
+    IO = 5
+    LOCKED = 6
+    POISONED = 7
+    CLOSED = 8
+    UNSUPPORTED_VERSION = 9
+    STORAGE_FULL = 10
+    NULL_ARGUMENT = 100
+    INVALID_UTF8 = 101
+    BUFFER_TOO_SMALL = 102
+    PANIC = 103
+    INTERNAL = 104
+
+
+class MeterDbError(Exception):
+    """A failed call: ``status`` (a :class:`Status`, or the raw int if unknown) and ``message``."""
+
+    def __init__(self, status, message):
+        try:
+            status = Status(status)
+        except ValueError:
+            pass
+        super().__init__("%s: %s" % (getattr(status, "name", status), message))
+        self.status = status
+        self.message = message
+
+
+def _check(code):
+    if code != 0:
+        raise MeterDbError(code, (lib.meterdb_last_error() or b"").decode("utf-8", "replace"))
+
+
+class Durability(enum.IntEnum):
+    """When a write is acknowledged relative to its fsync."""
+
+    SYNC = 0  #: synced before a write returns (the default)
+    INTERVAL = 1  #: a background sync every ``sync_interval_ms``
+    NONE = 2  #: synced only on flush and close
+
+
+class PointKind(enum.IntEnum):
+    """What a point measures."""
+
+    GAUGE = 0  #: an instantaneous reading (kW, temperature)
+    COUNTER = 1  #: a cumulative register (kWh): consumption is its increase
+
+
+@dataclass
+class PointMeta:
+    """A point's metadata. ``precision`` and ``interval_ms`` are None when unknown."""
+
+    key: str
+    kind: PointKind = PointKind.GAUGE
+    unit: str = ""
+    precision: Optional[int] = None
+    energy_type: str = ""
+    interval_ms: Optional[int] = None
+    multiplier: float = 1.0
+    tags: Dict[str, str] = field(default_factory=dict)
+
+
+Sample = namedtuple("Sample", "ts value quality")
+Sample.__doc__ = "One reading: ts in ms since the Unix epoch (UTC), a finite value, a quality byte."
+
+Columns = namedtuple("Columns", "ts values quality")
+Columns.__doc__ = (
+    "Samples as parallel columns: numpy arrays (int64, float64, uint8) when numpy is installed, "
+    "else array.array('q'), array.array('d'), array.array('B')."
+)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Storage totals of a database."""
+
+    points: int
+    segment_samples: int
+    memtable_samples: int
+    segment_files: int
+    segment_bytes: int
+    wal_bytes: int
+
+
+@dataclass(frozen=True)
+class PointStats:
+    """Storage figures of one point; codecs as text such as ``"delta:3,raw:1"``."""
+
+    id: int
+    key: str
+    samples: int
+    bytes: int
+    ts_bytes: int
+    value_bytes: int
+    ts_codecs: str
+    value_codecs: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :meth:`MeterDb.verify` found."""
+
+    problems: int
+    message: str
+
+    @property
+    def ok(self):
+        return self.problems == 0
+
+
+def version() -> str:
+    """The C library's version, e.g. ``"0.1.0"``."""
+    return lib.meterdb_version().decode()
+
+
+def _cstr(s, what):
+    if s is None:
+        return None
+    if not isinstance(s, str):
+        raise TypeError("%s must be a str, not %s" % (what, type(s).__name__))
+    if "\0" in s:
+        raise ValueError("%s contains a NUL character" % what)
+    return s.encode("utf-8", "surrogatepass")
+
+
+_NP_DTYPES = {"q": "int64", "d": "float64", "B": "uint8", "I": "uint32"}
+_NP = {k: _np.dtype(v) for k, v in _NP_DTYPES.items()} if _np is not None else {}
+
+
+def _in_buf(obj, code, what):
+    """An input column as (address, keep-alive object, length), without a copy when possible.
+
+    Takes a numpy array (converted to the C type when needed; datetime64 timestamps become ms),
+    an array.array of the right type code, or any sequence of numbers.
+    """
+    if _np is not None and isinstance(obj, _np.ndarray):
+        if obj.ndim != 1:
+            raise ValueError("%s must be one-dimensional" % what)
+        dtype = _NP[code]
+        if obj.dtype != dtype:
+            if code == "q" and obj.dtype.kind == "M":
+                obj = obj.astype("datetime64[ms]").view("int64")
+            elif code != "d" and obj.dtype.kind == "f":
+                raise TypeError("%s must hold integers, not %s" % (what, obj.dtype))
+            else:
+                obj = obj.astype(dtype)
+        if not obj.flags.c_contiguous:
+            obj = _np.ascontiguousarray(obj)
+        n = len(obj)
+        if n == 0:
+            return None, obj, 0
+        try:
+            # The cheapest way to an ndarray's address (`.ctypes.data` costs ~2 us); the view
+            # keeps the array alive and unresizable during the call.
+            view = c_char.from_buffer(obj)
+            return addressof(view), view, n
+        except TypeError:  # a read-only array
+            return obj.ctypes.data, obj, n
+    if isinstance(obj, array.array) and obj.typecode == code:
+        addr, n = obj.buffer_info()
+        return addr, obj, n
+    if code == "B" and isinstance(obj, (bytes, bytearray)):
+        obj = array.array("B", obj)
+    else:
+        obj = array.array(code, obj)
+    addr, n = obj.buffer_info()
+    return addr, obj, n
+
+
+def _out_buf(obj, code, what):
+    """A caller's writable buffer as (address, length)."""
+    if _np is not None and isinstance(obj, _np.ndarray):
+        if obj.dtype != _np.dtype(_NP_DTYPES[code]) or obj.ndim != 1 or not obj.flags.c_contiguous:
+            raise TypeError("%s must be a contiguous 1-d %s array" % (what, _NP_DTYPES[code]))
+        if not obj.flags.writeable:
+            raise TypeError("%s is read-only" % what)
+        return obj.ctypes.data, len(obj)
+    if isinstance(obj, array.array) and obj.typecode == code:
+        return obj.buffer_info()
+    raise TypeError("%s must be a numpy %s array or an array.array(%r)" % (what, _NP_DTYPES[code], code))
+
+
+def _new_columns(n):
+    if _np is not None:
+        return _np.empty(n, _np.int64), _np.empty(n, _np.float64), _np.empty(n, _np.uint8)
+    return array.array("q", bytes(8 * n)), array.array("d", bytes(8 * n)), array.array("B", bytes(n))
+
+
+class Cursor:
+    """A read of one point's samples over ``[start, end)`` in time order, from the snapshot taken
+    when it was made: later writes do not change it, and it keeps working after its database is
+    closed.
+
+    Iterate it for :class:`Sample` tuples, or read in bulk with :meth:`read` /
+    :meth:`read_into`. Not thread-safe. A context manager; an unclosed cursor is freed when
+    garbage-collected.
+    """
+
+    _CHUNK = 4096
+
+    def __init__(self, handle):
+        self._h = handle
+        self._free = weakref.finalize(self, lib.meterdb_cursor_free, handle)
+        self._n = c_size_t()
+        self._buf = None
+        self._pos = 0
+        self._len = 0
+        self._end = False
+
+    def _handle(self):
+        if not self._free.alive:
+            raise MeterDbError(Status.CLOSED, "the cursor has been closed")
+        return self._h
+
+    def read_into(self, ts, values, quality=None) -> int:
+        """Fills the caller's buffers (numpy arrays or array.array of int64/'q', float64/'d' and
+        uint8/'B'; quality may be None) and returns how many samples were read: fewer than the
+        shortest buffer's length means the end."""
+        h = self._handle()
+        ta, tn = _out_buf(ts, "q", "ts")
+        va, vn = _out_buf(values, "d", "values")
+        cap = min(tn, vn)
+        qa = None
+        if quality is not None:
+            qa, qn = _out_buf(quality, "B", "quality")
+            cap = min(cap, qn)
+        if cap == 0:
+            raise ValueError("read_into needs buffers of at least one element")
+        _check(lib.meterdb_cursor_next(h, ta, va, qa, cap, byref(self._n)))
+        return self._n.value
+
+    def read(self, n: int = _CHUNK) -> Columns:
+        """Up to ``n`` next samples as :data:`Columns` (fewer, down to none, at the end)."""
+        ts, values, quality = _new_columns(n)
+        k = self.read_into(ts, values, quality)
+        return Columns(ts[:k], values[:k], quality[:k])
+
+    def read_all(self) -> Columns:
+        """Everything left, as :data:`Columns`."""
+        parts = []
+        if self._pos < self._len:  # what iteration has buffered
+            ts, v, q = self._buf
+            parts.append(Columns(ts[self._pos : self._len], v[self._pos : self._len], q[self._pos : self._len]))
+            self._pos = self._len
+        if not self._end:
+            while True:
+                c = self.read(65536)
+                parts.append(c)
+                if len(c.ts) < 65536:
+                    break
+            self._end = True
+        if _np is not None:
+            if not parts:
+                return Columns(*_new_columns(0))
+            return Columns(*(_np.concatenate([p[i] for p in parts]) for i in range(3)))
+        out = Columns(array.array("q"), array.array("d"), array.array("B"))
+        for p in parts:
+            for i in range(3):
+                out[i].extend(p[i])
+        return out
+
+    def __iter__(self) -> Iterator[Sample]:
+        return self
+
+    def __next__(self) -> Sample:
+        if self._pos >= self._len:
+            if self._end:
+                raise StopIteration
+            if self._buf is None:
+                self._buf = (
+                    array.array("q", bytes(8 * self._CHUNK)),
+                    array.array("d", bytes(8 * self._CHUNK)),
+                    array.array("B", bytes(self._CHUNK)),
+                )
+            self._len = self.read_into(*self._buf)
+            self._pos = 0
+            self._end = self._len < self._CHUNK
+            if self._len == 0:
+                raise StopIteration
+        ts, v, q = self._buf
+        i = self._pos
+        self._pos += 1
+        return Sample(ts[i], v[i], q[i])
+
+    def close(self):
+        """Frees the cursor; closing twice does nothing."""
+        self._free()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class MeterDb:
+    """An open MeterDB database.
+
+    >>> with MeterDb("plant.mdb", durability=Durability.SYNC) as db:
+    ...     kwh = db.define_point(PointMeta("plant-1/main-kwh", PointKind.COUNTER, unit="kWh"))
+    ...     db.write_point(kwh, [t0, t0 + 900_000], [1234.56, 1236.01])
+    ...     for s in db.range(kwh):
+    ...         print(s.ts, s.value)
+
+    Thread-safe: one instance may be used from many threads (the C calls release the GIL).
+    Failures raise :class:`MeterDbError` with the library's status and message; bad Python
+    arguments raise ``ValueError`` / ``TypeError``. After :meth:`close` every call raises with
+    ``Status.CLOSED``; the C handle itself is freed when this object is garbage-collected.
+    """
+
+    def __init__(
+        self,
+        path,
+        *,
+        durability=Durability.SYNC,
+        sync_interval_ms=1000,
+        memtable_bytes=None,
+        background=True,
+        partition_ms=None,
+        compaction_trigger=None,
+        create_if_missing=True,
+    ):
+        opts = c_void_p()
+        _check(lib.meterdb_options_new(byref(opts)))
+        try:
+            _check(lib.meterdb_options_set_durability(opts, int(durability)))
+            _check(lib.meterdb_options_set_sync_interval_ms(opts, sync_interval_ms))
+            if memtable_bytes is not None:
+                _check(lib.meterdb_options_set_memtable_bytes(opts, memtable_bytes))
+            _check(lib.meterdb_options_set_background(opts, 1 if background else 0))
+            if partition_ms is not None:
+                _check(lib.meterdb_options_set_partition_ms(opts, partition_ms))
+            if compaction_trigger is not None:
+                _check(lib.meterdb_options_set_compaction_trigger(opts, compaction_trigger))
+            _check(lib.meterdb_options_set_create_if_missing(opts, 1 if create_if_missing else 0))
+            h = c_void_p()
+            _check(lib.meterdb_db_open(_cstr(str(path), "path"), opts, byref(h)))
+        finally:
+            lib.meterdb_options_free(opts)
+        self._h = h
+        self._closed = False
+        self._close_lock = threading.Lock()
+        # Frees the C handle (closing it first if still open) once this object is unreachable.
+        self._free = weakref.finalize(self, lib.meterdb_db_free, h)
+
+    @classmethod
+    def open(cls, path, **options):
+        """The same as ``MeterDb(path, **options)``."""
+        return cls(path, **options)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self):
+        """Closes the database (waits for calls in flight on other threads); twice does nothing."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            _check(lib.meterdb_db_close(self._h))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # Points
+
+    def define_point(self, meta, kind=None, **fields) -> int:
+        """Defines a point (a :class:`PointMeta`, or a key plus its fields), or updates the
+        metadata of the point with that key; returns its id."""
+        if isinstance(meta, str):
+            meta = PointMeta(meta, **({"kind": kind} if kind is not None else {}), **fields)
+        names = list(meta.tags)
+        keys = (c_char_p * len(names))(*[_cstr(k, "tag name") for k in names])
+        vals = (c_char_p * len(names))(*[_cstr(meta.tags[k], "tag value") for k in names])
+        out = c_uint32()
+        _check(
+            lib.meterdb_db_define_point(
+                self._h,
+                _cstr(meta.key, "key"),
+                int(meta.kind),
+                _cstr(meta.unit or "", "unit"),
+                -1 if meta.precision is None else meta.precision,
+                _cstr(meta.energy_type or "", "energy_type"),
+                meta.interval_ms or 0,
+                meta.multiplier,
+                keys,
+                vals,
+                len(names),
+                byref(out),
+            )
+        )
+        return out.value
+
+    def ensure_point(self, key: str) -> int:
+        """The id of a key, defining it as a gauge with default metadata if missing."""
+        out = c_uint32()
+        _check(lib.meterdb_db_ensure_point(self._h, _cstr(key, "key"), byref(out)))
+        return out.value
+
+    def point_id(self, key: str) -> Optional[int]:
+        """The id of a key, or None."""
+        out = c_uint32()
+        st = lib.meterdb_db_point_id(self._h, _cstr(key, "key"), byref(out))
+        if st == Status.NOT_FOUND:
+            return None
+        _check(st)
+        return out.value
+
+    def point(self, id: int) -> PointMeta:
+        """The metadata of a point (``Status.NOT_FOUND`` when undefined)."""
+        p = ctypes.POINTER(_native.PointInfo)()
+        _check(lib.meterdb_db_point_info(self._h, id, byref(p)))
+        try:
+            i = p.contents
+            d = lambda b: b.decode("utf-8")  # noqa: E731
+            return PointMeta(
+                key=d(i.key),
+                kind=PointKind(i.kind),
+                unit=d(i.unit),
+                precision=None if i.precision < 0 else i.precision,
+                energy_type=d(i.energy_type),
+                interval_ms=i.interval_ms or None,
+                multiplier=i.multiplier,
+                tags={d(i.tag_keys[k]): d(i.tag_values[k]) for k in range(i.n_tags)},
+            )
+        finally:
+            lib.meterdb_point_info_free(p)
+
+    def points(self, key_prefix=None, kind=None, energy_type=None) -> List[int]:
+        """Ids, in id order, of the points matching every filter given."""
+        prefix, et = _cstr(key_prefix, "key_prefix"), _cstr(energy_type, "energy_type")
+        k = -1 if kind is None else int(kind)
+        n = c_size_t()
+        cap = 64
+        while True:
+            ids = (c_uint32 * cap)()
+            st = lib.meterdb_db_list_points(self._h, prefix, k, et, ids, cap, byref(n))
+            if st == Status.BUFFER_TOO_SMALL:
+                cap = n.value + 16  # room for points defined meanwhile
+                continue
+            _check(st)
+            return list(ids[: n.value])
+
+    # Writes
+
+    def put(self, point: int, ts: int, value: float, quality: int = QUALITY_VALID):
+        """Writes one sample."""
+        _check(lib.meterdb_db_put(self._h, point, ts, value, quality))
+
+    def write(self, points, ts, values, quality=None):
+        """Writes samples of many points atomically from parallel columns (sequences, numpy arrays
+        or array.array); quality None means valid."""
+        pa, pk, n = _in_buf(points, "I", "points")
+        ta, tk, tn = _in_buf(ts, "q", "ts")
+        va, vk, vn = _in_buf(values, "d", "values")
+        qa = qk = None
+        if quality is not None:
+            qa, qk, qn = _in_buf(quality, "B", "quality")
+            if qn != n:
+                raise ValueError("quality has %d elements, points %d" % (qn, n))
+        if tn != n or vn != n:
+            raise ValueError("columns differ in length: %d points, %d ts, %d values" % (n, tn, vn))
+        _check(lib.meterdb_db_write(self._h, pa, ta, va, qa, n))
+
+    def write_point(self, point: int, ts, values, quality=None):
+        """Writes samples of one point atomically; quality None means valid."""
+        ta, tk, n = _in_buf(ts, "q", "ts")
+        va, vk, vn = _in_buf(values, "d", "values")
+        qa = qk = None
+        if quality is not None:
+            qa, qk, qn = _in_buf(quality, "B", "quality")
+            if qn != n:
+                raise ValueError("quality has %d elements, ts %d" % (qn, n))
+        if vn != n:
+            raise ValueError("columns differ in length: %d ts, %d values" % (n, vn))
+        _check(lib.meterdb_db_write_point(self._h, point, ta, va, qa, n))
+
+    def delete_range(self, point: int, start: int, end: int):
+        """Deletes a point's samples with ``start <= ts < end``."""
+        _check(lib.meterdb_db_delete_range(self._h, point, start, end))
+
+    # Reads
+
+    def latest(self, point: int) -> Optional[Sample]:
+        """The sample of a point with the greatest timestamp, or None."""
+        ts, v, q, found = c_int64(), c_double(), c_uint8(), c_int32()
+        _check(lib.meterdb_db_latest(self._h, point, byref(ts), byref(v), byref(q), byref(found)))
+        return Sample(ts.value, v.value, q.value) if found.value else None
+
+    def range(self, point: int, start: Optional[int] = None, end: Optional[int] = None) -> Cursor:
+        """A :class:`Cursor` over a point's samples with ``start <= ts < end`` (None: unbounded)."""
+        h = c_void_p()
+        _check(
+            lib.meterdb_db_range(
+                self._h, point, TS_MIN if start is None else start, TS_MAX if end is None else end, byref(h)
+            )
+        )
+        return Cursor(h)
+
+    def read(self, point: int, start: Optional[int] = None, end: Optional[int] = None) -> Columns:
+        """A point's samples with ``start <= ts < end`` as :data:`Columns`."""
+        with self.range(point, start, end) as c:
+            return c.read_all()
+
+    # Maintenance
+
+    def flush(self):
+        """Writes the memtable to segment files now."""
+        _check(lib.meterdb_db_flush(self._h))
+
+    def compact(self):
+        """Merges each time partition's segment files into one."""
+        _check(lib.meterdb_db_compact(self._h))
+
+    def sync(self):
+        """Makes every write so far durable."""
+        _check(lib.meterdb_db_sync(self._h))
+
+    def stats(self) -> Stats:
+        """Storage totals."""
+        s = _native.Stats()
+        _check(lib.meterdb_db_stats(self._h, byref(s)))
+        return Stats(*(getattr(s, f) for f, _ in _native.Stats._fields_))
+
+    def point_stats(self) -> List[PointStats]:
+        """Storage figures of every point, in id order."""
+        r = c_void_p()
+        _check(lib.meterdb_db_stats_report(self._h, byref(r)))
+        try:
+            n = c_size_t()
+            _check(lib.meterdb_stats_report_point_count(r, byref(n)))
+            out = []
+            ps = _native.PointStats()
+            for i in range(n.value):
+                _check(lib.meterdb_stats_report_point(r, i, byref(ps)))
+                out.append(
+                    PointStats(
+                        ps.id,
+                        ps.key.decode(),
+                        ps.samples,
+                        ps.bytes,
+                        ps.ts_bytes,
+                        ps.value_bytes,
+                        ps.ts_codecs.decode(),
+                        ps.value_codecs.decode(),
+                    )
+                )
+            return out
+        finally:
+            lib.meterdb_stats_report_free(r)
+
+    def verify(self) -> Verification:
+        """Checks every checksum of every live file."""
+        problems, length = c_size_t(), c_size_t()
+        buf = ctypes.create_string_buffer(4096)
+        _check(lib.meterdb_db_verify(self._h, byref(problems), buf, len(buf), byref(length)))
+        if length.value >= len(buf):  # cut: ask again with room for all of it
+            buf = ctypes.create_string_buffer(length.value + 1)
+            _check(lib.meterdb_db_verify(self._h, byref(problems), buf, len(buf), byref(length)))
+        return Verification(problems.value, buf.value.decode("utf-8", "replace"))

@@ -1,0 +1,173 @@
+"""The C functions of libmeterdb (bindings/c/include/meterdb.h), declared with ctypes.
+
+The library is loaded from the path in the environment variable ``METERDB_LIB``, else from the
+workspace's ``target/release`` (or ``$CARGO_TARGET_DIR/release``) when this package sits in
+the source tree, else by name from the system's library path.
+"""
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    POINTER,
+    c_char_p,
+    c_double,
+    c_int,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+
+
+def _candidates():
+    env = os.environ.get("METERDB_LIB")
+    if env:
+        yield env
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.abspath(os.path.join(here, "..", "..", ".."))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
+    yield os.path.join(target, "release", "libmeterdb.so")
+    found = ctypes.util.find_library("meterdb")
+    if found:
+        yield found
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            tried.append(path)
+            continue
+        return ctypes.CDLL(path)
+    raise OSError(
+        "libmeterdb not found (tried %s); build it with `cargo build --release -p meterdb-ffi` "
+        "or set METERDB_LIB to its path" % (", ".join(tried) or "the system library path")
+    )
+
+
+lib = _load()
+
+
+class Stats(ctypes.Structure):
+    """``meterdb_stats``."""
+
+    _fields_ = [
+        ("points", c_uint64),
+        ("segment_samples", c_uint64),
+        ("memtable_samples", c_uint64),
+        ("segment_files", c_uint64),
+        ("segment_bytes", c_uint64),
+        ("wal_bytes", c_uint64),
+    ]
+
+
+class PointStats(ctypes.Structure):
+    """``meterdb_point_stats``."""
+
+    _fields_ = [
+        ("id", c_uint32),
+        ("key", c_char_p),
+        ("samples", c_uint64),
+        ("bytes", c_uint64),
+        ("ts_bytes", c_uint64),
+        ("value_bytes", c_uint64),
+        ("ts_codecs", c_char_p),
+        ("value_codecs", c_char_p),
+    ]
+
+
+class PointInfo(ctypes.Structure):
+    """``meterdb_point_info``."""
+
+    _fields_ = [
+        ("id", c_uint32),
+        ("kind", c_int32),
+        ("key", c_char_p),
+        ("unit", c_char_p),
+        ("energy_type", c_char_p),
+        ("precision", c_int32),
+        ("interval_ms", c_int64),
+        ("multiplier", c_double),
+        ("n_tags", c_size_t),
+        ("tag_keys", POINTER(c_char_p)),
+        ("tag_values", POINTER(c_char_p)),
+    ]
+
+
+_P = c_void_p  # an opaque handle, or an array passed by address
+_PP = POINTER(c_void_p)
+
+_signatures = {
+    "meterdb_version": (c_char_p, []),
+    "meterdb_version_number": (c_uint32, []),
+    "meterdb_last_error": (c_char_p, []),
+    "meterdb_status_name": (c_char_p, [c_int32]),
+    "meterdb_options_new": (c_int, [_PP]),
+    "meterdb_options_free": (None, [_P]),
+    "meterdb_options_set_durability": (c_int, [_P, c_int32]),
+    "meterdb_options_set_sync_interval_ms": (c_int, [_P, c_uint64]),
+    "meterdb_options_set_memtable_bytes": (c_int, [_P, c_size_t]),
+    "meterdb_options_set_background": (c_int, [_P, c_int32]),
+    "meterdb_options_set_partition_ms": (c_int, [_P, c_int64]),
+    "meterdb_options_set_compaction_trigger": (c_int, [_P, c_size_t]),
+    "meterdb_options_set_create_if_missing": (c_int, [_P, c_int32]),
+    "meterdb_db_open": (c_int, [c_char_p, _P, _PP]),
+    "meterdb_db_close": (c_int, [_P]),
+    "meterdb_db_free": (None, [_P]),
+    "meterdb_db_put": (c_int, [_P, c_uint32, c_int64, c_double, c_uint8]),
+    "meterdb_db_write": (c_int, [_P, _P, _P, _P, _P, c_size_t]),
+    "meterdb_db_write_point": (c_int, [_P, c_uint32, _P, _P, _P, c_size_t]),
+    "meterdb_db_delete_range": (c_int, [_P, c_uint32, c_int64, c_int64]),
+    "meterdb_db_latest": (
+        c_int,
+        [_P, c_uint32, POINTER(c_int64), POINTER(c_double), POINTER(c_uint8), POINTER(c_int32)],
+    ),
+    "meterdb_db_flush": (c_int, [_P]),
+    "meterdb_db_compact": (c_int, [_P]),
+    "meterdb_db_sync": (c_int, [_P]),
+    "meterdb_db_verify": (c_int, [_P, POINTER(c_size_t), c_char_p, c_size_t, POINTER(c_size_t)]),
+    "meterdb_db_define_point": (
+        c_int,
+        [
+            _P,
+            c_char_p,
+            c_int32,
+            c_char_p,
+            c_int32,
+            c_char_p,
+            c_int64,
+            c_double,
+            POINTER(c_char_p),
+            POINTER(c_char_p),
+            c_size_t,
+            POINTER(c_uint32),
+        ],
+    ),
+    "meterdb_db_ensure_point": (c_int, [_P, c_char_p, POINTER(c_uint32)]),
+    "meterdb_db_point_id": (c_int, [_P, c_char_p, POINTER(c_uint32)]),
+    "meterdb_db_point_info": (c_int, [_P, c_uint32, POINTER(POINTER(PointInfo))]),
+    "meterdb_point_info_free": (None, [POINTER(PointInfo)]),
+    "meterdb_db_list_points": (
+        c_int,
+        [_P, c_char_p, c_int32, c_char_p, _P, c_size_t, POINTER(c_size_t)],
+    ),
+    "meterdb_db_range": (c_int, [_P, c_uint32, c_int64, c_int64, _PP]),
+    "meterdb_cursor_next": (c_int, [_P, _P, _P, _P, c_size_t, POINTER(c_size_t)]),
+    "meterdb_cursor_free": (None, [_P]),
+    "meterdb_db_stats": (c_int, [_P, POINTER(Stats)]),
+    "meterdb_db_stats_report": (c_int, [_P, _PP]),
+    "meterdb_stats_report_totals": (c_int, [_P, POINTER(Stats)]),
+    "meterdb_stats_report_point_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_stats_report_point": (c_int, [_P, c_size_t, POINTER(PointStats)]),
+    "meterdb_stats_report_free": (None, [_P]),
+}
+
+for _name, (_res, _args) in _signatures.items():
+    _f = getattr(lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Everything the bindings promise, as CI runs it (from .ci/run):
+#   1. the C header is what cbindgen generates from ffi/src (bindings/c/check-header.sh)
+#   2. the C tests and example against libmeterdb.a and libmeterdb.so, plainly and under
+#      valgrind (no errors, no bytes lost)
+#   3. the Java tests (JNA)
+#   4. the Python tests (pytest)
+# Installs what is missing on a Debian machine (as root: one apt-get update, then apt-get
+# install; pip install pytest; cargo install cbindgen).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+
+need=()
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v make >/dev/null || need+=(make)
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
+[[ -f /usr/share/java/jna.jar ]] || need+=(libjna-java)
+if ((${#need[@]})); then
+    echo "== installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== C header"
+"$here/c/check-header.sh"
+
+echo "== libmeterdb (release)"
+(cd "$root" && cargo build --release -q -p meterdb-ffi)
+
+echo "== C tests (static and shared library)"
+make -s -C "$here/c" test
+echo "== C tests under valgrind"
+make -s -C "$here/c" valgrind
+
+echo "== Java tests"
+"$here/java/run-tests.sh"
+
+echo "== Python tests"
+"$here/python/run-tests.sh"
+echo "== bindings: all passed"

@@ -1,0 +1,315 @@
+//! Points: define, look up, read metadata back, list.
+
+use std::collections::BTreeMap;
+use std::ffi::{c_char, CString};
+
+use engine::{PointFilter, PointKind, PointMeta};
+
+use crate::args::{out, out_slice, slice, string, string_opt};
+use crate::boundary::{Failure, FfiResult};
+use crate::db::{meterdb_db, with_db};
+use crate::status::meterdb_status;
+
+fn kind_from(kind: i32) -> FfiResult<PointKind> {
+    match kind {
+        0 => Ok(PointKind::Gauge),
+        1 => Ok(PointKind::Counter),
+        k => Err(Failure::invalid(format!(
+            "point kind {k} is neither 0 (MDB_KIND_GAUGE) nor 1 (MDB_KIND_COUNTER)"
+        ))),
+    }
+}
+
+fn kind_to(kind: PointKind) -> i32 {
+    match kind {
+        PointKind::Gauge => 0,
+        PointKind::Counter => 1,
+    }
+}
+
+/// Defines a point, or updates the metadata of the point with that key, and writes its id to
+/// `*id_out`. Ids are dense, assigned in order of definition and never reused.
+///
+/// - `key`: 1 to 255 bytes of UTF-8 without control characters (empty or overlong:
+///   `MDB_INVALID_ARGUMENT`; not UTF-8: `MDB_INVALID_UTF8`).
+/// - `kind`: `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`.
+/// - `unit`, `energy_type`: text, NULL for none.
+/// - `precision`: decimal digits of the values, 0 to 18, or -1 for unknown.
+/// - `interval_ms`: expected collection interval, or 0 for unknown (negative: rejected).
+/// - `multiplier`: factor applied to consumption, finite and non-zero (pass 1.0 for none).
+/// - `tag_keys`, `tag_values`: `n_tags` names and values (both NULL when `n_tags` is 0); a
+///   name is 1 to 255 bytes, a value up to 4096; a repeated name keeps the last value.
+///
+/// # Safety
+/// `db` is NULL or a live handle; each string is NULL or NUL-terminated; `tag_keys` and
+/// `tag_values` are NULL or readable for `n_tags` pointers, each NULL or NUL-terminated;
+/// `id_out` is NULL or writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C signature: flat, so every binding can call it
+pub unsafe extern "C" fn meterdb_db_define_point(
+    db: *const meterdb_db,
+    key: *const c_char,
+    kind: i32,
+    unit: *const c_char,
+    precision: i32,
+    energy_type: *const c_char,
+    interval_ms: i64,
+    multiplier: f64,
+    tag_keys: *const *const c_char,
+    tag_values: *const *const c_char,
+    n_tags: usize,
+    id_out: *mut u32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: every pointer is NULL or valid as this function's `# Safety` says.
+        unsafe { with_db(db, |d| {
+            let id_out = out(id_out, "id_out")?;
+            let mut meta = PointMeta::new(string(key, "key")?, kind_from(kind)?);
+            meta.unit = string_opt(unit, "unit")?.unwrap_or_default().to_string();
+            meta.energy_type = string_opt(energy_type, "energy_type")?.unwrap_or_default().to_string();
+            meta.precision = match precision {
+                -1 => None,
+                0..=255 => Some(precision as u8),
+                p => return Err(Failure::invalid(format!("precision {p} is neither -1 (unknown) nor 0..=18"))),
+            };
+            meta.interval_ms = (interval_ms != 0).then_some(interval_ms);
+            meta.multiplier = multiplier;
+            let names = slice(tag_keys, n_tags, "tag_keys")?;
+            let values = slice(tag_values, n_tags, "tag_values")?;
+            let mut tags = BTreeMap::new();
+            for (i, (&k, &v)) in names.iter().zip(values).enumerate() {
+                tags.insert(
+                    string(k, &format!("tag_keys[{i}]"))?.to_string(),
+                    string(v, &format!("tag_values[{i}]"))?.to_string(),
+                );
+            }
+            meta.tags = tags;
+            id_out.set(d.define_point(meta)?);
+            Ok(())
+        }) }
+    }
+}
+
+/// The id of the point with key `key`, defining it as a gauge with default metadata if it
+/// does not exist yet.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `key` is NULL or NUL-terminated; `id_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_ensure_point(
+    db: *const meterdb_db,
+    key: *const c_char,
+    id_out: *mut u32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| {
+            let id_out = out(id_out, "id_out")?;
+            id_out.set(d.ensure_point(string(key, "key")?)?);
+            Ok(())
+        }) }
+    }
+}
+
+/// The id of the point with key `key`; `MDB_NOT_FOUND` when there is none.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `key` is NULL or NUL-terminated; `id_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_point_id(
+    db: *const meterdb_db,
+    key: *const c_char,
+    id_out: *mut u32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| {
+            let id_out = out(id_out, "id_out")?;
+            let key = string(key, "key")?;
+            match d.point_id(key) {
+                Some(id) => { id_out.set(id); Ok(()) }
+                None => Err(Failure::new(meterdb_status::MDB_NOT_FOUND, format!("no point has the key {key:?}"))),
+            }
+        }) }
+    }
+}
+
+/// A point's metadata, allocated by `meterdb_db_point_info` and freed by
+/// `meterdb_point_info_free`. Every string and array belongs to the struct and lives until it
+/// is freed; the struct does not depend on the database handle (it may outlive it). Read-only:
+/// do not modify its fields. Not synchronized: share it between threads only for reading.
+#[repr(C)]
+#[derive(Debug)]
+pub struct meterdb_point_info {
+    /// The point's id.
+    pub id: u32,
+    /// `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`.
+    pub kind: i32,
+    /// The key (never NULL).
+    pub key: *const c_char,
+    /// The unit, `""` when none (never NULL).
+    pub unit: *const c_char,
+    /// The energy type code, `""` when none (never NULL).
+    pub energy_type: *const c_char,
+    /// Decimal digits, or -1 when unknown.
+    pub precision: i32,
+    /// Collection interval in milliseconds, or 0 when unknown.
+    pub interval_ms: i64,
+    /// Consumption multiplier (1.0 by default).
+    pub multiplier: f64,
+    /// Number of tags.
+    pub n_tags: usize,
+    /// `n_tags` tag names, in byte order (NULL when `n_tags` is 0).
+    pub tag_keys: *const *const c_char,
+    /// `n_tags` tag values, parallel to `tag_keys` (NULL when `n_tags` is 0).
+    pub tag_values: *const *const c_char,
+}
+
+/// The allocation behind a `meterdb_point_info`: the struct first (so a pointer to one is a
+/// pointer to the other), then the memory its pointers point into.
+#[repr(C)]
+struct PointInfoAlloc {
+    info: meterdb_point_info,
+    _strings: Vec<CString>,
+    _key_ptrs: Vec<*const c_char>,
+    _value_ptrs: Vec<*const c_char>,
+}
+
+/// A C string of `s`, cut at a NUL if it holds one (the engine refuses control characters in
+/// keys, but units and tags written by other programs might contain one).
+fn c_string(s: &str) -> CString {
+    let cut = s.split('\0').next().unwrap_or_default();
+    CString::new(cut).unwrap_or_default()
+}
+
+fn point_info(id: u32, m: &PointMeta) -> *mut meterdb_point_info {
+    let mut strings = vec![
+        c_string(&m.key),
+        c_string(&m.unit),
+        c_string(&m.energy_type),
+    ];
+    for (k, v) in &m.tags {
+        strings.push(c_string(k));
+        strings.push(c_string(v));
+    }
+    let tags = &strings[3..];
+    let key_ptrs: Vec<*const c_char> = tags.iter().step_by(2).map(|s| s.as_ptr()).collect();
+    let value_ptrs: Vec<*const c_char> =
+        tags.iter().skip(1).step_by(2).map(|s| s.as_ptr()).collect();
+    let n_tags = m.tags.len();
+    let arr = |v: &Vec<*const c_char>| {
+        if n_tags == 0 {
+            std::ptr::null()
+        } else {
+            v.as_ptr()
+        }
+    };
+    let info = meterdb_point_info {
+        id,
+        kind: kind_to(m.kind),
+        key: strings[0].as_ptr(),
+        unit: strings[1].as_ptr(),
+        energy_type: strings[2].as_ptr(),
+        precision: m.precision.map_or(-1, i32::from),
+        interval_ms: m.interval_ms.unwrap_or(0),
+        multiplier: m.multiplier,
+        n_tags,
+        tag_keys: arr(&key_ptrs),
+        tag_values: arr(&value_ptrs),
+    };
+    // The pointers point into heap memory that moving the vectors does not move.
+    let b = Box::new(PointInfoAlloc {
+        info,
+        _strings: strings,
+        _key_ptrs: key_ptrs,
+        _value_ptrs: value_ptrs,
+    });
+    Box::into_raw(b).cast::<meterdb_point_info>()
+}
+
+/// The metadata of point `id`, in a struct allocated by the library: on success `*out_info`
+/// points to it (free it with `meterdb_point_info_free`); on failure it is set to NULL. An
+/// undefined id gives `MDB_NOT_FOUND`.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `out_info` is NULL or writable for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_point_info(
+    db: *const meterdb_db,
+    id: u32,
+    out_info: *mut *mut meterdb_point_info,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: `out_info` is NULL or writable (caller's promise).
+        let o = unsafe { out(out_info, "out_info") }?;
+        // SAFETY: `db` is NULL or live (caller's promise).
+        let r = unsafe { with_db(db, |d| {
+            let m = d.point(id).ok_or_else(|| Failure::new(meterdb_status::MDB_NOT_FOUND, format!("point id {id} is not defined")))?;
+            Ok(point_info(id, &m))
+        }) };
+        o.set(*r.as_ref().unwrap_or(&std::ptr::null_mut()));
+        r.map(|_| ())
+    }
+}
+
+/// Frees what `meterdb_db_point_info` returned. NULL is allowed and does nothing.
+///
+/// # Safety
+/// `info` is NULL or a pointer from `meterdb_db_point_info` not yet freed, not used after.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_point_info_free(info: *mut meterdb_point_info) {
+    boundary! {
+        if !info.is_null() {
+            // SAFETY: made by `Box::into_raw` of a `PointInfoAlloc` in `point_info`, whose
+            // first field (repr(C)) is the struct pointed to; not yet freed.
+            drop(unsafe { Box::from_raw(info.cast::<PointInfoAlloc>()) });
+        }
+    }
+}
+
+/// Lists, in id order, the ids of the points whose key starts with `key_prefix` (NULL: any),
+/// whose kind is `kind` (`MDB_KIND_ANY`: any) and whose energy type is `energy_type` (NULL:
+/// any).
+///
+/// `*n_out` always receives the number of matching points. Up to `cap` ids are written to
+/// `ids`; when more match, the call returns `MDB_BUFFER_TOO_SMALL` (with the first `cap`
+/// written): call again with a larger array. `ids` may be NULL when `cap` is 0, to ask for
+/// the count.
+///
+/// # Safety
+/// `db` is NULL or a live handle; the strings are NULL or NUL-terminated; `ids` is NULL or
+/// writable for `cap` elements; `n_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_list_points(
+    db: *const meterdb_db,
+    key_prefix: *const c_char,
+    kind: i32,
+    energy_type: *const c_char,
+    ids: *mut u32,
+    cap: usize,
+    n_out: *mut usize,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| {
+            let n_out = out(n_out, "n_out")?;
+            let mut ids = out_slice(ids, cap, "ids", false)?;
+            let filter = PointFilter {
+                key_prefix: string_opt(key_prefix, "key_prefix")?.map(str::to_string),
+                kind: if kind == -1 { None } else { Some(kind_from(kind)?) },
+                energy_type: string_opt(energy_type, "energy_type")?.map(str::to_string),
+                ..Default::default()
+            };
+            let found: Vec<u32> = d.points(&filter).into_iter().map(|(id, _)| id).collect();
+            n_out.set(found.len());
+            ids.write_at(0, &found[..found.len().min(cap)]);
+            if found.len() > cap {
+                return Err(Failure::new(
+                    meterdb_status::MDB_BUFFER_TOO_SMALL,
+                    format!("{} points match, the array holds {cap}", found.len()),
+                ));
+            }
+            Ok(())
+        }) }
+    }
+}

@@ -1,0 +1,193 @@
+//! Status codes, and the constants the header exports as macros and enums.
+
+use engine::ErrorKind;
+
+/// Major version of this library (also the value of `meterdb_version_number() / 1000000`).
+pub const MDB_VERSION_MAJOR: u32 = 0;
+/// Minor version of this library.
+pub const MDB_VERSION_MINOR: u32 = 1;
+/// Patch version of this library.
+pub const MDB_VERSION_PATCH: u32 = 0;
+
+/// Quality bit: the reading is valid. The default quality of a sample is `MDB_QUALITY_VALID`.
+pub const MDB_QUALITY_VALID: u8 = 1;
+/// Quality bit: the value was entered by hand rather than collected.
+pub const MDB_QUALITY_MANUAL: u8 = 2;
+
+/// Longest point key, in bytes of UTF-8 (not counting the terminating NUL).
+pub const MDB_MAX_KEY_LEN: usize = 255;
+
+/// What a call returned. The values are fixed: a value, once released, never changes
+/// meaning; new codes are added at the end of their group.
+///
+/// Codes 1 to 10 map one to one onto the engine's error kinds; codes from 100 on are
+/// the ABI's own.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum meterdb_status {
+    /// Success.
+    MDB_OK = 0,
+    /// An argument was rejected: an empty or overlong key, a NaN or infinite value, a
+    /// timestamp outside years 1000..=9999, a bad option, a zero capacity, ...
+    MDB_INVALID_ARGUMENT = 1,
+    /// The named point, file or object does not exist.
+    MDB_NOT_FOUND = 2,
+    /// The named object exists already with other settings.
+    MDB_ALREADY_EXISTS = 3,
+    /// Stored bytes failed a check (checksum, magic, length, codec); the message names the
+    /// file and offset.
+    MDB_CORRUPTION = 4,
+    /// The operating system reported an I/O error.
+    MDB_IO = 5,
+    /// Another process holds the database's lock file.
+    MDB_LOCKED = 6,
+    /// A previous fsync failed; the database accepts no more writes (reopen it to recover).
+    MDB_POISONED = 7,
+    /// The database handle has been closed (by `meterdb_db_close`).
+    MDB_CLOSED = 8,
+    /// A file was written by a newer, unknown format version.
+    MDB_UNSUPPORTED_VERSION = 9,
+    /// A storage limit was reached (a byte cap, or a full disk).
+    MDB_STORAGE_FULL = 10,
+    /// A required pointer argument was NULL.
+    MDB_NULL_ARGUMENT = 100,
+    /// A string argument was not valid UTF-8.
+    MDB_INVALID_UTF8 = 101,
+    /// A caller's buffer was too small; the call says through an out-parameter how much
+    /// room it needs.
+    MDB_BUFFER_TOO_SMALL = 102,
+    /// A bug inside the library panicked; the panic was caught at the boundary. The handle
+    /// used may be in an inconsistent state: close it and reopen the database.
+    MDB_PANIC = 103,
+    /// The engine reported an error of a kind this version of the ABI does not know.
+    MDB_INTERNAL = 104,
+}
+
+impl meterdb_status {
+    /// The status of an engine error kind.
+    pub fn from_kind(kind: ErrorKind) -> meterdb_status {
+        use meterdb_status::*;
+        match kind {
+            ErrorKind::InvalidArgument => MDB_INVALID_ARGUMENT,
+            ErrorKind::NotFound => MDB_NOT_FOUND,
+            ErrorKind::AlreadyExists => MDB_ALREADY_EXISTS,
+            ErrorKind::Corruption => MDB_CORRUPTION,
+            ErrorKind::Io => MDB_IO,
+            ErrorKind::Locked => MDB_LOCKED,
+            ErrorKind::Poisoned => MDB_POISONED,
+            ErrorKind::Closed => MDB_CLOSED,
+            ErrorKind::UnsupportedVersion => MDB_UNSUPPORTED_VERSION,
+            ErrorKind::StorageFull => MDB_STORAGE_FULL,
+            _ => MDB_INTERNAL,
+        }
+    }
+
+    /// Every status, in order of value.
+    pub(crate) const ALL: [meterdb_status; 16] = {
+        use meterdb_status::*;
+        [
+            MDB_OK,
+            MDB_INVALID_ARGUMENT,
+            MDB_NOT_FOUND,
+            MDB_ALREADY_EXISTS,
+            MDB_CORRUPTION,
+            MDB_IO,
+            MDB_LOCKED,
+            MDB_POISONED,
+            MDB_CLOSED,
+            MDB_UNSUPPORTED_VERSION,
+            MDB_STORAGE_FULL,
+            MDB_NULL_ARGUMENT,
+            MDB_INVALID_UTF8,
+            MDB_BUFFER_TOO_SMALL,
+            MDB_PANIC,
+            MDB_INTERNAL,
+        ]
+    };
+
+    /// The C name, NUL-terminated, e.g. `"MDB_NOT_FOUND\0"`.
+    pub fn name(self) -> &'static str {
+        use meterdb_status::*;
+        match self {
+            MDB_OK => "MDB_OK\0",
+            MDB_INVALID_ARGUMENT => "MDB_INVALID_ARGUMENT\0",
+            MDB_NOT_FOUND => "MDB_NOT_FOUND\0",
+            MDB_ALREADY_EXISTS => "MDB_ALREADY_EXISTS\0",
+            MDB_CORRUPTION => "MDB_CORRUPTION\0",
+            MDB_IO => "MDB_IO\0",
+            MDB_LOCKED => "MDB_LOCKED\0",
+            MDB_POISONED => "MDB_POISONED\0",
+            MDB_CLOSED => "MDB_CLOSED\0",
+            MDB_UNSUPPORTED_VERSION => "MDB_UNSUPPORTED_VERSION\0",
+            MDB_STORAGE_FULL => "MDB_STORAGE_FULL\0",
+            MDB_NULL_ARGUMENT => "MDB_NULL_ARGUMENT\0",
+            MDB_INVALID_UTF8 => "MDB_INVALID_UTF8\0",
+            MDB_BUFFER_TOO_SMALL => "MDB_BUFFER_TOO_SMALL\0",
+            MDB_PANIC => "MDB_PANIC\0",
+            MDB_INTERNAL => "MDB_INTERNAL\0",
+        }
+    }
+}
+
+/// Durability modes, for `meterdb_options_set_durability` (which takes an `int32_t` so
+/// that no out-of-range enum value can reach the library).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum meterdb_durability {
+    /// The WAL is synced before a write returns (the default): a returned write survives a
+    /// power loss.
+    MDB_DURABILITY_SYNC = 0,
+    /// A background thread syncs the WAL every `meterdb_options_set_sync_interval_ms`
+    /// milliseconds (default 1000); a power loss can lose that last interval.
+    MDB_DURABILITY_INTERVAL = 1,
+    /// The engine never syncs the WAL except on flush and close; the OS decides.
+    MDB_DURABILITY_NONE = 2,
+}
+
+/// Point kinds, for `meterdb_db_define_point` and `meterdb_db_list_points` (which take an
+/// `int32_t`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum meterdb_point_kind {
+    /// In a filter: any kind.
+    MDB_KIND_ANY = -1,
+    /// An instantaneous reading (kW, temperature, flow rate).
+    MDB_KIND_GAUGE = 0,
+    /// A cumulative register (kWh, m³): consumption is its increase.
+    MDB_KIND_COUNTER = 1,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_macros_match_the_package() {
+        assert_eq!(
+            MDB_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            MDB_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            MDB_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+
+    #[test]
+    fn names_match_values() {
+        for (i, s) in meterdb_status::ALL.iter().enumerate() {
+            let name = s.name();
+            assert!(name.starts_with("MDB_") && name.ends_with('\0'));
+            if i > 0 {
+                assert!(*s as i32 > meterdb_status::ALL[i - 1] as i32);
+            }
+        }
+        assert_eq!(meterdb_status::MDB_CLOSED as i32, 8);
+        assert_eq!(meterdb_status::MDB_NULL_ARGUMENT as i32, 100);
+        assert_eq!(MDB_MAX_KEY_LEN, engine::catalog::MAX_KEY_LEN);
+    }
+}
