@@ -140,7 +140,16 @@ fn ingest(c: &mut Criterion) {
     let points = 1000usize;
     let intervals = 1000i64;
     g.throughput(Throughput::Elements(points as u64 * intervals as u64));
-    for (name, tiers) in [("no_tiers", TierSet::NONE), ("five_tiers", TierSet::ALL)] {
+    let four = TierSet::NONE
+        .with(Tier::Hour)
+        .with(Tier::Day)
+        .with(Tier::Month)
+        .with(Tier::Year);
+    for (name, tiers) in [
+        ("no_tiers", TierSet::NONE),
+        ("five_tiers", TierSet::ALL),
+        ("hour_to_year", four),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let opts = Options {
             tiers,

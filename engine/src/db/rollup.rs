@@ -143,7 +143,7 @@ fn refresh(
     upto: Tier,
     raw: &mut dyn FnMut(Timestamp, Timestamp) -> Result<Columns>,
 ) -> Result<Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)>> {
-        let mut out: Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)> = Vec::new();
+    let mut out: Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)> = Vec::new();
     // Each tier's spans are the finer tier's widened: few calendar computations per point.
     let mut spans = coalesce(dirty.to_vec(), COALESCE_MS);
     for tier in tiers.iter().filter(|t| *t <= upto) {
