@@ -61,10 +61,8 @@ pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> Enc
     // Rollup columns are small and often equal (a bucket of one sample has sum, min, max,
     // first and last alike): a column equal to an earlier one is stored as a reference, and
     // zstd is not tried.
-    let opts = CodecOptions {
-        zstd_level: None,
-        ..opts.clone()
-    };
+    let mut opts = opts.clone();
+    opts.zstd_level = None;
     for (i, c) in cols.iter().enumerate() {
         let same = (0..i).find(|&j| bits_equal(&cols[j], c));
         let mut out = Vec::new();
