@@ -138,7 +138,7 @@ fn queries(c: &mut Criterion) {
 fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("ingest_and_flush");
     let points = 1000usize;
-    let intervals = 1000i64;
+    let intervals = 3000i64;
     g.throughput(Throughput::Elements(points as u64 * intervals as u64));
     let four = TierSet::NONE
         .with(Tier::Hour)
@@ -164,7 +164,7 @@ fn ingest(c: &mut Criterion) {
             })
             .collect();
         let mut round = 0i64;
-        g.bench_function(format!("batch_1000000_then_flush_{name}"), |b| {
+        g.bench_function(format!("batch_3000000_then_flush_{name}"), |b| {
             b.iter_batched(
                 || {
                     let mut batch = WriteBatch::with_capacity(points * intervals as usize);
