@@ -1,0 +1,131 @@
+//! Golden files of on-disk format version 1: a small database written by this version is
+//! committed under `tests/fixtures/v1/`, and every later build must open it and read back
+//! exactly the same samples and buckets.
+//!
+//! To regenerate (only when the format version changes, into a new directory):
+//! `MDB_WRITE_GOLDEN=1 cargo test -p meterdb --test compat_v1`.
+
+use std::path::{Path, PathBuf};
+
+use meterdb::{Db, Durability, Options, PointKind, PointMeta, Tier, WriteBatch};
+
+/// 2026-01-01T00:00:00+08:00.
+const T0: i64 = 1_767_196_800_000;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
+}
+
+/// The content: a register with 2 decimals (one correction, one deleted range, a meter
+/// replacement), a noisy gauge with 1 decimal, a constant, part flushed and compacted, part
+/// left in the WAL.
+fn write_content(db: &Db) {
+    let reg = db
+        .define_point(
+            PointMeta::new("91350100MA2GOLDEN1X0101000000000001", PointKind::Counter)
+                .with_unit("kWh")
+                .with_precision(2)
+                .with_interval_ms(900_000)
+                .with_coal_coefficient(0, 0.1229)
+                .with_tag("workshop", "rolling"),
+        )
+        .unwrap();
+    let gauge = db
+        .define_point(PointMeta::new("gauge-kw", PointKind::Gauge).with_unit("kW"))
+        .unwrap();
+    let konst = db
+        .define_point(PointMeta::new("const", PointKind::Gauge))
+        .unwrap();
+    for (part, flush) in [(0..1000i64, true), (1000..1200, false)] {
+        let mut b = WriteBatch::new();
+        for i in part {
+            let ts = T0 + i * 900_000;
+            let r = if i < 700 {
+                100.0 + i as f64 * 1.25
+            } else {
+                (i - 700) as f64 * 1.25
+            };
+            b.put(reg, ts, (r * 100.0f64).round() / 100.0);
+            b.put(
+                gauge,
+                ts,
+                ((40.0 + (i % 96) as f64 * 0.7) * 10.0f64).round() / 10.0,
+            );
+            b.put(konst, ts, 0.4);
+        }
+        db.write(&b).unwrap();
+        if flush {
+            db.put(reg, T0 + 5 * 900_000, 106.0).unwrap(); // a correction
+            db.delete_range(gauge, T0 + 10 * 900_000, T0 + 20 * 900_000)
+                .unwrap();
+            db.flush().unwrap();
+            db.compact().unwrap();
+        }
+    }
+}
+
+#[test]
+fn format_v1_golden_database_reads_back_exactly() {
+    let dir = fixture();
+    if std::env::var_os("MDB_WRITE_GOLDEN").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::open(&dir, Options::default()).unwrap();
+        write_content(&db);
+        db.close().unwrap();
+        let _ = std::fs::remove_file(dir.join("LOCK"));
+    }
+    assert!(
+        dir.join("MANIFEST").exists(),
+        "golden database missing: {}",
+        dir.display()
+    );
+    // Work on a copy: opening may truncate or append.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&dir, tmp.path());
+    let golden = Db::open(tmp.path(), Options::default()).unwrap();
+    // The same content written now, in memory, is the expected answer.
+    let mem = meterdb::io::MemStorage::new();
+    let fresh = Db::open(
+        "/fresh",
+        Options {
+            storage: Some(std::sync::Arc::new(mem)),
+            durability: Durability::None,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    write_content(&fresh);
+    for p in 0..3 {
+        assert_eq!(golden.point(p), fresh.point(p));
+        let g = golden.read_range(p, i64::MIN, i64::MAX).unwrap();
+        let f = fresh.read_range(p, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(g.len(), f.len());
+        assert!(g.ts == f.ts && g.quality == f.quality);
+        assert!(g
+            .values
+            .iter()
+            .zip(&f.values)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        for tier in Tier::ALL {
+            assert_eq!(
+                golden.rollup(p, tier, i64::MIN / 4, i64::MAX / 4).unwrap(),
+                fresh.rollup(p, tier, i64::MIN / 4, i64::MAX / 4).unwrap(),
+                "point {p} {tier:?}"
+            );
+        }
+    }
+    assert!(golden.verify().unwrap().is_empty());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
