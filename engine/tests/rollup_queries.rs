@@ -1,0 +1,167 @@
+//! Rollup queries over several points: sums, standard coal, period comparisons, selection by
+//! metadata, and the time zone fixed at creation.
+
+use meterdb::{
+    CoalUnit, Db, Durability, ErrorKind, Options, PointFilter, PointKind, PointMeta, Tier, TierSet,
+    WriteBatch,
+};
+
+const DAY: i64 = 86_400_000;
+/// 2025-01-01T00:00:00+08:00.
+const Y0: i64 = 1_735_660_800_000;
+
+/// Two registers rising by `rate` per day (read at every day's start for two years), and a
+/// gauge.
+fn setup() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
+    let a = db
+        .define_point(
+            PointMeta::new("E1-elec", PointKind::Counter)
+                .with_energy_type("01")
+                .with_interval_ms(DAY)
+                .with_coal_coefficient(i64::MIN / 4, 0.1229)
+                .with_coal_coefficient(Y0 + 366 * DAY, 0.2),
+        )
+        .unwrap();
+    let b = db
+        .define_point(
+            PointMeta::new("E1-gas", PointKind::Counter)
+                .with_energy_type("02")
+                .with_multiplier(10.0),
+        )
+        .unwrap();
+    let g = db
+        .define_point(PointMeta::new("E2-kw", PointKind::Gauge))
+        .unwrap();
+    let mut w = WriteBatch::new();
+    for d in 0..=731 {
+        let t = Y0 + d * DAY;
+        // Point a doubles its daily consumption in the second year.
+        let ra = if d <= 365 {
+            d as f64 * 10.0
+        } else {
+            3650.0 + (d - 365) as f64 * 20.0
+        };
+        w.put(a, t, ra);
+        w.put(b, t, d as f64 * 2.0);
+        w.put(g, t + 3_600_000, 5.0 + (d % 2) as f64);
+    }
+    db.write(&w).unwrap();
+    (dir, db)
+}
+
+#[test]
+fn sums_coal_and_comparisons() {
+    let (_dir, db) = setup();
+    db.flush().unwrap();
+    let year2 = (Y0 + 365 * DAY, Y0 + 730 * DAY);
+    let ids = db.points(&PointFilter {
+        key_prefix: Some("E1-".into()),
+        ..Default::default()
+    });
+    let ids: Vec<u32> = ids.into_iter().map(|(i, _)| i).collect();
+    assert_eq!(ids, vec![0, 1]);
+
+    // Summed: a consumes 20 a day in year 2, b consumes 2 x multiplier 10 = 20.
+    let sum = db.rollup_sum(&ids, Tier::Day, year2.0, year2.1).unwrap();
+    assert_eq!(sum.len(), 365);
+    assert!(sum
+        .iter()
+        .all(|r| r.points == 2 && (r.consumption.unwrap() - 40.0).abs() < 1e-9));
+    let months = db.rollup_sum(&ids, Tier::Month, year2.0, year2.1).unwrap();
+    assert_eq!(months.len(), 12);
+    let total: f64 = months.iter().map(|r| r.consumption.unwrap()).sum();
+    assert!((total - 365.0 * 40.0).abs() < 1e-6, "{total}");
+
+    // Standard coal: a's coefficient changes on day 366; b has none.
+    let coal = db
+        .coal_sum(
+            &[0, 1],
+            Tier::Day,
+            Y0 + 364 * DAY,
+            Y0 + 368 * DAY,
+            CoalUnit::Kgce,
+        )
+        .unwrap();
+    let got: Vec<f64> = coal.iter().map(|r| r.consumption.unwrap()).collect();
+    let want = [10.0 * 0.1229, 20.0 * 0.1229, 20.0 * 0.2, 20.0 * 0.2];
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-9, "{got:?}");
+    }
+    let tce = db
+        .coal_sum(
+            &[0],
+            Tier::Day,
+            Y0 + 366 * DAY,
+            Y0 + 367 * DAY,
+            CoalUnit::Tce,
+        )
+        .unwrap();
+    assert!((tce[0].consumption.unwrap() - 0.004).abs() < 1e-12);
+
+    // 同比 and 环比 on point a's months: year 2 doubles year 1.
+    let cmp = db
+        .compare(&[0], Tier::Month, year2.0, year2.1, None)
+        .unwrap();
+    assert_eq!(cmp.len(), 12);
+    let feb = &cmp[1];
+    assert!((feb.value.unwrap() - 28.0 * 20.0).abs() < 1e-6);
+    assert!(
+        (feb.year_ago.unwrap() - 28.0 * 10.0).abs() < 1e-6,
+        "{feb:?}"
+    ); // February 2025
+    let mar = &cmp[2];
+    assert!((mar.previous.unwrap() - 28.0 * 20.0).abs() < 1e-6);
+    assert!(
+        (mar.year_change_pct.unwrap() - 100.0).abs() < 1e-6,
+        "{mar:?}"
+    );
+    // A gauge compares means.
+    let cmp = db
+        .compare(&[2], Tier::Day, year2.0, year2.0 + 3 * DAY, None)
+        .unwrap();
+    assert_eq!(cmp.len(), 3);
+    assert!(cmp
+        .iter()
+        .all(|c| c.value.is_some() && c.previous.is_some()));
+}
+
+#[test]
+fn unkept_tiers_and_time_zones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(
+            dir.path(),
+            Options {
+                tz_offset_min: Some(0),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(db.tz_offset_min(), 0);
+        let p = db
+            .define_point(
+                PointMeta::new("x", PointKind::Counter).with_tiers(TierSet::NONE.with(Tier::Day)),
+            )
+            .unwrap();
+        db.put(p, 1000, 1.0).unwrap();
+        let e = db.rollup(p, Tier::Hour, 0, DAY).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(db.rollup(p, Tier::Day, 0, DAY).unwrap().len(), 1);
+    }
+    // Reopening keeps the zone; asking for another is an error.
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.tz_offset_min(), 0);
+    drop(db);
+    let e = Db::open(
+        dir.path(),
+        Options {
+            tz_offset_min: Some(480),
+            ..Options::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("+00:00"), "{e}");
+}
