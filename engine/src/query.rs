@@ -157,28 +157,40 @@ impl Snapshot {
         active: Option<&(Columns, Vec<Tombstone>)>,
     ) -> Result<Columns> {
         let mut acc = Columns::default();
-        let mut part: Option<Timestamp> = None;
-        let mut part_acc = Columns::default();
         // Partitions do not overlap in time: merge each partition's segments by generation,
-        // then append partitions in order.
-        for seg in self.version.overlapping(from, to) {
-            if part != Some(seg.id.part_start) {
-                acc.extend_from(&part_acc, 0..part_acc.len());
-                part_acc.clear();
-                part = Some(seg.id.part_start);
+        // then append partitions in order. A partition with one segment and no tombstones
+        // (the usual case once compacted) decodes straight into the answer.
+        let segs: Vec<&Arc<Segment>> = self.version.overlapping(from, to).collect();
+        let mut i = 0;
+        while i < segs.len() {
+            let part = segs[i].id.part_start;
+            let j = i + segs[i..]
+                .iter()
+                .take_while(|s| s.id.part_start == part)
+                .count();
+            if j == i + 1 && !segs[i].has_tombstones() {
+                if let Some(b) = segs[i].block(point) {
+                    segs[i].read(b, from, to, &mut acc)?;
+                }
+                i = j;
+                continue;
             }
-            let tombs: Vec<Tombstone> = seg.tombstones(point).collect();
-            let mut cols = Columns::default();
-            if let Some(b) = seg.block(point) {
-                seg.read(b, from, to, &mut cols)?;
+            let mut part_acc = Columns::default();
+            for seg in &segs[i..j] {
+                let tombs: Vec<Tombstone> = seg.tombstones(point).collect();
+                let mut cols = Columns::default();
+                if let Some(b) = seg.block(point) {
+                    seg.read(b, from, to, &mut cols)?;
+                }
+                if part_acc.is_empty() && tombs.is_empty() {
+                    part_acc = cols;
+                } else {
+                    overlay(&mut part_acc, cols, &tombs);
+                }
             }
-            if part_acc.is_empty() && tombs.is_empty() {
-                part_acc = cols;
-            } else {
-                overlay(&mut part_acc, cols, &tombs);
-            }
+            acc.extend_from(&part_acc, 0..part_acc.len());
+            i = j;
         }
-        acc.extend_from(&part_acc, 0..part_acc.len());
         for m in &self.frozen {
             let (cols, tombs) = m.read(point, from, to);
             overlay(&mut acc, cols, &tombs);
