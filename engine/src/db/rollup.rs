@@ -615,26 +615,47 @@ impl Db {
         to: Timestamp,
         coal: Option<CoalUnit>,
     ) -> Result<Vec<SumRow>> {
-        let mut acc: BTreeMap<Timestamp, SumRow> = BTreeMap::new();
+        // Rows of every point come sorted by start: merge them into a sorted accumulator
+        // with one pass per point (no map look-up per bucket).
+        let mut acc: Vec<SumRow> = Vec::new();
         for &p in points {
-            for r in self.rollup_with(p, tier, from, to, coal)? {
-                let e = acc.entry(r.bucket.start).or_insert(SumRow {
-                    start: r.bucket.start,
-                    end: r.end,
-                    count: 0,
-                    sum: 0.0,
-                    consumption: None,
-                    points: 0,
-                });
+            let rows = self.rollup_with(p, tier, from, to, coal)?;
+            let add = |e: &mut SumRow, r: &BucketRow| {
                 e.count += r.bucket.count;
                 e.sum += r.bucket.sum;
                 e.points += 1;
                 if let Some(c) = r.consumption {
                     e.consumption = Some(e.consumption.unwrap_or(0.0) + c);
                 }
+            };
+            let new_row = |r: &BucketRow| SumRow {
+                start: r.bucket.start,
+                end: r.end,
+                count: 0,
+                sum: 0.0,
+                consumption: None,
+                points: 0,
+            };
+            let mut i = 0;
+            let mut extra = Vec::new();
+            for r in &rows {
+                while i < acc.len() && acc[i].start < r.bucket.start {
+                    i += 1;
+                }
+                if i < acc.len() && acc[i].start == r.bucket.start {
+                    add(&mut acc[i], r);
+                } else {
+                    let mut e = new_row(r);
+                    add(&mut e, r);
+                    extra.push(e);
+                }
+            }
+            if !extra.is_empty() {
+                acc.extend(extra);
+                acc.sort_by_key(|e| e.start);
             }
         }
-        Ok(acc.into_values().collect())
+        Ok(acc)
     }
 
     /// Each bucket of the points' summed series with the bucket one period earlier (环比) and
