@@ -174,6 +174,64 @@ fn refresh(
     Ok(out)
 }
 
+/// The last raw sample of a point before `t` (`before`) or the first at or after `t`, from the
+/// raw segments' block statistics alone: `Some(answer)` when the nearest partition holding the
+/// point has one segment, no tombstones and a block wholly on the far side of `t`; `None` when
+/// only decoding can tell. Memtables are not looked at.
+fn neighbour_from_stats(
+    version: &Version,
+    point: PointId,
+    t: Timestamp,
+    before: bool,
+) -> Option<Option<(Timestamp, f64)>> {
+    let segs = &version.segments;
+    // Group the (sorted) segments by partition and walk away from `t`.
+    let split = segs.partition_point(|s| s.id.part_start < t);
+    let check = |group: &[Arc<Segment>]| -> Option<Option<Option<(Timestamp, f64)>>> {
+        let holds = group
+            .iter()
+            .any(|s| s.block(point).is_some() || s.tombstones(point).next().is_some());
+        if !holds {
+            return None; // nothing of the point here: look further
+        }
+        if group.len() != 1 || group[0].tombstones(point).next().is_some() {
+            return Some(None);
+        }
+        let b = group[0].block(point)?;
+        let st = &b.stats;
+        Some(if before && st.max_ts < t {
+            Some(Some((st.max_ts, st.last)))
+        } else if !before && st.min_ts >= t {
+            Some(Some((st.min_ts, st.first)))
+        } else {
+            None
+        })
+    };
+    if before {
+        let mut end = split;
+        while end > 0 {
+            let p = segs[end - 1].id.part_start;
+            let start = segs[..end].partition_point(|s| s.id.part_start < p);
+            if let Some(r) = check(&segs[start..end]) {
+                return r;
+            }
+            end = start;
+        }
+    } else {
+        // The partition holding `t` starts before it: begin there.
+        let mut start = segs[..split].partition_point(|s| s.id.part_end <= t);
+        while start < segs.len() {
+            let p = segs[start].id.part_start;
+            let end = start + segs[start..].partition_point(|s| s.id.part_start == p);
+            if let Some(r) = check(&segs[start..end]) {
+                return r;
+            }
+            start = end;
+        }
+    }
+    Some(None)
+}
+
 /// One tier's new rows from a flush, by partition and point.
 type TierParts = BTreeMap<(Timestamp, Timestamp), BTreeMap<PointId, Vec<Bucket>>>;
 
@@ -427,10 +485,14 @@ impl Db {
             };
             (snap, dirty)
         };
+        // With no unflushed data of the point, the counters' neighbouring samples come from
+        // raw block statistics, and only the range itself is read.
+        let no_memtable_data = dirty.is_empty();
         // Only the dirty minutes whose bucket at this tier overlaps the range matter.
         dirty.retain(|&(s, t)| s < xe && t > xa);
         let dirty = merge_spans(dirty);
-        let mut rows = stored_rows(&snap.version, tier, point, xa, xe, false)?;
+        let (ra, re) = if no_memtable_data { (a, e) } else { (xa, xe) };
+        let mut rows = stored_rows(&snap.version, tier, point, ra, re, false)?;
         if !dirty.is_empty() {
             let (ha, hb) = (dirty[0].0.min(xa), dirty[dirty.len() - 1].1.max(xe));
             let active = self.inner.state.read().mem.read(point, ha, hb);
@@ -463,13 +525,26 @@ impl Db {
         let counter = meta.kind == crate::PointKind::Counter;
         let mut nb = Neighbours::default();
         if counter {
+            let fast = |before: bool, t: Timestamp| {
+                if no_memtable_data {
+                    neighbour_from_stats(&snap.version, point, t, before)
+                } else {
+                    None
+                }
+            };
             nb.before = match rows.iter().rev().find(|r| r.start < a) {
                 Some(r) => Some((r.last_ts, r.last)),
-                None => self.raw_neighbour(&snap, point, a, true)?,
+                None => match fast(true, a) {
+                    Some(n) => n,
+                    None => self.raw_neighbour(&snap, point, a, true)?,
+                },
             };
             nb.after = match rows.iter().find(|r| r.start >= e) {
                 Some(r) => Some((r.first_ts, r.first)),
-                None => self.raw_neighbour(&snap, point, e, false)?,
+                None => match fast(false, e) {
+                    Some(n) => n,
+                    None => self.raw_neighbour(&snap, point, e, false)?,
+                },
             };
         }
         let mut out = consumption_rows(
