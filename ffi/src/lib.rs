@@ -49,6 +49,9 @@ mod cursor;
 #[allow(unsafe_code)]
 mod stats;
 
+#[cfg(test)]
+mod tests;
+
 pub use cursor::*;
 pub use db::*;
 pub use library::*;

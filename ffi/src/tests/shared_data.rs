@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::ptr;
 
-use meterdb::*;
+use crate::*;
 
 fn shared_data() -> Option<PathBuf> {
     let p = PathBuf::from(concat!(

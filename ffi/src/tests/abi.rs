@@ -8,8 +8,8 @@
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
-use meterdb::meterdb_status::*;
-use meterdb::*;
+use crate::meterdb_status::*;
+use crate::*;
 
 fn last_error() -> String {
     // SAFETY: the last error is a valid NUL-terminated string on this thread.
