@@ -4,4 +4,5 @@
 //! the engine crate's).
 
 mod abi;
+mod rollup;
 mod shared_data;
