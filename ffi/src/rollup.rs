@@ -105,7 +105,7 @@ pub struct meterdb_sum_row {
 /// its value is NaN. A later version that reports more adds a `_v2`; this one never changes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct meterdb_comparison_row {
+pub struct meterdb_compare_row {
     /// Start of the bucket.
     pub start: i64,
     /// The bucket's value: the summed consumption when any of the points is a counter, else
@@ -188,14 +188,14 @@ impl From<&SumRow> for meterdb_sum_row {
     }
 }
 
-impl From<&Comparison> for meterdb_comparison_row {
+impl From<&Comparison> for meterdb_compare_row {
     fn from(c: &Comparison) -> Self {
         let (value, has_value) = opt(c.value);
         let (previous, has_previous) = opt(c.previous);
         let (previous_change_pct, has_previous_change_pct) = opt(c.previous_change_pct);
         let (year_ago, has_year_ago) = opt(c.year_ago);
         let (year_change_pct, has_year_change_pct) = opt(c.year_change_pct);
-        meterdb_comparison_row {
+        meterdb_compare_row {
             start: c.start,
             value,
             previous,
@@ -232,7 +232,7 @@ pub struct meterdb_rollup_sum {
 /// several threads at once.
 #[derive(Debug)]
 pub struct meterdb_comparison {
-    rows: Vec<meterdb_comparison_row>,
+    rows: Vec<meterdb_compare_row>,
 }
 
 /// A tier number from C.
@@ -671,7 +671,7 @@ pub unsafe extern "C" fn meterdb_db_compare(
             let unit = coal_from(coal_unit, true)?;
             check_range(from, to)?;
             let rows = d.compare(points, tier, from, to, unit)?;
-            Ok(meterdb_comparison { rows: rows.iter().map(meterdb_comparison_row::from).collect() })
+            Ok(meterdb_comparison { rows: rows.iter().map(meterdb_compare_row::from).collect() })
         }) }
     }
 }
@@ -700,7 +700,7 @@ pub unsafe extern "C" fn meterdb_comparison_count(
 pub unsafe extern "C" fn meterdb_comparison_row(
     comparison: *const meterdb_comparison,
     index: usize,
-    out_row: *mut meterdb_comparison_row,
+    out_row: *mut meterdb_compare_row,
 ) -> meterdb_status {
     boundary! {
         // SAFETY: as this function's.
@@ -718,7 +718,7 @@ pub unsafe extern "C" fn meterdb_comparison_row(
 pub unsafe extern "C" fn meterdb_comparison_rows(
     comparison: *const meterdb_comparison,
     first: usize,
-    out_rows: *mut meterdb_comparison_row,
+    out_rows: *mut meterdb_compare_row,
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
@@ -752,11 +752,11 @@ mod tests {
     fn row_layouts_are_fixed() {
         assert_eq!(size_of::<meterdb_bucket_row>(), 144);
         assert_eq!(size_of::<meterdb_sum_row>(), 48);
-        assert_eq!(size_of::<meterdb_comparison_row>(), 56);
+        assert_eq!(size_of::<meterdb_compare_row>(), 56);
         assert_eq!(align_of::<meterdb_bucket_row>(), 8);
         assert_eq!(std::mem::offset_of!(meterdb_bucket_row, has_mean), 136);
         assert_eq!(std::mem::offset_of!(meterdb_sum_row, points), 40);
-        assert_eq!(std::mem::offset_of!(meterdb_comparison_row, has_value), 48);
+        assert_eq!(std::mem::offset_of!(meterdb_compare_row, has_value), 48);
     }
 
     #[test]

@@ -626,7 +626,7 @@ typedef struct meterdb_sum_row {
  * `meterdb_comparison_rows`. Each figure has a flag: when it is 0 the figure is absent and
  * its value is NaN. A later version that reports more adds a `_v2`; this one never changes.
  */
-typedef struct meterdb_comparison_row {
+typedef struct meterdb_compare_row {
   /**
    * Start of the bucket.
    */
@@ -673,7 +673,7 @@ typedef struct meterdb_comparison_row {
    * 1 when `year_change_pct` is present, else 0.
    */
   uint8_t has_year_change_pct;
-} meterdb_comparison_row;
+} meterdb_compare_row;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1468,7 +1468,7 @@ enum meterdb_status meterdb_comparison_count(const struct meterdb_comparison *co
  */
 enum meterdb_status meterdb_comparison_row(const struct meterdb_comparison *comparison,
                                            size_t index,
-                                           struct meterdb_comparison_row *out_row);
+                                           struct meterdb_compare_row *out_row);
 
 /**
  * Copies rows `first`, `first + 1`, ... of a comparison result into the caller's array, as
@@ -1480,7 +1480,7 @@ enum meterdb_status meterdb_comparison_row(const struct meterdb_comparison *comp
  */
 enum meterdb_status meterdb_comparison_rows(const struct meterdb_comparison *comparison,
                                             size_t first,
-                                            struct meterdb_comparison_row *out_rows,
+                                            struct meterdb_compare_row *out_rows,
                                             size_t cap,
                                             size_t *n_out);
 

@@ -192,7 +192,7 @@ fn compare(
     from: i64,
     to: i64,
     coal: meterdb_coal_unit,
-) -> Vec<meterdb_comparison_row> {
+) -> Vec<meterdb_compare_row> {
     let mut r = ptr::null_mut();
     // SAFETY: live handle; `points` holds `points.len()` ids; the result is freed here.
     unsafe {
@@ -349,7 +349,7 @@ fn rollup_answers_equal_the_engines() {
                 &cmp,
                 &want
                     .iter()
-                    .map(meterdb_comparison_row::from)
+                    .map(meterdb_compare_row::from)
                     .collect::<Vec<_>>(),
             );
         }
@@ -368,7 +368,7 @@ fn rollup_answers_equal_the_engines() {
             &cmp,
             &want
                 .iter()
-                .map(meterdb_comparison_row::from)
+                .map(meterdb_compare_row::from)
                 .collect::<Vec<_>>(),
         );
         if !flushed {
@@ -524,7 +524,7 @@ fn a_result_outlives_its_database() {
         let mut srow = meterdb_sum_row::default();
         ok(meterdb_rollup_sum_row(s, 0, &mut srow));
         assert_eq!((srow.count, srow.points, srow.has_consumption), (1, 1, 0));
-        let mut crow = meterdb_comparison_row::default();
+        let mut crow = meterdb_compare_row::default();
         ok(meterdb_comparison_row(c, 0, &mut crow));
         assert_eq!((crow.has_value, crow.value, crow.has_previous), (1, 4.0, 0));
         meterdb_rollup_free(r);
@@ -653,7 +653,7 @@ fn misuse_of_the_rollup_functions() {
             "comparison is NULL",
         );
         fails(
-            meterdb_comparison_row(ptr::null(), 0, &mut meterdb_comparison_row::default()),
+            meterdb_comparison_row(ptr::null(), 0, &mut meterdb_compare_row::default()),
             MDB_NULL_ARGUMENT,
             "comparison is NULL",
         );
@@ -828,7 +828,7 @@ fn misuse_of_the_rollup_functions() {
         meterdb_rollup_sum_free(s);
         ok(meterdb_db_compare(t.db, &p, 1, 3, d, e, -1, &mut c));
         fails(
-            meterdb_comparison_row(c, 1, &mut meterdb_comparison_row::default()),
+            meterdb_comparison_row(c, 1, &mut meterdb_compare_row::default()),
             MDB_INVALID_ARGUMENT,
             "past",
         );
