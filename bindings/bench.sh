@@ -3,7 +3,7 @@
 # timestamps), durability NONE, a fresh database per repeat; the median time of one batch,
 # and its ratio to the Rust API's. Usage: bindings/bench.sh [batches] [repeats]
 #
-#   rust          ffi/examples/bench_write.rs   Db::write (the baseline)
+#   rust          benches/examples/bench_write.rs  Db::write (the baseline)
 #   c-static/-shared bindings/c/bench/bench_write.c  meterdb_db_write, libmeterdb.a / .so
 #   java          bindings/java/bench/...       MeterDb.write(int[], long[], double[])
 #   python-*      bindings/python/bench/bench_write.py  numpy arrays, array.array, lists
@@ -16,7 +16,7 @@ repeats="${2:-7}"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 
-(cd "$root" && cargo build --release -q -p meterdb-ffi --example bench_write)
+(cd "$root" && cargo build --release -q -p meterdb-benches --example bench_write)
 echo "== rust" >&2
 "$CARGO_TARGET_DIR/release/examples/bench_write" "$batches" "$repeats" | tee -a "$out" >&2
 echo "== c" >&2

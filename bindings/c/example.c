@@ -1,4 +1,5 @@
-/* MeterDB from C: open, define a point, write a batch, read it back with a cursor, latest. */
+/* MeterDB from C: open, define a point, write a batch, read it back with a cursor, latest,
+ * and consumption per day. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -41,7 +42,22 @@ int main(int argc, char **argv) {
     CHECK(meterdb_db_latest(db, kwh, &lt, &lv, NULL, &found));
     printf("read %zu samples; latest %lld ms = %.2f kWh (libmeterdb %s)\n", total, (long long)lt, lv,
            meterdb_version());
+
+    /* Consumption per calendar day (in the database's zone, +08:00 by default). */
+    meterdb_rollup *days = NULL;
+    CHECK(meterdb_db_rollup(db, kwh, MDB_TIER_DAY, ts[0], ts[95] + 1, &days));
+    size_t n_days;
+    CHECK(meterdb_rollup_count(days, &n_days));
+    double used = 0;
+    for (size_t i = 0; i < n_days; i++) {
+        meterdb_bucket_row day;
+        CHECK(meterdb_rollup_row(days, i, &day));
+        if (day.has_consumption) used += day.consumption;
+        printf("day from %lld: %llu readings, %.2f kWh\n", (long long)day.start,
+               (unsigned long long)day.count, day.has_consumption ? day.consumption : 0.0);
+    }
+    meterdb_rollup_free(days);
     CHECK(meterdb_db_close(db));
     meterdb_db_free(db);
-    return total == 96 && found ? 0 : 1;
+    return total == 96 && found && used == 95 * 2.5 ? 0 : 1;
 }

@@ -49,15 +49,17 @@ mod cursor;
 #[allow(unsafe_code)]
 mod stats;
 
+#[allow(unsafe_code)]
+mod rollup;
+
+#[cfg(test)]
+mod tests;
+
 pub use cursor::*;
 pub use db::*;
 pub use library::*;
 pub use options::*;
 pub use points::*;
+pub use rollup::*;
 pub use stats::*;
 pub use status::*;
-
-// Downsampled queries (issue 5, second half) arrive with the engine's rollup API: they will
-// live in a module `rollup` here (`meterdb_db_read_rollup` filling caller arrays of
-// bucket starts, sums, minimums, maximums and counts, and `meterdb_db_day_consumption`),
-// following the same rules. Nothing in the ABI below has to change for them.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use engine::{Durability, Options};
+use engine::{Durability, Options, TierSet};
 
 use crate::args::{handle_mut, out};
 use crate::boundary::{Failure, FfiResult};
@@ -46,7 +46,8 @@ impl Default for meterdb_options {
 
 /// Creates options with every setting at its default: durability `MDB_DURABILITY_SYNC`,
 /// sync interval 1000 ms, memtable 64 MiB, partitions of 7 days, compaction after 4 segment
-/// files, background thread on, create the database if missing.
+/// files, background thread on, create the database if missing, the time zone the database
+/// was created with (+08:00 for a new one), every rollup tier kept.
 ///
 /// On success `*out_opts` is a new handle, to be freed with `meterdb_options_free`.
 ///
@@ -231,5 +232,60 @@ pub unsafe extern "C" fn meterdb_options_set_create_if_missing(
             o.opts.create_if_missing = create != 0;
             Ok(())
         }) }
+    }
+}
+
+/// Sets the time zone of the rollup tiers' calendar buckets (days, months, years), as a fixed
+/// offset in minutes east of UTC (480 for +08:00; -18:00 to +18:00, checked when the database
+/// is opened). Fixed when the database is created: without this call a new database uses
+/// +08:00 and an existing one the zone it was created with; a different zone for an existing
+/// database makes `meterdb_db_open` fail with `MDB_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or a live handle used by no other thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_options_set_tz_offset_min(
+    opts: *mut meterdb_options,
+    minutes: i32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_opts(opts, |o| {
+            o.opts.tz_offset_min = Some(minutes);
+            Ok(())
+        }) }
+    }
+}
+
+/// Sets the rollup tiers a point keeps unless its definition says otherwise
+/// (`meterdb_db_define_point_v2`): a mask of tiers, bit `1 << (t - 1)` for tier `t` of
+/// `meterdb_tier`, from 0 (none) to `MDB_TIERS_ALL` (the default). Another value gives
+/// `MDB_INVALID_ARGUMENT`. A query of a tier a point does not keep fails with
+/// `MDB_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or a live handle used by no other thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_options_set_tiers(
+    opts: *mut meterdb_options,
+    tiers: i32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_opts(opts, |o| {
+            o.opts.tiers = tier_mask(tiers)?;
+            Ok(())
+        }) }
+    }
+}
+
+/// A mask of tiers from C (0 to `MDB_TIERS_ALL`).
+pub(crate) fn tier_mask(tiers: i32) -> FfiResult<TierSet> {
+    match u8::try_from(tiers) {
+        Ok(m) if m <= TierSet::ALL.0 => Ok(TierSet(m)),
+        _ => Err(Failure::invalid(format!(
+            "tier mask {tiers} is not a set of tiers (0 to MDB_TIERS_ALL, {})",
+            TierSet::ALL.0
+        ))),
     }
 }

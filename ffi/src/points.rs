@@ -8,7 +8,8 @@ use engine::{PointFilter, PointKind, PointMeta};
 use crate::args::{out, out_slice, slice, string, string_opt};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
-use crate::status::meterdb_status;
+use crate::options::tier_mask;
+use crate::status::{meterdb_status, MDB_TIERS_DEFAULT};
 
 fn kind_from(kind: i32) -> FfiResult<PointKind> {
     match kind {
@@ -64,26 +65,114 @@ pub unsafe extern "C" fn meterdb_db_define_point(
         // SAFETY: every pointer is NULL or valid as this function's `# Safety` says.
         unsafe { with_db(db, |d| {
             let id_out = out(id_out, "id_out")?;
-            let mut meta = PointMeta::new(string(key, "key")?, kind_from(kind)?);
-            meta.unit = string_opt(unit, "unit")?.unwrap_or_default().to_string();
-            meta.energy_type = string_opt(energy_type, "energy_type")?.unwrap_or_default().to_string();
-            meta.precision = match precision {
-                -1 => None,
-                0..=255 => Some(precision as u8),
-                p => return Err(Failure::invalid(format!("precision {p} is neither -1 (unknown) nor 0..=18"))),
-            };
-            meta.interval_ms = (interval_ms != 0).then_some(interval_ms);
-            meta.multiplier = multiplier;
-            let names = slice(tag_keys, n_tags, "tag_keys")?;
-            let values = slice(tag_values, n_tags, "tag_values")?;
-            let mut tags = BTreeMap::new();
-            for (i, (&k, &v)) in names.iter().zip(values).enumerate() {
-                tags.insert(
-                    string(k, &format!("tag_keys[{i}]"))?.to_string(),
-                    string(v, &format!("tag_values[{i}]"))?.to_string(),
-                );
+            let meta = base_meta(key, kind, unit, precision, energy_type, interval_ms, multiplier, tag_keys, tag_values, n_tags)?;
+            id_out.set(d.define_point(meta)?);
+            Ok(())
+        }) }
+    }
+}
+
+/// The metadata of the arguments `meterdb_db_define_point` has.
+///
+/// # Safety
+/// As `meterdb_db_define_point`'s.
+#[allow(clippy::too_many_arguments)]
+unsafe fn base_meta(
+    key: *const c_char,
+    kind: i32,
+    unit: *const c_char,
+    precision: i32,
+    energy_type: *const c_char,
+    interval_ms: i64,
+    multiplier: f64,
+    tag_keys: *const *const c_char,
+    tag_values: *const *const c_char,
+    n_tags: usize,
+) -> FfiResult<PointMeta> {
+    // SAFETY: the pointers are NULL or valid, per this function's `# Safety`.
+    unsafe {
+        let mut meta = PointMeta::new(string(key, "key")?, kind_from(kind)?);
+        meta.unit = string_opt(unit, "unit")?.unwrap_or_default().to_string();
+        meta.energy_type = string_opt(energy_type, "energy_type")?
+            .unwrap_or_default()
+            .to_string();
+        meta.precision = match precision {
+            -1 => None,
+            0..=255 => Some(precision as u8),
+            p => {
+                return Err(Failure::invalid(format!(
+                    "precision {p} is neither -1 (unknown) nor 0..=18"
+                )))
             }
-            meta.tags = tags;
+        };
+        meta.interval_ms = (interval_ms != 0).then_some(interval_ms);
+        meta.multiplier = multiplier;
+        let names = slice(tag_keys, n_tags, "tag_keys")?;
+        let values = slice(tag_values, n_tags, "tag_values")?;
+        let mut tags = BTreeMap::new();
+        for (i, (&k, &v)) in names.iter().zip(values).enumerate() {
+            tags.insert(
+                string(k, &format!("tag_keys[{i}]"))?.to_string(),
+                string(v, &format!("tag_values[{i}]"))?.to_string(),
+            );
+        }
+        meta.tags = tags;
+        Ok(meta)
+    }
+}
+
+/// Defines a point, or updates the metadata of the point with that key, as
+/// `meterdb_db_define_point` does, with the metadata the rollup tiers use as well:
+///
+/// - `rollover`: for a counter, the reading after which its register rolls over to zero
+///   (finite and positive), or NaN for none: without it a falling reading is taken as a meter
+///   replacement or reset, counting from zero.
+/// - `coal_from`, `coal_kgce`: `n_coal` standard-coal coefficients, kilograms of standard coal
+///   per unit of the point's consumption (finite, not negative), each valid from its timestamp
+///   `coal_from[i]` on (both NULL when `n_coal` is 0). In any order; two with the same
+///   timestamp give `MDB_INVALID_ARGUMENT`.
+/// - `tiers`: the rollup tiers the point keeps, a mask (`1 << (t - 1)` for tier `t` of
+///   `meterdb_tier`, 0 to `MDB_TIERS_ALL`), or `MDB_TIERS_DEFAULT` (-1) for the database's
+///   default (`meterdb_options_set_tiers`).
+///
+/// # Safety
+/// As `meterdb_db_define_point`'s, and: `coal_from` and `coal_kgce` are NULL or readable for
+/// `n_coal` elements.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C signature: flat, so every binding can call it
+pub unsafe extern "C" fn meterdb_db_define_point_v2(
+    db: *const meterdb_db,
+    key: *const c_char,
+    kind: i32,
+    unit: *const c_char,
+    precision: i32,
+    energy_type: *const c_char,
+    interval_ms: i64,
+    multiplier: f64,
+    tag_keys: *const *const c_char,
+    tag_values: *const *const c_char,
+    n_tags: usize,
+    rollover: f64,
+    coal_from: *const i64,
+    coal_kgce: *const f64,
+    n_coal: usize,
+    tiers: i32,
+    id_out: *mut u32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: every pointer is NULL or valid as this function's `# Safety` says.
+        unsafe { with_db(db, |d| {
+            let id_out = out(id_out, "id_out")?;
+            let mut meta = base_meta(key, kind, unit, precision, energy_type, interval_ms, multiplier, tag_keys, tag_values, n_tags)?;
+            meta.rollover = (!rollover.is_nan()).then_some(rollover);
+            let from = slice(coal_from, n_coal, "coal_from")?;
+            let kgce = slice(coal_kgce, n_coal, "coal_kgce")?;
+            meta.coal = from.iter().copied().zip(kgce.iter().copied()).collect();
+            meta.coal.sort_by_key(|c| c.0);
+            meta.tiers = match tiers {
+                MDB_TIERS_DEFAULT => None,
+                t => Some(tier_mask(t)?),
+            };
             id_out.set(d.define_point(meta)?);
             Ok(())
         }) }
@@ -165,14 +254,53 @@ pub struct meterdb_point_info {
     pub tag_values: *const *const c_char,
 }
 
+/// A point's metadata with what the rollup tiers use, allocated by
+/// `meterdb_db_point_info_v2` and freed by `meterdb_point_info_v2_free`. Like
+/// `meterdb_point_info` (which it begins with, so a pointer to one is a pointer to the other):
+/// every array belongs to the struct; it may outlive the database handle; read-only.
+#[repr(C)]
+#[derive(Debug)]
+pub struct meterdb_point_info_v2 {
+    /// What `meterdb_db_point_info` gives.
+    pub base: meterdb_point_info,
+    /// The counter's rollover maximum, or NaN when it has none.
+    pub rollover: f64,
+    /// The tiers the point keeps as a mask (`1 << (t - 1)` for tier `t`), or
+    /// `MDB_TIERS_DEFAULT` (-1) when it keeps the database's default.
+    pub tiers: i32,
+    /// Number of standard-coal coefficients.
+    pub n_coal: usize,
+    /// `n_coal` timestamps from which each coefficient is valid, ascending (NULL when
+    /// `n_coal` is 0).
+    pub coal_from: *const i64,
+    /// `n_coal` coefficients in kgce per unit, parallel to `coal_from` (NULL when `n_coal`
+    /// is 0).
+    pub coal_kgce: *const f64,
+}
+
+/// The memory a `meterdb_point_info`'s pointers point into.
+#[derive(Debug)]
+struct InfoStrings {
+    _strings: Vec<CString>,
+    _key_ptrs: Vec<*const c_char>,
+    _value_ptrs: Vec<*const c_char>,
+}
+
 /// The allocation behind a `meterdb_point_info`: the struct first (so a pointer to one is a
 /// pointer to the other), then the memory its pointers point into.
 #[repr(C)]
 struct PointInfoAlloc {
     info: meterdb_point_info,
-    _strings: Vec<CString>,
-    _key_ptrs: Vec<*const c_char>,
-    _value_ptrs: Vec<*const c_char>,
+    _strings: InfoStrings,
+}
+
+/// The allocation behind a `meterdb_point_info_v2`, the same way.
+#[repr(C)]
+struct PointInfoV2Alloc {
+    info: meterdb_point_info_v2,
+    _strings: InfoStrings,
+    _coal_from: Vec<i64>,
+    _coal_kgce: Vec<f64>,
 }
 
 /// A C string of `s`, cut at a NUL if it holds one (the engine refuses control characters in
@@ -182,7 +310,9 @@ fn c_string(s: &str) -> CString {
     CString::new(cut).unwrap_or_default()
 }
 
-fn point_info(id: u32, m: &PointMeta) -> *mut meterdb_point_info {
+/// The struct of `meterdb_db_point_info`, with the memory its pointers point into (which
+/// moving the vectors does not move).
+fn info_parts(id: u32, m: &PointMeta) -> (meterdb_point_info, InfoStrings) {
     let mut strings = vec![
         c_string(&m.key),
         c_string(&m.unit),
@@ -217,14 +347,53 @@ fn point_info(id: u32, m: &PointMeta) -> *mut meterdb_point_info {
         tag_keys: arr(&key_ptrs),
         tag_values: arr(&value_ptrs),
     };
-    // The pointers point into heap memory that moving the vectors does not move.
+    (
+        info,
+        InfoStrings {
+            _strings: strings,
+            _key_ptrs: key_ptrs,
+            _value_ptrs: value_ptrs,
+        },
+    )
+}
+
+fn point_info(id: u32, m: &PointMeta) -> *mut meterdb_point_info {
+    let (info, strings) = info_parts(id, m);
     let b = Box::new(PointInfoAlloc {
         info,
         _strings: strings,
-        _key_ptrs: key_ptrs,
-        _value_ptrs: value_ptrs,
     });
     Box::into_raw(b).cast::<meterdb_point_info>()
+}
+
+fn point_info_v2(id: u32, m: &PointMeta) -> *mut meterdb_point_info_v2 {
+    let (base, strings) = info_parts(id, m);
+    let coal_from: Vec<i64> = m.coal.iter().map(|c| c.0).collect();
+    let coal_kgce: Vec<f64> = m.coal.iter().map(|c| c.1).collect();
+    let n_coal = m.coal.len();
+    let info = meterdb_point_info_v2 {
+        base,
+        rollover: m.rollover.unwrap_or(f64::NAN),
+        tiers: m.tiers.map_or(MDB_TIERS_DEFAULT, |t| i32::from(t.0)),
+        n_coal,
+        coal_from: if n_coal == 0 {
+            std::ptr::null()
+        } else {
+            coal_from.as_ptr()
+        },
+        coal_kgce: if n_coal == 0 {
+            std::ptr::null()
+        } else {
+            coal_kgce.as_ptr()
+        },
+    };
+    let b = Box::new(PointInfoV2Alloc {
+        info,
+        _strings: strings,
+        _coal_from: coal_from,
+        _coal_kgce: coal_kgce,
+    });
+    Box::into_raw(b).cast::<meterdb_point_info_v2>()
 }
 
 /// The metadata of point `id`, in a struct allocated by the library: on success `*out_info`
@@ -263,6 +432,47 @@ pub unsafe extern "C" fn meterdb_point_info_free(info: *mut meterdb_point_info) 
             // SAFETY: made by `Box::into_raw` of a `PointInfoAlloc` in `point_info`, whose
             // first field (repr(C)) is the struct pointed to; not yet freed.
             drop(unsafe { Box::from_raw(info.cast::<PointInfoAlloc>()) });
+        }
+    }
+}
+
+/// The metadata of point `id` with what the rollup tiers use (rollover, standard-coal
+/// coefficients, tiers), in a struct allocated by the library: on success `*out_info` points
+/// to it (free it with `meterdb_point_info_v2_free`); on failure it is set to NULL. An
+/// undefined id gives `MDB_NOT_FOUND`.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `out_info` is NULL or writable for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_point_info_v2(
+    db: *const meterdb_db,
+    id: u32,
+    out_info: *mut *mut meterdb_point_info_v2,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: `out_info` is NULL or writable (caller's promise).
+        let o = unsafe { out(out_info, "out_info") }?;
+        // SAFETY: `db` is NULL or live (caller's promise).
+        let r = unsafe { with_db(db, |d| {
+            let m = d.point(id).ok_or_else(|| Failure::new(meterdb_status::MDB_NOT_FOUND, format!("point id {id} is not defined")))?;
+            Ok(point_info_v2(id, &m))
+        }) };
+        o.set(*r.as_ref().unwrap_or(&std::ptr::null_mut()));
+        r.map(|_| ())
+    }
+}
+
+/// Frees what `meterdb_db_point_info_v2` returned. NULL is allowed and does nothing.
+///
+/// # Safety
+/// `info` is NULL or a pointer from `meterdb_db_point_info_v2` not yet freed, not used after.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_point_info_v2_free(info: *mut meterdb_point_info_v2) {
+    boundary! {
+        if !info.is_null() {
+            // SAFETY: made by `Box::into_raw` of a `PointInfoV2Alloc` in `point_info_v2`, whose
+            // first field (repr(C)) is the struct pointed to; not yet freed.
+            drop(unsafe { Box::from_raw(info.cast::<PointInfoV2Alloc>()) });
         }
     }
 }

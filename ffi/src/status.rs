@@ -17,6 +17,13 @@ pub const MDB_QUALITY_MANUAL: u8 = 2;
 /// Longest point key, in bytes of UTF-8 (not counting the terminating NUL).
 pub const MDB_MAX_KEY_LEN: usize = 255;
 
+/// A set of rollup tiers is a bit mask: tier `t` (a `meterdb_tier`) is bit `1 << (t - 1)`.
+/// This one holds all five tiers (the default of `meterdb_options_set_tiers`).
+pub const MDB_TIERS_ALL: i32 = 0x1F;
+/// In `meterdb_db_define_point_v2`: the point keeps the database's default tiers (set by
+/// `meterdb_options_set_tiers` when the database is opened).
+pub const MDB_TIERS_DEFAULT: i32 = -1;
+
 /// What a call returned. The values are fixed: a value, once released, never changes
 /// meaning; new codes are added at the end of their group.
 ///
@@ -157,6 +164,36 @@ pub enum meterdb_point_kind {
     MDB_KIND_COUNTER = 1,
 }
 
+/// Rollup tiers, for the `tier` arguments of the rollup queries (which take an `int32_t`).
+/// Buckets are calendar buckets in the database's time zone (`meterdb_db_tz_offset_min`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum meterdb_tier {
+    /// Calendar minutes.
+    MDB_TIER_MINUTE = 1,
+    /// Calendar hours.
+    MDB_TIER_HOUR = 2,
+    /// Calendar days.
+    MDB_TIER_DAY = 3,
+    /// Calendar months.
+    MDB_TIER_MONTH = 4,
+    /// Calendar years.
+    MDB_TIER_YEAR = 5,
+}
+
+/// Units of standard coal, for `meterdb_db_coal_sum` and `meterdb_db_compare` (which take an
+/// `int32_t`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum meterdb_coal_unit {
+    /// In `meterdb_db_compare`: compare consumption in the points' own units.
+    MDB_COAL_NONE = -1,
+    /// Kilograms of standard coal equivalent (kgce).
+    MDB_COAL_KGCE = 0,
+    /// Tonnes of standard coal equivalent (tce).
+    MDB_COAL_TCE = 1,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +226,14 @@ mod tests {
         assert_eq!(meterdb_status::MDB_CLOSED as i32, 8);
         assert_eq!(meterdb_status::MDB_NULL_ARGUMENT as i32, 100);
         assert_eq!(MDB_MAX_KEY_LEN, engine::catalog::MAX_KEY_LEN);
+        assert_eq!(MDB_TIERS_ALL as u8, engine::TierSet::ALL.0);
+        for t in engine::Tier::ALL {
+            assert_eq!(engine::Tier::from_kind(t as u8), Some(t));
+        }
+        assert_eq!(
+            meterdb_tier::MDB_TIER_MINUTE as u8,
+            engine::Tier::Minute as u8
+        );
+        assert_eq!(meterdb_tier::MDB_TIER_YEAR as u8, engine::Tier::Year as u8);
     }
 }

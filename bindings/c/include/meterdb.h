@@ -8,7 +8,8 @@
  * - Functions that can fail return a meterdb_status (MDB_OK is 0) and write their results
  *   through out-pointers. After a failure, meterdb_last_error() gives a message for the
  *   calling thread; it stays valid until the next meterdb_ call on that thread.
- * - Handles (meterdb_db, meterdb_cursor, meterdb_options, meterdb_stats_report) are opaque.
+ * - Handles (meterdb_db, meterdb_cursor, meterdb_options, meterdb_stats_report, and the
+ *   query results meterdb_rollup, meterdb_rollup_sum, meterdb_comparison) are opaque.
  *   Constructors write the handle through an out-pointer; every _free function accepts NULL.
  *   Each handle's comment says whether it may be shared between threads and what it must
  *   not outlive.
@@ -19,6 +20,10 @@
  * - The caller allocates buffers where it can; what the library allocates has its own _free.
  * - Timestamps are int64_t milliseconds since the Unix epoch, UTC; values are finite doubles
  *   (NaN and infinities are refused); quality is a byte (MDB_QUALITY_VALID for a good reading).
+ * - Downsampled (rollup) queries answer in calendar buckets of a tier (meterdb_tier: minute,
+ *   hour, day, month, year) in the database's time zone (a fixed offset, +08:00 unless set
+ *   when the database is created). An optional figure in a result row comes with a has_ flag;
+ *   when the flag is 0 the figure is NaN.
  * - A panic inside the library is caught and returned as MDB_PANIC: it never unwinds into the
  *   caller.
  *
@@ -65,6 +70,18 @@
  * Longest point key, in bytes of UTF-8 (not counting the terminating NUL).
  */
 #define MDB_MAX_KEY_LEN 255
+
+/**
+ * A set of rollup tiers is a bit mask: tier `t` (a `meterdb_tier`) is bit `1 << (t - 1)`.
+ * This one holds all five tiers (the default of `meterdb_options_set_tiers`).
+ */
+#define MDB_TIERS_ALL 31
+
+/**
+ * In `meterdb_db_define_point_v2`: the point keeps the database's default tiers (set by
+ * `meterdb_options_set_tiers` when the database is opened).
+ */
+#define MDB_TIERS_DEFAULT -1
 
 /**
  * What a call returned. The values are fixed: a value, once released, never changes
@@ -185,6 +202,59 @@ typedef enum meterdb_point_kind {
 } meterdb_point_kind;
 
 /**
+ * Rollup tiers, for the `tier` arguments of the rollup queries (which take an `int32_t`).
+ * Buckets are calendar buckets in the database's time zone (`meterdb_db_tz_offset_min`).
+ */
+typedef enum meterdb_tier {
+  /**
+   * Calendar minutes.
+   */
+  MDB_TIER_MINUTE = 1,
+  /**
+   * Calendar hours.
+   */
+  MDB_TIER_HOUR = 2,
+  /**
+   * Calendar days.
+   */
+  MDB_TIER_DAY = 3,
+  /**
+   * Calendar months.
+   */
+  MDB_TIER_MONTH = 4,
+  /**
+   * Calendar years.
+   */
+  MDB_TIER_YEAR = 5,
+} meterdb_tier;
+
+/**
+ * Units of standard coal, for `meterdb_db_coal_sum` and `meterdb_db_compare` (which take an
+ * `int32_t`).
+ */
+typedef enum meterdb_coal_unit {
+  /**
+   * In `meterdb_db_compare`: compare consumption in the points' own units.
+   */
+  MDB_COAL_NONE = -1,
+  /**
+   * Kilograms of standard coal equivalent (kgce).
+   */
+  MDB_COAL_KGCE = 0,
+  /**
+   * Tonnes of standard coal equivalent (tce).
+   */
+  MDB_COAL_TCE = 1,
+} meterdb_coal_unit;
+
+/**
+ * Period comparisons, made by `meterdb_db_compare` and freed by `meterdb_comparison_free`.
+ * Like `meterdb_rollup`: it may outlive the database handle; immutable, may be read from
+ * several threads at once.
+ */
+typedef struct meterdb_comparison meterdb_comparison;
+
+/**
  * A read of one point's samples over `[from, to)`, in time order, from a snapshot taken when
  * the cursor was created: later writes, deletes, flushes and compactions do not change what
  * it returns.
@@ -220,6 +290,20 @@ typedef struct meterdb_db meterdb_db;
  * Not thread-safe: do not use one from two threads at once; it may move between threads.
  */
 typedef struct meterdb_options meterdb_options;
+
+/**
+ * The buckets of one point at one tier, made by `meterdb_db_rollup` and freed by
+ * `meterdb_rollup_free`. It holds its rows: it does not depend on the database handle (it
+ * may outlive it) and does not change. Immutable: may be read from several threads at once.
+ */
+typedef struct meterdb_rollup meterdb_rollup;
+
+/**
+ * The buckets of several points summed, made by `meterdb_db_rollup_sum` or
+ * `meterdb_db_coal_sum` and freed by `meterdb_rollup_sum_free`. Like `meterdb_rollup`: it may
+ * outlive the database handle; immutable, may be read from several threads at once.
+ */
+typedef struct meterdb_rollup_sum meterdb_rollup_sum;
 
 /**
  * A snapshot of a database's storage statistics, per point and overall, made by
@@ -281,6 +365,42 @@ typedef struct meterdb_point_info {
    */
   const char *const *tag_values;
 } meterdb_point_info;
+
+/**
+ * A point's metadata with what the rollup tiers use, allocated by
+ * `meterdb_db_point_info_v2` and freed by `meterdb_point_info_v2_free`. Like
+ * `meterdb_point_info` (which it begins with, so a pointer to one is a pointer to the other):
+ * every array belongs to the struct; it may outlive the database handle; read-only.
+ */
+typedef struct meterdb_point_info_v2 {
+  /**
+   * What `meterdb_db_point_info` gives.
+   */
+  struct meterdb_point_info base;
+  /**
+   * The counter's rollover maximum, or NaN when it has none.
+   */
+  double rollover;
+  /**
+   * The tiers the point keeps as a mask (`1 << (t - 1)` for tier `t`), or
+   * `MDB_TIERS_DEFAULT` (-1) when it keeps the database's default.
+   */
+  int32_t tiers;
+  /**
+   * Number of standard-coal coefficients.
+   */
+  size_t n_coal;
+  /**
+   * `n_coal` timestamps from which each coefficient is valid, ascending (NULL when
+   * `n_coal` is 0).
+   */
+  const int64_t *coal_from;
+  /**
+   * `n_coal` coefficients in kgce per unit, parallel to `coal_from` (NULL when `n_coal`
+   * is 0).
+   */
+  const double *coal_kgce;
+} meterdb_point_info_v2;
 
 /**
  * Storage totals of a database, filled by `meterdb_db_stats` into the caller's struct.
@@ -356,6 +476,205 @@ typedef struct meterdb_point_stats {
   const char *value_codecs;
 } meterdb_point_stats;
 
+/**
+ * One bucket of a point, filled by `meterdb_rollup_row` / `meterdb_rollup_rows`.
+ *
+ * The aggregates cover the point's samples with `start <= ts < end`. A bucket with
+ * `count == 0` is one with no sample that lies inside an outage of a counter (between two
+ * samples): it is returned for its share of the consumption across the outage; its `sum`,
+ * `min`, `max`, `first`, `last` and `inc` are 0 and their timestamps are `start`.
+ *
+ * The optional figures have a flag each: when the flag is 0 the figure is absent and its
+ * value is NaN.
+ *
+ * A later version that reports more adds a `_v2` with a larger struct; this one never
+ * changes.
+ */
+typedef struct meterdb_bucket_row {
+  /**
+   * Start of the bucket (ms since the epoch, UTC; a calendar boundary in the database's
+   * time zone).
+   */
+  int64_t start;
+  /**
+   * End of the bucket (exclusive).
+   */
+  int64_t end;
+  /**
+   * Samples in the bucket.
+   */
+  uint64_t count;
+  /**
+   * Sum of their values.
+   */
+  double sum;
+  /**
+   * The smallest value ...
+   */
+  double min;
+  /**
+   * ... and when it was first reached.
+   */
+  int64_t min_ts;
+  /**
+   * The largest value ...
+   */
+  double max;
+  /**
+   * ... and when it was first reached.
+   */
+  int64_t max_ts;
+  /**
+   * The first sample's value ...
+   */
+  double first;
+  /**
+   * ... and timestamp.
+   */
+  int64_t first_ts;
+  /**
+   * The last sample's value ...
+   */
+  double last;
+  /**
+   * ... and timestamp.
+   */
+  int64_t last_ts;
+  /**
+   * The increase of a counter from the bucket's first sample to its last, pair by pair (a
+   * drop counts the new reading from zero, or up to the rollover maximum and on from zero).
+   */
+  double inc;
+  /**
+   * `sum / count` (present when `count > 0`).
+   */
+  double mean;
+  /**
+   * For a counter: the increase of its register over `[start, end)`, the register being
+   * interpolated linearly to each boundary between the last sample before it and the first
+   * after it, times the point's multiplier. Absent for gauges.
+   */
+  double consumption;
+  /**
+   * Samples expected at the point's collection interval (present when the interval is
+   * known).
+   */
+  double expected;
+  /**
+   * `count / expected` (present when the interval is known).
+   */
+  double completeness;
+  /**
+   * 1 when `mean` is present, else 0.
+   */
+  uint8_t has_mean;
+  /**
+   * 1 when `consumption` is present, else 0.
+   */
+  uint8_t has_consumption;
+  /**
+   * 1 when `expected` is present, else 0.
+   */
+  uint8_t has_expected;
+  /**
+   * 1 when `completeness` is present, else 0.
+   */
+  uint8_t has_completeness;
+} meterdb_bucket_row;
+
+/**
+ * One bucket of several points summed, filled by `meterdb_rollup_sum_row` /
+ * `meterdb_rollup_sum_rows`. A later version that reports more adds a `_v2`; this one never
+ * changes.
+ */
+typedef struct meterdb_sum_row {
+  /**
+   * Start of the bucket.
+   */
+  int64_t start;
+  /**
+   * End of the bucket (exclusive).
+   */
+  int64_t end;
+  /**
+   * Samples of all the points in the bucket.
+   */
+  uint64_t count;
+  /**
+   * Sum of all their values.
+   */
+  double sum;
+  /**
+   * Sum of the counters' consumption (each times its multiplier; for
+   * `meterdb_db_coal_sum`, times its standard-coal coefficient in force at the bucket's
+   * start, in the unit asked for). NaN when absent.
+   */
+  double consumption;
+  /**
+   * Points that contributed a bucket.
+   */
+  uint32_t points;
+  /**
+   * 1 when some point had consumption in the bucket (`consumption` is present), else 0.
+   */
+  uint8_t has_consumption;
+} meterdb_sum_row;
+
+/**
+ * One bucket of several points' summed series with the bucket before it (环比) and the same
+ * bucket a year earlier (同比), filled by `meterdb_comparison_row` /
+ * `meterdb_comparison_rows`. Each figure has a flag: when it is 0 the figure is absent and
+ * its value is NaN. A later version that reports more adds a `_v2`; this one never changes.
+ */
+typedef struct meterdb_compare_row {
+  /**
+   * Start of the bucket.
+   */
+  int64_t start;
+  /**
+   * The bucket's value: the summed consumption when any of the points is a counter, else
+   * the summed mean.
+   */
+  double value;
+  /**
+   * The previous bucket's value.
+   */
+  double previous;
+  /**
+   * Change from the previous bucket, in percent (absent when either is absent or the
+   * previous is 0).
+   */
+  double previous_change_pct;
+  /**
+   * The value of the same bucket a year earlier.
+   */
+  double year_ago;
+  /**
+   * Change from a year earlier, in percent.
+   */
+  double year_change_pct;
+  /**
+   * 1 when `value` is present, else 0.
+   */
+  uint8_t has_value;
+  /**
+   * 1 when `previous` is present, else 0.
+   */
+  uint8_t has_previous;
+  /**
+   * 1 when `previous_change_pct` is present, else 0.
+   */
+  uint8_t has_previous_change_pct;
+  /**
+   * 1 when `year_ago` is present, else 0.
+   */
+  uint8_t has_year_ago;
+  /**
+   * 1 when `year_change_pct` is present, else 0.
+   */
+  uint8_t has_year_change_pct;
+} meterdb_compare_row;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -414,7 +733,8 @@ const char *meterdb_status_name(int32_t status);
 /**
  * Creates options with every setting at its default: durability `MDB_DURABILITY_SYNC`,
  * sync interval 1000 ms, memtable 64 MiB, partitions of 7 days, compaction after 4 segment
- * files, background thread on, create the database if missing.
+ * files, background thread on, create the database if missing, the time zone the database
+ * was created with (+08:00 for a new one), every rollup tier kept.
  *
  * On success `*out_opts` is a new handle, to be freed with `meterdb_options_free`.
  *
@@ -500,6 +820,31 @@ enum meterdb_status meterdb_options_set_compaction_trigger(struct meterdb_option
  */
 enum meterdb_status meterdb_options_set_create_if_missing(struct meterdb_options *opts,
                                                           int32_t create);
+
+/**
+ * Sets the time zone of the rollup tiers' calendar buckets (days, months, years), as a fixed
+ * offset in minutes east of UTC (480 for +08:00; -18:00 to +18:00, checked when the database
+ * is opened). Fixed when the database is created: without this call a new database uses
+ * +08:00 and an existing one the zone it was created with; a different zone for an existing
+ * database makes `meterdb_db_open` fail with `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or a live handle used by no other thread during the call.
+ */
+enum meterdb_status meterdb_options_set_tz_offset_min(struct meterdb_options *opts,
+                                                      int32_t minutes);
+
+/**
+ * Sets the rollup tiers a point keeps unless its definition says otherwise
+ * (`meterdb_db_define_point_v2`): a mask of tiers, bit `1 << (t - 1)` for tier `t` of
+ * `meterdb_tier`, from 0 (none) to `MDB_TIERS_ALL` (the default). Another value gives
+ * `MDB_INVALID_ARGUMENT`. A query of a tier a point does not keep fails with
+ * `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or a live handle used by no other thread during the call.
+ */
+enum meterdb_status meterdb_options_set_tiers(struct meterdb_options *opts, int32_t tiers);
 
 /**
  * Opens (or creates) the database in directory `path`, recovering from its write-ahead log.
@@ -695,6 +1040,43 @@ enum meterdb_status meterdb_db_define_point(const struct meterdb_db *db,
                                             uint32_t *id_out);
 
 /**
+ * Defines a point, or updates the metadata of the point with that key, as
+ * `meterdb_db_define_point` does, with the metadata the rollup tiers use as well:
+ *
+ * - `rollover`: for a counter, the reading after which its register rolls over to zero
+ *   (finite and positive), or NaN for none: without it a falling reading is taken as a meter
+ *   replacement or reset, counting from zero.
+ * - `coal_from`, `coal_kgce`: `n_coal` standard-coal coefficients, kilograms of standard coal
+ *   per unit of the point's consumption (finite, not negative), each valid from its timestamp
+ *   `coal_from[i]` on (both NULL when `n_coal` is 0). In any order; two with the same
+ *   timestamp give `MDB_INVALID_ARGUMENT`.
+ * - `tiers`: the rollup tiers the point keeps, a mask (`1 << (t - 1)` for tier `t` of
+ *   `meterdb_tier`, 0 to `MDB_TIERS_ALL`), or `MDB_TIERS_DEFAULT` (-1) for the database's
+ *   default (`meterdb_options_set_tiers`).
+ *
+ * # Safety
+ * As `meterdb_db_define_point`'s, and: `coal_from` and `coal_kgce` are NULL or readable for
+ * `n_coal` elements.
+ */
+enum meterdb_status meterdb_db_define_point_v2(const struct meterdb_db *db,
+                                               const char *key,
+                                               int32_t kind,
+                                               const char *unit,
+                                               int32_t precision,
+                                               const char *energy_type,
+                                               int64_t interval_ms,
+                                               double multiplier,
+                                               const char *const *tag_keys,
+                                               const char *const *tag_values,
+                                               size_t n_tags,
+                                               double rollover,
+                                               const int64_t *coal_from,
+                                               const double *coal_kgce,
+                                               size_t n_coal,
+                                               int32_t tiers,
+                                               uint32_t *id_out);
+
+/**
  * The id of the point with key `key`, defining it as a gauge with default metadata if it
  * does not exist yet.
  *
@@ -734,6 +1116,27 @@ enum meterdb_status meterdb_db_point_info(const struct meterdb_db *db,
  * `info` is NULL or a pointer from `meterdb_db_point_info` not yet freed, not used after.
  */
 void meterdb_point_info_free(struct meterdb_point_info *info);
+
+/**
+ * The metadata of point `id` with what the rollup tiers use (rollover, standard-coal
+ * coefficients, tiers), in a struct allocated by the library: on success `*out_info` points
+ * to it (free it with `meterdb_point_info_v2_free`); on failure it is set to NULL. An
+ * undefined id gives `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_info` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_point_info_v2(const struct meterdb_db *db,
+                                             uint32_t id,
+                                             struct meterdb_point_info_v2 **out_info);
+
+/**
+ * Frees what `meterdb_db_point_info_v2` returned. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `info` is NULL or a pointer from `meterdb_db_point_info_v2` not yet freed, not used after.
+ */
+void meterdb_point_info_v2_free(struct meterdb_point_info_v2 *info);
 
 /**
  * Lists, in id order, the ids of the points whose key starts with `key_prefix` (NULL: any),
@@ -859,13 +1262,238 @@ enum meterdb_status meterdb_stats_report_point(const struct meterdb_stats_report
  */
 void meterdb_stats_report_free(struct meterdb_stats_report *report);
 
+/**
+ * The database's time zone, in minutes east of UTC (480 for +08:00), to `*out_minutes`: the
+ * calendar of every tier's buckets.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_minutes` is NULL or writable.
+ */
+enum meterdb_status meterdb_db_tz_offset_min(const struct meterdb_db *db, int32_t *out_minutes);
+
+/**
+ * The buckets of point `point` at tier `tier` (a `meterdb_tier`) whose start lies in
+ * `[from, to)`, in time order; `from` is moved back to the start of its bucket, so the bucket
+ * holding `from` is included. Always equal to a recomputation from the raw samples, including
+ * data not yet flushed. For a counter, buckets with no sample inside an outage come too (see
+ * `meterdb_bucket_row`).
+ *
+ * On success `*out_rollup` is a new result (read it with `meterdb_rollup_count` and
+ * `meterdb_rollup_row` / `meterdb_rollup_rows`, free it with `meterdb_rollup_free`); on
+ * failure it is set to NULL. `from == to` gives an empty result (pass `INT64_MIN` and
+ * `INT64_MAX` for everything). Errors: `MDB_INVALID_ARGUMENT` for a tier number other than 1
+ * to 5, for `from > to`, and for a tier the point does not keep; `MDB_NOT_FOUND` for an
+ * undefined point.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_rollup` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_rollup(const struct meterdb_db *db,
+                                      uint32_t point,
+                                      int32_t tier,
+                                      int64_t from,
+                                      int64_t to,
+                                      struct meterdb_rollup **out_rollup);
+
+/**
+ * Writes the number of rows of a rollup result to `*n_out` (indexes run from 0 to
+ * `*n_out - 1`).
+ *
+ * # Safety
+ * `rollup` is NULL or a live result; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_count(const struct meterdb_rollup *rollup, size_t *n_out);
+
+/**
+ * Copies row `index` of a rollup result (rows are in time order) into `*out_row`. An index
+ * past the end gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `rollup` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_row(const struct meterdb_rollup *rollup,
+                                       size_t index,
+                                       struct meterdb_bucket_row *out_row);
+
+/**
+ * Copies rows `first`, `first + 1`, ... of a rollup result into the caller's array, up to
+ * `cap` of them, and their number to `*n_out` (fewer than `cap` when the result ends first).
+ * `first` equal to the count copies nothing; past it gives `MDB_INVALID_ARGUMENT`.
+ * `out_rows` may be NULL when `cap` is 0.
+ *
+ * # Safety
+ * `rollup` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out`
+ * is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_rows(const struct meterdb_rollup *rollup,
+                                        size_t first,
+                                        struct meterdb_bucket_row *out_rows,
+                                        size_t cap,
+                                        size_t *n_out);
+
+/**
+ * Frees a rollup result. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `rollup` is NULL or a result from `meterdb_db_rollup` not yet freed, not used after.
+ */
+void meterdb_rollup_free(struct meterdb_rollup *rollup);
+
+/**
+ * The buckets of `n_points` points at tier `tier` summed into one series: per bucket start in
+ * `[from, to)` (as `meterdb_db_rollup`), the samples' count and sum over all the points and
+ * the counters' consumption summed (each times its multiplier). A repeated point counts
+ * repeatedly. `points` may be NULL when `n_points` is 0 (an empty result).
+ *
+ * On success `*out_sum` is a new result (read it with `meterdb_rollup_sum_count` and
+ * `meterdb_rollup_sum_row` / `_rows`, free it with `meterdb_rollup_sum_free`); on failure it
+ * is set to NULL. Errors as `meterdb_db_rollup`'s, for any of the points.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `points` is NULL or readable for `n_points` ids; `out_sum`
+ * is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_rollup_sum(const struct meterdb_db *db,
+                                          const uint32_t *points,
+                                          size_t n_points,
+                                          int32_t tier,
+                                          int64_t from,
+                                          int64_t to,
+                                          struct meterdb_rollup_sum **out_sum);
+
+/**
+ * The consumption of `n_points` points converted to standard coal, summed into one series:
+ * as `meterdb_db_rollup_sum`, with each counter's consumption in a bucket multiplied by the
+ * point's standard-coal coefficient in force at the bucket's start
+ * (`meterdb_db_define_point_v2`), in kilograms (`MDB_COAL_KGCE`) or tonnes (`MDB_COAL_TCE`)
+ * of standard coal. A point without a coefficient for a bucket adds nothing to that bucket's
+ * consumption (`has_consumption` stays 0 when no point does). Another `unit` gives
+ * `MDB_INVALID_ARGUMENT`. Freed with `meterdb_rollup_sum_free`.
+ *
+ * # Safety
+ * As `meterdb_db_rollup_sum`'s.
+ */
+enum meterdb_status meterdb_db_coal_sum(const struct meterdb_db *db,
+                                        const uint32_t *points,
+                                        size_t n_points,
+                                        int32_t tier,
+                                        int64_t from,
+                                        int64_t to,
+                                        int32_t unit,
+                                        struct meterdb_rollup_sum **out_sum);
+
+/**
+ * Writes the number of rows of a summed result to `*n_out`.
+ *
+ * # Safety
+ * `sum` is NULL or a live result; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_sum_count(const struct meterdb_rollup_sum *sum, size_t *n_out);
+
+/**
+ * Copies row `index` of a summed result (rows are in time order) into `*out_row`. An index
+ * past the end gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `sum` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_sum_row(const struct meterdb_rollup_sum *sum,
+                                           size_t index,
+                                           struct meterdb_sum_row *out_row);
+
+/**
+ * Copies rows `first`, `first + 1`, ... of a summed result into the caller's array, as
+ * `meterdb_rollup_rows` does.
+ *
+ * # Safety
+ * `sum` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out` is
+ * NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_sum_rows(const struct meterdb_rollup_sum *sum,
+                                            size_t first,
+                                            struct meterdb_sum_row *out_rows,
+                                            size_t cap,
+                                            size_t *n_out);
+
+/**
+ * Frees a summed result. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `sum` is NULL or a result from `meterdb_db_rollup_sum` or `meterdb_db_coal_sum` not yet
+ * freed, not used after.
+ */
+void meterdb_rollup_sum_free(struct meterdb_rollup_sum *sum);
+
+/**
+ * Each bucket (start in `[from, to)`, as `meterdb_db_rollup`) of the summed series of
+ * `n_points` points with the bucket before it (环比, month on month for months) and the same
+ * bucket one year earlier (同比), and the changes in percent. The value compared is the summed
+ * consumption when any of the points is a counter (in standard coal when `coal_unit` is
+ * `MDB_COAL_KGCE` or `MDB_COAL_TCE`; `MDB_COAL_NONE` for the points' own units), else the
+ * summed mean.
+ *
+ * On success `*out_comparison` is a new result (read it with `meterdb_comparison_count` and
+ * `meterdb_comparison_row` / `_rows`, free it with `meterdb_comparison_free`); on failure it
+ * is set to NULL. Errors as `meterdb_db_rollup_sum`'s, and `MDB_INVALID_ARGUMENT` for an
+ * unknown `coal_unit`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `points` is NULL or readable for `n_points` ids;
+ * `out_comparison` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_compare(const struct meterdb_db *db,
+                                       const uint32_t *points,
+                                       size_t n_points,
+                                       int32_t tier,
+                                       int64_t from,
+                                       int64_t to,
+                                       int32_t coal_unit,
+                                       struct meterdb_comparison **out_comparison);
+
+/**
+ * Writes the number of rows of a comparison result to `*n_out`.
+ *
+ * # Safety
+ * `comparison` is NULL or a live result; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_comparison_count(const struct meterdb_comparison *comparison,
+                                             size_t *n_out);
+
+/**
+ * Copies row `index` of a comparison result (rows are in time order) into `*out_row`. An
+ * index past the end gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `comparison` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_comparison_row(const struct meterdb_comparison *comparison,
+                                           size_t index,
+                                           struct meterdb_compare_row *out_row);
+
+/**
+ * Copies rows `first`, `first + 1`, ... of a comparison result into the caller's array, as
+ * `meterdb_rollup_rows` does.
+ *
+ * # Safety
+ * `comparison` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows;
+ * `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_comparison_rows(const struct meterdb_comparison *comparison,
+                                            size_t first,
+                                            struct meterdb_compare_row *out_rows,
+                                            size_t cap,
+                                            size_t *n_out);
+
+/**
+ * Frees a comparison result. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `comparison` is NULL or a result from `meterdb_db_compare` not yet freed, not used after.
+ */
+void meterdb_comparison_free(struct meterdb_comparison *comparison);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* METERDB_H */
-
-/*
- * Downsampled queries (minute/hour/day/month/year rollups and day consumption) come with a
- * later version of the library, as new functions; nothing above will change for them.
- */

@@ -1,4 +1,5 @@
-/* Runs the C tests: misuse of every function, and the shared-data round trip.
+/* Runs the C tests: misuse of every function, the rollup queries, and the shared-data
+ * scenarios.
  * Usage: meterdb_test [uk-meters.csv]  (the CSV decompressed; without it the round trip is
  * skipped). Prints "N passed, M failed" last and exits non-zero on a failure. */
 #define _XOPEN_SOURCE 700
@@ -15,6 +16,8 @@ const char *h_csv_path;
 
 extern const h_test misuse_tests[];
 extern const size_t misuse_count;
+extern const h_test rollup_tests[];
+extern const size_t rollup_count;
 extern const h_test shared_tests[];
 extern const size_t shared_count;
 
@@ -75,6 +78,7 @@ int main(int argc, char **argv) {
            MDB_VERSION_MINOR, MDB_VERSION_PATCH);
     int passed = 0, failed = 0, skipped = 0;
     run(misuse_tests, misuse_count, &passed, &failed, &skipped);
+    run(rollup_tests, rollup_count, &passed, &failed, &skipped);
     run(shared_tests, shared_count, &passed, &failed, &skipped);
     if (skipped)
         printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);

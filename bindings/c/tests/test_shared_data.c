@@ -1,8 +1,9 @@
-/* The bindings' shared scenario on ../shared/data/uk-meters.csv.gz (decompressed by the
+/* The bindings' shared scenarios on ../shared/data/uk-meters.csv.gz (decompressed by the
  * Makefile): every point written in batches of 1000 rows in file order, read back exactly
  * (for a repeated timestamp the last value in file order wins), latest values; again after
- * a flush, a compaction and a reopen. */
+ * a flush, a compaction and a reopen. And "query day consumption" (see below). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -203,7 +204,131 @@ static void test_shared_round_trip(void) {
     h_rmdir(dir);
 }
 
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int by_ts(const void *a, const void *b) {
+    const row_t *x = a, *y = b;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+/* Index of the first row of `r` (sorted by ts) with a timestamp after `t`. */
+static size_t first_after(const row_t *r, size_t n, int64_t t) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].ts <= t) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* The bindings' shared "query day consumption": the *register* points (cumulative registers,
+ * defined as counters) are the running totals of their interval series over every row, so a
+ * day in the database's default +08:00 zone with a register sample exactly at both
+ * boundaries consumed the sum of the interval rows stamped after its start and up to and
+ * including its end (the registers are rounded to 3 decimals: within 0.0011). */
+static void test_shared_day_consumption(void) {
+    if (!h_csv_path) {
+        printf("skipping: ../shared/data not found\n");
+        h_skipped = 1;
+        return;
+    }
+    row_t *rows = NULL;
+    size_t n_rows = load(&rows);
+    CHECK(n_rows > 200000 && n_points == 9);
+    if (n_rows == 0) return;
+    char *dir;
+    meterdb_db *db = h_open(&dir);
+    CHECK(db != NULL);
+    if (!db) return;
+    for (size_t p = 0; p < n_points; p++) {
+        int counter = strstr(names[p], "register") != NULL;
+        OK(meterdb_db_define_point(db, names[p], counter ? MDB_KIND_COUNTER : MDB_KIND_GAUGE, "kWh", 3,
+                                   NULL, 0, 1.0, NULL, NULL, 0, &ids[p]));
+    }
+    static uint32_t bp[BATCH];
+    static int64_t bt[BATCH];
+    static double bv[BATCH];
+    for (size_t i = 0; i < n_rows; i += BATCH) {
+        size_t k = n_rows - i < BATCH ? n_rows - i : BATCH;
+        for (size_t j = 0; j < k; j++) {
+            bp[j] = ids[rows[i + j].point];
+            bt[j] = rows[i + j].ts;
+            bv[j] = rows[i + j].value;
+        }
+        MUST(meterdb_db_write(db, bp, bt, bv, NULL, k));
+    }
+    OK(meterdb_db_flush(db));
+    int32_t tz = 0;
+    OK(meterdb_db_tz_offset_min(db, &tz));
+    CHECK(tz == 480);
+
+    size_t checked = 0;
+    int64_t *reg_ts = malloc(n_rows * sizeof *reg_ts);
+    row_t *series = malloc(n_rows * sizeof *series);
+    for (size_t p = 0; p < n_points; p++) {
+        const char *name = names[p], *reg = strstr(name, "-register-kwh"), *smp = strstr(name, "-sample-");
+        if (!reg || !smp) continue;
+        /* uk-electricity-sample-0-register-kwh <- uk-electricity-hdd-only-hourly-sample-0 */
+        char interval[256];
+        snprintf(interval, sizeof interval, "%.*s-hdd-only-hourly-sample-%.*s", (int)(smp - name), name,
+                 (int)(reg - smp - 8), smp + 8);
+        size_t q;
+        for (q = 0; q < n_points && strcmp(names[q], interval) != 0; q++) {}
+        CHECK(q < n_points);
+        if (q == n_points) continue;
+        size_t n_reg = 0, n_series = 0;
+        for (size_t i = 0; i < n_rows; i++) {
+            if (rows[i].point == p) reg_ts[n_reg++] = rows[i].ts;
+            if (rows[i].point == q) series[n_series++] = rows[i]; /* every row, repeats too */
+        }
+        qsort(reg_ts, n_reg, sizeof *reg_ts, cmp_i64);
+        qsort(series, n_series, sizeof *series, by_ts);
+
+        meterdb_rollup *r = NULL;
+        MUST(meterdb_db_rollup(db, ids[p], MDB_TIER_DAY, INT64_MIN, INT64_MAX, &r));
+        size_t n_days = 0, got = 0;
+        OK(meterdb_rollup_count(r, &n_days));
+        meterdb_bucket_row *days = malloc((n_days + 1) * sizeof *days);
+        OK(meterdb_rollup_rows(r, 0, days, n_days, &got));
+        CHECK(got == n_days && n_days > 300);
+        meterdb_rollup_free(r);
+        size_t point_days = 0, bad = 0;
+        for (size_t d = 0; d < got; d++) {
+            if (!bsearch(&days[d].start, reg_ts, n_reg, sizeof *reg_ts, cmp_i64) ||
+                !bsearch(&days[d].end, reg_ts, n_reg, sizeof *reg_ts, cmp_i64))
+                continue;
+            double want = 0;
+            size_t hi = first_after(series, n_series, days[d].end);
+            for (size_t i = first_after(series, n_series, days[d].start); i < hi; i++) want += series[i].value;
+            if (!days[d].has_consumption || fabs(days[d].consumption - want) > 0.0011) {
+                if (bad++ < 3)
+                    fprintf(stderr, "    %s day %lld: %.6f, want %.6f\n", name, (long long)days[d].start,
+                            days[d].consumption, want);
+            }
+            point_days++;
+        }
+        CHECK(bad == 0);
+        CHECK(point_days > 100);
+        checked += point_days;
+        free(days);
+    }
+    CHECK(checked > 1000);
+    printf("     register day consumption checked on %zu days\n", checked);
+    free(reg_ts);
+    free(series);
+    OK(meterdb_db_close(db));
+    meterdb_db_free(db);
+    free(rows);
+    for (size_t p = 0; p < n_points; p++) free(names[p]);
+    n_points = 0;
+    h_rmdir(dir);
+}
+
 const h_test shared_tests[] = {
     {"shared_data_round_trip", test_shared_round_trip},
+    {"shared_data_day_consumption", test_shared_day_consumption},
 };
 const size_t shared_count = sizeof shared_tests / sizeof shared_tests[0];

@@ -7,6 +7,8 @@ A ctypes binding of the C library ``libmeterdb`` (see ``bindings/c/include/meter
         kwh = db.define_point("plant-1/main-kwh", meterdb.PointKind.COUNTER, unit="kWh")
         db.write_point(kwh, [1795507200000, 1795508100000], [1234.56, 1236.01])
         print(list(db.range(kwh)), db.latest(kwh))
+        for day in db.rollup(kwh, meterdb.Tier.DAY):
+            print(day.start, day.consumption)
 """
 
 from ._db import (
@@ -14,7 +16,10 @@ from ._db import (
     QUALITY_VALID,
     TS_MAX,
     TS_MIN,
+    BucketRow,
+    CoalUnit,
     Columns,
+    Comparison,
     Cursor,
     Durability,
     MeterDb,
@@ -25,6 +30,8 @@ from ._db import (
     Sample,
     Stats,
     Status,
+    SumRow,
+    Tier,
     Verification,
     version,
 )
@@ -34,7 +41,10 @@ __all__ = [
     "QUALITY_VALID",
     "TS_MAX",
     "TS_MIN",
+    "BucketRow",
+    "CoalUnit",
     "Columns",
+    "Comparison",
     "Cursor",
     "Durability",
     "MeterDb",
@@ -45,6 +55,8 @@ __all__ = [
     "Sample",
     "Stats",
     "Status",
+    "SumRow",
+    "Tier",
     "Verification",
     "version",
 ]

@@ -8,7 +8,7 @@ import weakref
 from collections import namedtuple
 from ctypes import addressof, byref, c_char, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint32, c_void_p
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional
 
 from . import _native
 from ._native import lib
@@ -81,9 +81,47 @@ class PointKind(enum.IntEnum):
     COUNTER = 1  #: a cumulative register (kWh): consumption is its increase
 
 
+class Tier(enum.IntEnum):
+    """A rollup tier: calendar buckets in the database's time zone (``MeterDb.tz_offset_min``)."""
+
+    MINUTE = 1
+    HOUR = 2
+    DAY = 3
+    MONTH = 4
+    YEAR = 5
+
+
+class CoalUnit(enum.IntEnum):
+    """A unit of standard coal."""
+
+    KGCE = 0  #: kilograms of standard coal equivalent
+    TCE = 1  #: tonnes of standard coal equivalent
+
+
+_TIERS_DEFAULT = -1  # MDB_TIERS_DEFAULT
+_COAL_NONE = -1  # MDB_COAL_NONE
+
+
+def _tier_mask(tiers) -> int:
+    m = 0
+    for t in tiers:
+        m |= 1 << (int(Tier(t)) - 1)
+    return m
+
+
+def _tiers_of(mask: int) -> FrozenSet[Tier]:
+    return frozenset(t for t in Tier if mask & (1 << (t - 1)))
+
+
 @dataclass
 class PointMeta:
-    """A point's metadata. ``precision`` and ``interval_ms`` are None when unknown."""
+    """A point's metadata. ``precision`` and ``interval_ms`` are None when unknown.
+
+    For the rollup tiers: ``rollover`` is a counter's register maximum (None: a falling
+    reading is a meter reset); ``coal`` maps a timestamp to the standard-coal coefficient (kgce
+    per unit of consumption) valid from then on; ``tiers`` is the set of :class:`Tier` the
+    point keeps (None: the database's default).
+    """
 
     key: str
     kind: PointKind = PointKind.GAUGE
@@ -93,6 +131,9 @@ class PointMeta:
     interval_ms: Optional[int] = None
     multiplier: float = 1.0
     tags: Dict[str, str] = field(default_factory=dict)
+    rollover: Optional[float] = None
+    coal: Dict[int, float] = field(default_factory=dict)
+    tiers: Optional[FrozenSet[Tier]] = None
 
 
 Sample = namedtuple("Sample", "ts value quality")
@@ -129,6 +170,118 @@ class PointStats:
     value_bytes: int
     ts_codecs: str
     value_codecs: str
+
+
+@dataclass(frozen=True)
+class BucketRow:
+    """One calendar bucket of a point, ``start <= ts < end`` (ms, UTC).
+
+    ``min``/``max`` come with when they were first reached, ``first``/``last`` with their
+    timestamps; ``inc`` is a counter's increase from its first sample to its last. A bucket with
+    ``count == 0`` lies inside an outage of a counter and is there for its share of the
+    consumption across the gap. ``consumption`` (counters: the register's increase over the
+    bucket, interpolated to its boundaries, times the multiplier), ``expected`` and
+    ``completeness`` (when the point's interval is known) and ``mean`` are None when absent.
+    """
+
+    start: int
+    end: int
+    count: int
+    sum: float
+    min: float
+    min_ts: int
+    max: float
+    max_ts: int
+    first: float
+    first_ts: int
+    last: float
+    last_ts: int
+    inc: float
+    mean: Optional[float]
+    consumption: Optional[float]
+    expected: Optional[float]
+    completeness: Optional[float]
+
+
+@dataclass(frozen=True)
+class SumRow:
+    """One bucket of several points summed: samples and their sum over all of them, the
+    counters' consumption summed (None when none had any), the number of points that had a
+    bucket."""
+
+    start: int
+    end: int
+    count: int
+    sum: float
+    consumption: Optional[float]
+    points: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A bucket of the points' summed series with the bucket before it (环比) and the same bucket
+    a year earlier (同比), and the changes in percent; None when unknown."""
+
+    start: int
+    value: Optional[float]
+    previous: Optional[float]
+    previous_change_pct: Optional[float]
+    year_ago: Optional[float]
+    year_change_pct: Optional[float]
+
+
+def _opt(row, name):
+    return getattr(row, name) if getattr(row, "has_" + name) else None
+
+
+def _bucket_row(r) -> BucketRow:
+    return BucketRow(
+        r.start,
+        r.end,
+        r.count,
+        r.sum,
+        r.min,
+        r.min_ts,
+        r.max,
+        r.max_ts,
+        r.first,
+        r.first_ts,
+        r.last,
+        r.last_ts,
+        r.inc,
+        _opt(r, "mean"),
+        _opt(r, "consumption"),
+        _opt(r, "expected"),
+        _opt(r, "completeness"),
+    )
+
+
+def _sum_row(r) -> SumRow:
+    return SumRow(r.start, r.end, r.count, r.sum, _opt(r, "consumption"), r.points)
+
+
+def _comparison(r) -> Comparison:
+    return Comparison(
+        r.start,
+        _opt(r, "value"),
+        _opt(r, "previous"),
+        _opt(r, "previous_change_pct"),
+        _opt(r, "year_ago"),
+        _opt(r, "year_change_pct"),
+    )
+
+
+def _read_rows(h, count, rows, row_type, convert, free):
+    """Every row of a result handle (one bulk copy), converted; frees the handle."""
+    try:
+        n = c_size_t()
+        _check(count(h, byref(n)))
+        buf = (row_type * n.value)()
+        got = c_size_t()
+        _check(rows(h, 0, buf, n.value, byref(got)))
+        return [convert(buf[i]) for i in range(got.value)]
+    finally:
+        free(h)
 
 
 @dataclass(frozen=True)
@@ -337,6 +490,10 @@ class MeterDb:
     ...     for s in db.range(kwh):
     ...         print(s.ts, s.value)
 
+    ``tz_offset_min`` is the time zone of the rollup tiers' calendar buckets in minutes east of UTC,
+    fixed when the database is created (None: +08:00 for a new one, the stored one otherwise);
+    ``tiers`` the set of :class:`Tier` a point keeps unless its metadata says otherwise (None: all).
+
     Thread-safe: one instance may be used from many threads (the C calls release the GIL).
     Failures raise :class:`MeterDbError` with the library's status and message; bad Python
     arguments raise ``ValueError`` / ``TypeError``. After :meth:`close` every call raises with
@@ -354,6 +511,8 @@ class MeterDb:
         partition_ms=None,
         compaction_trigger=None,
         create_if_missing=True,
+        tz_offset_min=None,
+        tiers=None,
     ):
         opts = c_void_p()
         _check(lib.meterdb_options_new(byref(opts)))
@@ -368,6 +527,10 @@ class MeterDb:
             if compaction_trigger is not None:
                 _check(lib.meterdb_options_set_compaction_trigger(opts, compaction_trigger))
             _check(lib.meterdb_options_set_create_if_missing(opts, 1 if create_if_missing else 0))
+            if tz_offset_min is not None:
+                _check(lib.meterdb_options_set_tz_offset_min(opts, tz_offset_min))
+            if tiers is not None:
+                _check(lib.meterdb_options_set_tiers(opts, _tier_mask(tiers)))
             h = c_void_p()
             _check(lib.meterdb_db_open(_cstr(str(path), "path"), opts, byref(h)))
         finally:
@@ -411,9 +574,12 @@ class MeterDb:
         names = list(meta.tags)
         keys = (c_char_p * len(names))(*[_cstr(k, "tag name") for k in names])
         vals = (c_char_p * len(names))(*[_cstr(meta.tags[k], "tag value") for k in names])
+        coal = sorted(meta.coal.items())
+        coal_from = array.array("q", [int(t) for t, _ in coal])
+        coal_kgce = array.array("d", [float(k) for _, k in coal])
         out = c_uint32()
         _check(
-            lib.meterdb_db_define_point(
+            lib.meterdb_db_define_point_v2(
                 self._h,
                 _cstr(meta.key, "key"),
                 int(meta.kind),
@@ -425,6 +591,11 @@ class MeterDb:
                 keys,
                 vals,
                 len(names),
+                float("nan") if meta.rollover is None else meta.rollover,
+                coal_from.buffer_info()[0] if coal else None,
+                coal_kgce.buffer_info()[0] if coal else None,
+                len(coal),
+                _TIERS_DEFAULT if meta.tiers is None else _tier_mask(meta.tiers),
                 byref(out),
             )
         )
@@ -447,10 +618,11 @@ class MeterDb:
 
     def point(self, id: int) -> PointMeta:
         """The metadata of a point (``Status.NOT_FOUND`` when undefined)."""
-        p = ctypes.POINTER(_native.PointInfo)()
-        _check(lib.meterdb_db_point_info(self._h, id, byref(p)))
+        p = ctypes.POINTER(_native.PointInfoV2)()
+        _check(lib.meterdb_db_point_info_v2(self._h, id, byref(p)))
         try:
-            i = p.contents
+            v2 = p.contents
+            i = v2.base
             d = lambda b: b.decode("utf-8")  # noqa: E731
             return PointMeta(
                 key=d(i.key),
@@ -461,9 +633,12 @@ class MeterDb:
                 interval_ms=i.interval_ms or None,
                 multiplier=i.multiplier,
                 tags={d(i.tag_keys[k]): d(i.tag_values[k]) for k in range(i.n_tags)},
+                rollover=None if v2.rollover != v2.rollover else v2.rollover,  # NaN: none
+                coal={v2.coal_from[k]: v2.coal_kgce[k] for k in range(v2.n_coal)},
+                tiers=None if v2.tiers == _TIERS_DEFAULT else _tiers_of(v2.tiers),
             )
         finally:
-            lib.meterdb_point_info_free(p)
+            lib.meterdb_point_info_v2_free(p)
 
     def points(self, key_prefix=None, kind=None, energy_type=None) -> List[int]:
         """Ids, in id order, of the points matching every filter given."""
@@ -540,6 +715,91 @@ class MeterDb:
         """A point's samples with ``start <= ts < end`` as :data:`Columns`."""
         with self.range(point, start, end) as c:
             return c.read_all()
+
+    # Downsampled queries
+
+    @property
+    def tz_offset_min(self) -> int:
+        """The database's time zone in minutes east of UTC: the calendar of the rollup tiers."""
+        out = c_int32()
+        _check(lib.meterdb_db_tz_offset_min(self._h, byref(out)))
+        return out.value
+
+    def rollup(self, point: int, tier, start: Optional[int] = None, end: Optional[int] = None) -> List[BucketRow]:
+        """A point's calendar buckets at ``tier`` whose start lies in ``[start, end)`` (None:
+        unbounded; the bucket holding ``start`` is included), in time order. Equal to a
+        recomputation from the raw samples, unflushed ones included. ``start > end`` or a tier the
+        point does not keep raise ``Status.INVALID_ARGUMENT``."""
+        h = c_void_p()
+        _check(
+            lib.meterdb_db_rollup(
+                self._h,
+                point,
+                int(Tier(tier)),
+                TS_MIN if start is None else start,
+                TS_MAX if end is None else end,
+                byref(h),
+            )
+        )
+        return _read_rows(
+            h, lib.meterdb_rollup_count, lib.meterdb_rollup_rows, _native.BucketRow, _bucket_row, lib.meterdb_rollup_free
+        )
+
+    def iter_rollup(self, point: int, tier, start: Optional[int] = None, end: Optional[int] = None) -> Iterator[BucketRow]:
+        """The rows of :meth:`rollup`, as an iterator."""
+        return iter(self.rollup(point, tier, start, end))
+
+    def rollup_many(
+        self, points: Iterable[int], tier, start: Optional[int] = None, end: Optional[int] = None
+    ) -> Dict[int, List[BucketRow]]:
+        """:meth:`rollup` of several points, by point."""
+        return {p: self.rollup(p, tier, start, end) for p in points}
+
+    def _sums(self, points, tier, start, end, unit):
+        pa, pk, n = _in_buf(points, "I", "points")
+        h = c_void_p()
+        args = (self._h, pa, n, int(Tier(tier)), TS_MIN if start is None else start, TS_MAX if end is None else end)
+        if unit is None:
+            _check(lib.meterdb_db_rollup_sum(*args, byref(h)))
+        else:
+            _check(lib.meterdb_db_coal_sum(*args, int(CoalUnit(unit)), byref(h)))
+        return _read_rows(
+            h, lib.meterdb_rollup_sum_count, lib.meterdb_rollup_sum_rows, _native.SumRow, _sum_row, lib.meterdb_rollup_sum_free
+        )
+
+    def rollup_sum(self, points, tier, start: Optional[int] = None, end: Optional[int] = None) -> List[SumRow]:
+        """The buckets of several points summed into one series (counts and sums over all of them,
+        consumption over the counters)."""
+        return self._sums(points, tier, start, end, None)
+
+    def coal_sum(self, points, tier, start: Optional[int] = None, end: Optional[int] = None, unit=CoalUnit.KGCE) -> List[SumRow]:
+        """The points' consumption in standard coal, summed: each counter's consumption times its
+        coefficient in force at the bucket's start (without one it adds nothing)."""
+        if unit is None:
+            raise ValueError("coal_sum needs a unit (CoalUnit.KGCE or CoalUnit.TCE)")
+        return self._sums(points, tier, start, end, unit)
+
+    def compare(self, points, tier, start: Optional[int] = None, end: Optional[int] = None, unit=None) -> List[Comparison]:
+        """Each bucket of the points' summed series with the bucket before it and the same bucket a
+        year earlier: consumption when any point is a counter (in standard coal when ``unit`` is a
+        :class:`CoalUnit`), else the summed mean."""
+        pa, pk, n = _in_buf(points, "I", "points")
+        h = c_void_p()
+        _check(
+            lib.meterdb_db_compare(
+                self._h,
+                pa,
+                n,
+                int(Tier(tier)),
+                TS_MIN if start is None else start,
+                TS_MAX if end is None else end,
+                _COAL_NONE if unit is None else int(CoalUnit(unit)),
+                byref(h),
+            )
+        )
+        return _read_rows(
+            h, lib.meterdb_comparison_count, lib.meterdb_comparison_rows, _native.CompareRow, _comparison, lib.meterdb_comparison_free
+        )
 
     # Maintenance
 

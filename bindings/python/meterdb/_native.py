@@ -99,6 +99,79 @@ class PointInfo(ctypes.Structure):
     ]
 
 
+class PointInfoV2(ctypes.Structure):
+    """``meterdb_point_info_v2``."""
+
+    _fields_ = [
+        ("base", PointInfo),
+        ("rollover", c_double),
+        ("tiers", c_int32),
+        ("n_coal", c_size_t),
+        ("coal_from", POINTER(c_int64)),
+        ("coal_kgce", POINTER(c_double)),
+    ]
+
+
+class BucketRow(ctypes.Structure):
+    """``meterdb_bucket_row``."""
+
+    _fields_ = [
+        ("start", c_int64),
+        ("end", c_int64),
+        ("count", c_uint64),
+        ("sum", c_double),
+        ("min", c_double),
+        ("min_ts", c_int64),
+        ("max", c_double),
+        ("max_ts", c_int64),
+        ("first", c_double),
+        ("first_ts", c_int64),
+        ("last", c_double),
+        ("last_ts", c_int64),
+        ("inc", c_double),
+        ("mean", c_double),
+        ("consumption", c_double),
+        ("expected", c_double),
+        ("completeness", c_double),
+        ("has_mean", c_uint8),
+        ("has_consumption", c_uint8),
+        ("has_expected", c_uint8),
+        ("has_completeness", c_uint8),
+    ]
+
+
+class SumRow(ctypes.Structure):
+    """``meterdb_sum_row``."""
+
+    _fields_ = [
+        ("start", c_int64),
+        ("end", c_int64),
+        ("count", c_uint64),
+        ("sum", c_double),
+        ("consumption", c_double),
+        ("points", c_uint32),
+        ("has_consumption", c_uint8),
+    ]
+
+
+class CompareRow(ctypes.Structure):
+    """``meterdb_compare_row``."""
+
+    _fields_ = [
+        ("start", c_int64),
+        ("value", c_double),
+        ("previous", c_double),
+        ("previous_change_pct", c_double),
+        ("year_ago", c_double),
+        ("year_change_pct", c_double),
+        ("has_value", c_uint8),
+        ("has_previous", c_uint8),
+        ("has_previous_change_pct", c_uint8),
+        ("has_year_ago", c_uint8),
+        ("has_year_change_pct", c_uint8),
+    ]
+
+
 _P = c_void_p  # an opaque handle, or an array passed by address
 _PP = POINTER(c_void_p)
 
@@ -165,7 +238,52 @@ _signatures = {
     "meterdb_stats_report_point_count": (c_int, [_P, POINTER(c_size_t)]),
     "meterdb_stats_report_point": (c_int, [_P, c_size_t, POINTER(PointStats)]),
     "meterdb_stats_report_free": (None, [_P]),
+    "meterdb_options_set_tz_offset_min": (c_int, [_P, c_int32]),
+    "meterdb_options_set_tiers": (c_int, [_P, c_int32]),
+    "meterdb_db_define_point_v2": (
+        c_int,
+        [
+            _P,
+            c_char_p,
+            c_int32,
+            c_char_p,
+            c_int32,
+            c_char_p,
+            c_int64,
+            c_double,
+            POINTER(c_char_p),
+            POINTER(c_char_p),
+            c_size_t,
+            c_double,
+            _P,
+            _P,
+            c_size_t,
+            c_int32,
+            POINTER(c_uint32),
+        ],
+    ),
+    "meterdb_db_point_info_v2": (c_int, [_P, c_uint32, POINTER(POINTER(PointInfoV2))]),
+    "meterdb_point_info_v2_free": (None, [POINTER(PointInfoV2)]),
+    "meterdb_db_tz_offset_min": (c_int, [_P, POINTER(c_int32)]),
+    "meterdb_db_rollup": (c_int, [_P, c_uint32, c_int32, c_int64, c_int64, _PP]),
+    "meterdb_rollup_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_rollup_rows": (c_int, [_P, c_size_t, POINTER(BucketRow), c_size_t, POINTER(c_size_t)]),
+    "meterdb_rollup_free": (None, [_P]),
+    "meterdb_db_rollup_sum": (c_int, [_P, _P, c_size_t, c_int32, c_int64, c_int64, _PP]),
+    "meterdb_db_coal_sum": (c_int, [_P, _P, c_size_t, c_int32, c_int64, c_int64, c_int32, _PP]),
+    "meterdb_rollup_sum_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_rollup_sum_rows": (c_int, [_P, c_size_t, POINTER(SumRow), c_size_t, POINTER(c_size_t)]),
+    "meterdb_rollup_sum_free": (None, [_P]),
+    "meterdb_db_compare": (c_int, [_P, _P, c_size_t, c_int32, c_int64, c_int64, c_int32, _PP]),
+    "meterdb_comparison_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_comparison_rows": (c_int, [_P, c_size_t, POINTER(CompareRow), c_size_t, POINTER(c_size_t)]),
+    "meterdb_comparison_free": (None, [_P]),
 }
+
+# The layouts the C tests pin on 64-bit platforms (ctypes lays the structs out as C does).
+if ctypes.sizeof(c_void_p) == 8:
+    assert ctypes.sizeof(BucketRow) == 144 and ctypes.sizeof(SumRow) == 48 and ctypes.sizeof(CompareRow) == 56
+    assert ctypes.sizeof(PointInfoV2) == 120
 
 for _name, (_res, _args) in _signatures.items():
     _f = getattr(lib, _name)

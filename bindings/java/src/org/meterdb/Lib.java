@@ -75,6 +75,10 @@ final class Lib {
 
     static native int meterdb_options_set_create_if_missing(Pointer opts, int create);
 
+    static native int meterdb_options_set_tz_offset_min(Pointer opts, int minutes);
+
+    static native int meterdb_options_set_tiers(Pointer opts, int tiers);
+
     static native int meterdb_db_open(byte[] path, Pointer opts, PointerByReference out);
 
     static native int meterdb_db_close(Pointer db);
@@ -145,4 +149,58 @@ final class Lib {
     static native int meterdb_stats_report_point(Pointer report, long index, Pointer out);
 
     static native void meterdb_stats_report_free(Pointer report);
+
+    static native int meterdb_db_define_point_v2(
+            Pointer db,
+            byte[] key,
+            int kind,
+            byte[] unit,
+            int precision,
+            byte[] energyType,
+            long intervalMs,
+            double multiplier,
+            Pointer tagKeys,
+            Pointer tagValues,
+            long nTags,
+            double rollover,
+            long[] coalFrom,
+            double[] coalKgce,
+            long nCoal,
+            int tiers,
+            int[] idOut);
+
+    static native int meterdb_db_point_info_v2(Pointer db, int id, PointerByReference out);
+
+    static native void meterdb_point_info_v2_free(Pointer info);
+
+    static native int meterdb_db_tz_offset_min(Pointer db, int[] out);
+
+    static native int meterdb_db_rollup(Pointer db, int point, int tier, long from, long to, PointerByReference out);
+
+    static native int meterdb_rollup_count(Pointer rollup, long[] nOut);
+
+    static native int meterdb_rollup_rows(Pointer rollup, long first, Pointer out, long cap, long[] nOut);
+
+    static native void meterdb_rollup_free(Pointer rollup);
+
+    static native int meterdb_db_rollup_sum(
+            Pointer db, int[] points, long nPoints, int tier, long from, long to, PointerByReference out);
+
+    static native int meterdb_db_coal_sum(
+            Pointer db, int[] points, long nPoints, int tier, long from, long to, int unit, PointerByReference out);
+
+    static native int meterdb_rollup_sum_count(Pointer sum, long[] nOut);
+
+    static native int meterdb_rollup_sum_rows(Pointer sum, long first, Pointer out, long cap, long[] nOut);
+
+    static native void meterdb_rollup_sum_free(Pointer sum);
+
+    static native int meterdb_db_compare(
+            Pointer db, int[] points, long nPoints, int tier, long from, long to, int coalUnit, PointerByReference out);
+
+    static native int meterdb_comparison_count(Pointer comparison, long[] nOut);
+
+    static native int meterdb_comparison_rows(Pointer comparison, long first, Pointer out, long cap, long[] nOut);
+
+    static native void meterdb_comparison_free(Pointer comparison);
 }

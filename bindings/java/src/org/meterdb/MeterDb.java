@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
 
 /**
@@ -33,6 +34,14 @@ import java.util.OptionalInt;
  */
 public final class MeterDb implements AutoCloseable {
     static final Cleaner CLEANER = Cleaner.create();
+    /** {@code MDB_TIERS_DEFAULT}: a point keeps the database's default tiers. */
+    private static final int TIERS_DEFAULT = -1;
+    /** {@code MDB_COAL_NONE}. */
+    private static final int COAL_NONE = -1;
+    // Sizes of the row structs on 64-bit platforms (pinned by the C and Rust tests).
+    private static final int BUCKET_ROW = 144;
+    private static final int SUM_ROW = 48;
+    private static final int COMPARE_ROW = 56;
 
     private final Pointer handle;
     private volatile boolean closed;
@@ -91,8 +100,16 @@ public final class MeterDb implements AutoCloseable {
         }
         StringArray k = names.length == 0 ? null : new StringArray(names, "UTF-8");
         StringArray v = names.length == 0 ? null : new StringArray(vals, "UTF-8");
+        int nCoal = m.coal().size();
+        long[] coalFrom = new long[nCoal];
+        double[] coalKgce = new double[nCoal];
+        int i = 0;
+        for (var c : m.coal().entrySet()) {
+            coalFrom[i] = c.getKey();
+            coalKgce[i++] = c.getValue();
+        }
         int[] id = new int[1];
-        MeterDbException.check(Lib.meterdb_db_define_point(
+        MeterDbException.check(Lib.meterdb_db_define_point_v2(
                 handle,
                 cstr(m.key()),
                 m.kind().code,
@@ -104,6 +121,11 @@ public final class MeterDb implements AutoCloseable {
                 k,
                 v,
                 names.length,
+                m.rollover().orElse(Double.NaN),
+                nCoal == 0 ? null : coalFrom,
+                nCoal == 0 ? null : coalKgce,
+                nCoal,
+                m.tiers().map(Tier::mask).orElse(TIERS_DEFAULT),
                 id));
         return id[0];
     }
@@ -129,10 +151,10 @@ public final class MeterDb implements AutoCloseable {
     /** The metadata of point {@code id} ({@link Status#NOT_FOUND} when undefined). */
     public PointMeta point(int id) {
         PointerByReference out = new PointerByReference();
-        MeterDbException.check(Lib.meterdb_db_point_info(handle, id, out));
+        MeterDbException.check(Lib.meterdb_db_point_info_v2(handle, id, out));
         Pointer p = out.getValue();
         try {
-            // The layout of meterdb_point_info on 64-bit platforms.
+            // The layout of meterdb_point_info_v2 on 64-bit platforms: meterdb_point_info first.
             PointMeta m = PointMeta.of(Lib.str(p.getPointer(8)), PointKind.of(p.getInt(4)))
                     .withUnit(Lib.str(p.getPointer(16)))
                     .withEnergyType(Lib.str(p.getPointer(24)))
@@ -143,9 +165,18 @@ public final class MeterDb implements AutoCloseable {
             for (long i = 0; i < nTags; i++) {
                 m.withTag(Lib.str(p.getPointer(64).getPointer(8 * i)), Lib.str(p.getPointer(72).getPointer(8 * i)));
             }
+            m.withRollover(p.getDouble(80));
+            int tiers = p.getInt(88);
+            if (tiers != TIERS_DEFAULT) {
+                m.withTiers(Tier.ofMask(tiers));
+            }
+            long nCoal = p.getLong(96);
+            for (long i = 0; i < nCoal; i++) {
+                m.withCoalCoefficient(p.getPointer(104).getLong(8 * i), p.getPointer(112).getDouble(8 * i));
+            }
             return m;
         } finally {
-            Lib.meterdb_point_info_free(p);
+            Lib.meterdb_point_info_v2_free(p);
         }
     }
 
@@ -312,6 +343,190 @@ public final class MeterDb implements AutoCloseable {
         }
         int n = (int) Math.min(len[0], buf.length - 1);
         return new Verification(problems[0], new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** The database's time zone in minutes east of UTC: the calendar of the rollup tiers. */
+    public int tzOffsetMin() {
+        int[] out = new int[1];
+        MeterDbException.check(Lib.meterdb_db_tz_offset_min(handle, out));
+        return out[0];
+    }
+
+    /** The rows of a result handle: its count, then one bulk copy into native memory. */
+    private interface Rows {
+        int count(Pointer h, long[] n);
+
+        int copy(Pointer h, long first, Pointer out, long cap, long[] n);
+    }
+
+    private interface RowReader<T> {
+        T read(Memory m, long offset);
+    }
+
+    private static <T> List<T> readRows(Pointer h, Rows rows, int size, RowReader<T> reader) {
+        long[] n = new long[1];
+        MeterDbException.check(rows.count(h, n));
+        List<T> out = new ArrayList<>((int) n[0]);
+        if (n[0] == 0) {
+            return out;
+        }
+        Memory m = new Memory(n[0] * size);
+        long[] got = new long[1];
+        MeterDbException.check(rows.copy(h, 0, m, n[0], got));
+        for (long i = 0; i < got[0]; i++) {
+            out.add(reader.read(m, i * size));
+        }
+        return out;
+    }
+
+    private static OptionalDouble opt(Memory m, long valueAt, long flagAt) {
+        return m.getByte(flagAt) == 0 ? OptionalDouble.empty() : OptionalDouble.of(m.getDouble(valueAt));
+    }
+
+    private static BucketRow bucketRow(Memory m, long o) {
+        return new BucketRow(
+                m.getLong(o),
+                m.getLong(o + 8),
+                m.getLong(o + 16),
+                m.getDouble(o + 24),
+                m.getDouble(o + 32),
+                m.getLong(o + 40),
+                m.getDouble(o + 48),
+                m.getLong(o + 56),
+                m.getDouble(o + 64),
+                m.getLong(o + 72),
+                m.getDouble(o + 80),
+                m.getLong(o + 88),
+                m.getDouble(o + 96),
+                opt(m, o + 104, o + 136),
+                opt(m, o + 112, o + 137),
+                opt(m, o + 120, o + 138),
+                opt(m, o + 128, o + 139));
+    }
+
+    private static SumRow sumRow(Memory m, long o) {
+        return new SumRow(
+                m.getLong(o), m.getLong(o + 8), m.getLong(o + 16), m.getDouble(o + 24), opt(m, o + 32, o + 44), m.getInt(o + 40));
+    }
+
+    private static Comparison comparison(Memory m, long o) {
+        return new Comparison(
+                m.getLong(o),
+                opt(m, o + 8, o + 48),
+                opt(m, o + 16, o + 49),
+                opt(m, o + 24, o + 50),
+                opt(m, o + 32, o + 51),
+                opt(m, o + 40, o + 52));
+    }
+
+    /**
+     * A point's calendar buckets at {@code tier} whose start lies in {@code [from, to)} (the
+     * bucket holding {@code from} included), in time order; equal to a recomputation from the
+     * raw samples, unflushed ones included. Throws with {@link Status#INVALID_ARGUMENT} for
+     * {@code from > to} or a tier the point does not keep, {@link Status#NOT_FOUND} for an
+     * undefined point.
+     */
+    public List<BucketRow> rollup(int point, Tier tier, long from, long to) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_rollup(handle, point, tier.code, from, to, out));
+        Pointer r = out.getValue();
+        try {
+            Rows rows = new Rows() {
+                public int count(Pointer h, long[] n) {
+                    return Lib.meterdb_rollup_count(h, n);
+                }
+
+                public int copy(Pointer h, long first, Pointer o, long cap, long[] n) {
+                    return Lib.meterdb_rollup_rows(h, first, o, cap, n);
+                }
+            };
+            return readRows(r, rows, BUCKET_ROW, MeterDb::bucketRow);
+        } finally {
+            Lib.meterdb_rollup_free(r);
+        }
+    }
+
+    /** All of a point's buckets at {@code tier}. */
+    public List<BucketRow> rollup(int point, Tier tier) {
+        return rollup(point, tier, Long.MIN_VALUE, Long.MAX_VALUE);
+    }
+
+    /** The buckets of several points, each as {@link #rollup(int, Tier, long, long)} gives them. */
+    public Map<Integer, List<BucketRow>> rollupMany(int[] points, Tier tier, long from, long to) {
+        Map<Integer, List<BucketRow>> out = new java.util.LinkedHashMap<>();
+        for (int p : points) {
+            out.put(p, rollup(p, tier, from, to));
+        }
+        return out;
+    }
+
+    private List<SumRow> sums(int[] points, Tier tier, long from, long to, CoalUnit unit) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(unit == null
+                ? Lib.meterdb_db_rollup_sum(handle, points, points.length, tier.code, from, to, out)
+                : Lib.meterdb_db_coal_sum(handle, points, points.length, tier.code, from, to, unit.code, out));
+        Pointer r = out.getValue();
+        try {
+            Rows rows = new Rows() {
+                public int count(Pointer h, long[] n) {
+                    return Lib.meterdb_rollup_sum_count(h, n);
+                }
+
+                public int copy(Pointer h, long first, Pointer o, long cap, long[] n) {
+                    return Lib.meterdb_rollup_sum_rows(h, first, o, cap, n);
+                }
+            };
+            return readRows(r, rows, SUM_ROW, MeterDb::sumRow);
+        } finally {
+            Lib.meterdb_rollup_sum_free(r);
+        }
+    }
+
+    /**
+     * The buckets of several points summed into one series: per bucket, samples and their sum
+     * over all the points, the counters' consumption summed.
+     */
+    public List<SumRow> rollupSum(int[] points, Tier tier, long from, long to) {
+        return sums(points, tier, from, to, null);
+    }
+
+    /**
+     * The consumption of several points in standard coal, summed: each counter's consumption
+     * times its coefficient in force at the bucket's start (none: it adds nothing).
+     */
+    public List<SumRow> coalSum(int[] points, Tier tier, long from, long to, CoalUnit unit) {
+        return sums(points, tier, from, to, java.util.Objects.requireNonNull(unit, "unit"));
+    }
+
+    /** {@link #compare(int[], Tier, long, long, CoalUnit)} in the points' own units. */
+    public List<Comparison> compare(int[] points, Tier tier, long from, long to) {
+        return compare(points, tier, from, to, null);
+    }
+
+    /**
+     * Each bucket of the points' summed series with the bucket before it (环比) and the same
+     * bucket a year earlier (同比): consumption when any point is a counter (in standard coal
+     * when {@code unit} is not null), else the summed mean.
+     */
+    public List<Comparison> compare(int[] points, Tier tier, long from, long to, CoalUnit unit) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_compare(
+                handle, points, points.length, tier.code, from, to, unit == null ? COAL_NONE : unit.code, out));
+        Pointer r = out.getValue();
+        try {
+            Rows rows = new Rows() {
+                public int count(Pointer h, long[] n) {
+                    return Lib.meterdb_comparison_count(h, n);
+                }
+
+                public int copy(Pointer h, long first, Pointer o, long cap, long[] n) {
+                    return Lib.meterdb_comparison_rows(h, first, o, cap, n);
+                }
+            };
+            return readRows(r, rows, COMPARE_ROW, MeterDb::comparison);
+        } finally {
+            Lib.meterdb_comparison_free(r);
+        }
     }
 
     /** Whether {@link #close()} was called. */

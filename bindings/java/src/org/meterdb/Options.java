@@ -2,12 +2,15 @@ package org.meterdb;
 
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
+import java.util.EnumSet;
+import java.util.Set;
 
 /**
  * How a database is opened: a plain builder whose values are handed to the C library's
  * {@code meterdb_options} when {@link MeterDb#open(String, Options)} runs. Defaults match the
  * library's: {@link Durability#SYNC}, sync interval 1000 ms, 64 MiB memtable, 7-day
- * partitions, compaction after 4 segment files, background thread on, create if missing.
+ * partitions, compaction after 4 segment files, background thread on, create if missing, the
+ * time zone the database was created with (+08:00 for a new one), every rollup tier kept.
  */
 public final class Options {
     private Durability durability = Durability.SYNC;
@@ -17,6 +20,8 @@ public final class Options {
     private long partitionMs = 7L * 86_400_000;
     private long compactionTrigger = 4;
     private boolean createIfMissing = true;
+    private Integer tzOffsetMin;
+    private int tiers = Tier.mask(EnumSet.allOf(Tier.class));
 
     public Options durability(Durability d) {
         this.durability = d;
@@ -54,6 +59,22 @@ public final class Options {
         return this;
     }
 
+    /**
+     * The time zone of the rollup tiers' calendar buckets, in minutes east of UTC (480 for
+     * +08:00). Fixed when the database is created: a different zone for an existing database
+     * fails to open; without this call an existing database keeps its own.
+     */
+    public Options tzOffsetMin(int minutes) {
+        this.tzOffsetMin = minutes;
+        return this;
+    }
+
+    /** The rollup tiers a point keeps unless its metadata says otherwise (default: all). */
+    public Options tiers(Set<Tier> tiers) {
+        this.tiers = Tier.mask(tiers);
+        return this;
+    }
+
     /** Builds the C options; the caller frees them with {@code meterdb_options_free}. */
     Pointer toNative() {
         PointerByReference ref = new PointerByReference();
@@ -67,6 +88,10 @@ public final class Options {
             MeterDbException.check(Lib.meterdb_options_set_partition_ms(o, partitionMs));
             MeterDbException.check(Lib.meterdb_options_set_compaction_trigger(o, compactionTrigger));
             MeterDbException.check(Lib.meterdb_options_set_create_if_missing(o, createIfMissing ? 1 : 0));
+            if (tzOffsetMin != null) {
+                MeterDbException.check(Lib.meterdb_options_set_tz_offset_min(o, tzOffsetMin));
+            }
+            MeterDbException.check(Lib.meterdb_options_set_tiers(o, tiers));
             return o;
         } catch (RuntimeException e) {
             Lib.meterdb_options_free(o);

@@ -1,13 +1,21 @@
 package org.meterdb;
 
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
  * A point's metadata: key (1 to 255 bytes of UTF-8), kind, unit, decimal precision (-1 when
  * unknown), energy type code, collection interval in ms (0 when unknown), consumption
- * multiplier, and free tags. Build with {@link #of} and the {@code with*} methods.
+ * multiplier, and free tags; for the rollup tiers, a counter's rollover maximum, its
+ * standard-coal coefficients (kgce per unit, each valid from a timestamp on), and the tiers
+ * it keeps (none given: the database's default). Build with {@link #of} and the
+ * {@code with*} methods.
  */
 public final class PointMeta {
     private final String key;
@@ -18,6 +26,9 @@ public final class PointMeta {
     private long intervalMs = 0;
     private double multiplier = 1.0;
     private final Map<String, String> tags = new TreeMap<>();
+    private double rollover = Double.NaN;
+    private final TreeMap<Long, Double> coal = new TreeMap<>();
+    private EnumSet<Tier> tiers;
 
     private PointMeta(String key, PointKind kind) {
         this.key = key;
@@ -58,6 +69,24 @@ public final class PointMeta {
         return this;
     }
 
+    /** The reading after which a counter's register rolls over to zero. */
+    public PointMeta withRollover(double max) {
+        this.rollover = max;
+        return this;
+    }
+
+    /** A standard-coal coefficient, kgce per unit of consumption, valid from {@code fromTs} on. */
+    public PointMeta withCoalCoefficient(long fromTs, double kgcePerUnit) {
+        this.coal.put(fromTs, kgcePerUnit);
+        return this;
+    }
+
+    /** The rollup tiers the point keeps (instead of the database's default). */
+    public PointMeta withTiers(Set<Tier> tiers) {
+        this.tiers = tiers.isEmpty() ? EnumSet.noneOf(Tier.class) : EnumSet.copyOf(tiers);
+        return this;
+    }
+
     public String key() {
         return key;
     }
@@ -91,6 +120,21 @@ public final class PointMeta {
         return Collections.unmodifiableMap(tags);
     }
 
+    /** The rollover maximum, if any. */
+    public OptionalDouble rollover() {
+        return Double.isNaN(rollover) ? OptionalDouble.empty() : OptionalDouble.of(rollover);
+    }
+
+    /** The standard-coal coefficients by the timestamp they are valid from. */
+    public SortedMap<Long, Double> coal() {
+        return Collections.unmodifiableSortedMap(coal);
+    }
+
+    /** The tiers the point keeps, or empty for the database's default. */
+    public Optional<Set<Tier>> tiers() {
+        return Optional.ofNullable(tiers).map(Collections::unmodifiableSet);
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof PointMeta m
@@ -101,7 +145,10 @@ public final class PointMeta {
                 && energyType.equals(m.energyType)
                 && intervalMs == m.intervalMs
                 && Double.compare(multiplier, m.multiplier) == 0
-                && tags.equals(m.tags);
+                && tags.equals(m.tags)
+                && Double.compare(rollover, m.rollover) == 0
+                && coal.equals(m.coal)
+                && java.util.Objects.equals(tiers, m.tiers);
     }
 
     @Override
@@ -113,6 +160,7 @@ public final class PointMeta {
     public String toString() {
         return "PointMeta[" + key + ", " + kind + ", unit=" + unit + ", precision=" + precision
                 + ", energyType=" + energyType + ", intervalMs=" + intervalMs + ", multiplier="
-                + multiplier + ", tags=" + tags + "]";
+                + multiplier + ", tags=" + tags + ", rollover=" + rollover + ", coal=" + coal
+                + ", tiers=" + (tiers == null ? "default" : tiers) + "]";
     }
 }

@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.GZIPInputStream;
@@ -33,6 +34,10 @@ public final class MeterDbTest {
     private static final Map<String, Body> TESTS = new LinkedHashMap<>();
     private static boolean skipped;
     private static final long T0 = 1_700_000_000_000L;
+    /** 2024-01-01T00:00:00+08:00, midnight in the default zone. */
+    static final long D0 = 1_704_038_400_000L;
+    static final long DAY = 86_400_000L;
+    static final long Q = 900_000L;
 
     static void check(boolean cond, String what) {
         if (!cond) {
@@ -154,11 +159,18 @@ public final class MeterDbTest {
                         .withIntervalMs(900_000)
                         .withMultiplier(1.5)
                         .withTag("site", "north")
-                        .withTag("柜", "A3");
+                        .withTag("柜", "A3")
+                        .withRollover(99_999_999.0)
+                        .withCoalCoefficient(T0 + 86_400_000L, 0.3)
+                        .withCoalCoefficient(T0, 0.1229)
+                        .withTiers(java.util.EnumSet.of(Tier.HOUR, Tier.DAY));
                 int a = db.definePoint(m);
                 int b = db.definePoint(PointMeta.of("ent-1/kw", PointKind.GAUGE));
                 int c = db.definePoint(PointMeta.of("ent-2/kwh", PointKind.COUNTER).withEnergyType("0100"));
                 eq(db.point(a), m, "metadata round trip");
+                eq(db.point(a).coal().firstKey(), T0, "coal coefficients in date order");
+                eq(db.point(a).tiers().get(), java.util.EnumSet.of(Tier.HOUR, Tier.DAY), "tiers");
+                check(db.point(b).tiers().isEmpty() && db.point(b).rollover().isEmpty(), "no tiers, no rollover");
                 eq(db.point(b), PointMeta.of("ent-1/kw", PointKind.GAUGE), "defaults");
                 eq(db.pointId("ent-2/kwh").getAsInt(), c, "point id");
                 check(db.pointId("nope").isEmpty(), "unknown key");
@@ -278,7 +290,166 @@ public final class MeterDbTest {
             }
         });
 
+        TESTS.put("rollup_rows_sums_and_comparisons", dir -> {
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                eq(db.tzOffsetMin(), 480, "default zone");
+                int kwh = db.definePoint(PointMeta.of("kwh", PointKind.COUNTER).withIntervalMs(Q).withMultiplier(2.0));
+                int kw = db.definePoint(PointMeta.of("kw", PointKind.GAUGE));
+                fillRollupData(db, kwh, kw);
+                for (int round = 0; round < 2; round++) {
+                    List<BucketRow> days = db.rollup(kwh, Tier.DAY, D0, D0 + 3 * DAY);
+                    eq(days.size(), 3, "days");
+                    BucketRow d = days.get(0);
+                    eq(d.start(), D0, "start");
+                    eq(d.end(), D0 + DAY, "end");
+                    eq(d.count(), 96L, "count");
+                    eq(d.first(), 1000.0, "first");
+                    eq(d.lastTs(), D0 + 95 * Q, "last ts");
+                    eq(d.inc(), 95 * 1.5, "increase");
+                    near(d.consumption().getAsDouble(), 96 * 1.5 * 2, "consumption of day 0");
+                    eq(d.expected(), OptionalDouble.of(96.0), "expected");
+                    eq(d.completeness(), OptionalDouble.of(1.0), "completeness");
+                    eq(days.get(1).count(), 88L, "day 1 lost 8 readings");
+                    near(days.get(1).consumption().getAsDouble(), 96 * 1.5 * 2, "but not its consumption");
+                    near(days.get(2).consumption().getAsDouble(), 95 * 1.5 * 2, "day 2");
+                    BucketRow g = db.rollup(kw, Tier.DAY, D0, D0 + DAY).get(0);
+                    eq(g.mean(), OptionalDouble.of(21.5), "gauge mean");
+                    check(g.consumption().isEmpty() && g.expected().isEmpty() && g.completeness().isEmpty(), "gauge options");
+                    eq(g.maxTs(), D0 + 23 * 4 * Q, "max ts");
+                    eq(db.rollup(kw, Tier.HOUR, D0 + 60_000, D0 + 2 * 4 * Q).size(), 2, "from inside a bucket");
+                    eq(db.rollup(kw, Tier.HOUR, D0, D0).size(), 0, "from == to");
+                    BucketRow month = db.rollup(kwh, Tier.MONTH).get(0);
+                    eq(month.end() - month.start(), 31 * DAY, "January");
+                    eq(db.rollupMany(new int[] {kwh, kw}, Tier.DAY, D0, D0 + 3 * DAY).get(kw).size(), 3, "many");
+
+                    List<SumRow> sums = db.rollupSum(new int[] {kwh, kw}, Tier.DAY, D0, D0 + 3 * DAY);
+                    eq(sums.size(), 3, "summed days");
+                    eq(sums.get(0).points(), 2, "points");
+                    eq(sums.get(0).count(), 96L + 24, "count");
+                    near(sums.get(0).consumption().getAsDouble(), 96 * 1.5 * 2, "summed consumption");
+                    check(db.rollupSum(new int[] {kw}, Tier.DAY, D0, D0 + DAY).get(0).consumption().isEmpty(), "gauges only");
+                    check(db.rollupSum(new int[0], Tier.DAY, D0, D0 + DAY).isEmpty(), "no points");
+
+                    List<Comparison> cmp = db.compare(new int[] {kwh}, Tier.DAY, D0, D0 + 3 * DAY);
+                    eq(cmp.size(), 3, "compared days");
+                    check(cmp.get(0).previous().isEmpty() && cmp.get(0).yearAgo().isEmpty(), "nothing before");
+                    eq(cmp.get(1).previous(), cmp.get(0).value(), "previous");
+                    near(cmp.get(2).previousChangePct().getAsDouble(), (95.0 / 96.0 - 1) * 100, "change");
+                    db.flush();
+                }
+            }
+        });
+
+        TESTS.put("standard_coal", dir -> {
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                int a = db.definePoint(PointMeta.of("a", PointKind.COUNTER)
+                        .withCoalCoefficient(D0 + DAY, 0.3)
+                        .withCoalCoefficient(D0 - 365 * DAY, 0.1229));
+                int b = db.definePoint(PointMeta.of("b", PointKind.COUNTER));
+                long[] ts = {D0, D0 + DAY, D0 + 2 * DAY};
+                db.write(a, ts, new double[] {0, 100, 300});
+                db.write(b, ts, new double[] {0, 1000, 2000});
+                List<SumRow> kg = db.coalSum(new int[] {a, b}, Tier.DAY, D0, D0 + 2 * DAY, CoalUnit.KGCE);
+                eq(kg.size(), 2, "days");
+                near(kg.get(0).consumption().getAsDouble(), 100 * 0.1229, "day 0 at 0.1229");
+                near(kg.get(1).consumption().getAsDouble(), 200 * 0.3, "day 1 at 0.3");
+                List<SumRow> t = db.coalSum(new int[] {a}, Tier.DAY, D0, D0 + 2 * DAY, CoalUnit.TCE);
+                near(t.get(1).consumption().getAsDouble(), 0.06, "tce");
+                check(db.coalSum(new int[] {b}, Tier.DAY, D0, D0 + 2 * DAY, CoalUnit.KGCE).get(0).consumption().isEmpty(),
+                        "no coefficient");
+                Comparison c = db.compare(new int[] {a}, Tier.DAY, D0, D0 + 2 * DAY, CoalUnit.KGCE).get(1);
+                near(c.value().getAsDouble(), 60.0, "value in kgce");
+                near(c.previous().getAsDouble(), 12.29, "previous in kgce");
+            }
+        });
+
+        TESTS.put("rollup_misuse", dir -> {
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                int p = db.definePoint(PointMeta.of("p", PointKind.COUNTER));
+                int days = db.definePoint(PointMeta.of("d", PointKind.COUNTER).withTiers(java.util.EnumSet.of(Tier.DAY)));
+                db.put(p, D0, 1);
+                throwsStatus(Status.INVALID_ARGUMENT, "is after its end", () -> db.rollup(p, Tier.DAY, D0, D0 - 1));
+                throwsStatus(Status.INVALID_ARGUMENT, "is after its end",
+                        () -> db.rollupSum(new int[] {p}, Tier.DAY, D0, D0 - 1));
+                throwsStatus(Status.INVALID_ARGUMENT, "is after its end",
+                        () -> db.coalSum(new int[] {p}, Tier.DAY, D0, D0 - 1, CoalUnit.TCE));
+                throwsStatus(Status.INVALID_ARGUMENT, "is after its end",
+                        () -> db.compare(new int[] {p}, Tier.DAY, D0, D0 - 1));
+                throwsStatus(Status.NOT_FOUND, "point id 77", () -> db.rollup(77, Tier.DAY, 0, D0));
+                throwsStatus(Status.NOT_FOUND, "77", () -> db.rollupSum(new int[] {p, 77}, Tier.DAY, 0, D0));
+                throwsStatus(Status.NOT_FOUND, "77", () -> db.compare(new int[] {77}, Tier.DAY, 0, D0));
+                throwsStatus(Status.INVALID_ARGUMENT, "does not keep the hour tier", () -> db.rollup(days, Tier.HOUR));
+                throwsStatus(Status.INVALID_ARGUMENT, "does not keep the month tier",
+                        () -> db.coalSum(new int[] {p, days}, Tier.MONTH, 0, D0, CoalUnit.KGCE));
+                throwsStatus(Status.INVALID_ARGUMENT, "rollover -1",
+                        () -> db.definePoint(PointMeta.of("x", PointKind.COUNTER).withRollover(-1)));
+                throwsStatus(Status.INVALID_ARGUMENT, "coal coefficients",
+                        () -> db.definePoint(PointMeta.of("x", PointKind.COUNTER).withCoalCoefficient(0, -0.5)));
+                for (Tier t : Tier.values()) { // the whole time line at every tier
+                    eq(db.rollup(p, t).size(), 1, "one bucket at " + t);
+                    db.compare(new int[] {p}, t, Long.MIN_VALUE, Long.MAX_VALUE, CoalUnit.TCE);
+                }
+                db.close();
+                throwsStatus(Status.CLOSED, "closed", () -> db.rollup(p, Tier.DAY));
+                throwsStatus(Status.CLOSED, "closed", () -> db.rollupSum(new int[] {p}, Tier.DAY, 0, 1));
+                throwsStatus(Status.CLOSED, "closed", () -> db.coalSum(new int[] {p}, Tier.DAY, 0, 1, CoalUnit.KGCE));
+                throwsStatus(Status.CLOSED, "closed", () -> db.compare(new int[] {p}, Tier.DAY, 0, 1));
+                throwsStatus(Status.CLOSED, "closed", db::tzOffsetMin);
+                throwsStatus(Status.CLOSED, "closed", () -> db.point(p));
+            }
+        });
+
+        TESTS.put("tz_and_tier_options", dir -> {
+            String path = dir.toString();
+            throwsStatus(Status.INVALID_ARGUMENT, "time zone offset",
+                    () -> MeterDb.open(path, fast().tzOffsetMin(19 * 60)));
+            Options ny = fast().tzOffsetMin(-300).tiers(java.util.EnumSet.of(Tier.HOUR, Tier.DAY));
+            try (MeterDb db = MeterDb.open(path, ny)) {
+                eq(db.tzOffsetMin(), -300, "zone");
+                int p = db.ensurePoint("p");
+                long t = 1_704_085_200_000L + 60_000; // 2024-01-01T00:01:00-05:00
+                db.put(p, t, 1);
+                eq(db.rollup(p, Tier.DAY).get(0).start(), t - 60_000, "local midnight");
+                throwsStatus(Status.INVALID_ARGUMENT, "does not keep the month tier", () -> db.rollup(p, Tier.MONTH));
+            }
+            throwsStatus(Status.INVALID_ARGUMENT, "cannot be opened with UTC+08:00",
+                    () -> MeterDb.open(path, fast().tzOffsetMin(480)));
+            try (MeterDb db = MeterDb.open(path, fast())) {
+                eq(db.tzOffsetMin(), -300, "the zone of the database");
+            }
+        });
+
         TESTS.put("shared_data_round_trip", MeterDbTest::sharedData);
+        TESTS.put("shared_data_day_consumption", MeterDbTest::sharedDayConsumption);
+    }
+
+    static void near(double got, double want, String what) {
+        if (Math.abs(got - want) > 1e-9) {
+            throw new AssertionError(what + ": got " + got + ", want " + want);
+        }
+    }
+
+    /** A counter read every 15 minutes for 3 days from D0, 1.5 a reading, 2 hours missing on day 1;
+     * a gauge at 10 + hour of the day. */
+    static void fillRollupData(MeterDb db, int counter, int gauge) {
+        List<Long> ts = new ArrayList<>();
+        List<Double> v = new ArrayList<>();
+        for (int i = 0; i < 3 * 96; i++) {
+            long at = D0 + i * Q;
+            if (at >= D0 + DAY + 32 * Q && at < D0 + DAY + 40 * Q) {
+                continue;
+            }
+            ts.add(at);
+            v.add(1000.0 + i * 1.5);
+        }
+        db.write(counter, ts.stream().mapToLong(Long::longValue).toArray(), v.stream().mapToDouble(Double::doubleValue).toArray());
+        long[] gt = new long[72];
+        double[] gv = new double[72];
+        for (int h = 0; h < 72; h++) {
+            gt[h] = D0 + h * 4 * Q;
+            gv[h] = 10 + h % 24;
+        }
+        db.write(gauge, gt, gv);
     }
 
     record Row(String point, long ts, double value) {}
@@ -341,6 +512,99 @@ public final class MeterDbTest {
             check(db.verify().ok(), "verify");
         }
         System.out.println("     " + rows.size() + " rows written and read back");
+    }
+
+    static List<Row> sharedRows() throws IOException {
+        Path path = Path.of(System.getProperty("meterdb.shared", "../../../shared/data/uk-meters.csv.gz"));
+        if (!Files.exists(path)) {
+            return null;
+        }
+        List<Row> rows = new ArrayList<>();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(
+                new GZIPInputStream(Files.newInputStream(path)), StandardCharsets.UTF_8))) {
+            r.readLine();
+            String line;
+            while ((line = r.readLine()) != null) {
+                String[] f = line.split(",");
+                rows.add(new Row(f[0], Instant.parse(f[1]).toEpochMilli(), Double.parseDouble(f[2])));
+            }
+        }
+        return rows;
+    }
+
+    /**
+     * The shared "query day consumption": the *register* points (cumulative registers, defined
+     * as counters) are the running totals of their interval series over every row, so a day in
+     * the database's default +08:00 zone with a register sample exactly at both boundaries
+     * consumed the sum of the interval rows stamped after its start and up to and including its
+     * end (registers are rounded to 3 decimals: within 0.0011).
+     */
+    static void sharedDayConsumption(Path dir) throws IOException {
+        List<Row> rows = sharedRows();
+        if (rows == null) {
+            System.out.println("skipping: ../shared/data not found");
+            skipped = true;
+            return;
+        }
+        Map<String, Integer> ids = new LinkedHashMap<>();
+        try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+            for (Row row : rows) {
+                ids.computeIfAbsent(row.point(), k -> db.definePoint(
+                        PointMeta.of(k, k.contains("register") ? PointKind.COUNTER : PointKind.GAUGE).withPrecision(3)));
+            }
+            for (int i = 0; i < rows.size(); i += 1000) {
+                int n = Math.min(1000, rows.size() - i);
+                int[] p = new int[n];
+                long[] ts = new long[n];
+                double[] v = new double[n];
+                for (int j = 0; j < n; j++) {
+                    Row row = rows.get(i + j);
+                    p[j] = ids.get(row.point());
+                    ts[j] = row.ts();
+                    v[j] = row.value();
+                }
+                db.write(p, ts, v);
+            }
+            eq(db.tzOffsetMin(), 480, "default zone");
+            int checked = 0;
+            for (var e : ids.entrySet()) {
+                String key = e.getKey();
+                if (!key.contains("register")) {
+                    continue;
+                }
+                // uk-electricity-sample-0-register-kwh <- uk-electricity-hdd-only-hourly-sample-0
+                String interval = key.replace("-register-kwh", "").replace("-sample-", "-hdd-only-hourly-sample-");
+                check(ids.containsKey(interval), "no interval series " + interval);
+                java.util.Set<Long> regTs = new java.util.HashSet<>();
+                TreeMap<Long, Double> series = new TreeMap<>(); // every row: repeats add up
+                for (Row r : rows) {
+                    if (r.point().equals(key)) {
+                        regTs.add(r.ts());
+                    } else if (r.point().equals(interval)) {
+                        series.merge(r.ts(), r.value(), Double::sum);
+                    }
+                }
+                int days = 0;
+                for (BucketRow d : db.rollup(e.getValue(), Tier.DAY)) {
+                    if (!regTs.contains(d.start()) || !regTs.contains(d.end())) {
+                        continue;
+                    }
+                    double want = 0;
+                    for (double x : series.subMap(d.start(), false, d.end(), true).values()) {
+                        want += x;
+                    }
+                    double got = d.consumption().orElseThrow();
+                    if (Math.abs(got - want) > 0.0011) {
+                        throw new AssertionError(key + " day " + d.start() + ": " + got + " vs " + want);
+                    }
+                    days++;
+                }
+                check(days > 100, key + ": only " + days + " days");
+                checked += days;
+            }
+            check(checked > 1000, "only " + checked + " days checked");
+            System.out.println("     register day consumption checked on " + checked + " days");
+        }
     }
 
     static void verifyAll(MeterDb db, Map<String, Integer> ids, Map<Integer, TreeMap<Long, Double>> want) {

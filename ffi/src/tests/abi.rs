@@ -8,10 +8,10 @@
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
-use meterdb::meterdb_status::*;
-use meterdb::*;
+use crate::meterdb_status::*;
+use crate::*;
 
-fn last_error() -> String {
+pub(super) fn last_error() -> String {
     // SAFETY: the last error is a valid NUL-terminated string on this thread.
     unsafe { CStr::from_ptr(meterdb_last_error()) }
         .to_string_lossy()
@@ -19,25 +19,25 @@ fn last_error() -> String {
 }
 
 #[track_caller]
-fn ok(st: meterdb_status) {
+pub(super) fn ok(st: meterdb_status) {
     assert_eq!(st, MDB_OK, "{}", last_error());
 }
 
 #[track_caller]
-fn fails(st: meterdb_status, want: meterdb_status, msg_part: &str) {
+pub(super) fn fails(st: meterdb_status, want: meterdb_status, msg_part: &str) {
     assert_eq!(st, want, "{}", last_error());
     let m = last_error();
     assert!(m.contains(msg_part), "message {m:?} lacks {msg_part:?}");
 }
 
-struct TestDb {
+pub(super) struct TestDb {
     _dir: tempfile::TempDir,
-    path: CString,
-    db: *mut meterdb_db,
+    pub(super) path: CString,
+    pub(super) db: *mut meterdb_db,
 }
 
 impl TestDb {
-    fn new() -> TestDb {
+    pub(super) fn new() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let path = CString::new(dir.path().to_str().unwrap()).unwrap();
         let mut db = ptr::null_mut();
@@ -50,7 +50,7 @@ impl TestDb {
         }
     }
 
-    fn define(&self, key: &str) -> u32 {
+    pub(super) fn define(&self, key: &str) -> u32 {
         let k = CString::new(key).unwrap();
         let mut id = 0;
         // SAFETY: live handle, valid strings and out-pointer.

@@ -1,14 +1,14 @@
 //! The Rust baseline of the bindings' batch-write benchmark (`bindings/bench.sh`): batches of
 //! 1000 samples (10 points x 100 timestamps) written with `Db::write`, durability `None`.
 //! Each repeat opens a fresh database and times each of `batches` batches; prints the median
-//! time of a batch over all repeats (robust to other work on the machine) and the mean. The C, Java and Python programs run the same workload
-//! through the C ABI.
+//! time of a batch over all repeats (robust to other work on the machine) and the mean. The C,
+//! Java and Python programs run the same workload through the C ABI.
 //!
-//! `cargo run --release -p meterdb-ffi --example bench_write -- [batches] [repeats]`
+//! `cargo run --release -p meterdb-benches --example bench_write -- [batches] [repeats]`
 
 use std::time::Instant;
 
-use engine::{Db, Durability, Options, WriteBatch};
+use meterdb::{Db, Durability, Options, WriteBatch};
 
 const BATCH: usize = 1000;
 const POINTS: usize = 10;
