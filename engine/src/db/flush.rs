@@ -206,7 +206,7 @@ impl Inner {
         if let Some(old) = old_catalog {
             let _ = self.storage.remove(&self.dir.join(catalog_file_name(old)));
         }
-        self.wal.lock().remove_obsolete(last_seq)?;
+        self.remove_obsolete_wal(last_seq)?;
         Ok(())
     }
 
