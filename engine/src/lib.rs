@@ -40,7 +40,8 @@ pub mod wal;
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
 pub use db::{
     change_id, change_seq, BucketChange, Change, ChangeKind, CoalUnit, Comparison, CursorInfo,
-    CursorStart, Db, DbStats, Durability, Options, PointStats, SumRow, WriteBatch,
+    CursorStart, Db, DbStats, Durability, Options, OutcomeFilter, PointStats, SumRow,
+    UploadOutcome, UploadRecord, WriteBatch,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;

@@ -231,7 +231,11 @@ fn slow_cursor_keeps_wal_files_until_both_acked() {
     db.cursor_ack("slow", rest[749].id).unwrap();
     let mut left = s.list(&Path::new(DIR).join("wal")).unwrap();
     left.sort();
-    assert!(left.len() <= 2, "wal files left: {left:?} {:?}", db.cursors());
+    assert!(
+        left.len() <= 2,
+        "wal files left: {left:?} {:?}",
+        db.cursors()
+    );
     // Reads of the data stay right.
     assert_eq!(db.read_range(a, T0, T0 + 1000 * IV).unwrap().len(), 1000);
 }

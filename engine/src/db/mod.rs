@@ -8,6 +8,7 @@ mod flush;
 mod forward;
 mod options;
 mod rollup;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -23,6 +24,7 @@ pub use forward::{
 };
 pub use options::{Durability, Options};
 pub use rollup::{CoalUnit, Comparison, SumRow};
+pub use uploads::{OutcomeFilter, UploadOutcome, UploadRecord};
 
 use crate::catalog::{Catalog, PointFilter, PointId, PointMeta};
 use crate::codec::Codec;
@@ -89,6 +91,8 @@ struct Inner {
     cursors: Mutex<forward::Cursors>,
     /// The newest sample time written or found at open (`i64::MIN`: none).
     max_ts: AtomicI64,
+    /// The upload log, opened when first used.
+    uploads: Mutex<Option<uploads::UploadLog>>,
 }
 
 /// Figures about a database's storage.
@@ -265,6 +269,7 @@ impl Db {
             tz,
             cursors: Mutex::new(cursors),
             max_ts: AtomicI64::new(max_ts),
+            uploads: Mutex::new(None),
         });
         if fresh {
             let files = inner.files.lock();
