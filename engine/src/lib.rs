@@ -39,8 +39,8 @@ pub mod wal;
 
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
 pub use db::{
-    change_id, change_seq, BucketChange, Change, ChangeKind, CoalUnit, Comparison, CursorInfo,
-    CursorStart, Db, DbStats, Durability, Options, OutcomeFilter, PointStats, SumRow,
+    change_id, change_seq, BackupReport, BucketChange, Change, ChangeKind, CoalUnit, Comparison,
+    CursorInfo, CursorStart, Db, DbStats, Durability, Options, OutcomeFilter, PointStats, SumRow,
     UploadOutcome, UploadRecord, WriteBatch,
 };
 pub use error::{Error, ErrorKind, Result};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use meterdb::io::MemStorage;
-use meterdb::{Db, OutcomeFilter, Options, UploadOutcome, UploadRecord};
+use meterdb::{Db, Options, OutcomeFilter, UploadOutcome, UploadRecord};
 
 const DIR: &str = "/db";
 
@@ -41,7 +41,9 @@ fn records_survive_power_loss_and_filter() {
     let crashed = s.crash();
     drop(db);
     let db = Db::open(DIR, opts(&crashed)).unwrap();
-    let all = db.upload_records(i64::MIN, i64::MAX, OutcomeFilter::All).unwrap();
+    let all = db
+        .upload_records(i64::MIN, i64::MAX, OutcomeFilter::All)
+        .unwrap();
     assert_eq!(all, (0..20).map(|i| rec(i, i % 3 != 0)).collect::<Vec<_>>());
     let failed = db
         .upload_records(i64::MIN, i64::MAX, OutcomeFilter::Failed)
@@ -66,7 +68,9 @@ fn retention_by_count_and_by_age() {
     for i in 0..12_000 {
         db.record_upload(&rec(i, true)).unwrap();
     }
-    let all = db.upload_records(i64::MIN, i64::MAX, OutcomeFilter::All).unwrap();
+    let all = db
+        .upload_records(i64::MIN, i64::MAX, OutcomeFilter::All)
+        .unwrap();
     assert_eq!(all.len(), 1000);
     assert_eq!(all[0].at, 11_000 * 1000);
     // Old files are deleted: 256 KiB files hold about 4000 records each, so of the three
@@ -81,7 +85,13 @@ fn retention_by_count_and_by_age() {
         ..opts(&s)
     };
     let db = Db::open(DIR, o).unwrap();
-    let all = db.upload_records(i64::MIN, i64::MAX, OutcomeFilter::All).unwrap();
-    assert_eq!(all.len(), 101, "records at most 100 s older than the newest");
+    let all = db
+        .upload_records(i64::MIN, i64::MAX, OutcomeFilter::All)
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        101,
+        "records at most 100 s older than the newest"
+    );
     assert_eq!(all[0].at, 11_899 * 1000);
 }

@@ -457,6 +457,14 @@ impl Db {
             ),
             CursorStart::Beginning => (change_id(1, 0), MIN_TIMESTAMP),
         };
+        let cdir = inner.dir.join(CURSOR_DIR);
+        if !inner.storage.exists(&cdir) {
+            inner
+                .storage
+                .create_dir_all(&cdir)
+                .and_then(|()| inner.storage.sync_dir(&inner.dir))
+                .map_err(|e| Error::io(format!("create {}", cdir.display()), e))?;
+        }
         let st = CursorState {
             acked,
             read: acked,

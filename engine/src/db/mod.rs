@@ -3,6 +3,7 @@
 //! The only module that starts threads: a background thread flushes and compacts, and in
 //! [`Durability::Interval`] mode a second one syncs the WAL on its interval.
 
+mod backup;
 mod batch;
 mod flush;
 mod forward;
@@ -17,6 +18,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+pub use backup::BackupReport;
 pub use batch::WriteBatch;
 pub use forward::{
     change_id, change_seq, BucketChange, Change, ChangeKind, CursorInfo, CursorStart,
