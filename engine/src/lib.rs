@@ -39,9 +39,9 @@ pub mod wal;
 
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
 pub use db::{
-    change_id, change_seq, BackupReport, BucketChange, Change, ChangeKind, CoalUnit, Comparison,
-    CursorInfo, CursorStart, Db, DbStats, Durability, Options, OutcomeFilter, PointStats, SumRow,
-    UploadOutcome, UploadRecord, WriteBatch,
+    change_id, change_seq, BackupReport, BucketChange, BundlePoint, BundleReport, Change,
+    ChangeKind, CoalUnit, Comparison, CursorInfo, CursorStart, Db, DbStats, Durability, Options,
+    OutcomeFilter, PointStats, SumRow, UploadOutcome, UploadRecord, WriteBatch,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;

@@ -45,7 +45,13 @@ fn backup_under_concurrent_writes_has_every_acknowledged_write() {
         })
         .collect();
     // Let some data reach segment files first.
-    while done.iter().map(|d| d.load(Ordering::Acquire)).min().unwrap() < 500 {
+    while done
+        .iter()
+        .map(|d| d.load(Ordering::Acquire))
+        .min()
+        .unwrap()
+        < 500
+    {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     db.flush().unwrap();

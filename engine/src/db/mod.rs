@@ -5,6 +5,7 @@
 
 mod backup;
 mod batch;
+mod bundle;
 mod flush;
 mod forward;
 mod options;
@@ -20,6 +21,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use backup::BackupReport;
 pub use batch::WriteBatch;
+pub use bundle::{BundlePoint, BundleReport};
 pub use forward::{
     change_id, change_seq, BucketChange, Change, ChangeKind, CursorInfo, CursorStart,
     CHANGE_INDEX_BITS,
