@@ -41,7 +41,8 @@ pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
 pub use db::{
     change_id, change_seq, BackupReport, BucketChange, BundlePoint, BundleReport, Change,
     ChangeKind, CoalUnit, Comparison, CursorInfo, CursorStart, Db, DbStats, Durability, Options,
-    OutcomeFilter, PointStats, SumRow, UploadOutcome, UploadRecord, WriteBatch,
+    OutcomeFilter, PointStats, Retention, RetentionReport, SumRow, TierLimit, UploadOutcome,
+    UploadRecord, WriteBatch,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;

@@ -143,7 +143,8 @@ fn ack_rules() {
     let info = db.cursors();
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].name, "c");
-    assert_eq!(info[0].acked, v[1].id + 1);
+    // Acknowledging the last change read moves past the rest of its WAL record.
+    assert!(info[0].acked > v[1].id && info[0].acked <= w[0].id);
     db.drop_cursor("c").unwrap();
     assert!(db.cursors().is_empty());
     assert_eq!(db.drop_cursor("c").unwrap_err().kind(), ErrorKind::NotFound);

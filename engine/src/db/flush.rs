@@ -40,9 +40,12 @@ impl Db {
                             match job {
                                 Job::Flush => {
                                     // Errors poison the database; writers see them.
-                                    let _ = inner.flush().and_then(|_| {
-                                        inner.compact_all(inner.opts.compaction_trigger)
-                                    });
+                                    let _ = inner
+                                        .flush()
+                                        .and_then(|_| {
+                                            inner.compact_all(inner.opts.compaction_trigger)
+                                        })
+                                        .and_then(|_| inner.apply_retention());
                                 }
                             }
                         }

@@ -117,6 +117,9 @@ pub struct CursorInfo {
 pub(crate) struct CursorState {
     acked: u64,
     read: u64,
+    /// The last change returned by a read (acknowledging it moves `acked` to `read`, past
+    /// the rest of its WAL record).
+    last_read: Option<u64>,
     hint: Hint,
     /// Per tier: (bucket start, point) of the first bucket not acknowledged / not read.
     acked_buckets: BTreeMap<u8, (Timestamp, PointId)>,
@@ -132,6 +135,11 @@ pub(crate) struct Cursors {
 }
 
 impl Cursors {
+    /// The lowest acknowledged position (change id) of any cursor.
+    pub(crate) fn min_acked(&self) -> Option<u64> {
+        self.map.values().map(|c| c.acked).min()
+    }
+
     /// The lowest WAL seq some cursor still needs, if any cursor exists.
     pub(crate) fn min_needed_seq(&self) -> Option<u64> {
         self.map.values().map(|c| change_seq(c.acked)).min()
@@ -255,6 +263,7 @@ fn decode_cursor(buf: &[u8], path: &Path) -> Result<(String, CursorState)> {
             CursorState {
                 acked,
                 read: acked,
+                last_read: None,
                 hint: None,
                 read_buckets: acked_buckets.clone(),
                 acked_buckets,
@@ -285,6 +294,26 @@ pub(crate) fn replace_file(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> 
 }
 
 impl Inner {
+    /// Moves every cursor whose acknowledged position is below `end` to `end`, durably;
+    /// returns each one moved with its old position.
+    pub(super) fn force_all_cursors(&self, end: u64) -> Result<Vec<(String, u64)>> {
+        let mut cursors = self.cursors.lock();
+        let mut out = Vec::new();
+        for (name, c) in cursors.map.iter_mut() {
+            if c.acked >= end {
+                continue;
+            }
+            let mut st = c.clone();
+            st.acked = end;
+            st.read = st.read.max(end);
+            st.hint = None;
+            self.store_cursor(name, &st)?;
+            out.push((name.clone(), c.acked));
+            *c = st;
+        }
+        Ok(out)
+    }
+
     fn cursor_path(&self, name: &str) -> PathBuf {
         self.dir.join(CURSOR_DIR).join(format!("{name}.cur"))
     }
@@ -308,7 +337,7 @@ impl Inner {
 
     /// Reads the changes with `id >= from`, up to the WAL record `upto_seq`, at most `max`.
     /// Returns them and the id of the first change not returned, and a hint for next time.
-    fn read_changes(
+    pub(super) fn read_changes(
         &self,
         from: u64,
         hint: Hint,
@@ -468,6 +497,7 @@ impl Db {
         let st = CursorState {
             acked,
             read: acked,
+            last_read: None,
             hint: None,
             acked_buckets: BTreeMap::new(),
             read_buckets: BTreeMap::new(),
@@ -554,6 +584,9 @@ impl Db {
         let (out, next, hint) = inner.read_changes(c.read, c.hint, upto, max_changes)?;
         c.read = next;
         c.hint = hint;
+        if let Some(l) = out.last() {
+            c.last_read = Some(l.id);
+        }
         Ok(out)
     }
 
@@ -571,6 +604,13 @@ impl Db {
         let new = up_to_id
             .checked_add(1)
             .ok_or_else(|| Error::invalid("change id out of range"))?;
+        // The last change read: everything up to the read position is acknowledged (so a
+        // WAL record whose every change is acknowledged is no longer needed).
+        let new = if c.last_read == Some(up_to_id) {
+            c.read
+        } else {
+            new
+        };
         if new > c.read {
             return Err(Error::invalid(format!(
                 "cursor {name:?}: change {up_to_id} has not been read (read up to {})",
@@ -592,7 +632,11 @@ impl Db {
         c.acked = new;
         drop(cursors);
         let flushed = inner.files.lock().manifest.flushed_seq;
-        inner.remove_obsolete_wal(flushed)
+        inner.remove_obsolete_wal(flushed)?;
+        if inner.full.load(std::sync::atomic::Ordering::Acquire) {
+            inner.apply_retention()?;
+        }
+        Ok(())
     }
 
     /// Moves the cursor's read position back to its acknowledged position (and its
@@ -605,6 +649,7 @@ impl Db {
             .get_mut(name)
             .ok_or_else(|| Error::NotFound(format!("no cursor {name:?}")))?;
         c.read = c.acked;
+        c.last_read = None;
         c.hint = None;
         c.read_buckets = c.acked_buckets.clone();
         Ok(())

@@ -9,6 +9,7 @@ mod bundle;
 mod flush;
 mod forward;
 mod options;
+mod retention;
 mod rollup;
 mod uploads;
 
@@ -27,6 +28,7 @@ pub use forward::{
     CHANGE_INDEX_BITS,
 };
 pub use options::{Durability, Options};
+pub use retention::{Retention, RetentionReport, TierLimit};
 pub use rollup::{CoalUnit, Comparison, SumRow};
 pub use uploads::{OutcomeFilter, UploadOutcome, UploadRecord};
 
@@ -97,6 +99,8 @@ struct Inner {
     max_ts: AtomicI64,
     /// The upload log, opened when first used.
     uploads: Mutex<Option<uploads::UploadLog>>,
+    /// Set by retention when the raw byte cap cannot be met: writes are refused.
+    full: AtomicBool,
 }
 
 /// Figures about a database's storage.
@@ -274,6 +278,7 @@ impl Db {
             cursors: Mutex::new(cursors),
             max_ts: AtomicI64::new(max_ts),
             uploads: Mutex::new(None),
+            full: AtomicBool::new(false),
         });
         if fresh {
             let files = inner.files.lock();
@@ -361,6 +366,7 @@ impl Db {
             return Ok(());
         }
         let inner = &self.inner;
+        self.check_full()?;
         batch.validate(inner.catalog.read().len())?;
         let mut payload = Vec::new();
         batch::encode_samples(batch, &mut payload);
@@ -498,7 +504,8 @@ impl Db {
     pub fn flush(&self) -> Result<()> {
         self.inner.check_open()?;
         self.inner.flush()?;
-        self.inner.compact_all(self.inner.opts.compaction_trigger)
+        self.inner.compact_all(self.inner.opts.compaction_trigger)?;
+        self.inner.apply_retention().map(|_| ())
     }
 
     /// Merges every time partition that has more than one segment file (or deletes to

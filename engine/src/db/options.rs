@@ -55,6 +55,8 @@ pub struct Options {
     /// The upload log drops records older than this (ms) relative to its newest record's
     /// time. Default `None`: no age limit.
     pub upload_records_max_age_ms: Option<i64>,
+    /// Retention limits by age and bytes, per tier. Default: keep everything.
+    pub retention: super::retention::Retention,
 }
 
 /// The default time zone: UTC+8 (China Standard Time).
@@ -76,6 +78,7 @@ impl Default for Options {
             tiers: TierSet::ALL,
             upload_records_keep: 100_000,
             upload_records_max_age_ms: None,
+            retention: Default::default(),
         }
     }
 }

@@ -160,6 +160,15 @@ impl UploadLog {
 }
 
 impl Inner {
+    pub(super) fn record_upload_inner(&self, rec: &UploadRecord) -> Result<()> {
+        let mut slot = self.uploads.lock();
+        let log = self.upload_log(&mut slot)?;
+        let seq = log.wal.append(&rec.encode())?;
+        log.wal.sync()?;
+        log.kept.push_back((seq, rec.at));
+        log.retain(&self.opts)
+    }
+
     fn upload_log<'a>(&self, slot: &'a mut Option<UploadLog>) -> Result<&'a mut UploadLog> {
         if slot.is_none() {
             let dir = self.dir.join(UPLOAD_DIR);
@@ -194,15 +203,8 @@ impl Db {
     /// drops the oldest records beyond the retention limits (whole files at a time, so a
     /// few more than the limit may stay on disk, but are not returned).
     pub fn record_upload(&self, rec: &UploadRecord) -> Result<()> {
-        let inner = &self.inner;
-        inner.check_open()?;
-        let mut slot = inner.uploads.lock();
-        let log = inner.upload_log(&mut slot)?;
-        let seq = log.wal.append(&rec.encode())?;
-        log.wal.sync()?;
-        log.kept.push_back((seq, rec.at));
-        log.retain(&inner.opts)?;
-        Ok(())
+        self.inner.check_open()?;
+        self.inner.record_upload_inner(rec)
     }
 
     /// The upload records with `from <= at < to` whose outcome passes `filter`, oldest
