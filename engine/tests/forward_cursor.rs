@@ -345,3 +345,128 @@ fn buckets_are_read_once_closed() {
     assert_eq!(y.len(), 3);
     assert_eq!(y[0], w[0]);
 }
+
+#[test]
+fn real_files_reader_follows_writer_without_sync_mode() {
+    // Durability::None: the WAL's buffered writer spills partial records to the file; a
+    // cursor read syncs first and never returns a torn record.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Options {
+        durability: Durability::None,
+        wal_file_bytes: 256 * 1024,
+        ..Options::default()
+    };
+    let db = Arc::new(Db::open(tmp.path(), o.clone()).unwrap());
+    let a = db.ensure_point("a").unwrap();
+    db.create_cursor("c", CursorStart::Now).unwrap();
+    let w = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for i in 0..20_000 {
+                db.put(a, T0 + i * 1000, i as f64).unwrap();
+            }
+        })
+    };
+    let mut got: Vec<f64> = Vec::new();
+    while !w.is_finished() || got.len() < 20_000 {
+        let v = db.cursor_read("c", 3000).unwrap();
+        if let Some(l) = v.last() {
+            db.cursor_ack("c", l.id).unwrap();
+        }
+        got.extend(v.iter().map(|c| c.value));
+        if w.is_finished() && v.is_empty() {
+            break;
+        }
+    }
+    w.join().unwrap();
+    assert_eq!(got, (0..20_000).map(|i| i as f64).collect::<Vec<_>>());
+    drop(db);
+    let db = Db::open(tmp.path(), o).unwrap();
+    assert!(db.cursor_read("c", 10).unwrap().is_empty());
+}
+
+#[test]
+fn damaged_cursor_file_is_an_error_not_a_panic() {
+    let s = MemStorage::new();
+    let db = open(&s);
+    db.create_cursor("c", CursorStart::Now).unwrap();
+    drop(db);
+    let p = Path::new(DIR).join("cursors").join("c.cur");
+    let good = s.read(&p).unwrap().to_vec();
+    for i in 0..good.len() {
+        for cut in [false, true] {
+            let mut bad = good.clone();
+            if cut {
+                bad.truncate(i);
+            } else {
+                bad[i] ^= 0x10;
+            }
+            s.put(&p, bad);
+            match Db::open(DIR, opts(&s)) {
+                Err(e) => assert!(
+                    matches!(
+                        e.kind(),
+                        ErrorKind::Corruption | ErrorKind::UnsupportedVersion
+                    ),
+                    "byte {i}: {e}"
+                ),
+                Ok(_) => panic!("byte {i} (cut {cut}): damage not seen"),
+            }
+        }
+    }
+    s.put(&p, good);
+    let db = open(&s);
+    assert_eq!(db.cursors().len(), 1);
+}
+
+/// Figures: `cargo test -p meterdb --test forward_cursor -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        tmp.path(),
+        Options {
+            durability: Durability::None,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let pts: Vec<u32> = (0..100)
+        .map(|i| db.ensure_point(&format!("m{i}")).unwrap())
+        .collect();
+    db.create_cursor("c", CursorStart::Now).unwrap();
+    let n = 2_000_000i64;
+    let t = std::time::Instant::now();
+    let mut b = WriteBatch::new();
+    for i in 0..n {
+        b.put(pts[(i % 100) as usize], T0 + (i / 100) * IV, i as f64);
+        if b.len() == 1000 {
+            db.write(&b).unwrap();
+            b.clear();
+        }
+    }
+    let w = t.elapsed();
+    let t = std::time::Instant::now();
+    let mut got = 0;
+    let mut acks = std::time::Duration::ZERO;
+    let mut n_acks = 0;
+    loop {
+        let v = db.cursor_read("c", 10_000).unwrap();
+        let Some(l) = v.last() else { break };
+        let ta = std::time::Instant::now();
+        db.cursor_ack("c", l.id).unwrap();
+        acks += ta.elapsed();
+        n_acks += 1;
+        got += v.len();
+    }
+    let r = t.elapsed();
+    assert_eq!(got as i64, n);
+    let reads = r - acks;
+    println!(
+        "write {n} samples in batches of 1000: {w:?}; cursor reads in batches of 10000: \
+         {reads:?} ({:.1} M changes/s); {n_acks} acks: {acks:?} ({:?} each)",
+        n as f64 / reads.as_secs_f64() / 1e6,
+        acks / n_acks
+    );
+}
