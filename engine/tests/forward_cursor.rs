@@ -390,9 +390,19 @@ fn damaged_cursor_file_is_an_error_not_a_panic() {
     let s = MemStorage::new();
     let db = open(&s);
     db.create_cursor("c", CursorStart::Now).unwrap();
-    drop(db);
     let p = Path::new(DIR).join("cursors").join("c.cur");
     let good = s.read(&p).unwrap().to_vec();
+    let mut bad = good.clone();
+    bad[20] ^= 1;
+    s.put(&p, bad);
+    assert_eq!(
+        db.verify().unwrap().len(),
+        1,
+        "verify sees a damaged cursor file"
+    );
+    s.put(&p, good.clone());
+    assert!(db.verify().unwrap().is_empty());
+    drop(db);
     for i in 0..good.len() {
         for cut in [false, true] {
             let mut bad = good.clone();

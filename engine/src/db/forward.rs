@@ -145,9 +145,18 @@ impl Cursors {
         self.map.values().map(|c| change_seq(c.acked)).min()
     }
 
+    /// Reads and checks the cursor files of `dir` without changing anything.
+    pub(crate) fn load_checked(storage: &dyn Storage, dir: &Path) -> Result<Cursors> {
+        Self::load_inner(storage, dir, false)
+    }
+
     /// Loads the cursor files of `dir` (the database directory), removing left-over
     /// temporary files.
     pub(crate) fn load(storage: &dyn Storage, dir: &Path) -> Result<Cursors> {
+        Self::load_inner(storage, dir, true)
+    }
+
+    fn load_inner(storage: &dyn Storage, dir: &Path, clean: bool) -> Result<Cursors> {
         let cdir = dir.join(CURSOR_DIR);
         let names = match storage.list(&cdir) {
             Ok(n) => n,
@@ -158,6 +167,9 @@ impl Cursors {
         for n in names {
             let path = cdir.join(&n);
             if n.ends_with(".tmp") {
+                if !clean {
+                    continue;
+                }
                 storage
                     .remove(&path)
                     .map_err(|e| Error::io(format!("remove {}", path.display()), e))?;

@@ -566,7 +566,7 @@ impl Db {
         Ok(s)
     }
 
-    /// Checks every checksum of every live file (segments, catalog, manifest); returns the
+    /// Checks every checksum of every live file (segments, catalog, manifest, cursors); returns the
     /// problems found (empty when all is well). The WAL is checked when the database opens.
     pub fn verify(&self) -> Result<Vec<Error>> {
         let inner = &self.inner;
@@ -584,6 +584,9 @@ impl Db {
             }
         }
         if let Err(e) = Manifest::load(&*inner.storage, &inner.dir) {
+            problems.push(e);
+        }
+        if let Err(e) = forward::Cursors::load_checked(&*inner.storage, &inner.dir) {
             problems.push(e);
         }
         let cat_no = inner.files.lock().manifest.catalog_file_no;
