@@ -43,6 +43,19 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Takes an exclusive lock on `path` (created if missing). `Ok(None)` when another
     /// holder has it. The lock is released when the returned guard is dropped.
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>>;
+    /// Makes `to` name the same (immutable) file as `from`: a hard link where the file
+    /// system allows, else a synced copy ([`Storage::copy_file`]). `to` must not exist.
+    /// The default copies.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.copy_file(from, to)
+    }
+    /// Copies `from` to a new file `to` and syncs it.
+    fn copy_file(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let bytes = self.read(from)?;
+        let mut f = self.create(to)?;
+        f.write_all(&bytes)?;
+        f.sync()
+    }
 }
 
 /// A file open for writing at its end.
@@ -170,6 +183,19 @@ impl Storage for FileStorage {
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match fs::hard_link(from, to) {
+            Ok(()) => Ok(()),
+            // Another file system, or one without links: copy.
+            Err(e)
+                if e.kind() != io::ErrorKind::NotFound
+                    && e.kind() != io::ErrorKind::AlreadyExists =>
+            {
+                self.copy_file(from, to)
+            }
+            Err(e) => Err(e),
+        }
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
         let f = OpenOptions::new()

@@ -39,7 +39,10 @@ pub mod wal;
 
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
 pub use db::{
-    CoalUnit, Comparison, Db, DbStats, Durability, Options, PointStats, SumRow, WriteBatch,
+    change_id, change_seq, BackupReport, BucketChange, BundlePoint, BundleReport, Change,
+    ChangeKind, CoalUnit, Comparison, CursorInfo, CursorStart, Db, DbStats, Durability, Options,
+    OutcomeFilter, PointStats, Retention, RetentionReport, SumRow, TierLimit, UploadOutcome,
+    UploadRecord, WriteBatch,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;

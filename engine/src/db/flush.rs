@@ -40,9 +40,12 @@ impl Db {
                             match job {
                                 Job::Flush => {
                                     // Errors poison the database; writers see them.
-                                    let _ = inner.flush().and_then(|_| {
-                                        inner.compact_all(inner.opts.compaction_trigger)
-                                    });
+                                    let _ = inner
+                                        .flush()
+                                        .and_then(|_| {
+                                            inner.compact_all(inner.opts.compaction_trigger)
+                                        })
+                                        .and_then(|_| inner.apply_retention());
                                 }
                             }
                         }
@@ -206,7 +209,7 @@ impl Inner {
         if let Some(old) = old_catalog {
             let _ = self.storage.remove(&self.dir.join(catalog_file_name(old)));
         }
-        self.wal.lock().remove_obsolete(last_seq)?;
+        self.remove_obsolete_wal(last_seq)?;
         Ok(())
     }
 

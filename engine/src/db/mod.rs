@@ -3,21 +3,34 @@
 //! The only module that starts threads: a background thread flushes and compacts, and in
 //! [`Durability::Interval`] mode a second one syncs the WAL on its interval.
 
+mod backup;
 mod batch;
+mod bundle;
 mod flush;
+mod forward;
 mod options;
+mod retention;
 mod rollup;
+mod uploads;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+pub use backup::BackupReport;
 pub use batch::WriteBatch;
+pub use bundle::{BundlePoint, BundleReport};
+pub use forward::{
+    change_id, change_seq, BucketChange, Change, ChangeKind, CursorInfo, CursorStart,
+    CHANGE_INDEX_BITS,
+};
 pub use options::{Durability, Options};
+pub use retention::{Retention, RetentionReport, TierLimit};
 pub use rollup::{CoalUnit, Comparison, SumRow};
+pub use uploads::{OutcomeFilter, UploadOutcome, UploadRecord};
 
 use crate::catalog::{Catalog, PointFilter, PointId, PointMeta};
 use crate::codec::Codec;
@@ -80,6 +93,14 @@ struct Inner {
     closed: AtomicBool,
     /// The time zone of the rollup tiers, minutes east of UTC.
     tz: i32,
+    /// Upload cursors. Lock order: `cursors`, then `wal`.
+    cursors: Mutex<forward::Cursors>,
+    /// The newest sample time written or found at open (`i64::MIN`: none).
+    max_ts: AtomicI64,
+    /// The upload log, opened when first used.
+    uploads: Mutex<Option<uploads::UploadLog>>,
+    /// Set by retention when the raw byte cap cannot be met: writes are refused.
+    full: AtomicBool,
 }
 
 /// Figures about a database's storage.
@@ -210,6 +231,13 @@ impl Db {
             segments.push(Arc::new(seg));
         }
 
+        let cursors = forward::Cursors::load(&*storage, &dir)?;
+        let mut max_ts = i64::MIN;
+        for seg in segments.iter().filter(|s| s.id.kind == segment::KIND_RAW) {
+            for b in seg.blocks() {
+                max_ts = max_ts.max(b.stats.max_ts);
+            }
+        }
         // Replay the WAL into a fresh memtable.
         let mut mem = Memtable::new();
         let wal_dir = dir.join(WAL_DIR);
@@ -220,7 +248,7 @@ impl Db {
                 max_file_bytes: opts.wal_file_bytes,
             },
             manifest.flushed_seq,
-            &mut |_seq, payload| apply_record(payload, &mut catalog, &mut mem),
+            &mut |_seq, payload| apply_record(payload, &mut catalog, &mut mem, &mut max_ts),
         )?;
 
         let inner = Arc::new(Inner {
@@ -247,6 +275,10 @@ impl Db {
             poison: Mutex::new(None),
             closed: AtomicBool::new(false),
             tz,
+            cursors: Mutex::new(cursors),
+            max_ts: AtomicI64::new(max_ts),
+            uploads: Mutex::new(None),
+            full: AtomicBool::new(false),
         });
         if fresh {
             let files = inner.files.lock();
@@ -334,10 +366,14 @@ impl Db {
             return Ok(());
         }
         let inner = &self.inner;
+        self.check_full()?;
         batch.validate(inner.catalog.read().len())?;
         let mut payload = Vec::new();
         batch::encode_samples(batch, &mut payload);
         inner.wait_for_room();
+        if let Some(&m) = batch.ts.iter().max() {
+            inner.max_ts.fetch_max(m, Ordering::AcqRel);
+        }
         let mut wal = inner.writable_wal()?;
         let seq = inner.append(&mut wal, &payload)?;
         {
@@ -468,7 +504,8 @@ impl Db {
     pub fn flush(&self) -> Result<()> {
         self.inner.check_open()?;
         self.inner.flush()?;
-        self.inner.compact_all(self.inner.opts.compaction_trigger)
+        self.inner.compact_all(self.inner.opts.compaction_trigger)?;
+        self.inner.apply_retention().map(|_| ())
     }
 
     /// Merges every time partition that has more than one segment file (or deletes to
@@ -529,7 +566,7 @@ impl Db {
         Ok(s)
     }
 
-    /// Checks every checksum of every live file (segments, catalog, manifest); returns the
+    /// Checks every checksum of every live file (segments, catalog, manifest, cursors); returns the
     /// problems found (empty when all is well). The WAL is checked when the database opens.
     pub fn verify(&self) -> Result<Vec<Error>> {
         let inner = &self.inner;
@@ -547,6 +584,9 @@ impl Db {
             }
         }
         if let Err(e) = Manifest::load(&*inner.storage, &inner.dir) {
+            problems.push(e);
+        }
+        if let Err(e) = forward::Cursors::load_checked(&*inner.storage, &inner.dir) {
             problems.push(e);
         }
         let cat_no = inner.files.lock().manifest.catalog_file_no;
@@ -601,11 +641,17 @@ pub(crate) fn catalog_file_name(file_no: u64) -> String {
 }
 
 /// Applies one WAL record during recovery.
-fn apply_record(payload: &[u8], catalog: &mut Catalog, mem: &mut Memtable) -> Result<()> {
+fn apply_record(
+    payload: &[u8],
+    catalog: &mut Catalog,
+    mem: &mut Memtable,
+    max_ts: &mut i64,
+) -> Result<()> {
     match batch::decode(payload, catalog)? {
         batch::Record::Samples(v) => {
             for i in 0..v.n {
                 mem.insert(v.point(i), v.ts(i), v.value(i), v.quality[i]);
+                *max_ts = (*max_ts).max(v.ts(i));
             }
         }
         batch::Record::Define(id, meta) => catalog.set(id, meta)?,
@@ -615,6 +661,14 @@ fn apply_record(payload: &[u8], catalog: &mut Catalog, mem: &mut Memtable) -> Re
 }
 
 impl Inner {
+    /// The newest sample time written (or found at open), if any.
+    fn max_ts_seen(&self) -> Option<Timestamp> {
+        match self.max_ts.load(Ordering::Acquire) {
+            i64::MIN => None,
+            t => Some(t),
+        }
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);

@@ -50,6 +50,13 @@ pub struct Options {
     pub tz_offset_min: Option<i32>,
     /// The rollup tiers a point keeps unless its metadata says otherwise. Default: all five.
     pub tiers: TierSet,
+    /// The upload log keeps at most this many records (the newest). Default 100 000.
+    pub upload_records_keep: usize,
+    /// The upload log drops records older than this (ms) relative to its newest record's
+    /// time. Default `None`: no age limit.
+    pub upload_records_max_age_ms: Option<i64>,
+    /// Retention limits by age and bytes, per tier. Default: keep everything.
+    pub retention: super::retention::Retention,
 }
 
 /// The default time zone: UTC+8 (China Standard Time).
@@ -69,6 +76,9 @@ impl Default for Options {
             storage: None,
             tz_offset_min: None,
             tiers: TierSet::ALL,
+            upload_records_keep: 100_000,
+            upload_records_max_age_ms: None,
+            retention: Default::default(),
         }
     }
 }
