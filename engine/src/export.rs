@@ -13,7 +13,8 @@
 //! Partitions: raw samples and minute and hour buckets by calendar day, day buckets by
 //! calendar month, month and year buckets by calendar year, always in the database's time
 //! zone; `date=` is the first day of the partition, so DuckDB and Spark read it as a `DATE`
-//! whatever the tier. A partition of more than [`ExportOptions::file_rows`] rows is split
+//! whatever the tier ([`ExportOptions::partition`] chooses a coarser unit). A partition of
+//! more than [`ExportOptions::file_rows`] rows is split
 //! into `part-0.parquet`, `part-1.parquet`, ...
 //!
 //! Columns, in this order (see [`raw_schema`] and [`rollup_schema`]):
@@ -46,12 +47,15 @@
 //! the new one, never a half-written file. A crash between the two renames leaves the
 //! partition missing, its previous copy kept as `.date=X.old`; the next export into the same
 //! tier directory puts that copy back (or removes it when the new one is in place) before it
-//! starts, and removes any `.tmp` left over. Names starting with `.` are skipped by Spark,
-//! and not matched by a `date=*` glob.
+//! starts, and removes any `.tmp` left over (a removal of an emptied partition interrupted
+//! the same way is undone, until that range is exported again). Names starting with `.` are
+//! skipped by Spark, and not matched by a `date=*` glob. Run one export at a time into a
+//! given output directory: two at once may trip over each other's temporary directories.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -168,6 +172,11 @@ pub struct ExportOptions {
     pub batch_rows: usize,
     /// zstd level, 1..=22 (default 3).
     pub zstd_level: i32,
+    /// The calendar unit of a partition directory: `Tier::Day`, `Month` or `Year`, not finer
+    /// than the tier exported; `None` (the default) for [`Source::partition_unit`]. A coarser
+    /// one suits small data sets, whose daily files would be mostly footer. Keep to one unit per
+    /// output directory: directory names of different units would mix.
+    pub partition: Option<Tier>,
 }
 
 impl Default for ExportOptions {
@@ -177,6 +186,7 @@ impl Default for ExportOptions {
             file_rows: 1 << 24,
             batch_rows: 1 << 16,
             zstd_level: 3,
+            partition: None,
         }
     }
 }
@@ -475,9 +485,13 @@ impl BucketRows {
 /// each point's samples in time order, the points one after another in the order given, at
 /// most `batch_rows` rows per batch (a batch may hold several points). Columns as
 /// [`raw_schema`]. Each point is read from a snapshot taken when the iterator reaches it.
+///
+/// `D` is how the database is held: `&Db` from [`Db::record_batches`], or an owned handle
+/// such as `Arc<Db>` from [`record_batches`] for an iterator that must not borrow (one
+/// handed to another thread, or across the C ABI as an Arrow stream).
 #[derive(Debug)]
-pub struct RecordBatches<'a> {
-    db: &'a Db,
+pub struct RecordBatches<D: Deref<Target = Db>> {
+    db: D,
     ids: Vec<PointId>,
     metas: Vec<Arc<MetaCols>>,
     next_point: usize,
@@ -493,7 +507,7 @@ pub struct RecordBatches<'a> {
     done: bool,
 }
 
-impl RecordBatches<'_> {
+impl<D: Deref<Target = Db>> RecordBatches<D> {
     /// The schema of every batch.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
@@ -539,7 +553,7 @@ impl RecordBatches<'_> {
     }
 }
 
-impl Iterator for RecordBatches<'_> {
+impl<D: Deref<Target = Db>> Iterator for RecordBatches<D> {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Result<RecordBatch>> {
@@ -565,36 +579,47 @@ impl Db {
         from: Timestamp,
         to: Timestamp,
         batch_rows: usize,
-    ) -> Result<RecordBatches<'_>> {
-        if batch_rows == 0 {
-            return Err(Error::invalid("batch_rows must be at least 1"));
-        }
-        let metas = points
-            .iter()
-            .map(|&id| {
-                self.point(id)
-                    .map(|m| Arc::new(MetaCols::new(m)))
-                    .ok_or_else(|| Error::NotFound(format!("point {id}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let tz = self.tz_offset_min();
-        Ok(RecordBatches {
-            db: self,
-            ids: points.to_vec(),
-            metas,
-            next_point: 0,
-            iter: None,
-            from,
-            to: to.max(from),
-            batch_rows,
-            pending: None,
-            pending_pos: 0,
-            rows: RawRows::new(batch_rows.min(1 << 20)),
-            schema: raw_schema(tz),
-            tz,
-            done: false,
-        })
+    ) -> Result<RecordBatches<&Db>> {
+        record_batches(self, points, from, to, batch_rows)
     }
+}
+
+/// [`Db::record_batches`] with the database held by `db`, e.g. an `Arc<Db>`.
+pub fn record_batches<D: Deref<Target = Db>>(
+    db: D,
+    points: &[PointId],
+    from: Timestamp,
+    to: Timestamp,
+    batch_rows: usize,
+) -> Result<RecordBatches<D>> {
+    if batch_rows == 0 {
+        return Err(Error::invalid("batch_rows must be at least 1"));
+    }
+    let metas = points
+        .iter()
+        .map(|&id| {
+            db.point(id)
+                .map(|m| Arc::new(MetaCols::new(m)))
+                .ok_or_else(|| Error::NotFound(format!("point {id}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let tz = db.tz_offset_min();
+    Ok(RecordBatches {
+        db,
+        ids: points.to_vec(),
+        metas,
+        next_point: 0,
+        iter: None,
+        from,
+        to: to.max(from),
+        batch_rows,
+        pending: None,
+        pending_pos: 0,
+        rows: RawRows::new(batch_rows.min(1 << 20)),
+        schema: raw_schema(tz),
+        tz,
+        done: false,
+    })
 }
 
 /// The name of the partition directory starting at `start`: `date=YYYY-MM-DD`.
@@ -828,7 +853,19 @@ pub fn export(
         ));
     }
     let tz = db.tz_offset_min();
-    let unit = source.partition_unit();
+    let unit = opts.partition.unwrap_or(source.partition_unit());
+    let finest = match source {
+        Source::Raw => Tier::Day,
+        Source::Tier(t) => t.max(Tier::Day),
+    };
+    if unit < finest {
+        return Err(Error::invalid(format!(
+            "{} partitions cannot hold {} buckets: use {} or coarser",
+            unit.as_str(),
+            source.as_str(),
+            finest.as_str()
+        )));
+    }
     let from = from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
     let to = to.clamp(MIN_TIMESTAMP + 1, MAX_TIMESTAMP + 1);
     // The range widened to whole partitions.

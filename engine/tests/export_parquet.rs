@@ -645,6 +645,45 @@ fn tiers_partition_by_day_month_and_year() {
             .sum();
         assert_eq!(rows, want as u64, "{tier:?}");
     }
+    // A coarser partition unit on request; never one finer than the tier.
+    let yearly = ExportOptions {
+        partition: Some(Tier::Year),
+        ..ExportOptions::default()
+    };
+    let s = export(
+        &db,
+        &Selection::Filter(PointFilter::default()),
+        Source::Raw,
+        ALL.0,
+        ALL.1,
+        &dir.path().join("y"),
+        &yearly,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!((s.partitions, s.rows), (1, 2 * 4 * 96));
+    assert!(dir
+        .path()
+        .join("y/tier=raw/date=2026-01-01/part-0.parquet")
+        .is_file());
+    for (tier, unit) in [(Tier::Hour, Tier::Hour), (Tier::Month, Tier::Day)] {
+        let e = export(
+            &db,
+            &Selection::Filter(PointFilter::default()),
+            Source::Tier(tier),
+            ALL.0,
+            ALL.1,
+            &dir.path().join("bad"),
+            &ExportOptions {
+                partition: Some(unit),
+                ..ExportOptions::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), meterdb::ErrorKind::InvalidArgument, "{e}");
+    }
+
     // A key list selects points; an unknown key is an error.
     let s = export(
         &db,
@@ -714,5 +753,16 @@ fn record_batches_cover_the_range_in_order() {
     assert!(db.record_batches(&ids, 0, 1, 0).is_err());
     let none = db.record_batches(&ids, to, from, 10).unwrap().count();
     assert_eq!(none, 0);
-    db.close().unwrap();
+
+    // An owned handle: the iterator moves to another thread.
+    let db = std::sync::Arc::new(db);
+    let it = meterdb::export::record_batches(db.clone(), &ids, from, to, 1000).unwrap();
+    let rows = std::thread::spawn(move || it.map(|b| b.unwrap().num_rows()).sum::<usize>())
+        .join()
+        .unwrap();
+    let want: usize = ids
+        .iter()
+        .map(|&id| db.read_range(id, from, to).unwrap().len())
+        .sum();
+    assert_eq!(rows, want);
 }

@@ -38,6 +38,7 @@ pub fn run(a: ExportArgs) -> Result<(), CliError> {
     let opts = ExportOptions {
         row_group_rows: a.row_group_rows,
         zstd_level: a.zstd_level,
+        partition: a.partition,
         ..ExportOptions::default()
     };
     let db = crate::open_existing(&a.db)?;

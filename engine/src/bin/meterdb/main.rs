@@ -105,6 +105,10 @@ struct ExportArgs {
     /// zstd compression level (1..=22).
     #[arg(long, default_value_t = 3)]
     zstd_level: i32,
+    /// One partition directory per day, month or year (not finer than the tier); default:
+    /// day for raw, minute and hour, month for day, year for month and year.
+    #[arg(long, value_parser = parse_tier_arg)]
+    partition: Option<meterdb::Tier>,
 }
 
 #[cfg(feature = "parquet")]
