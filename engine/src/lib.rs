@@ -26,6 +26,8 @@ pub mod codec;
 pub mod compaction;
 pub mod db;
 pub mod error;
+#[cfg(feature = "parquet")]
+pub mod export;
 pub mod format;
 pub mod io;
 pub mod manifest;

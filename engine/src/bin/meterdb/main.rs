@@ -4,6 +4,8 @@
 //! `meterdb: <message>`. A closed stdout (`meterdb query ... | head`) ends the command
 //! quietly with exit code 0.
 
+#[cfg(feature = "parquet")]
+mod export;
 mod import;
 mod out;
 mod query;
@@ -57,6 +59,68 @@ enum Command {
     Stats(StatsArgs),
     /// Check every checksum of every file; exit 1 when damage is found.
     Verify(VerifyArgs),
+    /// Export raw samples or a tier's buckets as Parquet files, partitioned Hive-style:
+    /// `OUT/tier=raw/date=2026-11-24/part-0.parquet`.
+    ///
+    /// One directory per day for raw, minute and hour; per month for day buckets; per year
+    /// for month and year buckets (dates in the database's time zone). The range is widened
+    /// to whole partitions, and each partition directory it covers is replaced atomically
+    /// (removed when it no longer holds data). Prints rows, files, bytes and rows/s.
+    #[cfg(feature = "parquet")]
+    Export(ExportArgs),
+    /// Not in this build: it was built without the `parquet` feature.
+    #[cfg(not(feature = "parquet"))]
+    #[command(hide = true)]
+    Export(NoExportArgs),
+}
+
+#[cfg(feature = "parquet")]
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// Database directory.
+    #[arg(long)]
+    db: PathBuf,
+    /// raw, minute, hour, day, month or year.
+    #[arg(long, value_parser = parse_source_arg)]
+    tier: meterdb::export::Source,
+    /// Start of the range (RFC 3339 or epoch ms), moved back to its partition's start;
+    /// default: the earliest.
+    #[arg(long, value_parser = parse_ts_arg)]
+    from: Option<Timestamp>,
+    /// End of the range, excluded, moved forward to its partition's end; default: none.
+    #[arg(long, value_parser = parse_ts_arg)]
+    to: Option<Timestamp>,
+    /// Output directory (created if missing); files go under `OUT/tier=TIER/`.
+    #[arg(long)]
+    out: PathBuf,
+    /// A point key to export (repeat for several); default: every point.
+    #[arg(long, value_name = "KEY")]
+    point: Vec<String>,
+    /// Export every point whose key starts with this.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Rows per Parquet row group.
+    #[arg(long, default_value_t = 1 << 20)]
+    row_group_rows: usize,
+    /// zstd compression level (1..=22).
+    #[arg(long, default_value_t = 3)]
+    zstd_level: i32,
+    /// One partition directory per day, month or year (not finer than the tier); default:
+    /// day for raw, minute and hour, month for day, year for month and year.
+    #[arg(long, value_parser = parse_tier_arg)]
+    partition: Option<meterdb::Tier>,
+}
+
+#[cfg(feature = "parquet")]
+fn parse_source_arg(s: &str) -> Result<meterdb::export::Source, String> {
+    meterdb::export::Source::parse(s).map_err(|e| out::engine_msg(&e))
+}
+
+#[cfg(not(feature = "parquet"))]
+#[derive(Debug, clap::Args)]
+struct NoExportArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -184,6 +248,13 @@ fn main() -> ExitCode {
         Command::Rollup(a) => rollup::run(a),
         Command::Stats(a) => stats::run(a),
         Command::Verify(a) => verify::run(a),
+        #[cfg(feature = "parquet")]
+        Command::Export(a) => export::run(a),
+        #[cfg(not(feature = "parquet"))]
+        Command::Export(_) => Err(CliError::fail(
+            "this meterdb was built without Parquet export: rebuild it with \
+             `cargo build --features cli,parquet`",
+        )),
     };
     match r {
         Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
