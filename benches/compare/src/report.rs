@@ -235,7 +235,7 @@ pub fn markdown(r: &Report) -> String {
         );
     }
 
-    let _ = writeln!(s, "\n## Crash recovery\n\nA writer ingests W1 at T1 in its own process and is killed with SIGKILL once half of it is acknowledged; a new process then reopens the directory (timed) and counts the samples it can read.\n\n| engine | acknowledged before kill | killed after s | reopen s | samples readable after reopen |\n|---|---:|---:|---:|---:|");
+    let _ = writeln!(s, "\n## Crash recovery\n\nA writer ingests W1 at T1 in its own process and is killed with SIGKILL once half of it is acknowledged; a new process then reopens the directory (timed) and counts the samples it can read (the writer may have gone on writing between its last report and the kill, so readable can exceed acknowledged).\n\n| engine | acknowledged before kill | killed after s | reopen s | samples readable after reopen | acknowledged but lost |\n|---|---:|---:|---:|---:|---:|");
     let base = md.and_then(|m| m.recovery.as_ref()).map(|x| x.reopen_s);
     for e in &r.engines {
         if let Some(x) = &e.recovery {
@@ -243,7 +243,7 @@ pub fn markdown(r: &Report) -> String {
                 Some(err) => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | {:.2} | error: {} | – |",
+                        "| {} | {} | {:.2} | error: {} | – | – |",
                         e.engine,
                         x.acked,
                         x.killed_after_s,
@@ -253,12 +253,13 @@ pub fn markdown(r: &Report) -> String {
                 None => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | {:.2} | {} | {} |",
+                        "| {} | {} | {:.2} | {} | {} | {} |",
                         e.engine,
                         x.acked,
                         x.killed_after_s,
                         with_ratio(Some(x.reopen_s), base, |v| format!("{v:.3}")),
-                        x.recovered
+                        x.recovered,
+                        x.acked.saturating_sub(x.recovered)
                     );
                 }
             }
@@ -271,7 +272,7 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "\n## Definitions\n");
     let _ = writeln!(s, "- **Daily consumption of a counter**: calendar days of UTC+8. The register is read as the running total of its increases: between consecutive samples the increase is `v1 - v0`, or `v1` when the register fell (a meter replacement counts the new reading from zero). That total is linear between samples (constant before the first and after the last), and a day's consumption is its value at the day's end boundary minus at its start boundary — the register interpolated linearly between the last sample before each boundary and the first at or after it. Equivalently each pair's increase is shared among the days it spans in proportion to time. Monthly: the same over UTC+8 calendar months (clipped to the workload's window). Implemented once (`benches/compare/src/reference.rs`) and used for the reference and by the engines without an aggregation of their own; SQLite computes it in SQL.");
     let _ = writeln!(s, "- **Standard coal**: kgce = consumption × a fixed coefficient per point: electricity 0.1229 kgce/kWh, natural gas 1.2143 kgce/m³, heat 34.12 kgce/GJ, assigned to the simulated counters in rotation (all real registers: electricity).");
-    let _ = writeln!(s, "- **Tiers**: T0 never syncs (the OS writes back); T1 syncs at most 1 s after a write; T2 syncs before acknowledging each batch of 1,000 samples. A process crash loses nothing acknowledged at any tier for MeterDB, SQLite and tsink (their logs are in the OS cache); redb's non-durable commits are lost on a crash, so at T0/T1 it can lose up to its last durable commit.");
+    let _ = writeln!(s, "- **Tiers**: T0 never syncs (the OS writes back); T1 syncs at most 1 s after a write; T2 syncs before acknowledging each batch of 1,000 samples. By their documentation a process crash (as opposed to a power loss) loses nothing acknowledged at any tier for MeterDB, SQLite and tsink, whose logs reach the OS before a write returns; redb's non-durable commits are lost on any crash, so at T0/T1 it can lose everything since its last durable commit. The crash-recovery table shows what was measured.");
     let _ = writeln!(s, "- **Input bytes**: 16 per sample written (i64 timestamp, f64 value). **Bytes on disk**: every file in the engine's directory after settling.");
 
     if !r.skipped.is_empty() || r.engines.iter().any(|e| !e.errors.is_empty()) {

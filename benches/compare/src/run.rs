@@ -87,6 +87,7 @@ pub fn engine(name: &str, scale: &Scale, work: &Path, data: &Path) -> EngineRepo
         let (mut e, ing) = ingest(name, &dir, Tier::T1, &w3, &w3.arrivals, n)?;
         rep.ingest.push(ing);
         queries(&mut *e, &w3, scale, rep, false)?;
+        raw_check(&mut *e, &w3, rep)?;
         e.close()?;
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
@@ -332,6 +333,59 @@ fn latest_all(e: &mut dyn Engine, w: &Workload, scale: &Scale, rep: &mut EngineR
             }
             c.wrong += 1;
         }
+    }
+    c.pass = c.wrong == 0;
+    rep.checks.push(c);
+    Ok(())
+}
+
+/// Every stored sample against the truth: a sample missing, extra or with another value is
+/// wrong.
+fn raw_check(e: &mut dyn Engine, w: &Workload, rep: &mut EngineReport) -> Res<()> {
+    let mut c = Check {
+        workload: w.name.to_string(),
+        query: "raw samples".into(),
+        ..Default::default()
+    };
+    for (p, want) in w.truth.iter().enumerate() {
+        let got = e.read_range(
+            p as u32,
+            meterdb::sample::MIN_TIMESTAMP,
+            meterdb::sample::MAX_TIMESTAMP,
+        )?;
+        c.buckets += want.len() as u64;
+        let (mut i, mut j, mut wrong) = (0, 0, 0u64);
+        while i < got.len() || j < want.len() {
+            match (got.get(i), want.get(j)) {
+                (Some(g), Some(x)) if g.0 == x.0 => {
+                    if g.1.to_bits() != x.1.to_bits() {
+                        wrong += 1;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(g), Some(x)) if g.0 < x.0 => {
+                    wrong += 1;
+                    i += 1;
+                }
+                (Some(_), None) => {
+                    wrong += 1;
+                    i += 1;
+                }
+                _ => {
+                    wrong += 1;
+                    j += 1;
+                }
+            }
+        }
+        if wrong > 0 && c.detail.is_empty() {
+            c.detail = format!(
+                "point {p}: {} samples read, {} stored, {wrong} differ",
+                got.len(),
+                want.len()
+            );
+        }
+        c.wrong += wrong;
     }
     c.pass = c.wrong == 0;
     rep.checks.push(c);
