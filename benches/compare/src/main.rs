@@ -14,6 +14,7 @@
 
 mod codecs;
 mod engines;
+mod http;
 mod measure;
 mod reference;
 mod report;
@@ -159,10 +160,20 @@ fn real_main(a: &Args) -> Res<ExitCode> {
         ),
         ..Default::default()
     };
+    let mut names = Vec::new();
+    for name in &a.engines {
+        match engines::available(name) {
+            Ok(()) => names.push(name.clone()),
+            Err(why) => {
+                eprintln!("meterdb-compare: {why}");
+                report.skipped.push(why);
+            }
+        }
+    }
     eprintln!(
         "meterdb-compare: scale {}, engines {}",
         a.scale.name,
-        a.engines.join(",")
+        names.join(",")
     );
 
     // Workload descriptions (and the codec baselines on W1 and R).
@@ -196,7 +207,7 @@ fn real_main(a: &Args) -> Res<ExitCode> {
     eprintln!("[codecs] pco, tsz: {:.1} s", t.elapsed().as_secs_f64());
     drop((w1, r));
 
-    for name in &a.engines {
+    for name in &names {
         let result = work.join(format!("{name}.json"));
         let t = Instant::now();
         let status = Command::new(&exe)
@@ -216,12 +227,10 @@ fn real_main(a: &Args) -> Res<ExitCode> {
             },
         };
         eprintln!("[{name}] all workloads: {:.1} s", t.elapsed().as_secs_f64());
-        rep.recovery = Some(crash_and_recover(
-            &exe,
-            name,
-            a,
-            &work.join(format!("{name}-crash")),
-        ));
+        if !engines::is_server(name) {
+            let dir = work.join(format!("{name}-crash"));
+            rep.recovery = Some(crash_and_recover(&exe, name, a, &dir));
+        }
         report.engines.push(rep);
     }
     let _ = std::fs::remove_dir_all(&work);

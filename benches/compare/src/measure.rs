@@ -116,3 +116,31 @@ pub fn median_of<T>(
     times.sort_by(f64::total_cmp);
     Ok((times[times.len() / 2], times.len(), last))
 }
+
+/// CPU seconds (user plus system) of another process, e.g. a server engine.
+pub fn proc_cpu_seconds(pid: u32) -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    #[allow(unsafe_code)]
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) in parentheses.
+            let rest = &s[s.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let u: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((u + st) / tick)
+        })
+        .unwrap_or(0.0)
+}
+
+/// `write_bytes` of another process.
+pub fn proc_write_bytes(pid: u32) -> u64 {
+    proc_field(&format!("/proc/{pid}/io"), "write_bytes")
+}
+
+/// Peak RSS (VmHWM) of another process, bytes.
+pub fn proc_peak_rss(pid: u32) -> u64 {
+    proc_field(&format!("/proc/{pid}/status"), "VmHWM") * 1024
+}

@@ -13,8 +13,9 @@ use crate::reference::DAY_MS;
 
 /// Sampling interval of the simulated meters.
 pub const INTERVAL_MS: i64 = 900_000;
-/// 2026-01-01T00:00:00+08:00: where W1 and W3 start.
-pub const YEAR_START: i64 = 1_767_196_800_000;
+/// 2025-01-01T00:00:00+08:00: where W1 and W3 start (a year in the past, so that servers
+/// that refuse future timestamps take all of it).
+pub const YEAR_START: i64 = 1_735_660_800_000;
 
 /// Standard-coal coefficients, by energy type: (name, unit, kgce per unit).
 pub const ENERGY: [(&str, &str, f64); 3] = [

@@ -15,6 +15,7 @@ mod meterdb;
 mod redb_kv;
 mod sqlite;
 mod tsink_db;
+mod victoria;
 
 /// A point's stored figures: (samples, bytes, timestamp bytes, value bytes).
 pub type PointBytes = (u64, u64, u64, u64);
@@ -44,8 +45,28 @@ impl Tier {
     }
 }
 
-/// The engines, MeterDB first.
-pub const ENGINES: [&str; 4] = ["meterdb", "sqlite", "redb", "tsink"];
+/// The engines, MeterDB first; the last ones are optional servers.
+pub const ENGINES: [&str; 5] = ["meterdb", "sqlite", "redb", "tsink", "victoria"];
+
+/// Whether engine `name` can run here; the reason and how to install it when not.
+pub fn available(name: &str) -> Result<(), String> {
+    match name {
+        "victoria" if victoria::binary().is_none() => Err(
+            "VictoriaMetrics skipped: `victoria-metrics` is not on PATH (install: `apt-get install -y victoria-metrics`)".into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Whether engine `name` is a separate server process (no in-process crash test).
+pub fn is_server(name: &str) -> bool {
+    name == "victoria"
+}
+
+/// Whether engine `name` has a setting for `tier`.
+pub fn supports(name: &str, tier: Tier) -> bool {
+    !is_server(name) || tier == Tier::T1
+}
 
 /// One engine, open on a directory.
 pub trait Engine {
@@ -57,6 +78,15 @@ pub trait Engine {
     fn read_range(&mut self, p: u32, from: i64, to: i64) -> Res<Vec<(i64, f64)>>;
     /// A point's sample with the greatest timestamp.
     fn latest(&mut self, p: u32) -> Res<Option<(i64, f64)>>;
+
+    /// Q2: the latest sample of points `0..n`.
+    fn latest_all(&mut self, n: u32) -> Res<Vec<Option<(i64, f64)>>> {
+        (0..n).map(|p| self.latest(p)).collect()
+    }
+    /// A server engine's processes so far: CPU seconds, bytes written, peak RSS bytes.
+    fn server_figures(&self) -> Option<(f64, u64, u64)> {
+        None
+    }
 
     /// The last sample with `ts < t`.
     fn before(&mut self, p: u32, t: i64) -> Res<Option<(i64, f64)>> {
@@ -152,6 +182,7 @@ pub fn open(name: &str, dir: &Path, tier: Tier, points: &[Point]) -> Res<Box<dyn
         "sqlite" => Box::new(sqlite::Sqlite::open(dir, tier)?),
         "redb" => Box::new(redb_kv::Redb::open(dir, tier)?),
         "tsink" => Box::new(tsink_db::Tsink::open(dir, tier, points)?),
+        "victoria" => Box::new(victoria::Victoria::open(dir, tier, points)?),
         _ => return Err(format!("unknown engine {name:?}").into()),
     })
 }
@@ -163,6 +194,7 @@ pub fn describe(name: &str) -> (String, [String; 3]) {
         "sqlite" => sqlite::describe(),
         "redb" => redb_kv::describe(),
         "tsink" => tsink_db::describe(),
+        "victoria" => victoria::describe(),
         _ => (String::new(), Default::default()),
     }
 }
