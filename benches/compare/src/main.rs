@@ -262,6 +262,20 @@ fn real_main(a: &Args) -> Res<ExitCode> {
                 .chain(e.errors.iter().cloned())
         })
         .collect();
+    if a.check {
+        // A plain closing line for CI: MeterDB's checks (and failed steps count as failed).
+        let checks = report
+            .engines
+            .iter()
+            .filter(|e| e.engine == "meterdb")
+            .map(|e| e.checks.len())
+            .sum::<usize>();
+        println!(
+            "compare: {} passed, {} failed",
+            checks.saturating_sub(failed.len()),
+            failed.len()
+        );
+    }
     if a.check && !failed.is_empty() {
         eprintln!("meterdb-compare --check: MeterDB failed:");
         for f in &failed {

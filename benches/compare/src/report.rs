@@ -332,6 +332,15 @@ fn codec_section(r: &Report, s: &mut String) {
             per(&|c| c.tsz_decode_ns * c.samples as f64),
         );
     }
+    if let Some(m) = mdb.filter(|m| !m.point_bytes.is_empty()) {
+        let (smp, col, ts, val) = m.point_bytes.iter().fold((0u64, 0u64, 0u64, 0u64), |a, x| {
+            (a.0 + x.1, a.1 + x.2, a.2 + x.3, a.3 + x.4)
+        });
+        if let Some(i) = ingest(m, "W1", "T1") {
+            let per = |b: u64| b as f64 / smp.max(1) as f64;
+            let _ = writeln!(s, "\nMeterDB's W1 directory after settling holds {:.2} B/sample; its segment columns {:.2} (timestamps {:.2}, values {:.2}, quality the rest); the remainder is the WAL, catalog and manifest (the placeholder WAL is not truncated after a flush).", i.bytes_per_sample, per(col), per(ts), per(val));
+        }
+    }
     if let Some(rows) = per_series(r) {
         let within = rows.iter().filter(|x| x.3 <= 1.1).count();
         let _ = writeln!(s, "\nW1 series where MeterDB's bytes are within 10% of pco ts+int: **{within} of {}**. Worst five:\n\n| series | samples | pco ts+int bytes | MeterDB bytes | ratio |\n|---|---:|---:|---:|---:|", rows.len());

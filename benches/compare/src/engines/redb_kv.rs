@@ -38,7 +38,7 @@ impl std::fmt::Debug for Redb {
 
 pub fn describe() -> (String, [String; 3]) {
     (
-        "redb, default `Builder` (cache, no quick-repair), one table `[u8; 12] -> f64` (key `point_id ++ ts` big-endian), one write transaction per 1,000 samples; settle = a durable commit then `Database::compact()`; Q3-Q5 by range scans plus the shared definition".into(),
+        "redb, default `Builder` (1 GiB cache, no quick-repair), one table `[u8; 12] -> f64` (key `point_id ++ ts` big-endian), one write transaction per 1,000 samples; settle = a durable commit then `Database::compact()`; Q3-Q5 by range scans plus the shared definition".into(),
         [
             "`Durability::None` on every commit".into(),
             "`Durability::None`, and `Immediate` on the first commit after 1 s since the last durable one (a process crash can lose up to 1 s)".into(),
