@@ -86,6 +86,10 @@ pub fn parse_offset(s: &str) -> Result<i32> {
     if s == "Z" || s == "z" {
         return Ok(0);
     }
+    // Byte offsets below slice the text: other than ASCII, it is refused first.
+    if !s.is_ascii() {
+        return Err(bad());
+    }
     let b = s.as_bytes();
     if b.len() < 3 || (b[0] != b'+' && b[0] != b'-') {
         return Err(bad());
@@ -126,6 +130,10 @@ pub fn parse_timestamp(s: &str) -> Result<Timestamp> {
         let v: i64 = s.parse().map_err(|_| bad("integer out of range"))?;
         check_ts(v)?;
         return Ok(v);
+    }
+    // Byte offsets below slice the text: other than ASCII, it is refused first.
+    if !s.is_ascii() {
+        return Err(bad("not ASCII text"));
     }
     let b = s.as_bytes();
     if b.len() < 20
