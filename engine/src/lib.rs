@@ -27,6 +27,8 @@ pub mod compaction;
 pub mod db;
 pub mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod manifest;
 pub mod memtable;
