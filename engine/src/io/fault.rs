@@ -44,6 +44,10 @@
 //!   whatever the engine was doing (a write, a flush, a compaction, its own recovery) stops
 //!   there. [`FaultStorage::power_loss`] then returns that image.
 //!
+//! - **A read-only file system** ([`FaultStorage::set_read_only`]): every mutating
+//!   operation, and taking a lock (which opens the lock file for writing), fails with
+//!   EROFS until it is switched off.
+//!
 //! Faults are armed one at a time with [`FaultStorage::arm`]: the fault fires on the n-th
 //! later operation of its kind, once.
 
@@ -279,6 +283,8 @@ struct State {
     cut_in: Option<u64>,
     /// The image taken when the power went.
     dead: Option<Box<Image>>,
+    /// Every mutation fails with EROFS.
+    read_only: bool,
     stats: FaultStats,
 }
 
@@ -325,6 +331,9 @@ impl State {
     fn tick(&mut self) -> io::Result<()> {
         if self.dead.is_some() {
             return Err(powered_off());
+        }
+        if self.read_only {
+            return Err(io::Error::from_raw_os_error(30));
         }
         self.stats.ops += 1;
         if let Some(n) = self.cut_in.as_mut() {
@@ -471,6 +480,7 @@ impl FaultStorage {
                 armed: Vec::new(),
                 cut_in: None,
                 dead: None,
+                read_only: false,
                 stats: FaultStats::default(),
             })),
         }
@@ -488,6 +498,12 @@ impl FaultStorage {
         let mut st = self.st.lock();
         st.armed.clear();
         st.cut_in = None;
+    }
+
+    /// Makes the file system read-only (every mutation and lock fails with EROFS), or
+    /// writable again.
+    pub fn set_read_only(&self, on: bool) {
+        self.st.lock().read_only = on;
     }
 
     /// Whether an armed fault has not fired yet.
@@ -557,6 +573,7 @@ impl FaultStorage {
                 armed: Vec::new(),
                 cut_in: None,
                 dead: None,
+                read_only: false,
                 stats: st.stats.clone(),
             })),
         }
@@ -794,6 +811,9 @@ impl Storage for FaultStorage {
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
         let mut st = self.st.lock();
         st.alive()?;
+        if st.read_only {
+            return Err(io::Error::from_raw_os_error(30));
+        }
         if st.locks.contains_key(path) {
             return Ok(None);
         }
