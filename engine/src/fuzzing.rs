@@ -23,8 +23,11 @@ use crate::segment::{self, BlockStats, EncodedBlock, Segment, SegmentId, KIND_RA
 use crate::time::{format_rfc3339, format_value, parse_timestamp};
 use crate::wal::{self, ScanEnd};
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets, by name: the name of the target in `fuzz/` and of its corpus folder.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("wal_scan", wal_scan),
     ("wal_replay", wal_replay),
     ("segment", segment),
@@ -324,7 +327,11 @@ pub fn import_row(data: &[u8]) {
             if let Ok(x) = parse_value(v) {
                 assert!(x.is_finite());
                 let s = format_value(x);
-                assert_eq!(parse_value(&s).ok().map(f64::to_bits), Some(x.to_bits()), "{s}");
+                assert_eq!(
+                    parse_value(&s).ok().map(f64::to_bits),
+                    Some(x.to_bits()),
+                    "{s}"
+                );
             }
         }
         if let Some(q) = f.next() {

@@ -164,7 +164,7 @@ fn rollup_queries_see_consistent_prefixes_during_flush_and_compaction() {
             let mut rounds = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 db.flush().unwrap();
-                if rounds % 3 == 0 {
+                if rounds.is_multiple_of(3) {
                     db.compact().unwrap();
                 }
                 rounds += 1;

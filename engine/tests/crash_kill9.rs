@@ -184,12 +184,11 @@ fn check(dir: &Path, model: &mut Model, fig: &mut Figures, rng: &mut SimRng, ctx
         let c = db
             .read_range(p, i64::MIN, i64::MAX)
             .unwrap_or_else(|e| panic!("{ctx}: read: {e}"));
-        let seen: BTreeMap<i64, u64> = c
-            .ts
-            .iter()
-            .zip(&c.values)
-            .map(|(&t, v)| (t, v.to_bits()))
-            .collect();
+        let seen: BTreeMap<i64, u64> =
+            c.ts.iter()
+                .zip(&c.values)
+                .map(|(&t, v)| (t, v.to_bits()))
+                .collect();
         let keys: Vec<i64> = model
             .range((p, i64::MIN)..=(p, i64::MAX))
             .map(|(k, _)| k.1)
@@ -202,7 +201,9 @@ fn check(dir: &Path, model: &mut Model, fig: &mut Figures, rng: &mut SimRng, ctx
                 may.contains(&have),
                 "{ctx}: point {p} ts {t}: read {:?}, only {:?} may be there",
                 have.map(f64::from_bits),
-                may.iter().map(|v| v.map(f64::from_bits)).collect::<Vec<_>>()
+                may.iter()
+                    .map(|v| v.map(f64::from_bits))
+                    .collect::<Vec<_>>()
             );
             match may[..] {
                 [Some(_)] => fig.acked_present += 1,

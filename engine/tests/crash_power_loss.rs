@@ -174,8 +174,8 @@ impl Run {
                 ..Figures::default()
             },
         };
-        let db = Db::open(DIR, options(&run.storage, wal_file_bytes, sync_mode))
-            .expect("first open");
+        let db =
+            Db::open(DIR, options(&run.storage, wal_file_bytes, sync_mode)).expect("first open");
         for (i, m) in metas().into_iter().enumerate() {
             assert_eq!(db.define_point(m).unwrap(), i as u32);
         }
@@ -283,11 +283,7 @@ impl Run {
                 if let Err(e) = &r {
                     self.expect_fault(before, "delete", e);
                 }
-                let keys: Vec<_> = self
-                    .model
-                    .range((p, f)..(p, t))
-                    .map(|(k, _)| *k)
-                    .collect();
+                let keys: Vec<_> = self.model.range((p, f)..(p, t)).map(|(k, _)| *k).collect();
                 for k in keys {
                     self.record(k, None, r.is_ok());
                 }
@@ -355,7 +351,11 @@ impl Run {
         let samples = self.raw(p);
         let got = self.db().rollup(p, tier, T0 - 400 * DAY, T0 + 400 * DAY);
         if !meta.tiers.unwrap_or(TierSet::ALL).contains(tier) {
-            assert!(got.is_err(), "seed {}: point {p} keeps no {tier:?}", self.seed);
+            assert!(
+                got.is_err(),
+                "seed {}: point {p} keeps no {tier:?}",
+                self.seed
+            );
             return;
         }
         let got = got.unwrap_or_else(|e| panic!("seed {}: rollup: {e}", self.seed));
@@ -446,7 +446,11 @@ impl Run {
                 Err(e) => panic!(
                     "seed {}: open failed after {}: {e}",
                     self.seed,
-                    if cut { "an unfired power cut" } else { "power loss" }
+                    if cut {
+                        "an unfired power cut"
+                    } else {
+                        "power loss"
+                    }
                 ),
             }
         }
@@ -653,7 +657,8 @@ fn acknowledged_writes_survive_power_losses_and_faults() {
         })
         .collect();
     for h in handles {
-        h.join().expect("a power-loss worker failed (its seed is printed above)");
+        h.join()
+            .expect("a power-loss worker failed (its seed is printed above)");
     }
     let f = total.lock().unwrap().clone();
     let secs = start.elapsed().as_secs_f64();

@@ -179,7 +179,8 @@ fn write_seed_corpora() {
         }
     }
     // Segments: the smaller raw and rollup files whole, and their blocks' columns.
-    let mut segs: Vec<&(String, Vec<u8>)> = top.iter().filter(|(n, _)| n.ends_with(".seg")).collect();
+    let mut segs: Vec<&(String, Vec<u8>)> =
+        top.iter().filter(|(n, _)| n.ends_with(".seg")).collect();
     segs.sort_by_key(|(_, b)| b.len());
     let mut kinds_saved = BTreeMap::new();
     for (n, bytes) in segs {
@@ -238,5 +239,8 @@ fn write_seed_corpora() {
             .collect();
         save("db_model", &bytes, &mut written);
     }
-    println!("wrote {written} bytes of seeds under {}", corpus_dir().display());
+    println!(
+        "wrote {written} bytes of seeds under {}",
+        corpus_dir().display()
+    );
 }

@@ -149,7 +149,11 @@ fn wrong_magic_or_version_in_every_kind_of_file() {
         build(&s);
         let name = damage(&s, pick, |b| b[8..12].copy_from_slice(&7u32.to_le_bytes()));
         let e = Db::open("/db", mem(&s)).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::UnsupportedVersion, "{kind} version: {e}");
+        assert_eq!(
+            e.kind(),
+            ErrorKind::UnsupportedVersion,
+            "{kind} version: {e}"
+        );
         assert!(e.to_string().contains(&name), "{kind}: {e}");
     }
 }
@@ -247,8 +251,7 @@ fn wal_records_with_non_finite_values_or_timestamps_out_of_range_are_corruption(
         build(&s);
         let wal = files(&s)
             .into_iter()
-            .filter(|p| p.to_str().unwrap().contains("/wal-"))
-            .next_back()
+            .rfind(|p| p.to_str().unwrap().contains("/wal-"))
             .unwrap();
         let mut bytes = s.read(&wal).unwrap().to_vec();
         let last = meterdb::wal::scan(&bytes).records.last().unwrap().seq;
@@ -299,7 +302,10 @@ fn eio_on_read_fails_the_open_and_enospc_poisons_writes() {
     drop(db);
     // Reopened: the full disk's partial record was a torn tail, dropped.
     let db = Db::open("/db", opts(Arc::new(f.clone()))).unwrap();
-    assert_eq!(db.read_range(0, i64::MIN, i64::MAX).unwrap().ts, [T0, T0 + IV]);
+    assert_eq!(
+        db.read_range(0, i64::MIN, i64::MAX).unwrap().ts,
+        [T0, T0 + IV]
+    );
 }
 
 #[test]

@@ -892,7 +892,11 @@ mod tests {
                 .unwrap();
             // ...and after it at most the rest of one sector, never past the data.
             assert!(got.len() <= want.len());
-            assert!(got.len() <= (b / 512 + 1) * 512, "seed {seed}: {b} {}", got.len());
+            assert!(
+                got.len() <= (b / 512 + 1) * 512,
+                "seed {seed}: {b} {}",
+                got.len()
+            );
             if b % 512 == 0 && !ends.contains(&b) && b > 4 {
                 torn += 1;
             }
@@ -948,7 +952,10 @@ mod tests {
         assert!(s.read(p).is_err());
         let after = s.power_loss();
         let got = after.peek(p).unwrap();
-        assert!(got == before || got == [&before[..], b"x"].concat(), "{got:?}");
+        assert!(
+            got == before || got == [&before[..], b"x"].concat(),
+            "{got:?}"
+        );
         after.read(p).unwrap();
     }
 
@@ -961,7 +968,9 @@ mod tests {
             write(&s, "/d/M.tmp", &[b"new"], 1);
             s.rename(Path::new("/d/M.tmp"), Path::new("/d/M")).unwrap();
             let a = s.power_loss();
-            let m = a.peek(Path::new("/d/M")).expect("the manifest never vanishes");
+            let m = a
+                .peek(Path::new("/d/M"))
+                .expect("the manifest never vanishes");
             let t = a.peek(Path::new("/d/M.tmp"));
             // Either the rename happened (no tmp left) or not (old content).
             match (&m[..], t) {
