@@ -402,6 +402,14 @@ impl Run {
                 self.storage.arm(FaultKind::ReadEio, n);
             }
             let before = self.faults_so_far();
+            let reads = |st: &FaultStorage| {
+                st.stats()
+                    .injected
+                    .get(&FaultKind::ReadEio)
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let reads_before = reads(&self.storage);
             self.fig.opens += 1;
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 Db::open(
@@ -416,6 +424,7 @@ impl Run {
                     std::panic::resume_unwind(p)
                 }
             };
+            let read_fired = reads(&self.storage) > reads_before;
             self.storage.disarm();
             match r {
                 Ok(db) => {
@@ -430,15 +439,25 @@ impl Run {
                     self.power_loss_now();
                     let _ = e;
                 }
-                Err(e) if read_fault && self.faults_so_far() > before => {
-                    assert_eq!(e.kind(), meterdb::ErrorKind::Io, "seed {}: {e}", self.seed);
+                Err(e) if read_fired && e.kind() == meterdb::ErrorKind::Io => {
+                    // The injected read EIO fired: the open fails and changes nothing.
                     self.fig.open_errors_allowed += 1;
                     self.fig.event("read-eio-in-recovery");
                 }
                 Err(e) if self.faults_so_far() > before => {
                     // A fault armed before a clean restart fired in the recovery (e.g. an
-                    // fsync EIO): the open refuses; reboot and recover.
-                    let _ = e;
+                    // fsync EIO while the WAL makes its tail durable): the open refuses;
+                    // reboot and recover.
+                    assert!(
+                        matches!(
+                            e.kind(),
+                            meterdb::ErrorKind::Io
+                                | meterdb::ErrorKind::Poisoned
+                                | meterdb::ErrorKind::StorageFull
+                        ),
+                        "seed {}: {e}",
+                        self.seed
+                    );
                     self.fig.open_errors_allowed += 1;
                     self.fig.event("fault-in-recovery+power-loss");
                     self.power_loss_now();
