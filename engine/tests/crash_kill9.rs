@@ -245,6 +245,8 @@ fn check(dir: &Path, model: &mut Model, fig: &mut Figures, rng: &mut SimRng, ctx
         }
         fig.rollup_rows += got.len() as u64;
     }
+    // Store-and-forward hook: cursor positions get the same check as in
+    // crash_power_loss.rs once cursors exist (docs/robustness.md).
     assert!(db.verify().unwrap().is_empty(), "{ctx}: verify");
     db.close().unwrap();
 }

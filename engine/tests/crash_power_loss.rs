@@ -535,6 +535,9 @@ impl Run {
         for p in 0..POINTS {
             self.check_rollup(p, tier);
         }
+        // Store-and-forward hook: when cursors exist, check here that each cursor's
+        // position is not behind its last acknowledged advance and not past what was
+        // written (docs/robustness.md, "Store-and-forward").
     }
 
     /// Handles a failed operation: the database refuses writes now, so the process
