@@ -442,9 +442,11 @@ impl Catalog {
         }
         let version = r.u32("version")?;
         if version != CATALOG_VERSION {
-            return Err(Error::corrupt(format!(
-                "catalog format version {version} is not supported"
-            )));
+            // The caller names the file (`Error::in_file`).
+            return Err(Error::UnsupportedVersion {
+                file: std::path::PathBuf::new(),
+                version,
+            });
         }
         if format::crc32(&[body]) != crc {
             return Err(Error::Corruption {

@@ -141,7 +141,8 @@ impl Error {
     }
 
     /// Attaches a file (and a base offset, added to any offset already present) to a
-    /// corruption error; other errors pass through unchanged.
+    /// corruption error, and the file to an unsupported version found by a decoder that
+    /// did not know it; other errors pass through unchanged.
     pub fn in_file(self, path: &std::path::Path, base_offset: u64) -> Error {
         match self {
             Error::Corruption { file, offset, msg } => Error::Corruption {
@@ -149,6 +150,12 @@ impl Error {
                 offset: Some(offset.unwrap_or(0) + base_offset),
                 msg,
             },
+            Error::UnsupportedVersion { file, version } if file.as_os_str().is_empty() => {
+                Error::UnsupportedVersion {
+                    file: path.to_path_buf(),
+                    version,
+                }
+            }
             other => other,
         }
     }

@@ -29,6 +29,8 @@ pub mod error;
 #[cfg(feature = "parquet")]
 pub mod export;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod manifest;
 pub mod memtable;

@@ -71,6 +71,36 @@ pub fn validate(ts: Timestamp, value: f64) -> Result<()> {
     check_ts(ts)
 }
 
+/// Parses a sample's value as text (as `meterdb import` reads it): a decimal or exponent
+/// number, surrounding spaces ignored; empty text, other text and non-finite numbers are
+/// refused (`InvalidArgument`, the message saying why).
+pub fn parse_value(s: &str) -> Result<f64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(Error::invalid("value is empty"));
+    }
+    let v: f64 = s
+        .parse()
+        .map_err(|_| Error::invalid(format!("value {s:?} is not a number")))?;
+    if !v.is_finite() {
+        return Err(Error::invalid(format!(
+            "value {s:?} is not finite (NaN and infinities are not stored)"
+        )));
+    }
+    Ok(v)
+}
+
+/// Parses a quality byte as text: an integer 0..=255, surrounding spaces ignored; empty
+/// text means [`Quality::GOOD`].
+pub fn parse_quality(s: &str) -> Result<u8> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Quality::GOOD.0);
+    }
+    s.parse()
+        .map_err(|_| Error::invalid(format!("quality {s:?} is not an integer 0..=255")))
+}
+
 /// Checks that a timestamp is within the supported range.
 pub fn check_ts(ts: Timestamp) -> Result<()> {
     if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&ts) {

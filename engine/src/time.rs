@@ -42,12 +42,17 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Formats a timestamp as RFC 3339 with the given offset in minutes east of UTC:
 /// `2026-11-24T08:00:00Z` for offset 0, `2026-11-24T16:00:00+08:00` otherwise.
-/// Milliseconds are printed only when not zero.
+/// Milliseconds are printed only when not zero. RFC 3339 years have four digits: where
+/// the local date would fall after year 9999 (the last hours of the supported range, east
+/// of UTC), the same instant is printed in UTC instead, so the text always parses back.
 pub fn format_rfc3339(ts: Timestamp, offset_min: i32) -> String {
-    let local = ts + i64::from(offset_min) * 60_000;
+    let local = ts.saturating_add(i64::from(offset_min) * 60_000);
     let days = local.div_euclid(MS_PER_DAY);
     let ms_of_day = local.rem_euclid(MS_PER_DAY);
     let (y, m, d) = civil_from_days(days);
+    if offset_min != 0 && !(0..=9999).contains(&y) {
+        return format_rfc3339(ts, 0);
+    }
     let (hh, mm, ss, ms) = (
         ms_of_day / 3_600_000,
         ms_of_day / 60_000 % 60,
@@ -80,6 +85,10 @@ pub fn parse_offset(s: &str) -> Result<i32> {
     let bad = || Error::invalid(format!("bad UTC offset {s:?} (expected Z or +HH:MM)"));
     if s == "Z" || s == "z" {
         return Ok(0);
+    }
+    // Byte offsets below slice the text: other than ASCII, it is refused first.
+    if !s.is_ascii() {
+        return Err(bad());
     }
     let b = s.as_bytes();
     if b.len() < 3 || (b[0] != b'+' && b[0] != b'-') {
@@ -121,6 +130,10 @@ pub fn parse_timestamp(s: &str) -> Result<Timestamp> {
         let v: i64 = s.parse().map_err(|_| bad("integer out of range"))?;
         check_ts(v)?;
         return Ok(v);
+    }
+    // Byte offsets below slice the text: other than ASCII, it is refused first.
+    if !s.is_ascii() {
+        return Err(bad("not ASCII text"));
     }
     let b = s.as_bytes();
     if b.len() < 20

@@ -301,28 +301,11 @@ fn field<'r>(rec: &'r ByteRecord, i: usize, name: &str) -> Result<&'r str, Strin
 }
 
 fn parse_value(s: &str) -> Result<f64, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("value is empty".into());
-    }
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("value {s:?} is not a number"))?;
-    if !v.is_finite() {
-        return Err(format!(
-            "value {s:?} is not finite (NaN and infinities are not stored)"
-        ));
-    }
-    Ok(v)
+    meterdb::sample::parse_value(s).map_err(|e| engine_msg(&e))
 }
 
 fn parse_quality(s: &str) -> Result<u8, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(Quality::GOOD.0);
-    }
-    s.parse()
-        .map_err(|_| format!("quality {s:?} is not an integer 0..=255"))
+    meterdb::sample::parse_quality(s).map_err(|e| engine_msg(&e))
 }
 
 /// The names of a header line: trimmed, lowercase, without a UTF-8 byte order mark.

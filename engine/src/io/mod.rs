@@ -1,9 +1,9 @@
 //! The only place that touches files, mmap and fsync.
 //!
 //! All file I/O of the engine goes through the [`Storage`] trait so that tests can run the
-//! engine on an in-memory file system ([`MemStorage`]) and simulate power loss or inject faults.
-//! [`FileStorage`] is the real backend: plain files, `mmap` for reading immutable files, and
-//! `fsync` for durability.
+//! engine on an in-memory file system ([`MemStorage`]), or on one that simulates power loss
+//! and injects I/O errors ([`FaultStorage`], in [`fault`]). [`FileStorage`] is the real
+//! backend: plain files, `mmap` for reading immutable files, and `fsync` for durability.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +14,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+
+pub mod fault;
+
+pub use fault::{FaultKind, FaultStats, FaultStorage, SimRng};
 
 /// A file system as the engine sees it. Paths are absolute or relative to the process's
 /// working directory for [`FileStorage`], and plain keys for [`MemStorage`].

@@ -1,0 +1,246 @@
+//! The fuzz targets' seed corpora (`fuzz/corpus/<target>/`), replayed as ordinary tests
+//! through the same functions the targets call (`meterdb::fuzzing`), so that every input
+//! that once found a bug stays a regression test.
+//!
+//! The seeds are files of a small real database built from `../shared/data/uk-meters.csv.gz`
+//! (WAL files, raw and rollup segments, the manifest and the catalog) and inputs derived
+//! from them. To write them again:
+//!
+//! ```text
+//! MDB_WRITE_CORPUS=1 cargo test -p meterdb --test fuzz_corpus write_seed_corpora -- --ignored
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use meterdb::fuzzing::TARGETS;
+use meterdb::io::{MemStorage, SimRng, Storage};
+use meterdb::segment::{Segment, KIND_RAW};
+use meterdb::{Db, Durability, Options, WriteBatch};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus")
+}
+
+#[test]
+fn seed_corpora_replay_without_failures() {
+    let mut total = 0;
+    for (name, target) in TARGETS {
+        let dir = corpus_dir().join(name);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no seeds for {name}");
+        for f in &files {
+            let data = std::fs::read(f).unwrap();
+            let r = std::panic::catch_unwind(|| target(&data));
+            assert!(r.is_ok(), "fuzz target {name} fails on {}", f.display());
+        }
+        // And the inputs every decoder must shrug off.
+        for data in [vec![], vec![0; 4096], vec![0xFF; 4096], vec![0x80; 100]] {
+            target(&data);
+        }
+        println!("{name}: {} seeds", files.len());
+        total += files.len();
+    }
+    println!("{total} corpus files replayed");
+}
+
+/// The first `rows` rows of the shared data per point, for the first `points` points, as
+/// raw CSV text fields (point, ts, value).
+fn shared_text(points: usize, rows: usize) -> Option<Vec<(String, String, String)>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/uk-meters.csv.gz");
+    let f = std::fs::File::open(&path).ok()?;
+    let r = BufReader::new(flate2::read::GzDecoder::new(f));
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for line in r.lines().skip(1) {
+        let line = line.unwrap();
+        let mut it = line.split(',');
+        let (p, t, v) = (it.next()?, it.next()?, it.next()?);
+        let n = per.len();
+        let c = per.entry(p.to_string()).or_insert(0);
+        if *c >= rows || (*c == 0 && n >= points) {
+            if per.len() >= points && per.values().all(|&c| c >= rows) {
+                break;
+            }
+            continue;
+        }
+        *c += 1;
+        out.push((p.to_string(), t.to_string(), v.to_string()));
+    }
+    Some(out)
+}
+
+fn save(target: &str, data: &[u8], written: &mut usize) {
+    let dir = corpus_dir().join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("{:08x}-{}", crc32fast::hash(data), data.len());
+    std::fs::write(dir.join(name), data).unwrap();
+    *written += data.len();
+}
+
+fn u16le(out: &mut Vec<u8>, v: usize) {
+    out.extend_from_slice(&(v.min(u16::MAX as usize) as u16).to_le_bytes());
+}
+
+/// Writes the seed corpora from a small real database (see the module docs).
+#[test]
+#[ignore = "writes fuzz/corpus; run with MDB_WRITE_CORPUS=1"]
+fn write_seed_corpora() {
+    if std::env::var("MDB_WRITE_CORPUS").is_err() {
+        return;
+    }
+    let rows = shared_text(3, 400).expect("../shared/data/uk-meters.csv.gz");
+    let s = MemStorage::new();
+    let opts = Options {
+        durability: Durability::Sync,
+        background: false,
+        wal_file_bytes: 4096,
+        storage: Some(Arc::new(s.clone())),
+        ..Options::default()
+    };
+    let db = Db::open("/db", opts).unwrap();
+    let mut ids = BTreeMap::new();
+    let parsed: Vec<(u32, i64, f64)> = rows
+        .iter()
+        .map(|(p, t, v)| {
+            let n = ids.len();
+            let id = *ids.entry(p.clone()).or_insert_with(|| {
+                let id = db.ensure_point(p).unwrap();
+                assert_eq!(id as usize, n);
+                id
+            });
+            (
+                id,
+                meterdb::time::parse_timestamp(t).unwrap(),
+                v.parse().unwrap(),
+            )
+        })
+        .collect();
+    let third = parsed.len() / 3;
+    let write = |part: &[(u32, i64, f64)]| {
+        for chunk in part.chunks(40) {
+            let mut b = WriteBatch::new();
+            for &(p, t, v) in chunk {
+                b.put(p, t, v);
+            }
+            db.write(&b).unwrap();
+        }
+    };
+    write(&parsed[..third]);
+    db.flush().unwrap();
+    write(&parsed[third..2 * third]);
+    let (p, t, _) = parsed[third + 5];
+    db.delete_range(p, t, t + 3 * 3_600_000).unwrap();
+    db.flush().unwrap();
+    db.compact().unwrap();
+    // Corrections and new data left in the WAL only.
+    write(&parsed[2 * third..]);
+    let mut corr = WriteBatch::new();
+    for &(p, t, v) in &parsed[..10] {
+        corr.put(p, t, v + 0.5);
+    }
+    db.write(&corr).unwrap();
+
+    let mut written = 0;
+    let list = |d: &str| {
+        let mut v = s.list(Path::new(d)).unwrap();
+        v.sort();
+        v.into_iter()
+            .map(|n| (n.clone(), s.read(&Path::new(d).join(n)).unwrap().to_vec()))
+            .collect::<Vec<_>>()
+    };
+    let top = list("/db");
+    let wal = list("/db/wal");
+    // WAL files, and their records' payloads framed for wal_replay.
+    for (_, bytes) in wal.iter().take(4) {
+        save("wal_scan", bytes, &mut written);
+    }
+    for (k, (_, bytes)) in wal.iter().take(3).enumerate() {
+        let scan = meterdb::wal::scan(bytes);
+        let mut out = vec![k as u8];
+        for r in scan.records.iter().take(30) {
+            u16le(&mut out, r.payload.len());
+            out.extend_from_slice(r.payload);
+        }
+        save("wal_replay", &out, &mut written);
+    }
+    for (n, bytes) in &top {
+        if n == "MANIFEST" {
+            save("manifest", bytes, &mut written);
+        } else if n.starts_with("catalog-") {
+            save("catalog", bytes, &mut written);
+        }
+    }
+    // Segments: the smaller raw and rollup files whole, and their blocks' columns.
+    let mut segs: Vec<&(String, Vec<u8>)> =
+        top.iter().filter(|(n, _)| n.ends_with(".seg")).collect();
+    segs.sort_by_key(|(_, b)| b.len());
+    let mut kinds_saved = BTreeMap::new();
+    for (n, bytes) in segs {
+        let seg = Segment::from_bytes(Bytes::from(bytes.clone()), Path::new(n)).unwrap();
+        let saved = kinds_saved.entry(seg.id.kind).or_insert(0);
+        if *saved < 2 && bytes.len() <= 24 * 1024 {
+            save("segment", bytes, &mut written);
+            *saved += 1;
+        }
+        for m in seg.blocks().iter().take(2) {
+            let cols = seg.columns(m).unwrap();
+            let count = m.stats.count as usize;
+            if seg.id.kind == KIND_RAW {
+                for (k, c) in cols.iter().enumerate() {
+                    let mut out = vec![k as u8];
+                    u16le(&mut out, count);
+                    out.extend_from_slice(c);
+                    save("codec", &out, &mut written);
+                }
+            } else {
+                let mut out = vec![seg.id.kind - 1];
+                u16le(&mut out, count);
+                for c in &cols {
+                    u16le(&mut out, c.len());
+                }
+                for c in &cols {
+                    out.extend_from_slice(c);
+                }
+                save("rollup_block", &out, &mut written);
+                let mut v = vec![1u8];
+                u16le(&mut v, count);
+                v.extend_from_slice(cols[2]);
+                save("codec", &v, &mut written);
+            }
+        }
+    }
+    // CSV fields as `meterdb import` reads them, and a few awkward ones.
+    let mut text = String::new();
+    for (_, t, v) in rows.iter().step_by(7).take(60) {
+        text.push_str(&format!("{t},{v}\n"));
+    }
+    save("import_row", text.as_bytes(), &mut written);
+    let odd = "2026-11-24 16:00:00.5+08:00,1e3,192\n1767225600000,-0.0,\n\
+               2026-02-29T00:00:00Z,NaN,1\n9999-12-31T23:59:59.999Z,1.7976931348623157e308,255\n\
+               0999-12-31T23:59:59Z, 12 ,256\n2026-01-01T00:00:00.0001Z,inf\n";
+    save("import_row", odd.as_bytes(), &mut written);
+    // The stateful target: operation bytes from the data's values.
+    for k in 0..4u64 {
+        let mut rng = SimRng::new(k);
+        let n = 40 + rng.below(200) as usize;
+        let bytes: Vec<u8> = parsed
+            .iter()
+            .skip(k as usize * 50)
+            .take(n)
+            .map(|&(_, _, v)| (v * 1000.0) as i64 as u8 ^ rng.next_u64() as u8)
+            .collect();
+        save("db_model", &bytes, &mut written);
+    }
+    println!(
+        "wrote {written} bytes of seeds under {}",
+        corpus_dir().display()
+    );
+}
