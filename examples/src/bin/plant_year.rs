@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use meterdb::{Db, Durability, Options, Tier, TierSet, WriteBatch};
+use meterdb::{Db, Durability, Options, PointKind, PointMeta, Tier, TierSet, WriteBatch};
 use meterdb_examples::sim;
 
 const INTERVAL_MS: i64 = 900_000;
@@ -19,6 +19,95 @@ fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The real meters of `../shared/data/uk-meters.csv.gz` (when present): stored, read back
+/// exactly (the last value of a repeated timestamp), with each register's consumption.
+fn shared_data(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::BufRead;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/uk-meters.csv.gz"
+    );
+    let Ok(f) = std::fs::File::open(path) else {
+        println!("\n../shared/data not found: the real meter data is skipped");
+        return Ok(());
+    };
+    println!("\nreal meters: {path}");
+    let _ = std::fs::remove_dir_all(dir);
+    let db = Db::open(dir, Options::default().durability(Durability::None))?;
+    let mut last: BTreeMap<(u32, i64), f64> = BTreeMap::new();
+    let mut batch = WriteBatch::new();
+    for line in std::io::BufReader::new(flate2::read::GzDecoder::new(f))
+        .lines()
+        .skip(1)
+    {
+        let line = line?;
+        let mut it = line.split(',');
+        let (Some(p), Some(t), Some(v)) = (it.next(), it.next(), it.next()) else {
+            return Err(format!("bad line {line:?}").into());
+        };
+        let id = match db.point_id(p) {
+            Some(id) => id,
+            None => {
+                let kind = if p.contains("register") {
+                    PointKind::Counter
+                } else {
+                    PointKind::Gauge
+                };
+                db.define_point(PointMeta::new(p, kind).with_unit("kWh"))?
+            }
+        };
+        let (ts, v) = (meterdb::time::parse_timestamp(t)?, v.parse::<f64>()?);
+        batch.put(id, ts, v);
+        last.insert((id, ts), v);
+    }
+    db.write(&batch)?;
+    db.flush()?;
+    db.compact()?;
+    db.sync()?;
+    let st = db.stats()?;
+    for p in &st.per_point {
+        let got = db.read_range(p.id, i64::MIN, i64::MAX)?;
+        let want: Vec<(i64, f64)> = last
+            .range((p.id, i64::MIN)..=(p.id, i64::MAX))
+            .map(|(k, v)| (k.1, *v))
+            .collect();
+        let exact = got.len() == want.len()
+            && got
+                .ts
+                .iter()
+                .zip(&got.values)
+                .zip(&want)
+                .all(|((&t, &v), &(wt, wv))| t == wt && v.to_bits() == wv.to_bits());
+        if !exact {
+            return Err(format!("{} did not read back exactly", p.key).into());
+        }
+        let meta = db.point(p.id).ok_or("point vanished")?;
+        let consumption = if meta.kind == PointKind::Counter {
+            let months = db.rollup(p.id, Tier::Month, i64::MIN / 4, i64::MAX / 4)?;
+            let total: f64 = months.iter().filter_map(|r| r.consumption).sum();
+            format!("{total:>12.3} kWh over {} months", months.len())
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:<42} {:>6} samples exact, {:.3} B/sample, {} / {}  {consumption}",
+            p.key,
+            got.len(),
+            p.bytes as f64 / p.samples.max(1) as f64,
+            p.ts_codecs.first().map_or("-", |c| c.0.as_str()),
+            p.value_codecs.first().map_or("-", |c| c.0.as_str()),
+        );
+    }
+    println!(
+        "  all: {} samples, {} bytes of segment files, {:.3} bytes/sample",
+        st.segment_samples,
+        st.segment_bytes,
+        st.segment_bytes as f64 / st.segment_samples.max(1) as f64
+    );
+    db.close()?;
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -147,5 +236,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     db.close()?;
     println!("database left in {dir}");
+    shared_data(&format!("{dir}-shared"))?;
     Ok(())
 }
