@@ -24,9 +24,10 @@
 //! forgets the pages of a failed fsync but reads still show them, so only a reboot shows
 //! what the files hold (see `docs/robustness.md`).
 //!
-//! `MDB_POWER_LOSSES` sets how many power losses to simulate (default 2,000; CI 20,000;
-//! the long run 1,000,000). Seeds derive from `MDB_SEED_BASE` (default: the clock), and
-//! `MDB_SEED=<seed>` replays one run. Every failure prints its seed.
+//! `MDB_POWER_LOSSES` sets how many power losses to simulate (default 2,000; 50,000 in
+//! `.ci/robustness.sh`; 1,000,000 in the long run). Seeds derive from `MDB_SEED_BASE`
+//! (default: the clock), and `MDB_SEED=<seed>` replays one run. Every failure prints its
+//! seed.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
