@@ -88,7 +88,9 @@ pub struct FileStorage;
 
 #[derive(Debug)]
 struct RealFile {
-    file: io::BufWriter<File>,
+    /// Unbuffered: an acknowledged WAL append must reach the kernel before the call returns,
+    /// so that a process crash (SIGKILL) loses nothing in any durability mode.
+    file: File,
     len: u64,
 }
 
@@ -99,8 +101,7 @@ impl WriteFile for RealFile {
         Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
-        self.file.flush()?;
-        self.file.get_ref().sync_data()
+        self.file.sync_data()
     }
     fn len(&self) -> u64 {
         self.len
@@ -144,18 +145,12 @@ impl Storage for FileStorage {
             .create(true)
             .truncate(true)
             .open(path)?;
-        Ok(Box::new(RealFile {
-            file: io::BufWriter::with_capacity(256 * 1024, f),
-            len: 0,
-        }))
+        Ok(Box::new(RealFile { file: f, len: 0 }))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
         let f = OpenOptions::new().append(true).open(path)?;
         let len = f.metadata()?.len();
-        Ok(Box::new(RealFile {
-            file: io::BufWriter::with_capacity(256 * 1024, f),
-            len,
-        }))
+        Ok(Box::new(RealFile { file: f, len }))
     }
     fn read(&self, path: &Path) -> io::Result<Bytes> {
         let f = File::open(path)?;
