@@ -170,6 +170,13 @@ impl Memtable {
             .map(|(i, b)| (i as PointId, (&b.cols, b.sorted), &b.tombstones[..]))
     }
 
+    /// Whether the point has buffered samples or deletes.
+    pub fn has(&self, id: PointId) -> bool {
+        self.points
+            .get(id as usize)
+            .is_some_and(|b| !b.cols.is_empty() || !b.tombstones.is_empty())
+    }
+
     /// Appends the minute-aligned spans `[start, end)` that the point's buffered samples and
     /// deletes touch (not merged).
     pub fn touched(&self, id: PointId, out: &mut Vec<(Timestamp, Timestamp)>) {

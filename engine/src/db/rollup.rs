@@ -174,46 +174,69 @@ fn refresh(
     Ok(out)
 }
 
-/// The last raw sample of a point before `t` (`before`) or the first at or after `t`, from the
-/// raw segments' block statistics alone: `Some(answer)` when the nearest partition holding the
-/// point has one segment, no tombstones and a block wholly on the far side of `t`; `None` when
-/// only decoding can tell. Memtables are not looked at.
-fn neighbour_from_stats(
-    version: &Version,
+/// The last flushed raw sample of a point before `t` (`before`) or the first at or after
+/// `t`, for a point with no data in memory. Walks the raw partitions away from `t`: a
+/// partition whose single block lies wholly on the far side of `t` answers from its
+/// statistics; one that straddles `t` decodes that block alone; a partition with several
+/// segments or tombstones is merged as a range read would merge it.
+fn neighbour_flushed(
+    snap: &Snapshot,
     point: PointId,
     t: Timestamp,
     before: bool,
-) -> Option<Option<(Timestamp, f64)>> {
-    let segs = &version.segments;
-    // Group the (sorted) segments by partition and walk away from `t`.
-    let split = segs.partition_point(|s| s.id.part_start < t);
-    let check = |group: &[Arc<Segment>]| -> Option<Option<Option<(Timestamp, f64)>>> {
+) -> Result<Option<(Timestamp, f64)>> {
+    let segs = &snap.version.segments;
+    // One partition's segments: `Some(answer)` when it holds the neighbour, `None` when the
+    // walk must go on.
+    let check = |group: &[Arc<Segment>]| -> Result<Option<(Timestamp, f64)>> {
         let holds = group
             .iter()
             .any(|s| s.block(point).is_some() || s.tombstones(point).next().is_some());
         if !holds {
-            return None; // nothing of the point here: look further
+            return Ok(None);
         }
-        if group.len() != 1 || group[0].tombstones(point).next().is_some() {
-            return Some(None);
-        }
-        let b = group[0].block(point)?;
-        let st = &b.stats;
-        Some(if before && st.max_ts < t {
-            Some(Some((st.max_ts, st.last)))
-        } else if !before && st.min_ts >= t {
-            Some(Some((st.min_ts, st.first)))
+        let (ps, pe) = (group[0].id.part_start, group[0].id.part_end);
+        let (f, e) = if before {
+            (ps, pe.min(t))
         } else {
-            None
-        })
+            (ps.max(t), pe)
+        };
+        if f >= e {
+            return Ok(None);
+        }
+        let pick = |c: &Columns| {
+            let i = if before {
+                c.len().checked_sub(1)
+            } else {
+                (!c.is_empty()).then_some(0)
+            };
+            i.map(|i| (c.ts[i], c.values[i]))
+        };
+        if let ([seg], None) = (group, group[0].tombstones(point).next()) {
+            let Some(b) = seg.block(point) else {
+                return Ok(None);
+            };
+            let st = &b.stats;
+            if before && st.max_ts < t {
+                return Ok(Some((st.max_ts, st.last)));
+            }
+            if !before && st.min_ts >= t {
+                return Ok(Some((st.min_ts, st.first)));
+            }
+            let mut c = Columns::default();
+            seg.read(b, f, e, &mut c)?;
+            return Ok(pick(&c));
+        }
+        Ok(pick(&snap.read(point, f, e, None)?))
     };
+    let split = segs.partition_point(|s| s.id.part_start < t);
     if before {
         let mut end = split;
         while end > 0 {
             let p = segs[end - 1].id.part_start;
             let start = segs[..end].partition_point(|s| s.id.part_start < p);
-            if let Some(r) = check(&segs[start..end]) {
-                return r;
+            if let Some(r) = check(&segs[start..end])? {
+                return Ok(Some(r));
             }
             end = start;
         }
@@ -223,14 +246,18 @@ fn neighbour_from_stats(
         while start < segs.len() {
             let p = segs[start].id.part_start;
             let end = start + segs[start..].partition_point(|s| s.id.part_start == p);
-            if let Some(r) = check(&segs[start..end]) {
-                return r;
+            if let Some(r) = check(&segs[start..end])? {
+                return Ok(Some(r));
             }
             start = end;
         }
     }
-    Some(None)
+    Ok(None)
 }
+
+/// Most buckets [`Db::rollup_sum`] accumulates densely (about ten years of hours); a longer
+/// range is summed sparsely.
+const MAX_SUM_SLOTS: usize = 100_000;
 
 /// One tier's new rows from a flush, by partition and point.
 type TierParts = BTreeMap<(Timestamp, Timestamp), BTreeMap<PointId, Vec<Bucket>>>;
@@ -525,26 +552,20 @@ impl Db {
         let counter = meta.kind == crate::PointKind::Counter;
         let mut nb = Neighbours::default();
         if counter {
-            let fast = |before: bool, t: Timestamp| {
+            let near = |before: bool, t: Timestamp| {
                 if no_memtable_data {
-                    neighbour_from_stats(&snap.version, point, t, before)
+                    neighbour_flushed(&snap, point, t, before)
                 } else {
-                    None
+                    self.raw_neighbour(&snap, point, t, before)
                 }
             };
             nb.before = match rows.iter().rev().find(|r| r.start < a) {
                 Some(r) => Some((r.last_ts, r.last)),
-                None => match fast(true, a) {
-                    Some(n) => n,
-                    None => self.raw_neighbour(&snap, point, a, true)?,
-                },
+                None => near(true, a)?,
             };
             nb.after = match rows.iter().find(|r| r.start >= e) {
                 Some(r) => Some((r.first_ts, r.first)),
-                None => match fast(false, e) {
-                    Some(n) => n,
-                    None => self.raw_neighbour(&snap, point, e, false)?,
-                },
+                None => near(false, e)?,
             };
         }
         let mut out = consumption_rows(
@@ -690,8 +711,166 @@ impl Db {
         to: Timestamp,
         coal: Option<CoalUnit>,
     ) -> Result<Vec<SumRow>> {
-        // Rows of every point come sorted by start: merge them into a sorted accumulator
-        // with one pass per point (no map look-up per bucket).
+        let tz = self.inner.tz;
+        let mut metas = Vec::with_capacity(points.len());
+        for &p in points {
+            self.check_point(p)?;
+            let meta = self
+                .point(p)
+                .ok_or_else(|| Error::NotFound(format!("point {p}")))?;
+            if !self.inner.tiers_of(&meta).contains(tier) {
+                return Err(Error::invalid(format!(
+                    "point {} does not keep the {} tier",
+                    meta.key,
+                    tier.as_str()
+                )));
+            }
+            metas.push(meta);
+        }
+        let from = from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
+        let to = to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let a = tier.bucket_start(from, tz);
+        let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
+        // One accumulator per bucket of the range: every point's rows arrive in time order,
+        // so a moving index finds each row's slot.
+        let mut slots: Vec<SumRow> = Vec::new();
+        let mut s = a;
+        while s < to {
+            if slots.len() >= MAX_SUM_SLOTS {
+                return self.sum_sparse(points, tier, from, to, coal);
+            }
+            let end = tier.bucket_end(s, tz);
+            slots.push(SumRow {
+                start: s,
+                end,
+                count: 0,
+                sum: 0.0,
+                consumption: None,
+                points: 0,
+            });
+            s = end;
+        }
+        // One snapshot for the points without unflushed data: their stored buckets are
+        // exactly the answer, read column by column without building rows.
+        let (snap, in_memory) = {
+            let st = self.inner.state.read();
+            let in_memory: Vec<bool> = points
+                .iter()
+                .map(|&p| st.mem.has(p) || st.frozen.iter().any(|f| f.0.has(p)))
+                .collect();
+            let snap = Snapshot {
+                version: st.version.clone(),
+                frozen: Vec::new(),
+            };
+            (snap, in_memory)
+        };
+        let mut rows = rollup::SumRows::default();
+        for (i, &p) in points.iter().enumerate() {
+            let meta = &metas[i];
+            let mut at = 0usize;
+            let mut add = |start: Timestamp, count: u64, sum: f64, cons: Option<f64>| {
+                while at < slots.len() && slots[at].start < start {
+                    at += 1;
+                }
+                if let Some(e) = slots.get_mut(at).filter(|e| e.start == start) {
+                    e.count += count;
+                    e.sum += sum;
+                    e.points += 1;
+                    if let Some(c) = cons {
+                        e.consumption = Some(e.consumption.unwrap_or(0.0) + c);
+                    }
+                }
+            };
+            let fast =
+                !in_memory[i] && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?;
+            if !fast {
+                for r in self.rollup_with(p, tier, from, to, coal)? {
+                    add(r.bucket.start, r.bucket.count, r.bucket.sum, r.consumption);
+                }
+                continue;
+            }
+            let counter = meta.kind == crate::PointKind::Counter;
+            let mut nb = Neighbours::default();
+            if counter {
+                let near = |before: bool, t: Timestamp| neighbour_flushed(&snap, p, t, before);
+                nb.before = near(true, a)?;
+                nb.after = near(false, e)?;
+            }
+            let walk = rollup::Walk {
+                tier,
+                tz,
+                from: a,
+                to: e,
+                nb,
+                counter,
+                rollover: meta.rollover,
+            };
+            let div = if coal == Some(CoalUnit::Tce) {
+                1000.0
+            } else {
+                1.0
+            };
+            walk.each(&rows, |k, start, c| {
+                if start >= to {
+                    return;
+                }
+                // As `rollup_with` computes it: the multiplier, then the coal coefficient.
+                let mut cons = c.map(|c| c * meta.multiplier);
+                if coal.is_some() {
+                    cons = match (cons, meta.coal_at(start)) {
+                        (Some(c), Some(k)) => Some(c * k / div),
+                        _ => None,
+                    };
+                }
+                match k {
+                    Some(k) => add(start, rows.count[k], rows.sum[k], cons),
+                    None => add(start, 0, 0.0, cons),
+                }
+            });
+        }
+        slots.retain(|r| r.points > 0);
+        Ok(slots)
+    }
+
+    /// The stored buckets of a point at a tier with `from <= start < to`, into `rows`, when
+    /// each partition holds them in one file (no overlay needed); `false` otherwise.
+    fn sum_rows_of(
+        &self,
+        version: &Version,
+        point: PointId,
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+        rows: &mut rollup::SumRows,
+    ) -> Result<bool> {
+        rows.clear();
+        let mut last_part = None;
+        for seg in overlapping_in(version.tier(tier), from, to) {
+            let Some(b) = seg.block(point) else {
+                continue;
+            };
+            if last_part == Some(seg.id.part_start) {
+                return Ok(false);
+            }
+            last_part = Some(seg.id.part_start);
+            rows.append_block(seg, b, from, to)?;
+        }
+        Ok(true)
+    }
+
+    /// [`Db::rollup_sum`] for a range with too many buckets to hold one accumulator each:
+    /// the rows of every point merged into a sorted list.
+    fn sum_sparse(
+        &self,
+        points: &[PointId],
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+        coal: Option<CoalUnit>,
+    ) -> Result<Vec<SumRow>> {
         let mut acc: Vec<SumRow> = Vec::new();
         for &p in points {
             let rows = self.rollup_with(p, tier, from, to, coal)?;

@@ -228,68 +228,171 @@ pub fn consumption_rows(
     multiplier: f64,
     interval_ms: Option<i64>,
 ) -> Vec<BucketRow> {
-    let mk = |b: Bucket, consumption: Option<f64>| {
+    let mut out = Vec::with_capacity(rows.len());
+    let walk = Walk {
+        tier,
+        tz,
+        from,
+        to,
+        nb,
+        counter,
+        rollover,
+    };
+    walk.each(rows, |k, start, consumption| {
+        let b = k.map_or_else(|| Bucket::deleted(start), |k| rows[k]);
         let end = tier.bucket_end(b.start, tz);
         let expected = interval_ms.map(|iv| (end - b.start) as f64 / iv as f64);
-        BucketRow {
+        out.push(BucketRow {
             bucket: b,
             end,
             mean: (b.count > 0).then(|| b.sum / b.count as f64),
             consumption: consumption.map(|c| c * multiplier),
             expected,
             completeness: expected.map(|e| b.count as f64 / e),
-        }
-    };
-    if !counter {
-        return rows.iter().map(|&b| mk(b, None)).collect();
-    }
-    let mut out = Vec::with_capacity(rows.len());
-    // The share of the pair (a, b) of samples that falls in [s, e).
-    let share = |a: (i64, f64), b: (i64, f64), s: i64, e: i64| -> f64 {
-        let d = inc(a.1, b.1, rollover);
-        let lo = s.max(a.0);
-        let hi = e.min(b.0);
-        if hi <= lo || b.0 <= a.0 {
-            0.0
-        } else {
-            d * (hi - lo) as f64 / (b.0 - a.0) as f64
-        }
-    };
-    // Empty buckets in [lo, hi) that lie between samples a and b.
-    let gap = |out: &mut Vec<BucketRow>, a: (i64, f64), b: (i64, f64), lo: i64, hi: i64| {
-        // `lo` is a bucket start; so is the end of the bucket holding `a`.
-        let mut s = tier.bucket_end(tier.bucket_start(a.0, tz), tz).max(lo);
-        while s < hi && s < b.0 {
-            let e = tier.bucket_end(s, tz);
-            if e > b.0 {
-                break; // the bucket holding b is not empty
-            }
-            out.push(mk(Bucket::deleted(s), Some(share(a, b, s, e))));
-            s = e;
-        }
-    };
-    let mut left = nb.before;
-    for (k, &b) in rows.iter().enumerate() {
-        let end = tier.bucket_end(b.start, tz);
-        let first = (b.first_ts, b.first);
-        if let Some(a) = left {
-            gap(&mut out, a, first, from, b.start);
-        }
-        let right = rows.get(k + 1).map(|n| (n.first_ts, n.first)).or(nb.after);
-        let mut c = b.inc;
-        if let Some(a) = left {
-            c += share(a, first, b.start, end);
-        }
-        if let Some(r) = right {
-            c += share((b.last_ts, b.last), r, b.start, end);
-        }
-        out.push(mk(b, Some(c)));
-        left = Some((b.last_ts, b.last));
-    }
-    if let (Some(a), Some(b)) = (left, nb.after) {
-        gap(&mut out, a, b, from, to);
-    }
+        });
+    });
     out
+}
+
+/// The walk behind [`consumption_rows`]: the same rows and consumption handed to a sink one
+/// by one, so that a query summing many points never builds a row vector per point.
+#[derive(Clone, Copy, Debug)]
+pub struct Walk {
+    /// The tier of the buckets.
+    pub tier: Tier,
+    /// The database's offset, minutes east of UTC.
+    pub tz: i32,
+    /// Start of the range (a bucket start).
+    pub from: Timestamp,
+    /// End of the range (a bucket end).
+    pub to: Timestamp,
+    /// The samples on either side of the range.
+    pub nb: Neighbours,
+    /// Whether the point is a counter (else no consumption and no outage rows).
+    pub counter: bool,
+    /// The counter's rollover maximum.
+    pub rollover: Option<f64>,
+}
+
+/// Buckets as a [`Walk`] reads them: sorted, non-empty, one point's.
+pub trait WalkRows {
+    /// Number of buckets.
+    fn len(&self) -> usize;
+    /// Whether there is none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Start of bucket `k`.
+    fn start(&self, k: usize) -> Timestamp;
+    /// First sample of bucket `k`, `(ts, value)`.
+    fn first(&self, k: usize) -> (Timestamp, f64);
+    /// Last sample of bucket `k`.
+    fn last(&self, k: usize) -> (Timestamp, f64);
+    /// Increase from the first sample to the last.
+    fn inc(&self, k: usize) -> f64;
+}
+
+impl WalkRows for [Bucket] {
+    fn len(&self) -> usize {
+        <[Bucket]>::len(self)
+    }
+    #[inline]
+    fn start(&self, k: usize) -> Timestamp {
+        self[k].start
+    }
+    #[inline]
+    fn first(&self, k: usize) -> (Timestamp, f64) {
+        (self[k].first_ts, self[k].first)
+    }
+    #[inline]
+    fn last(&self, k: usize) -> (Timestamp, f64) {
+        (self[k].last_ts, self[k].last)
+    }
+    #[inline]
+    fn inc(&self, k: usize) -> f64 {
+        self[k].inc
+    }
+}
+
+impl Walk {
+    /// Calls `sink(Some(k), start, consumption)` for each bucket `k` of `rows` (sorted,
+    /// non-empty, inside the range) and, for a counter, `sink(None, start, consumption)`
+    /// for each empty bucket inside an outage, in time order. The consumption is before
+    /// the point's multiplier; `None` for a gauge.
+    pub fn each<R: WalkRows + ?Sized>(
+        &self,
+        rows: &R,
+        mut sink: impl FnMut(Option<usize>, Timestamp, Option<f64>),
+    ) {
+        let (tier, tz, rollover) = (self.tier, self.tz, self.rollover);
+        let n = rows.len();
+        if !self.counter {
+            for k in 0..n {
+                sink(Some(k), rows.start(k), None);
+            }
+            return;
+        }
+        // The share of the pair (a, b) of samples that falls in [s, e).
+        let share = |a: (i64, f64), b: (i64, f64), s: i64, e: i64| -> f64 {
+            let lo = s.max(a.0);
+            let hi = e.min(b.0);
+            if hi <= lo || b.0 <= a.0 {
+                0.0
+            } else {
+                inc(a.1, b.1, rollover) * (hi - lo) as f64 / (b.0 - a.0) as f64
+            }
+        };
+        // Empty buckets in [lo, hi) that lie between samples a and b.
+        let gap = |sink: &mut dyn FnMut(Option<usize>, Timestamp, Option<f64>),
+                   a: (i64, f64),
+                   b: (i64, f64),
+                   lo: i64,
+                   hi: i64| {
+            // `lo` is a bucket start; so is the end of the bucket holding `a`.
+            let mut s = tier.bucket_end(tier.bucket_start(a.0, tz), tz).max(lo);
+            while s < hi && s < b.0 {
+                let e = tier.bucket_end(s, tz);
+                if e > b.0 {
+                    break; // the bucket holding b is not empty
+                }
+                sink(None, s, Some(share(a, b, s, e)));
+                s = e;
+            }
+        };
+        let mut left = self.nb.before;
+        // End of the bucket holding `left`, once `left` is a bucket's last sample: when it
+        // is the next bucket's start there is no gap to look for.
+        let mut left_end = None;
+        for k in 0..n {
+            let start = rows.start(k);
+            let end = tier.bucket_end(start, tz);
+            let first = rows.first(k);
+            if let Some(a) = left {
+                if left_end != Some(start) {
+                    gap(&mut sink, a, first, self.from, start);
+                }
+            }
+            let right = if k + 1 < n {
+                Some(rows.first(k + 1))
+            } else {
+                self.nb.after
+            };
+            let last = rows.last(k);
+            let mut c = rows.inc(k);
+            if let Some(a) = left {
+                c += share(a, first, start, end);
+            }
+            if let Some(r) = right {
+                c += share(last, r, start, end);
+            }
+            sink(Some(k), start, Some(c));
+            left = Some(last);
+            left_end = Some(end);
+        }
+        if let (Some(a), Some(b)) = (left, self.nb.after) {
+            gap(&mut sink, a, b, self.from, self.to);
+        }
+    }
 }
 
 #[cfg(test)]

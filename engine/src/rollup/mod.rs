@@ -10,6 +10,7 @@ mod tier;
 
 pub use bucket::{
     buckets_of_buckets, buckets_of_samples, consumption_rows, inc, Bucket, BucketRow, Neighbours,
+    Walk, WalkRows,
 };
 pub use tier::{Tier, TierSet};
 
@@ -171,4 +172,185 @@ pub fn decode_block(
         });
     }
     Ok(())
+}
+
+/// Value columns (0-based after the start column) that a sum of buckets reads: count, sum,
+/// first, first offset, last, last offset, increase. Min and max are not decoded.
+const SUM_COLUMNS: [usize; 7] = [0, 1, 6, 7, 8, 9, 10];
+
+/// The buckets of one point decoded column by column for a sum over many points: only the
+/// columns a sum needs, appended block after block into buffers that are reused from point
+/// to point (no per-bucket structure, no allocation once warm). Markers of deleted buckets
+/// (`count == 0`) are left out.
+#[derive(Debug, Default)]
+pub struct SumRows {
+    /// Bucket starts.
+    pub start: Vec<i64>,
+    /// Samples per bucket.
+    pub count: Vec<u64>,
+    /// Sum of the values.
+    pub sum: Vec<f64>,
+    /// First sample's value.
+    pub first: Vec<f64>,
+    /// First sample's time.
+    pub first_ts: Vec<i64>,
+    /// Last sample's value.
+    pub last: Vec<f64>,
+    /// Last sample's time.
+    pub last_ts: Vec<i64>,
+    /// Increase from first to last.
+    pub inc: Vec<f64>,
+    tmp_starts: Vec<i64>,
+    tmp: [Vec<f64>; COLUMNS - 1],
+}
+
+impl WalkRows for SumRows {
+    fn len(&self) -> usize {
+        self.start.len()
+    }
+    #[inline]
+    fn start(&self, k: usize) -> i64 {
+        self.start[k]
+    }
+    #[inline]
+    fn first(&self, k: usize) -> (i64, f64) {
+        (self.first_ts[k], self.first[k])
+    }
+    #[inline]
+    fn last(&self, k: usize) -> (i64, f64) {
+        (self.last_ts[k], self.last[k])
+    }
+    #[inline]
+    fn inc(&self, k: usize) -> f64 {
+        self.inc[k]
+    }
+}
+
+impl SumRows {
+    /// Empties the buckets (keeping the buffers).
+    pub fn clear(&mut self) {
+        self.start.clear();
+        self.count.clear();
+        self.sum.clear();
+        self.first.clear();
+        self.first_ts.clear();
+        self.last.clear();
+        self.last_ts.clear();
+        self.inc.clear();
+    }
+
+    /// Appends the buckets of a rollup block with `from <= start < to`, checked as
+    /// [`decode_block`] checks them.
+    pub fn append_block(&mut self, seg: &Segment, m: &BlockMeta, from: i64, to: i64) -> Result<()> {
+        if m.stats.max_ts < from || m.stats.min_ts >= to {
+            return Ok(());
+        }
+        let cols = seg.columns(m)?;
+        if cols.len() != COLUMNS {
+            return Err(seg.block_error(
+                m,
+                Error::corrupt(format!("rollup block has {} columns", cols.len())),
+            ));
+        }
+        let n = m.stats.count as usize;
+        let err = |e| seg.block_error(m, e);
+        self.tmp_starts.clear();
+        codec::decode_timestamps(cols[0], n, &mut self.tmp_starts).map_err(err)?;
+        if self.tmp_starts.len() != n {
+            return Err(err(Error::corrupt("rollup start column length differs")));
+        }
+        // Which column's bytes hold each value column (references followed).
+        let mut src = [0usize; COLUMNS - 1];
+        for (i, c) in cols[1..].iter().enumerate() {
+            src[i] = match c[..] {
+                [SAME_AS, j] => {
+                    let j = usize::from(j);
+                    if j == 0 || j > i {
+                        return Err(err(Error::corrupt(format!(
+                            "rollup column {} refers to column {j}",
+                            i + 1
+                        ))));
+                    }
+                    src[j - 1]
+                }
+                _ => i,
+            };
+        }
+        let mut decoded = [false; COLUMNS - 1];
+        let mut constant = [false; COLUMNS - 1];
+        for &w in &SUM_COLUMNS {
+            let s = src[w];
+            if decoded[s] {
+                continue;
+            }
+            constant[s] =
+                codec::peek_codec(cols[s + 1]).map_err(err)?.kind == codec::CodecKind::Constant;
+            let v = &mut self.tmp[s];
+            v.clear();
+            codec::decode_values(cols[s + 1], n, v).map_err(err)?;
+            if v.len() != n {
+                return Err(err(Error::corrupt("rollup column length differs")));
+            }
+            decoded[s] = true;
+        }
+        let lo = self.tmp_starts.partition_point(|&s| s < from);
+        let hi = self.tmp_starts.partition_point(|&s| s < to);
+        let col = |w: usize| &self.tmp[src[w]][lo..hi];
+        let (count, sum, first, first_off) = (col(0), col(1), col(6), col(7));
+        let (last, last_off, inc) = (col(8), col(9), col(10));
+        let starts = &self.tmp_starts[lo..hi];
+        // Checks first, column by column (`x as i64` round-trips exactly when `x` is whole).
+        if let Some(&c) = count
+            .iter()
+            .find(|&&c| !(c >= 0.0 && c == (c as i64) as f64))
+        {
+            return Err(err(Error::corrupt(format!("rollup count {c}"))));
+        }
+        let bad_off = |x: f64| !((0.0..=4.0e11).contains(&x) && x == (x as i64) as f64);
+        // A constant column (the usual offsets of regular data) is checked once.
+        let checked = |w: usize, c: &'_ [f64]| -> usize {
+            if constant[src[w]] {
+                c.len().min(1)
+            } else {
+                c.len()
+            }
+        };
+        let (nf, nl) = (checked(7, first_off), checked(9, last_off));
+        if let Some(&x) = first_off[..nf]
+            .iter()
+            .chain(&last_off[..nl])
+            .find(|&&x| bad_off(x))
+        {
+            return Err(err(Error::corrupt(format!(
+                "rollup offset {x} out of range"
+            ))));
+        }
+        if !count.contains(&0.0) {
+            self.start.extend_from_slice(starts);
+            self.count.extend(count.iter().map(|&c| c as u64));
+            self.sum.extend_from_slice(sum);
+            self.first.extend_from_slice(first);
+            self.first_ts
+                .extend(starts.iter().zip(first_off).map(|(&s, &o)| s + o as i64));
+            self.last.extend_from_slice(last);
+            self.last_ts
+                .extend(starts.iter().zip(last_off).map(|(&s, &o)| s + o as i64));
+            self.inc.extend_from_slice(inc);
+            return Ok(());
+        }
+        for (k, &s) in starts.iter().enumerate() {
+            if count[k] == 0.0 {
+                continue; // a marker of a deleted bucket
+            }
+            self.start.push(s);
+            self.count.push(count[k] as u64);
+            self.sum.push(sum[k]);
+            self.first.push(first[k]);
+            self.first_ts.push(s + first_off[k] as i64);
+            self.last.push(last[k]);
+            self.last_ts.push(s + last_off[k] as i64);
+            self.inc.push(inc[k]);
+        }
+        Ok(())
+    }
 }

@@ -87,6 +87,7 @@ impl Tier {
     }
 
     /// Start of the bucket holding `ts`, in a zone `offset_min` minutes east of UTC.
+    #[inline]
     pub fn bucket_start(self, ts: i64, offset_min: i32) -> i64 {
         let off = i64::from(offset_min) * MINUTE;
         let local = ts + off;
@@ -107,12 +108,14 @@ impl Tier {
     }
 
     /// End (exclusive) of the bucket that starts at `start`.
+    #[inline]
     pub fn bucket_end(self, start: i64, offset_min: i32) -> i64 {
         self.shift(start, 1, offset_min)
     }
 
     /// The start of the bucket `n` buckets after (or, negative, before) the one starting
     /// at `start`.
+    #[inline]
     pub fn shift(self, start: i64, n: i64, offset_min: i32) -> i64 {
         let off = i64::from(offset_min) * MINUTE;
         let local = start + off;
