@@ -268,6 +268,19 @@ impl Inner {
         meta.tiers.unwrap_or(self.opts.tiers)
     }
 
+    /// The tiers of a point that are stored in rollup files: every tier it keeps but the
+    /// minute. Meters are read every minute or less often, so a minute bucket holds one
+    /// sample and would only repeat it; minute buckets are computed from the raw samples
+    /// when read, and hours from the raw samples at a flush.
+    pub(super) fn stored_tiers(&self, meta: &PointMeta) -> TierSet {
+        let kept = self.tiers_of(meta);
+        let mut out = TierSet::NONE;
+        for t in kept.iter().filter(|&t| t != Tier::Minute) {
+            out = out.with(t);
+        }
+        out
+    }
+
     /// Computes and writes the rollup files for a flush of `frozen`, given the version that
     /// includes the flush's raw segments. Returns the new files.
     pub(super) fn flush_rollups(
@@ -286,7 +299,7 @@ impl Inner {
             let Some(meta) = catalog.get(point) else {
                 continue;
             };
-            let tiers = self.tiers_of(meta);
+            let tiers = self.stored_tiers(meta);
             if tiers == TierSet::NONE {
                 continue;
             }
@@ -445,6 +458,20 @@ fn pct(now: Option<f64>, then: Option<f64>) -> Option<f64> {
     }
 }
 
+/// Converts rows' consumption to standard coal with the point's coefficient in force at each
+/// bucket's start (`None` where it has none).
+fn to_coal(rows: &mut [BucketRow], meta: &PointMeta, coal: Option<CoalUnit>) {
+    if let Some(unit) = coal {
+        let div = if unit == CoalUnit::Tce { 1000.0 } else { 1.0 };
+        for r in rows {
+            r.consumption = match (r.consumption, meta.coal_at(r.bucket.start)) {
+                (Some(c), Some(k)) => Some(c * k / div),
+                _ => None,
+            };
+        }
+    }
+}
+
 impl Db {
     /// The database's time zone, in minutes east of UTC.
     pub fn tz_offset_min(&self) -> i32 {
@@ -485,11 +512,15 @@ impl Db {
                 tier.as_str()
             )));
         }
+        let tiers = inner.stored_tiers(&meta);
         let tz = inner.tz;
         let from = from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
         let to = to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
         if from >= to {
             return Ok(Vec::new());
+        }
+        if !tiers.contains(tier) {
+            return self.rollup_from_raw(point, &meta, tier, from, to, coal);
         }
         let a = tier.bucket_start(from, tz);
         let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
@@ -581,15 +612,54 @@ impl Db {
             meta.interval_ms,
         );
         out.retain(|r| r.bucket.start < to);
-        if let Some(unit) = coal {
-            let div = if unit == CoalUnit::Tce { 1000.0 } else { 1.0 };
-            for r in &mut out {
-                r.consumption = match (r.consumption, meta.coal_at(r.bucket.start)) {
-                    (Some(c), Some(k)) => Some(c * k / div),
-                    _ => None,
-                };
-            }
+        to_coal(&mut out, &meta, coal);
+        Ok(out)
+    }
+
+    /// A tier that is not stored (the minute), computed from the raw samples of the range
+    /// and the samples on either side of it.
+    fn rollup_from_raw(
+        &self,
+        point: PointId,
+        meta: &PointMeta,
+        tier: Tier,
+        from: Timestamp,
+        to: Timestamp,
+        coal: Option<CoalUnit>,
+    ) -> Result<Vec<BucketRow>> {
+        let tz = self.inner.tz;
+        let a = tier.bucket_start(from, tz);
+        let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
+        let (snap, active) = {
+            let st = self.inner.state.read();
+            let snap = Snapshot {
+                version: st.version.clone(),
+                frozen: st.frozen.iter().map(|f| f.0.clone()).collect(),
+            };
+            (snap, st.mem.read(point, a, e))
+        };
+        let cols = snap.read(point, a, e, Some(&active))?;
+        let inside = buckets_of_samples(tier, tz, &cols, meta.rollover);
+        let counter = meta.kind == crate::PointKind::Counter;
+        let mut nb = Neighbours::default();
+        if counter {
+            nb.before = self.raw_neighbour(&snap, point, a, true)?;
+            nb.after = self.raw_neighbour(&snap, point, e, false)?;
         }
+        let mut out = consumption_rows(
+            tier,
+            tz,
+            a,
+            e,
+            &inside,
+            nb,
+            counter,
+            meta.rollover,
+            meta.multiplier,
+            meta.interval_ms,
+        );
+        out.retain(|r| r.bucket.start < to);
+        to_coal(&mut out, meta, coal);
         Ok(out)
     }
 
@@ -784,8 +854,9 @@ impl Db {
                     }
                 }
             };
-            let fast =
-                !in_memory[i] && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?;
+            let fast = !in_memory[i]
+                && self.inner.stored_tiers(meta).contains(tier)
+                && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?;
             if !fast {
                 for r in self.rollup_with(p, tier, from, to, coal)? {
                     add(r.bucket.start, r.bucket.count, r.bucket.sum, r.consumption);
