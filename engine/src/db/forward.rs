@@ -213,7 +213,7 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-fn encode_cursor(name: &str, st: &CursorState) -> Vec<u8> {
+pub(crate) fn encode_cursor(name: &str, st: &CursorState) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(CURSOR_MAGIC);
     put_u32(&mut out, CURSOR_VERSION);
@@ -232,7 +232,7 @@ fn encode_cursor(name: &str, st: &CursorState) -> Vec<u8> {
     out
 }
 
-fn decode_cursor(buf: &[u8], path: &Path) -> Result<(String, CursorState)> {
+pub(crate) fn decode_cursor(buf: &[u8], path: &Path) -> Result<(String, CursorState)> {
     let at = |off: usize, msg: String| Error::Corruption {
         file: Some(path.to_path_buf()),
         offset: Some(off as u64),
