@@ -617,10 +617,11 @@ pub fn bundle(data: &[u8]) {
     assert!(content(&db) == want, "the import differs after a reopen");
 }
 
-/// The store-and-forward state files. First byte, mod 4: 0, the rest is a cursor file; 1,
+/// The store-and-forward state files. First byte, mod 5: 0, the rest is a cursor file; 1,
 /// an upload record (the payload of one upload log record); 2, upload log records, `len
 /// u16 | payload` items framed with correct checksums, then a raw tail; 3, a whole upload
-/// log file. Decoding never panics, what decodes round-trips, and a database whose cursor
+/// log file; 4, a cursor file without its checksum, which is appended (so the decoder
+/// meets the fields). Decoding never panics, what decodes round-trips, and a database whose cursor
 /// or upload log file is replaced by the bytes opens to an error or a consistent state:
 /// a cursor reads changes in order from its acknowledged position and acknowledges, and
 /// both survive a reopen.
@@ -628,14 +629,20 @@ pub fn forward_state(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    match mode % 4 {
+    match mode % 5 {
         0 => cursor_file(rest),
+        4 => {
+            let mut f = rest.to_vec();
+            let crc = crate::format::crc32(&[rest]);
+            f.extend_from_slice(&crc.to_le_bytes());
+            cursor_file(&f)
+        }
         1 => {
             if let Ok(r) = UploadRecord::decode(rest) {
                 assert_eq!(UploadRecord::decode(&r.encode()).ok(), Some(r));
             }
         }
-        _ => upload_log(mode % 4 == 2, rest),
+        _ => upload_log(mode % 5 == 2, rest),
     }
 }
 

@@ -331,7 +331,10 @@ fn write_forward_seed_corpora() {
     // Cursor files: after a change ack, and after bucket acks of two tiers.
     let cfile = || s.read(Path::new("/db/cursors/c.cur")).unwrap().to_vec();
     let seed = |b: Vec<u8>| [vec![0u8], b].concat();
+    // And the same without the checksum, which the target appends (first byte 4).
+    let unsealed = |b: Vec<u8>| [vec![4u8], b[..b.len() - 4].to_vec()].concat();
     save("forward_state", &seed(cfile()), &mut written);
+    save("forward_state", &unsealed(cfile()), &mut written);
     db.cursor_ack("c", rep.ids.1).unwrap();
     for tier in [Tier::Hour, Tier::Day] {
         let v = db.cursor_read_buckets("c", tier, 10, None).unwrap();
@@ -340,6 +343,7 @@ fn write_forward_seed_corpora() {
             .unwrap();
     }
     save("forward_state", &seed(cfile()), &mut written);
+    save("forward_state", &unsealed(cfile()), &mut written);
 
     // Upload records and the upload log they make.
     for (i, &(_, t, _)) in parsed.iter().step_by(40).enumerate() {
