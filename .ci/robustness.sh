@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The robustness suite at CI size (docs/robustness.md): simulated power losses and injected
-# I/O faults, real SIGKILLs, and 60 s of fuzzing per target. The fuzz corpora replay, and the
-# C misuse tests under valgrind run, in the rest of .ci/run.
+# I/O faults, real SIGKILLs, a few engine test binaries under valgrind, and 60 s of fuzzing
+# per target. The fuzz corpora replay, and the C misuse tests under valgrind run, in the
+# rest of .ci/run.
 #
 #   MDB_POWER_LOSSES (default 50000)  MDB_KILL9_CYCLES (default 200)  FUZZ_SECONDS (default 60)
 #
-# About 15 minutes on 2 cores, most of it fuzzing (9 targets) and the fuzz build.
+# About 20 minutes on 2 cores, most of it fuzzing (11 targets) and the fuzz build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MDB_POWER_LOSSES="${MDB_POWER_LOSSES:-50000}"
@@ -19,6 +20,9 @@ cargo test --workspace --all-features --test crash_power_loss -- --nocapture
 
 echo "== SIGKILL of a writing process ($MDB_KILL9_CYCLES kills)"
 cargo test --workspace --all-features --test crash_kill9 -- --nocapture
+
+echo "== engine tests under valgrind"
+bash .ci/valgrind-engine.sh
 
 echo "== fuzzing, $FUZZ_SECONDS s per target"
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

@@ -244,3 +244,152 @@ fn write_seed_corpora() {
         corpus_dir().display()
     );
 }
+
+/// Cuts a bundle file into the `tag u8 | len u16 | body` sections that the `bundle`
+/// target frames again (its odd first byte).
+fn bundle_sections(file: &[u8], kind: u8) -> Vec<u8> {
+    let mut out = vec![1 | (kind << 1)];
+    let end = file.len() - 28;
+    let mut at = 20;
+    while at < end {
+        let len = u64::from_le_bytes(file[at + 1..at + 9].try_into().unwrap()) as usize;
+        out.push(file[at]);
+        u16le(&mut out, len);
+        out.extend_from_slice(&file[at + 9..at + 9 + len]);
+        at += 9 + len + 4;
+    }
+    out
+}
+
+/// Writes the seed corpora of the store-and-forward targets (`bundle`, `forward_state`)
+/// from a small database of real samples: bundles (whole, and as sections), cursor files,
+/// upload records and upload log files.
+///
+/// ```text
+/// MDB_WRITE_CORPUS=1 cargo test -p meterdb --test fuzz_corpus write_forward_seed_corpora -- --ignored
+/// ```
+#[test]
+#[ignore = "writes fuzz/corpus; run with MDB_WRITE_CORPUS=1"]
+fn write_forward_seed_corpora() {
+    use meterdb::{CursorStart, OutcomeFilter, Tier, UploadOutcome, UploadRecord};
+    if std::env::var("MDB_WRITE_CORPUS").is_err() {
+        return;
+    }
+    let rows = shared_text(2, 120).expect("../shared/data/uk-meters.csv.gz");
+    let s = MemStorage::new();
+    let opts = Options {
+        durability: Durability::Sync,
+        background: false,
+        wal_file_bytes: 1024,
+        storage: Some(Arc::new(s.clone())),
+        ..Options::default()
+    };
+    let db = Db::open("/db", opts).unwrap();
+    db.create_cursor("c", CursorStart::Beginning).unwrap();
+    let mut parsed = Vec::new();
+    for (p, t, v) in &rows {
+        let id = db.ensure_point(p).unwrap();
+        parsed.push((
+            id,
+            meterdb::time::parse_timestamp(t).unwrap(),
+            v.parse::<f64>().unwrap(),
+        ));
+    }
+    for chunk in parsed.chunks(30) {
+        let mut b = WriteBatch::new();
+        for &(p, t, v) in chunk {
+            b.put_with_quality(p, t, v, (t / 900_000 % 3) as u8);
+        }
+        db.write(&b).unwrap();
+    }
+    db.flush().unwrap();
+    // A correction and a delete, so that cursor bundles carry both.
+    let (p, t, v) = parsed[3];
+    db.put(p, t, v + 0.5).unwrap();
+    db.delete_range(p, t + 900_000, t + 4 * 900_000).unwrap();
+    let mut written = 0;
+    let (from, to) = (parsed[0].1, parsed[0].1 + 86_400_000);
+    db.export_bundle("/range.bundle", None, from, to).unwrap();
+    let range = s.read(Path::new("/range.bundle")).unwrap().to_vec();
+    let mut whole = vec![0u8];
+    whole.extend_from_slice(&range);
+    save("bundle", &whole, &mut written);
+    save("bundle", &bundle_sections(&range, 0), &mut written);
+    // A cursor bundle of the last changes only (so the seed stays small).
+    let n = db.cursor_read("c", parsed.len() - 20).unwrap().len();
+    assert!(n > 0);
+    let tail = db.cursor_read("c", 8).unwrap();
+    db.cursor_ack("c", tail.last().unwrap().id).unwrap();
+    let rep = db.export_cursor_bundle("/cursor.bundle", "c").unwrap();
+    assert!(rep.deletes == 1 && rep.samples > 0, "{rep:?}");
+    let cur = s.read(Path::new("/cursor.bundle")).unwrap().to_vec();
+    let mut whole = vec![2u8];
+    whole.extend_from_slice(&cur);
+    save("bundle", &whole, &mut written);
+    save("bundle", &bundle_sections(&cur, 1), &mut written);
+
+    // Cursor files: after a change ack, and after bucket acks of two tiers.
+    let cfile = || s.read(Path::new("/db/cursors/c.cur")).unwrap().to_vec();
+    let seed = |b: Vec<u8>| [vec![0u8], b].concat();
+    // And the same without the checksum, which the target appends (first byte 4).
+    let unsealed = |b: Vec<u8>| [vec![4u8], b[..b.len() - 4].to_vec()].concat();
+    save("forward_state", &seed(cfile()), &mut written);
+    save("forward_state", &unsealed(cfile()), &mut written);
+    db.cursor_ack("c", rep.ids.1).unwrap();
+    for tier in [Tier::Hour, Tier::Day] {
+        let v = db.cursor_read_buckets("c", tier, 10, None).unwrap();
+        let b = v.last().unwrap();
+        db.cursor_ack_buckets("c", tier, b.row.bucket.start, b.point)
+            .unwrap();
+    }
+    save("forward_state", &seed(cfile()), &mut written);
+    save("forward_state", &unsealed(cfile()), &mut written);
+
+    // Upload records and the upload log they make.
+    for (i, &(_, t, _)) in parsed.iter().step_by(40).enumerate() {
+        let rec = UploadRecord {
+            cursor: "c".into(),
+            first_id: meterdb::change_id(1 + i as u64 * 3, 0),
+            last_id: meterdb::change_id(3 + i as u64 * 3, 7),
+            samples: 30,
+            outcome: if i % 2 == 0 {
+                UploadOutcome::Ok
+            } else {
+                UploadOutcome::Failed("HTTP 503 from the provincial platform".into())
+            },
+            platform_time: (i % 3 != 2).then_some(t + 1500),
+            at: t + 1000,
+        };
+        db.record_upload(&rec).unwrap();
+    }
+    assert!(!db
+        .upload_records(i64::MIN, i64::MAX, OutcomeFilter::All)
+        .unwrap()
+        .is_empty());
+    let names = s.list(Path::new("/db/uploads")).unwrap();
+    let log = s
+        .read(&Path::new("/db/uploads").join(&names[0]))
+        .unwrap()
+        .to_vec();
+    save(
+        "forward_state",
+        &[vec![3u8], log.clone()].concat(),
+        &mut written,
+    );
+    let scan = meterdb::wal::scan(&log);
+    let mut framed = vec![2u8];
+    for r in &scan.records {
+        save(
+            "forward_state",
+            &[vec![1u8], r.payload.to_vec()].concat(),
+            &mut written,
+        );
+        u16le(&mut framed, r.payload.len());
+        framed.extend_from_slice(r.payload);
+    }
+    save("forward_state", &framed, &mut written);
+    println!(
+        "wrote {written} bytes of seeds under {}",
+        corpus_dir().display()
+    );
+}

@@ -61,13 +61,14 @@ pub struct BundleReport {
 }
 
 /// One change in a bundle; `point` indexes the manifest's points.
-struct Item {
-    point: u32,
-    ts: Timestamp,
-    kind: ItemKind,
+pub(crate) struct Item {
+    pub(crate) point: u32,
+    pub(crate) ts: Timestamp,
+    pub(crate) kind: ItemKind,
 }
 
-enum ItemKind {
+/// What a change in a bundle does: a sample (value, quality), or a delete up to `.0`.
+pub(crate) enum ItemKind {
     Sample(f64, u8),
     Delete(Timestamp),
 }
@@ -172,7 +173,7 @@ fn encode(
 }
 
 /// Parses and checks a whole bundle; nothing is applied here.
-fn decode(buf: &[u8], path: &Path) -> Result<(BundleReport, Vec<Item>)> {
+pub(crate) fn decode(buf: &[u8], path: &Path) -> Result<(BundleReport, Vec<Item>)> {
     let bad = |off: usize, msg: String| Error::Corruption {
         file: Some(path.to_path_buf()),
         offset: Some(off as u64),

@@ -191,6 +191,17 @@ impl Cursors {
             }
             map.insert(name, st);
         }
+        if clean && !map.is_empty() {
+            // Make the entries seen here durable (as the WAL's recovery does for its
+            // directory): a cursor file whose rename was never synced (the directory fsync
+            // failed, then the process restarted) must not vanish at a later power loss
+            // after the database has reported it.
+            for d in [&cdir, dir] {
+                storage
+                    .sync_dir(d)
+                    .map_err(|e| Error::io(format!("sync {}", d.display()), e))?;
+            }
+        }
         Ok(Cursors { map })
     }
 }
@@ -213,7 +224,7 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-fn encode_cursor(name: &str, st: &CursorState) -> Vec<u8> {
+pub(crate) fn encode_cursor(name: &str, st: &CursorState) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(CURSOR_MAGIC);
     put_u32(&mut out, CURSOR_VERSION);
@@ -232,7 +243,7 @@ fn encode_cursor(name: &str, st: &CursorState) -> Vec<u8> {
     out
 }
 
-fn decode_cursor(buf: &[u8], path: &Path) -> Result<(String, CursorState)> {
+pub(crate) fn decode_cursor(buf: &[u8], path: &Path) -> Result<(String, CursorState)> {
     let at = |off: usize, msg: String| Error::Corruption {
         file: Some(path.to_path_buf()),
         offset: Some(off as u64),
@@ -492,10 +503,19 @@ impl Db {
             return Err(Error::AlreadyExists(format!("cursor {name:?} exists")));
         }
         let (acked, bucket_origin) = match start {
-            CursorStart::Now => (
-                change_id(inner.wal.lock().last_seq() + 1, 0),
-                inner.max_ts_seen().unwrap_or(MIN_TIMESTAMP),
-            ),
+            CursorStart::Now => {
+                // Sync first (as `cursor_read` does): a position past writes a power loss
+                // can take back would skip the writes that reuse their seqs after it.
+                let mut wal = inner.wal.lock();
+                let last = wal.last_seq();
+                if wal.synced_seq() < last {
+                    inner.sync_to(&mut wal, last)?;
+                }
+                (
+                    change_id(last + 1, 0),
+                    inner.max_ts_seen().unwrap_or(MIN_TIMESTAMP),
+                )
+            }
             CursorStart::Beginning => (change_id(1, 0), MIN_TIMESTAMP),
         };
         let cdir = inner.dir.join(CURSOR_DIR);

@@ -5,13 +5,13 @@
 
 mod backup;
 mod batch;
-mod bundle;
+pub(crate) mod bundle;
 mod flush;
-mod forward;
+pub(crate) mod forward;
 mod options;
 mod retention;
 mod rollup;
-mod uploads;
+pub(crate) mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};

@@ -61,7 +61,7 @@ pub struct UploadRecord {
 }
 
 impl UploadRecord {
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.cursor.len());
         out.push(RECORD_VERSION);
         put_uvarint(&mut out, self.cursor.len() as u64);
@@ -88,7 +88,7 @@ impl UploadRecord {
         out
     }
 
-    fn decode(buf: &[u8]) -> Result<UploadRecord> {
+    pub(crate) fn decode(buf: &[u8]) -> Result<UploadRecord> {
         let mut r = Reader::new(buf);
         let v = r.u8("upload record version")?;
         if v != RECORD_VERSION {
