@@ -59,7 +59,6 @@ fn credit_value(c: u8) -> Option<u32> {
 /// code: `31 - (Σ value·weight mod 31)`, where 31 gives 0. Errors when a character is not in
 /// the code's character set or there are not exactly 17.
 pub fn credit_code_check_char(first17: &str) -> Result<char> {
-    let b = first17.as_bytes();
     if first17.chars().count() != 17 {
         return Err(Error::invalid(format!(
             "credit code prefix {first17:?} has {} characters, not 17",
@@ -67,16 +66,19 @@ pub fn credit_code_check_char(first17: &str) -> Result<char> {
         )));
     }
     let mut sum = 0u32;
-    for (i, &c) in b.iter().enumerate() {
-        let v = credit_value(c).ok_or_else(|| bad_char(first17, i))?;
+    for (i, c) in first17.chars().enumerate() {
+        let v = char_value(c).ok_or_else(|| bad_char(first17, i, c))?;
         sum += v * CREDIT_CODE_WEIGHTS[i];
     }
     let check = (31 - sum % 31) % 31;
     Ok(CREDIT_CODE_CHARSET[check as usize] as char)
 }
 
-fn bad_char(code: &str, i: usize) -> Error {
-    let c = code[i..].chars().next().unwrap_or('?');
+fn char_value(c: char) -> Option<u32> {
+    u8::try_from(c).ok().and_then(credit_value)
+}
+
+fn bad_char(code: &str, i: usize, c: char) -> Error {
     let hint = if c.is_ascii_lowercase() {
         " (letters must be upper case)"
     } else {
@@ -94,14 +96,14 @@ fn bad_char(code: &str, i: usize) -> Error {
 /// or that the check character does not match.
 pub fn validate_credit_code(code: &str) -> Result<()> {
     let n = code.chars().count();
-    if n != 18 || code.len() != 18 {
+    if n != 18 {
         return Err(Error::invalid(format!(
             "credit code {code:?} has {n} characters, not 18"
         )));
     }
-    for (i, c) in code.bytes().enumerate() {
-        if credit_value(c).is_none() {
-            return Err(bad_char(code, i));
+    for (i, c) in code.chars().enumerate() {
+        if char_value(c).is_none() {
+            return Err(bad_char(code, i, c));
         }
     }
     let want = credit_code_check_char(&code[..17])?;
@@ -345,6 +347,11 @@ fn check_id(what: &str, s: &str) -> Result<()> {
             "{what} {s:?} is longer than 64 bytes"
         )));
     }
+    if s == "-" || s.contains('\t') {
+        return Err(Error::invalid(format!(
+            "{what} {s:?}: \"-\" alone and TAB are reserved (the text form uses them)"
+        )));
+    }
     Ok(())
 }
 
@@ -368,15 +375,13 @@ impl Enterprise {
     pub fn validate(&self) -> Result<()> {
         validate_credit_code(&self.credit_code)?;
         check_text("enterprise name", &self.name, true)?;
-        if self.region_code.len() != 6 || !self.region_code.bytes().all(|c| c.is_ascii_digit())
-        {
+        if self.region_code.len() != 6 || !self.region_code.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Error::invalid(format!(
                 "region code {:?} is not 6 digits",
                 self.region_code
             )));
         }
-        if self.industry.len() > 16 || !self.industry.bytes().all(|c| c.is_ascii_alphanumeric())
-        {
+        if self.industry.len() > 16 || !self.industry.bytes().all(|c| c.is_ascii_alphanumeric()) {
             return Err(Error::invalid(format!(
                 "industry code {:?} is not up to 16 letters and digits",
                 self.industry
@@ -426,9 +431,13 @@ impl DeviceKind {
         }
     }
     fn from_code(c: u8) -> Option<DeviceKind> {
-        [DeviceKind::Gateway, DeviceKind::Collector, DeviceKind::Meter]
-            .get(usize::from(c))
-            .copied()
+        [
+            DeviceKind::Gateway,
+            DeviceKind::Collector,
+            DeviceKind::Meter,
+        ]
+        .get(usize::from(c))
+        .copied()
     }
 }
 
@@ -596,7 +605,11 @@ impl CollectionConfig {
         m.energy_type = self.energy_type.clone();
         m.interval_ms = self.interval_ms;
         m.multiplier = self.multiplier;
-        m.coal = self.coal.iter().map(|c| (c.from, c.kgce_per_unit)).collect();
+        m.coal = self
+            .coal
+            .iter()
+            .map(|c| (c.from, c.kgce_per_unit))
+            .collect();
         m
     }
 }
@@ -706,7 +719,9 @@ impl UnitCatalog {
     /// Checks the whole catalog: every record, unique data-item codes, device references.
     pub fn validate(&self) -> Result<()> {
         if self.version == 0 {
-            return Err(Error::invalid("unit catalog version 0 is reserved for none"));
+            return Err(Error::invalid(
+                "unit catalog version 0 is reserved for none",
+            ));
         }
         self.enterprise.validate()?;
         if self.devices.len() > MAX_RECORDS || self.configs.len() > MAX_RECORDS {
@@ -793,9 +808,7 @@ impl UnitCatalog {
                 return Err(Error::invalid("a full update must give the enterprise"))
             }
             (None, UpdateMode::Delta, None) => {
-                return Err(Error::invalid(
-                    "the first update must give the enterprise",
-                ))
+                return Err(Error::invalid("the first update must give the enterprise"))
             }
             (None, UpdateMode::Delta, Some(_)) => {}
         }
@@ -1435,7 +1448,13 @@ impl UnitCatalogUpdate {
     /// ms). Text fields must not hold TAB or newlines (record checks refuse them anyway).
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
-        let o = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
+        let o = |s: &str| {
+            if s.is_empty() {
+                "-".to_string()
+            } else {
+                s.to_string()
+            }
+        };
         let on = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         let mut t = String::new();
         let _ = writeln!(t, "{TEXT_HEADER}");
@@ -1518,7 +1537,11 @@ mod tests {
     #[test]
     fn check_character_matches_the_standard_weights() {
         // The check character makes Σ value·weight (all 18, the 18th weighing 1) ≡ 0 mod 31.
-        for prefix in ["91350100M000100Y4", "91110000600001760", "12100000400000624"] {
+        for prefix in [
+            "91350100M000100Y4",
+            "91110000600001760",
+            "12100000400000624",
+        ] {
             let c = credit_code_check_char(prefix).unwrap();
             let code = format!("{prefix}{c}");
             validate_credit_code(&code).unwrap();

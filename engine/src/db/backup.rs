@@ -117,13 +117,12 @@ impl Db {
         // catalog's configs to the points again.
         {
             let _unit = inner.unit.lock();
-            for name in [super::unit::UNIT_FILE] {
-                let (f, t) = (inner.dir.join(name), to.join(name));
-                if st.exists(&f) {
-                    st.copy_file(&f, &t).map_err(io("copy", &f))?;
-                    rep.copied_files += 1;
-                    rep.copied_bytes += st.file_size(&t).unwrap_or(0);
-                }
+            let name = super::unit::UNIT_FILE;
+            let (f, t) = (inner.dir.join(name), to.join(name));
+            if st.exists(&f) {
+                st.copy_file(&f, &t).map_err(io("copy", &f))?;
+                rep.copied_files += 1;
+                rep.copied_bytes += st.file_size(&t).unwrap_or(0);
             }
         }
 
