@@ -1559,8 +1559,8 @@ mod tests {
         let c = DataItemCode::parse("0100400120030001").unwrap();
         assert_eq!(c.energy_type, 100);
         assert_eq!(c.stage, ProcessStage::EndUse);
-        assert_eq!(c.unit_code, 12);
-        assert_eq!(c.object_type, ObjectType::Process);
+        assert_eq!(c.unit_code, 1);
+        assert_eq!(c.object_type, ObjectType::Branch);
         assert_eq!(c.object_code, 3);
         assert_eq!(c.item_type, 1);
         assert_eq!(c.to_string(), "0100400120030001");
