@@ -7,7 +7,7 @@ use engine::unit::validate_credit_code;
 use engine::{DataItemCode, ObjectType, ProcessStage, UnitCatalogUpdate};
 
 use crate::args::{copy_str, out, out_opt, out_slice, slice, string};
-use crate::boundary::{Failure, FfiResult};
+use crate::boundary::Failure;
 use crate::db::{meterdb_db, with_db};
 use crate::status::meterdb_status;
 
