@@ -1667,7 +1667,8 @@ enum meterdb_status meterdb_db_unit_catalog_version(const struct meterdb_db *db,
  * The versions applied to the unit catalog, oldest first (the last 256 are kept).
  * `*n_out` always receives how many there are; up to `cap` are written to `versions`; when
  * there are more, the call returns `MDB_BUFFER_TOO_SMALL` (with the first `cap` written).
- * `versions` may be NULL when `cap` is 0, to ask for the count.
+ * `versions` may be NULL when `cap` is 0, to ask for the count (as with any `cap` too
+ * small, the call then returns `MDB_BUFFER_TOO_SMALL` when there are any).
  *
  * # Safety
  * `db` is NULL or a live handle; `versions` is NULL or writable for `cap` elements;
