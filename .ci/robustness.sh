@@ -5,7 +5,7 @@
 #
 #   MDB_POWER_LOSSES (default 50000)  MDB_KILL9_CYCLES (default 200)  FUZZ_SECONDS (default 60)
 #
-# About 15 minutes on 2 cores, most of it fuzzing (9 targets) and the fuzz build.
+# About 15 minutes on 2 cores, most of it fuzzing (10 targets) and the fuzz build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MDB_POWER_LOSSES="${MDB_POWER_LOSSES:-50000}"
