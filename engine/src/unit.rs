@@ -321,6 +321,10 @@ pub const MAX_TEXT_LEN: usize = 512;
 pub const MAX_RECORDS: usize = 1 << 20;
 /// Entries of version history kept (the oldest are dropped beyond it).
 pub const HISTORY_KEEP: usize = 256;
+/// Most standard-coal coefficients of one config.
+pub const MAX_COAL: usize = 64;
+/// Most fields of one stored record (a config has 10 kinds, the coefficients repeated).
+const MAX_FIELDS: usize = 16 + MAX_COAL;
 
 fn check_text(what: &str, s: &str, required: bool) -> Result<()> {
     if required && s.is_empty() {
@@ -553,6 +557,12 @@ impl CollectionConfig {
         if self.unit.len() > 32 {
             return Err(Error::invalid(format!(
                 "point {k}: unit is longer than 32 bytes"
+            )));
+        }
+        if self.coal.len() > MAX_COAL {
+            return Err(Error::invalid(format!(
+                "point {k}: {} coal coefficients, more than {MAX_COAL}",
+                self.coal.len()
             )));
         }
         for (i, c) in self.coal.iter().enumerate() {
@@ -901,7 +911,7 @@ fn put_fields(out: &mut Vec<u8>, fields: &[(u8, Vec<u8>)]) {
 
 /// Reads a record's tagged fields.
 fn get_fields<'a>(r: &mut Reader<'a>, what: &str) -> Result<Vec<(u8, &'a [u8])>> {
-    let n = r.len(64, what)?;
+    let n = r.len(MAX_FIELDS, what)?;
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
         let tag = r.u8(what)?;

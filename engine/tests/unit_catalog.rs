@@ -331,6 +331,14 @@ fn an_invalid_update_changes_nothing() {
     full_without_enterprise.base_version = 1;
     full_without_enterprise.version = 2;
     full_without_enterprise.enterprise = None;
+    let mut many_coal = v2();
+    many_coal.configs[0].coal = (0..65)
+        .map(|i| CoalCoefficient {
+            from: Y2025 + i * DAY,
+            to: None,
+            kgce_per_unit: 0.1,
+        })
+        .collect();
     let mut twice = v2();
     twice.configs.push(twice.configs[0].clone());
     let mut bad_region = v2();
@@ -349,6 +357,7 @@ fn an_invalid_update_changes_nothing() {
         (not_newer, "not greater"),
         (full_without_enterprise, "enterprise"),
         (twice, "twice"),
+        (many_coal, "more than 64"),
         (bad_region, "region code"),
     ];
     for (u, want) in cases {
@@ -775,4 +784,25 @@ fn a_backup_carries_the_unit_catalog() {
     assert_eq!(copy.unit_catalog_version(), 2);
     assert_eq!(copy.unit_catalog_history().len(), 2);
     assert_points_follow(&copy);
+}
+
+/// A config with the most coefficients allowed stores and reopens.
+#[test]
+fn the_most_coefficients_round_trip() {
+    let s = MemStorage::new();
+    let db = Db::open("/db", mem_opts(&s)).unwrap();
+    let mut u = v1();
+    u.configs[0].coal = (0..meterdb::unit::MAX_COAL as i64)
+        .map(|i| CoalCoefficient {
+            from: Y2025 + i * DAY,
+            to: Some(Y2025 + i * DAY + DAY / 2),
+            kgce_per_unit: 0.1 + i as f64 / 1000.0,
+        })
+        .collect();
+    db.apply_unit_catalog(&u).unwrap();
+    drop(db);
+    let db = Db::open("/db", mem_opts(&s)).unwrap();
+    let cat = db.unit_catalog().unwrap();
+    assert_eq!(cat.configs["steel/main-kwh"].coal, u.configs[0].coal);
+    assert_points_follow(&db);
 }
