@@ -806,3 +806,68 @@ fn the_most_coefficients_round_trip() {
     assert_eq!(cat.configs["steel/main-kwh"].coal, u.configs[0].coal);
     assert_points_follow(&db);
 }
+
+/// Figures, not a test of speed: the median time of applying a full update of 2,000 configs
+/// (every point's metadata changes) and of a one-config delta on top of it, on the real file
+/// system with `Durability::Sync`, and the size of `UNITCAT`. Run with
+/// `cargo test --release -p meterdb --test unit_catalog apply_figures -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints figures; run by hand"]
+fn apply_figures() {
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            durability: Durability::Sync,
+            background: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let full = |base: u64, mult: f64| {
+        let devices: Vec<Device> = (0..200)
+            .map(|i| device(&format!("m-{i}"), DeviceKind::Meter))
+            .collect();
+        let configs: Vec<CollectionConfig> = (0..2000)
+            .map(|i| {
+                let mut c = config(
+                    &format!("plant/p{i:04}"),
+                    &format!("01004{:03}4{:03}0001", i / 1000, i % 1000),
+                    Some(&format!("m-{}", i % 200)),
+                );
+                c.multiplier = mult;
+                c
+            })
+            .collect();
+        UnitCatalogUpdate::full(base, base + 1, enterprise(), devices, configs)
+    };
+    let (mut t_full, mut t_delta) = (Vec::new(), Vec::new());
+    let mut v = 0;
+    for round in 0..7 {
+        let u = full(v, 1.0 + round as f64);
+        let t = Instant::now();
+        db.apply_unit_catalog(&u).unwrap();
+        t_full.push(t.elapsed().as_secs_f64() * 1e3);
+        v += 1;
+        let mut d = UnitCatalogUpdate::delta(v, v + 1);
+        let mut c = config("plant/p0007", "0100400040070001", Some("m-7"));
+        c.multiplier = 100.0 + round as f64;
+        d.configs = vec![c];
+        let t = Instant::now();
+        db.apply_unit_catalog(&d).unwrap();
+        t_delta.push(t.elapsed().as_secs_f64() * 1e3);
+        v += 1;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (f, d) = (median(&mut t_full), median(&mut t_delta));
+    let size = std::fs::metadata(dir.path().join("UNITCAT")).unwrap().len();
+    println!(
+        "full update of 2000 configs: median {f:.2} ms; one-config delta: median {d:.2} ms \
+         (ratio full/delta {:.1}); UNITCAT {size} bytes",
+        f / d
+    );
+}
