@@ -6,7 +6,7 @@
 #
 #   MDB_POWER_LOSSES (default 50000)  MDB_KILL9_CYCLES (default 200)  FUZZ_SECONDS (default 60)
 #
-# About 20 minutes on 2 cores, most of it fuzzing (11 targets) and the fuzz build.
+# About 20 minutes on 2 cores, most of it fuzzing (12 targets) and the fuzz build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MDB_POWER_LOSSES="${MDB_POWER_LOSSES:-50000}"

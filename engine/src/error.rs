@@ -36,6 +36,10 @@ pub enum ErrorKind {
     UnsupportedVersion,
     /// A storage limit was reached (a byte cap, or a full disk).
     StorageFull,
+    /// The request was made against a state that has changed since: e.g. a unit catalog
+    /// update whose base version is not the current version. Fetch the current state and
+    /// retry.
+    Conflict,
 }
 
 impl ErrorKind {
@@ -52,6 +56,7 @@ impl ErrorKind {
             ErrorKind::Closed => "closed",
             ErrorKind::UnsupportedVersion => "unsupported version",
             ErrorKind::StorageFull => "storage full",
+            ErrorKind::Conflict => "conflict",
         }
     }
 }
@@ -98,6 +103,9 @@ pub enum Error {
     },
     /// A storage limit was reached.
     StorageFull(String),
+    /// The request was made against a state that has changed since (the message says
+    /// which).
+    Conflict(String),
 }
 
 impl Error {
@@ -115,6 +123,7 @@ impl Error {
             Error::Closed => ErrorKind::Closed,
             Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
             Error::StorageFull(_) => ErrorKind::StorageFull,
+            Error::Conflict(_) => ErrorKind::Conflict,
         }
     }
 
@@ -194,6 +203,7 @@ impl fmt::Display for Error {
                 file.display()
             ),
             Error::StorageFull(m) => write!(f, "storage full: {m}"),
+            Error::Conflict(m) => write!(f, "conflict: {m}"),
         }
     }
 }

@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("db_model", db_model),
     ("bundle", bundle),
     ("forward_state", forward_state),
+    ("unit_catalog", unit_catalog),
 ];
 
 /// A little-endian `u16` at `at`, or 0 past the end.
@@ -249,6 +250,29 @@ pub fn catalog(data: &[u8]) {
         for (id, m) in c.iter() {
             assert_eq!(again.get(id), Some(m));
             assert_eq!(again.id(&m.key), Some(id));
+        }
+    }
+}
+
+/// A unit catalog file: a catalog that decodes re-encodes to one that decodes equal. And,
+/// when the bytes are UTF-8, the text form of an update: one that parses writes back to
+/// text that parses; when it also applies (every record valid), the text round trip gives
+/// the same update and the catalog's file round trip the same catalog.
+pub fn unit_catalog(data: &[u8]) {
+    use crate::unit::{UnitCatalog, UnitCatalogUpdate};
+    if let Ok(c) = UnitCatalog::decode_file(data) {
+        let again = UnitCatalog::decode_file(&c.encode_file()).expect("re-encoded unit catalog");
+        assert_eq!(again, c);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(u) = UnitCatalogUpdate::parse_text(text) {
+            let back =
+                UnitCatalogUpdate::parse_text(&u.to_text()).expect("text written from an update");
+            if let Ok(cat) = UnitCatalog::apply(None, &u, 0) {
+                assert_eq!(back, u);
+                let f = cat.encode_file();
+                assert_eq!(UnitCatalog::decode_file(&f).expect("encoded catalog"), cat);
+            }
         }
     }
 }

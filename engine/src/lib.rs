@@ -39,6 +39,7 @@ pub mod rollup;
 pub mod sample;
 pub mod segment;
 pub mod time;
+pub mod unit;
 pub mod wal;
 
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
@@ -52,3 +53,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;
 pub use rollup::{BucketRow, Tier, TierSet};
 pub use sample::{Columns, Quality, Sample, Timestamp};
+pub use unit::{
+    validate_credit_code, AppliedVersion, CoalCoefficient, CollectionConfig, DataItemCode, Device,
+    DeviceKind, Enterprise, ObjectType, ProcessStage, UnitCatalog, UnitCatalogUpdate, UpdateMode,
+};

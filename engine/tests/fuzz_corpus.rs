@@ -393,3 +393,108 @@ fn write_forward_seed_corpora() {
         corpus_dir().display()
     );
 }
+
+/// Writes the seeds of `unit_catalog`: the unit catalog files (after a full update and after
+/// a delta) of a database whose points are those of the shared real data, and the text forms
+/// of both updates. Run with
+/// `MDB_WRITE_CORPUS=1 cargo test -p meterdb --test fuzz_corpus write_unit_catalog_seeds -- --ignored`.
+#[test]
+#[ignore = "writes fuzz/corpus/unit_catalog; run with MDB_WRITE_CORPUS=1"]
+fn write_unit_catalog_seeds() {
+    use meterdb::unit::credit_code_check_char;
+    use meterdb::{
+        CoalCoefficient, CollectionConfig, DataItemCode, Device, DeviceKind, Enterprise, PointKind,
+        UnitCatalogUpdate,
+    };
+    if std::env::var("MDB_WRITE_CORPUS").is_err() {
+        return;
+    }
+    let rows = shared_text(9, 1).expect("../shared/data/uk-meters.csv.gz");
+    let s = MemStorage::new();
+    let db = Db::open(
+        "/db",
+        Options {
+            background: false,
+            storage: Some(Arc::new(s.clone())),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let prefix = "91350100MA2XY7K3P";
+    let enterprise = Enterprise {
+        credit_code: format!("{prefix}{}", credit_code_check_char(prefix).unwrap()),
+        name: "示范能源有限公司".into(),
+        region_code: "350100".into(),
+        industry: "D4411".into(),
+        address: "福建省福州市".into(),
+    };
+    let devices = vec![
+        Device {
+            id: "gw-1".into(),
+            kind: DeviceKind::Gateway,
+            name: "gateway".into(),
+            model: "EMG-200".into(),
+            serial: "SN0001".into(),
+            installed_at: Some(1_735_660_800_000),
+        },
+        Device {
+            id: "m-1".into(),
+            kind: DeviceKind::Meter,
+            ..Default::default()
+        },
+    ];
+    let configs: Vec<CollectionConfig> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (p, t, _))| {
+            let gas = p.contains("gas");
+            let code = format!(
+                "{}4{:03}{}{:03}{:04}",
+                if gas { "0301" } else { "0100" },
+                i,
+                if p.contains("register") { 5 } else { 1 },
+                i,
+                1 + i
+            );
+            let mut c = CollectionConfig::new(
+                p.clone(),
+                DataItemCode::parse(&code).unwrap(),
+                if p.contains("register") {
+                    PointKind::Counter
+                } else {
+                    PointKind::Gauge
+                },
+            );
+            c.unit = if p == "taylor_ew" { "MW" } else { "kWh" }.into();
+            c.precision = Some(3);
+            c.interval_ms = Some(if p.contains("hourly") {
+                3_600_000
+            } else {
+                1_800_000
+            });
+            c.coal = vec![CoalCoefficient {
+                from: meterdb::time::parse_timestamp(t).unwrap(),
+                to: None,
+                kgce_per_unit: if gas { 0.1229 * 0.9 } else { 0.1229 },
+            }];
+            c.device = Some(if i % 2 == 0 { "m-1" } else { "gw-1" }.into());
+            c
+        })
+        .collect();
+    let v1 = UnitCatalogUpdate::full(0, 1, enterprise, devices, configs.clone());
+    let mut v2 = UnitCatalogUpdate::delta(1, 2);
+    let mut changed = configs[0].clone();
+    changed.multiplier = 40.0;
+    changed.coal[0].to = Some(changed.coal[0].from + 86_400_000 * 365);
+    v2.configs = vec![changed];
+    v2.remove_configs = vec![configs[1].point_key.clone()];
+    v2.remove_devices = vec![];
+    let mut written = 0;
+    for u in [&v1, &v2] {
+        db.apply_unit_catalog(u).unwrap();
+        let file = s.read(Path::new("/db/UNITCAT")).unwrap();
+        save("unit_catalog", &file, &mut written);
+        save("unit_catalog", u.to_text().as_bytes(), &mut written);
+    }
+    println!("wrote {written} bytes of unit_catalog seeds");
+}

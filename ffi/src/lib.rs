@@ -52,6 +52,9 @@ mod stats;
 #[allow(unsafe_code)]
 mod rollup;
 
+#[allow(unsafe_code)]
+mod unit;
+
 #[cfg(test)]
 mod tests;
 
@@ -63,3 +66,4 @@ pub use points::*;
 pub use rollup::*;
 pub use stats::*;
 pub use status::*;
+pub use unit::*;

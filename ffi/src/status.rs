@@ -27,7 +27,7 @@ pub const MDB_TIERS_DEFAULT: i32 = -1;
 /// What a call returned. The values are fixed: a value, once released, never changes
 /// meaning; new codes are added at the end of their group.
 ///
-/// Codes 1 to 10 map one to one onto the engine's error kinds; codes from 100 on are
+/// Codes 1 to 11 map one to one onto the engine's error kinds; codes from 100 on are
 /// the ABI's own.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +56,9 @@ pub enum meterdb_status {
     MDB_UNSUPPORTED_VERSION = 9,
     /// A storage limit was reached (a byte cap, or a full disk).
     MDB_STORAGE_FULL = 10,
+    /// The call was made against a state that has changed since: a unit catalog update
+    /// whose base version is not the current version (`meterdb_db_apply_unit_catalog`).
+    MDB_CONFLICT = 11,
     /// A required pointer argument was NULL.
     MDB_NULL_ARGUMENT = 100,
     /// A string argument was not valid UTF-8.
@@ -85,12 +88,13 @@ impl meterdb_status {
             ErrorKind::Closed => MDB_CLOSED,
             ErrorKind::UnsupportedVersion => MDB_UNSUPPORTED_VERSION,
             ErrorKind::StorageFull => MDB_STORAGE_FULL,
+            ErrorKind::Conflict => MDB_CONFLICT,
             _ => MDB_INTERNAL,
         }
     }
 
     /// Every status, in order of value.
-    pub(crate) const ALL: [meterdb_status; 16] = {
+    pub(crate) const ALL: [meterdb_status; 17] = {
         use meterdb_status::*;
         [
             MDB_OK,
@@ -104,6 +108,7 @@ impl meterdb_status {
             MDB_CLOSED,
             MDB_UNSUPPORTED_VERSION,
             MDB_STORAGE_FULL,
+            MDB_CONFLICT,
             MDB_NULL_ARGUMENT,
             MDB_INVALID_UTF8,
             MDB_BUFFER_TOO_SMALL,
@@ -127,6 +132,7 @@ impl meterdb_status {
             MDB_CLOSED => "MDB_CLOSED\0",
             MDB_UNSUPPORTED_VERSION => "MDB_UNSUPPORTED_VERSION\0",
             MDB_STORAGE_FULL => "MDB_STORAGE_FULL\0",
+            MDB_CONFLICT => "MDB_CONFLICT\0",
             MDB_NULL_ARGUMENT => "MDB_NULL_ARGUMENT\0",
             MDB_INVALID_UTF8 => "MDB_INVALID_UTF8\0",
             MDB_BUFFER_TOO_SMALL => "MDB_BUFFER_TOO_SMALL\0",

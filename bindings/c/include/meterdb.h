@@ -87,7 +87,7 @@
  * What a call returned. The values are fixed: a value, once released, never changes
  * meaning; new codes are added at the end of their group.
  *
- * Codes 1 to 10 map one to one onto the engine's error kinds; codes from 100 on are
+ * Codes 1 to 11 map one to one onto the engine's error kinds; codes from 100 on are
  * the ABI's own.
  */
 typedef enum meterdb_status {
@@ -137,6 +137,11 @@ typedef enum meterdb_status {
    * A storage limit was reached (a byte cap, or a full disk).
    */
   MDB_STORAGE_FULL = 10,
+  /**
+   * The call was made against a state that has changed since: a unit catalog update
+   * whose base version is not the current version (`meterdb_db_apply_unit_catalog`).
+   */
+  MDB_CONFLICT = 11,
   /**
    * A required pointer argument was NULL.
    */
@@ -674,6 +679,73 @@ typedef struct meterdb_compare_row {
    */
   uint8_t has_year_change_pct;
 } meterdb_compare_row;
+
+/**
+ * A data-item code decoded into its fields (`meterdb_data_item_parse`). The layout MeterDB
+ * assumes (16 digits) is documented at `meterdb_data_item_parse`.
+ */
+typedef struct meterdb_data_item {
+  /**
+   * Digits 1-4: the energy-type code, 0 to 9999.
+   */
+  uint16_t energy_type;
+  /**
+   * Digits 6-8: the energy-using unit code, 0 to 999.
+   */
+  uint16_t unit_code;
+  /**
+   * Digits 10-12: the collection-object code, 0 to 999.
+   */
+  uint16_t object_code;
+  /**
+   * Digits 13-16: the data-item type, 0 to 9999.
+   */
+  uint16_t item_type;
+  /**
+   * Digit 5: the process stage, 1 to 6 (1 purchase/storage, 2 processing/conversion,
+   * 3 transport/distribution, 4 end use, 5 recovery, 6 external supply).
+   */
+  int32_t stage;
+  /**
+   * Digit 9: the collection-object type, 1 to 5 (1 whole unit, 2 branch/workshop,
+   * 3 process/system, 4 key equipment, 5 metering instrument).
+   */
+  int32_t object_type;
+} meterdb_data_item;
+
+/**
+ * One version applied to the unit catalog (`meterdb_db_unit_catalog_history`).
+ */
+typedef struct meterdb_unit_version {
+  /**
+   * The version it made current.
+   */
+  uint64_t version;
+  /**
+   * The version it was applied on (0 for the first).
+   */
+  uint64_t base_version;
+  /**
+   * When it was applied (ms since the epoch, UTC, the machine's clock).
+   */
+  int64_t applied_at;
+  /**
+   * Records it added, replaced or removed.
+   */
+  uint64_t changes;
+  /**
+   * Devices after it.
+   */
+  uint64_t devices;
+  /**
+   * Collection configs after it.
+   */
+  uint64_t configs;
+  /**
+   * 1 when it replaced the whole dictionary, 0 for a delta.
+   */
+  int32_t full;
+} meterdb_unit_version;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1491,6 +1563,121 @@ enum meterdb_status meterdb_comparison_rows(const struct meterdb_comparison *com
  * `comparison` is NULL or a result from `meterdb_db_compare` not yet freed, not used after.
  */
 void meterdb_comparison_free(struct meterdb_comparison *comparison);
+
+/**
+ * Checks an 18-character unified social credit code (GB 32100-2015): the character set
+ * (`0-9A-HJ-NPQRTUWXY`, upper case) and the check character (weights 1, 3, 9, 27, 19, 26,
+ * 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28, modulo 31). Returns `MDB_OK` for a valid code,
+ * `MDB_INVALID_ARGUMENT` with a message naming the wrong character or the mismatching check
+ * character otherwise.
+ *
+ * # Safety
+ * `code` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_credit_code_validate(const char *code);
+
+/**
+ * Decodes a 16-digit data-item code into `*out_item`.
+ *
+ * The layout MeterDB assumes, modelled on the data-item code of the national online
+ * energy-monitoring platform (verify it against the applicable specification text, e.g.
+ * GB/T 37947, before relying on the fields; the engine's `DataItemCode::parse` is the single
+ * place to change):
+ *
+ * ```text
+ * digits 1-4 energy type | 5 process stage (1-6) | 6-8 energy-using unit
+ * | 9 collection-object type (1-5) | 10-12 object code | 13-16 data-item type
+ * ```
+ *
+ * Errors: `MDB_INVALID_ARGUMENT` (the message names the position or field) for a code that
+ * is not 16 digits or has a stage or object type out of range.
+ *
+ * # Safety
+ * `code` is NULL or a NUL-terminated string; `out_item` is NULL or writable.
+ */
+enum meterdb_status meterdb_data_item_parse(const char *code, struct meterdb_data_item *out_item);
+
+/**
+ * Writes the 16 digits of a data-item code and a NUL into `buf` (`cap` at least 17; less
+ * gives `MDB_BUFFER_TOO_SMALL`). A field out of range gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `item` is NULL or readable; `buf` is NULL or writable for `cap` bytes.
+ */
+enum meterdb_status meterdb_data_item_format(const struct meterdb_data_item *item,
+                                             char *buf,
+                                             size_t cap);
+
+/**
+ * Applies a unit catalog update (a downloaded dictionary update) atomically, given as text
+ * of `len` bytes (UTF-8; no NUL needed), and defines or updates every configured point
+ * (kind, unit, precision, energy type, interval, multiplier, standard-coal coefficients).
+ * `*version_out` (if not NULL) receives the new version.
+ *
+ * The text: lines, the keyword and each field separated by one TAB; `#` starts a comment
+ * line; blank lines are skipped; `-` or an empty field means "none". The first line is the
+ * header, then `base`, `version` and `mode` lines, then records:
+ *
+ * ```text
+ * meterdb-unit-catalog 1
+ * base        <the version it applies on; 0 for the first update>
+ * version     <the version it makes; greater than base>
+ * mode        full | delta
+ * enterprise  <credit code> <name> <region code, 6 digits> <industry> <address>
+ * device      <id> <gateway|collector|meter> <name> <model> <serial> <installed at>
+ * config      <point key> <data-item code> <counter|gauge> <energy type> <unit>
+ *             <precision 0-18> <interval ms> <multiplier> <device id> <coal>
+ * remove-device  <id>
+ * remove-config  <point key>
+ * ```
+ *
+ * (a `config` record is one line). Times are ms since the epoch or RFC 3339. `<coal>` is a
+ * comma-separated list of `from/to/kgce` (`to` is `-` when open-ended). An empty energy
+ * type takes the data-item code's (digits 1-4). A `full` update lists the whole dictionary
+ * (the enterprise is required); a `delta` adds or replaces the records it lists and removes
+ * the ones named (the first update must give the enterprise). A removed config leaves its
+ * point in the database.
+ *
+ * Errors, with nothing changed: `MDB_CONFLICT` when `base` is not the current version (read
+ * it with `meterdb_db_unit_catalog_version`); `MDB_INVALID_ARGUMENT` for a malformed line
+ * (the message names it), an invalid record (a credit code, a data-item code, a device that
+ * does not exist, a repeated data-item code, ...); `MDB_INVALID_UTF8`. After a crash, the
+ * old or the new version is visible, never a mix.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `text` is NULL (`MDB_NULL_ARGUMENT`) or readable for
+ * `len` bytes; `version_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_db_apply_unit_catalog(const struct meterdb_db *db,
+                                                  const char *text,
+                                                  size_t len,
+                                                  uint64_t *version_out);
+
+/**
+ * Writes the current unit catalog version to `*version_out` (0 when no update has been
+ * applied).
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `version_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_db_unit_catalog_version(const struct meterdb_db *db,
+                                                    uint64_t *version_out);
+
+/**
+ * The versions applied to the unit catalog, oldest first (the last 256 are kept).
+ * `*n_out` always receives how many there are; up to `cap` are written to `versions`; when
+ * there are more, the call returns `MDB_BUFFER_TOO_SMALL` (with the first `cap` written).
+ * `versions` may be NULL when `cap` is 0, to ask for the count (as with any `cap` too
+ * small, the call then returns `MDB_BUFFER_TOO_SMALL` when there are any).
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `versions` is NULL or writable for `cap` elements;
+ * `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_db_unit_catalog_history(const struct meterdb_db *db,
+                                                    struct meterdb_unit_version *versions,
+                                                    size_t cap,
+                                                    size_t *n_out);
 
 #ifdef __cplusplus
 }  // extern "C"

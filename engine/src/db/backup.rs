@@ -18,7 +18,7 @@ pub struct BackupReport {
     pub linked_files: usize,
     /// Their bytes.
     pub linked_bytes: u64,
-    /// Files copied: WAL files, cursor files, the upload log.
+    /// Files copied: WAL files, cursor files, the upload log, the unit catalog.
     pub copied_files: usize,
     /// Their bytes.
     pub copied_bytes: u64,
@@ -111,6 +111,20 @@ impl Db {
         }
         drop(uploads);
         drop(cursors);
+        // The unit catalog (replaced, never rewritten in place: copied). Not its marker: an
+        // update applied after the WAL was copied would be marked applied in the copy
+        // without its point definitions; without the marker, opening the copy applies the
+        // catalog's configs to the points again.
+        {
+            let _unit = inner.unit.lock();
+            let name = super::unit::UNIT_FILE;
+            let (f, t) = (inner.dir.join(name), to.join(name));
+            if st.exists(&f) {
+                st.copy_file(&f, &t).map_err(io("copy", &f))?;
+                rep.copied_files += 1;
+                rep.copied_bytes += st.file_size(&t).unwrap_or(0);
+            }
+        }
 
         // The manifest last: the commit point of the copy.
         st.sync_dir(to).map_err(io("sync", to))?;

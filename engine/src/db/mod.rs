@@ -11,6 +11,7 @@ pub(crate) mod forward;
 mod options;
 mod retention;
 mod rollup;
+mod unit;
 pub(crate) mod uploads;
 
 use std::path::{Path, PathBuf};
@@ -101,6 +102,9 @@ struct Inner {
     uploads: Mutex<Option<uploads::UploadLog>>,
     /// Set by retention when the raw byte cap cannot be met: writes are refused.
     full: AtomicBool,
+    /// The unit catalog (`UNITCAT`), if one has been applied. Lock order: `unit`, then
+    /// `wal`, then `catalog`.
+    unit: Mutex<Option<crate::unit::UnitCatalog>>,
 }
 
 /// Figures about a database's storage.
@@ -232,6 +236,7 @@ impl Db {
         }
 
         let cursors = forward::Cursors::load(&*storage, &dir)?;
+        let unit_catalog = unit::load(&*storage, &dir, true)?;
         let mut max_ts = i64::MIN;
         for seg in segments.iter().filter(|s| s.id.kind == segment::KIND_RAW) {
             for b in seg.blocks() {
@@ -279,12 +284,14 @@ impl Db {
             max_ts: AtomicI64::new(max_ts),
             uploads: Mutex::new(None),
             full: AtomicBool::new(false),
+            unit: Mutex::new(unit_catalog),
         });
         if fresh {
             let files = inner.files.lock();
             files.manifest.store(&*storage, &dir)?;
         }
         inner.remove_orphans()?;
+        inner.reconcile_unit()?;
         let db = Db {
             inner,
             threads: Mutex::new(Vec::new()),
@@ -566,7 +573,8 @@ impl Db {
         Ok(s)
     }
 
-    /// Checks every checksum of every live file (segments, catalog, manifest, cursors); returns the
+    /// Checks every checksum of every live file (segments, catalog, manifest, cursors, unit
+    /// catalog); returns the
     /// problems found (empty when all is well). The WAL is checked when the database opens.
     pub fn verify(&self) -> Result<Vec<Error>> {
         let inner = &self.inner;
@@ -587,6 +595,9 @@ impl Db {
             problems.push(e);
         }
         if let Err(e) = forward::Cursors::load_checked(&*inner.storage, &inner.dir) {
+            problems.push(e);
+        }
+        if let Err(e) = unit::load(&*inner.storage, &inner.dir, false) {
             problems.push(e);
         }
         let cat_no = inner.files.lock().manifest.catalog_file_no;
