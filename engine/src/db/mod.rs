@@ -206,6 +206,23 @@ impl Db {
             }
         }
         let tz = manifest.tz_offset_min;
+        // The raw partition width is the one the database's segments were written with: the
+        // default adopts it, another width is refused (partitions must not overlap).
+        let mut opts = opts;
+        if let Some(s) = manifest.segments.iter().find(|s| s.kind == 0) {
+            let width = s.part_end - s.part_start;
+            if opts.partition_ms != width {
+                if opts.partition_ms != options::DEFAULT_PARTITION_MS {
+                    return Err(Error::invalid(format!(
+                        "database {} has raw partitions of {width} ms; it cannot be opened \
+                         with partition_ms {}",
+                        dir.display(),
+                        opts.partition_ms
+                    )));
+                }
+                opts.partition_ms = width;
+            }
+        }
 
         let mut catalog = if manifest.catalog_file_no != 0 {
             let path = dir.join(catalog_file_name(manifest.catalog_file_no));

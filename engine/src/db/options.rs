@@ -29,7 +29,8 @@ pub struct Options {
     /// Flush the memtable to segment files once it holds about this many bytes. Default 64 MiB.
     pub memtable_bytes: usize,
     /// Width of a time partition of segment files, in milliseconds. Default 7 days.
-    /// Fixed when the database is created (stored in its segments).
+    /// Fixed when the database is created (stored in its segments): reopening with the
+    /// default adopts the stored width; another width is refused with `InvalidArgument`.
     pub partition_ms: i64,
     /// Compact a partition in the background once it has this many segment files. Default 4.
     pub compaction_trigger: usize,
@@ -62,12 +63,15 @@ pub struct Options {
 /// The default time zone: UTC+8 (China Standard Time).
 pub const DEFAULT_TZ_OFFSET_MIN: i32 = 480;
 
+/// The default width of a raw partition: 7 days.
+pub const DEFAULT_PARTITION_MS: i64 = 7 * 86_400_000;
+
 impl Default for Options {
     fn default() -> Self {
         Options {
             durability: Durability::Sync,
             memtable_bytes: 64 << 20,
-            partition_ms: 7 * 86_400_000,
+            partition_ms: DEFAULT_PARTITION_MS,
             compaction_trigger: 4,
             codec: CodecOptions::default(),
             wal_file_bytes: 64 << 20,
