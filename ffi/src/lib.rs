@@ -52,11 +52,19 @@ mod stats;
 #[allow(unsafe_code)]
 mod rollup;
 
+#[allow(unsafe_code)]
+mod forward;
+
+#[allow(unsafe_code)]
+mod export;
+
 #[cfg(test)]
 mod tests;
 
 pub use cursor::*;
 pub use db::*;
+pub use export::*;
+pub use forward::*;
 pub use library::*;
 pub use options::*;
 pub use points::*;
