@@ -13,6 +13,8 @@ use engine::{
     OutcomeFilter, RetentionReport, Tier, UploadOutcome, UploadRecord,
 };
 
+use engine::sample::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+
 use crate::args::{handle, out, out_opt, slice, string, string_opt};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
@@ -1064,8 +1066,8 @@ fn give_report(
 /// Writes a bundle file at `path` (replaced atomically): one self-contained file with a
 /// header, checksums and a manifest, holding the samples with `from <= ts < to` of the
 /// `n_points` points in `points`, as they are now. `points` NULL (with `n_points` 0) means
-/// every point. `out_report` may be NULL; else `*out_report` is a new report of what was
-/// written (free it with `meterdb_bundle_report_free`), or NULL on failure.
+/// every point; `INT64_MIN` and `INT64_MAX` stand for the whole range. `out_report` may be
+/// NULL; else `*out_report` is a new report of what was written (free it with `meterdb_bundle_report_free`), or NULL on failure.
 ///
 /// Errors: `MDB_INVALID_ARGUMENT` for `from > to`; `MDB_NOT_FOUND` for an undefined point.
 ///
@@ -1097,7 +1099,14 @@ pub unsafe extern "C" fn meterdb_db_export_bundle(
             } else {
                 Some(slice(points, n_points, "points")?)
             };
-            Ok(d.export_bundle(path, pts, from, to)?)
+            if from > to {
+                return Err(Failure::invalid(format!(
+                    "the range's start {from} is after its end {to}"
+                )));
+            }
+            // INT64_MIN and INT64_MAX mean everything, as in the range reads.
+            let clamp = |t: i64| t.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
+            Ok(d.export_bundle(path, pts, clamp(from), clamp(to))?)
         }) };
         give_report(o, r)
     }
