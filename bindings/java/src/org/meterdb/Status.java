@@ -18,6 +18,8 @@ public enum Status {
     BUFFER_TOO_SMALL(102),
     PANIC(103),
     INTERNAL(104),
+    /** The library was built without what the call needs (e.g. Parquet export). */
+    UNSUPPORTED(105),
     /** A value this version of the binding does not know. */
     UNKNOWN(-1);
 
