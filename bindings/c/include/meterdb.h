@@ -8,8 +8,10 @@
  * - Functions that can fail return a meterdb_status (MDB_OK is 0) and write their results
  *   through out-pointers. After a failure, meterdb_last_error() gives a message for the
  *   calling thread; it stays valid until the next meterdb_ call on that thread.
- * - Handles (meterdb_db, meterdb_cursor, meterdb_options, meterdb_stats_report, and the
- *   query results meterdb_rollup, meterdb_rollup_sum, meterdb_comparison) are opaque.
+ * - Handles (meterdb_db, meterdb_cursor, meterdb_options, meterdb_stats_report, the query
+ *   results meterdb_rollup, meterdb_rollup_sum, meterdb_comparison, and the store-and-forward
+ *   results meterdb_changes, meterdb_bucket_changes, meterdb_upload_cursor_list,
+ *   meterdb_upload_records, meterdb_bundle_report, meterdb_retention_report) are opaque.
  *   Constructors write the handle through an out-pointer; every _free function accepts NULL.
  *   Each handle's comment says whether it may be shared between threads and what it must
  *   not outlive.
