@@ -4,13 +4,22 @@
 #   2. the C tests and example against libmeterdb.a and libmeterdb.so, plainly and under
 #      valgrind (no errors, no bytes lost)
 #   3. the Java tests (JNA)
-#   4. the Python tests (pytest)
+#   4. the Python tests (pytest; pyarrow installed with pip when possible, for to_arrow)
 # Installs what is missing on a Debian machine (as root: one apt-get update, then apt-get
 # install; pip install pytest; cargo install cbindgen).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+# The library is built with Parquet export (meterdb_export), and every script below builds it
+# the same way (a build with other features would replace the library file). The C test of
+# the export fails, rather than skips, when the library lacks it.
+export METERDB_FFI_FEATURES="${METERDB_FFI_FEATURES-parquet}"
+if [[ ",$METERDB_FFI_FEATURES," == *,parquet,* ]]; then
+    export METERDB_EXPECT_PARQUET=1
+fi
+features=()
+[[ -n "$METERDB_FFI_FEATURES" ]] && features=(--features "$METERDB_FFI_FEATURES")
 
 need=()
 command -v cc >/dev/null || need+=(gcc libc6-dev)
@@ -28,8 +37,8 @@ fi
 echo "== C header"
 "$here/c/check-header.sh"
 
-echo "== libmeterdb (release)"
-(cd "$root" && cargo build --release -q -p meterdb-ffi)
+echo "== libmeterdb (release, features: ${METERDB_FFI_FEATURES:-none})"
+(cd "$root" && cargo build --release -q -p meterdb-ffi "${features[@]}")
 
 echo "== C tests (static and shared library)"
 make -s -C "$here/c" test

@@ -20,7 +20,10 @@ for tool in javac java; do
     command -v "$tool" >/dev/null || { echo "run-tests: $tool not found (install a JDK 17)" >&2; exit 1; }
 done
 
-(cd "$root" && cargo build --release -q -p meterdb-ffi)
+# The same cargo features as bindings/run-all.sh (METERDB_FFI_FEATURES, e.g. parquet).
+features=()
+[[ -n "${METERDB_FFI_FEATURES:-}" ]] && features=(--features "$METERDB_FFI_FEATURES")
+(cd "$root" && cargo build --release -q -p meterdb-ffi "${features[@]}")
 lib="$target/release/libmeterdb.so"
 
 classes="$here/build/classes"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds libmeterdb (release) and runs the Python binding's tests with pytest (installed with
-# pip when missing). numpy is optional: the tests that need it are skipped without it.
+# pip when missing). numpy and pyarrow are optional: the tests that need them are skipped
+# without them (pyarrow is installed with pip when possible).
 # Usage: bindings/python/run-tests.sh [pytest args] | --bench [batches] [repeats]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -8,7 +9,10 @@ root="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 py="${PYTHON:-python3}"
 
-(cd "$root" && cargo build --release -q -p meterdb-ffi)
+# The same cargo features as bindings/run-all.sh (METERDB_FFI_FEATURES, e.g. parquet).
+features=()
+[[ -n "${METERDB_FFI_FEATURES:-}" ]] && features=(--features "$METERDB_FFI_FEATURES")
+(cd "$root" && cargo build --release -q -p meterdb-ffi "${features[@]}")
 export METERDB_LIB="${METERDB_LIB:-$target/release/libmeterdb.so}"
 
 if [[ "${1:-}" == "--bench" ]]; then
@@ -19,6 +23,14 @@ if ! "$py" -c "import pytest" 2>/dev/null; then
     echo "run-tests: installing pytest"
     "$py" -m pip install -q pytest 2>/dev/null \
         || "$py" -m pip install -q --break-system-packages pytest
+fi
+# pyarrow is optional (MeterDb.to_arrow and its tests need it): installed when pip can, else
+# those tests are skipped with the reason.
+if ! "$py" -c "import pyarrow" 2>/dev/null; then
+    echo "run-tests: installing pyarrow (optional)"
+    "$py" -m pip install -q pyarrow 2>/dev/null \
+        || "$py" -m pip install -q --break-system-packages pyarrow 2>/dev/null \
+        || echo "run-tests: pyarrow could not be installed; its tests will be skipped"
 fi
 cd "$here"
 export METERDB_SHARED="$root/../shared/data/uk-meters.csv.gz"

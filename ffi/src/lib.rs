@@ -53,6 +53,12 @@ mod stats;
 mod rollup;
 
 #[allow(unsafe_code)]
+mod forward;
+
+#[allow(unsafe_code)]
+mod export;
+
+#[allow(unsafe_code)]
 mod unit;
 
 #[cfg(test)]
@@ -60,6 +66,8 @@ mod tests;
 
 pub use cursor::*;
 pub use db::*;
+pub use export::*;
+pub use forward::*;
 pub use library::*;
 pub use options::*;
 pub use points::*;

@@ -289,3 +289,67 @@ pub(crate) fn tier_mask(tiers: i32) -> FfiResult<TierSet> {
         ))),
     }
 }
+
+/// Sets the retention limits of raw samples (`tier` 0) or of a rollup tier (`tier` a
+/// `meterdb_tier`, 1 to 5): partitions that end more than `max_age_ms` before the newest
+/// sample time are dropped, and the oldest partitions while the tier's files take more than
+/// `max_bytes` (for raw samples the write-ahead log counts too). A negative value means no
+/// limit of that kind; the default is no limit at all. Raw data an upload cursor has not acknowledged is never dropped by age; a
+/// raw byte cap that could only be met by dropping it makes writes fail with
+/// `MDB_STORAGE_FULL` (see `meterdb_options_set_retention_drop_unacked`). Limits apply at each
+/// flush and in `meterdb_db_apply_retention`. Another `tier` gives `MDB_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or a live handle used by no other thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_options_set_retention(
+    opts: *mut meterdb_options,
+    tier: i32,
+    max_age_ms: i64,
+    max_bytes: i64,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_opts(opts, |o| {
+            let limit = engine::TierLimit {
+                max_age_ms: (max_age_ms >= 0).then_some(max_age_ms),
+                max_bytes: u64::try_from(max_bytes).ok(),
+            };
+            let r = &mut o.opts.retention;
+            if tier == 0 {
+                r.raw = limit;
+                return Ok(());
+            }
+            let t = u8::try_from(tier).ok().and_then(engine::Tier::from_kind).ok_or_else(|| {
+                Failure::invalid(format!(
+                    "tier {tier} is not one of 0 (raw samples), 1 (MDB_TIER_MINUTE), 2 (hour), \
+                     3 (day), 4 (month), 5 (year)"
+                ))
+            })?;
+            r.tiers.retain(|x| x.0 != t);
+            r.tiers.push((t, limit));
+            Ok(())
+        }) }
+    }
+}
+
+/// What happens when the raw byte cap of `meterdb_options_set_retention` could only be met by
+/// dropping changes an upload cursor has not acknowledged: 0 (the default) refuses writes with
+/// `MDB_STORAGE_FULL` until the cursors acknowledge; non-zero drops the oldest such changes
+/// (moving those cursors forward) and records each drop in the upload log.
+///
+/// # Safety
+/// `opts` is NULL or a live handle used by no other thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_options_set_retention_drop_unacked(
+    opts: *mut meterdb_options,
+    drop_unacked: i32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_opts(opts, |o| {
+            o.opts.retention.drop_unacked = drop_unacked != 0;
+            Ok(())
+        }) }
+    }
+}

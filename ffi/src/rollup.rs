@@ -236,7 +236,7 @@ pub struct meterdb_comparison {
 }
 
 /// A tier number from C.
-fn tier_from(tier: i32) -> FfiResult<Tier> {
+pub(crate) fn tier_from(tier: i32) -> FfiResult<Tier> {
     u8::try_from(tier)
         .ok()
         .and_then(Tier::from_kind)
@@ -276,7 +276,7 @@ fn check_range(from: i64, to: i64) -> FfiResult<()> {
 ///
 /// # Safety
 /// `db` is NULL or a live handle.
-unsafe fn answer<H>(
+pub(crate) unsafe fn answer<H>(
     o: crate::args::Out<*mut H>,
     db: *const meterdb_db,
     query: impl FnOnce(&engine::Db) -> FfiResult<H>,
@@ -298,7 +298,7 @@ unsafe fn answer<H>(
 ///
 /// # Safety
 /// `h` is NULL or a live handle; `n_out` is NULL or writable.
-unsafe fn count<H, T>(
+pub(crate) unsafe fn count<H, T>(
     h: *const H,
     what: &str,
     rows: impl FnOnce(&H) -> &[T],
@@ -316,7 +316,7 @@ unsafe fn count<H, T>(
 ///
 /// # Safety
 /// `h` is NULL or a live handle; `o` is NULL or writable.
-unsafe fn row<H, T: Copy>(
+pub(crate) unsafe fn row<H, T: Copy>(
     h: *const H,
     what: &str,
     rows: impl FnOnce(&H) -> &[T],
@@ -342,7 +342,7 @@ unsafe fn row<H, T: Copy>(
 /// # Safety
 /// `h` is NULL or a live handle; `dst` is NULL or writable for `cap` rows; `n_out` is NULL or
 /// writable.
-unsafe fn rows_into<H, T: Copy>(
+pub(crate) unsafe fn rows_into<H, T: Copy>(
     h: *const H,
     what: &str,
     rows: impl FnOnce(&H) -> &[T],

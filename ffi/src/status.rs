@@ -71,6 +71,9 @@ pub enum meterdb_status {
     MDB_PANIC = 103,
     /// The engine reported an error of a kind this version of the ABI does not know.
     MDB_INTERNAL = 104,
+    /// The library was built without what the call needs (e.g. `meterdb_export` without the
+    /// cargo feature `parquet`).
+    MDB_UNSUPPORTED = 105,
 }
 
 impl meterdb_status {
@@ -94,7 +97,7 @@ impl meterdb_status {
     }
 
     /// Every status, in order of value.
-    pub(crate) const ALL: [meterdb_status; 17] = {
+    pub(crate) const ALL: [meterdb_status; 18] = {
         use meterdb_status::*;
         [
             MDB_OK,
@@ -114,6 +117,7 @@ impl meterdb_status {
             MDB_BUFFER_TOO_SMALL,
             MDB_PANIC,
             MDB_INTERNAL,
+            MDB_UNSUPPORTED,
         ]
     };
 
@@ -138,6 +142,7 @@ impl meterdb_status {
             MDB_BUFFER_TOO_SMALL => "MDB_BUFFER_TOO_SMALL\0",
             MDB_PANIC => "MDB_PANIC\0",
             MDB_INTERNAL => "MDB_INTERNAL\0",
+            MDB_UNSUPPORTED => "MDB_UNSUPPORTED\0",
         }
     }
 }

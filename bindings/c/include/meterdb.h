@@ -8,8 +8,10 @@
  * - Functions that can fail return a meterdb_status (MDB_OK is 0) and write their results
  *   through out-pointers. After a failure, meterdb_last_error() gives a message for the
  *   calling thread; it stays valid until the next meterdb_ call on that thread.
- * - Handles (meterdb_db, meterdb_cursor, meterdb_options, meterdb_stats_report, and the
- *   query results meterdb_rollup, meterdb_rollup_sum, meterdb_comparison) are opaque.
+ * - Handles (meterdb_db, meterdb_cursor, meterdb_options, meterdb_stats_report, the query
+ *   results meterdb_rollup, meterdb_rollup_sum, meterdb_comparison, and the store-and-forward
+ *   results meterdb_changes, meterdb_bucket_changes, meterdb_upload_cursor_list,
+ *   meterdb_upload_records, meterdb_bundle_report, meterdb_retention_report) are opaque.
  *   Constructors write the handle through an out-pointer; every _free function accepts NULL.
  *   Each handle's comment says whether it may be shared between threads and what it must
  *   not outlive.
@@ -82,6 +84,12 @@
  * `meterdb_options_set_tiers` when the database is opened).
  */
 #define MDB_TIERS_DEFAULT -1
+
+/**
+ * In `meterdb_export`'s `tier`: raw samples (the rollup tiers are the `meterdb_tier` values
+ * 1 to 5).
+ */
+#define MDB_EXPORT_RAW 0
 
 /**
  * What a call returned. The values are fixed: a value, once released, never changes
@@ -164,6 +172,11 @@ typedef enum meterdb_status {
    * The engine reported an error of a kind this version of the ABI does not know.
    */
   MDB_INTERNAL = 104,
+  /**
+   * The library was built without what the call needs (e.g. `meterdb_export` without the
+   * cargo feature `parquet`).
+   */
+  MDB_UNSUPPORTED = 105,
 } meterdb_status;
 
 /**
@@ -253,6 +266,82 @@ typedef enum meterdb_coal_unit {
 } meterdb_coal_unit;
 
 /**
+ * Where a new upload cursor starts, for `meterdb_db_upload_cursor_create` (which takes an
+ * `int32_t`).
+ */
+typedef enum meterdb_cursor_start {
+  /**
+   * With the oldest change the write-ahead log still holds (every change, for a database
+   * that has had a cursor since it was created), and the oldest statistics bucket.
+   */
+  MDB_CURSOR_OLDEST = 0,
+  /**
+   * With the next change written, and the statistics bucket being filled now.
+   */
+  MDB_CURSOR_NOW = 1,
+  /**
+   * With the change whose id is `from_id` (or the first one after it): the changes
+   * before it count as acknowledged. For a destination that says which change it has
+   * last stored (pass that id + 1).
+   */
+  MDB_CURSOR_FROM_ID = 2,
+} meterdb_cursor_start;
+
+/**
+ * What a change does, in `meterdb_change.kind`.
+ */
+typedef enum meterdb_change_kind {
+  /**
+   * A sample was written (a new one, a late one, or a correction of one sent before).
+   */
+  MDB_CHANGE_PUT = 0,
+  /**
+   * The point's samples with `ts <= t < delete_to` were deleted.
+   */
+  MDB_CHANGE_DELETE = 1,
+} meterdb_change_kind;
+
+/**
+ * Outcome of an upload attempt, for `meterdb_db_record_upload` and in
+ * `meterdb_upload_record.outcome`; in `meterdb_db_upload_records` a filter, where
+ * `MDB_UPLOADS_ALL` (-1) selects both.
+ */
+typedef enum meterdb_upload_outcome {
+  /**
+   * In a filter: every record.
+   */
+  MDB_UPLOADS_ALL = -1,
+  /**
+   * The platform accepted the upload.
+   */
+  MDB_UPLOAD_OK = 0,
+  /**
+   * The upload failed (the record's message says why).
+   */
+  MDB_UPLOAD_FAILED = 1,
+} meterdb_upload_outcome;
+
+/**
+ * Buckets read by `meterdb_db_upload_cursor_read_buckets`, ordered by (bucket start, point);
+ * freed by `meterdb_bucket_changes_free`. Like `meterdb_changes`: may outlive the database
+ * handle; immutable.
+ */
+typedef struct meterdb_bucket_changes meterdb_bucket_changes;
+
+/**
+ * What a bundle holds (written, verified or imported), made by the bundle functions and
+ * freed by `meterdb_bundle_report_free`. May outlive the database handle; immutable.
+ */
+typedef struct meterdb_bundle_report meterdb_bundle_report;
+
+/**
+ * Changes read by `meterdb_db_upload_cursor_read`, in write order; freed by
+ * `meterdb_changes_free`. Holds its rows: may outlive the database handle. Immutable: may be
+ * read from several threads at once.
+ */
+typedef struct meterdb_changes meterdb_changes;
+
+/**
  * Period comparisons, made by `meterdb_db_compare` and freed by `meterdb_comparison_free`.
  * Like `meterdb_rollup`: it may outlive the database handle; immutable, may be read from
  * several threads at once.
@@ -297,6 +386,12 @@ typedef struct meterdb_db meterdb_db;
 typedef struct meterdb_options meterdb_options;
 
 /**
+ * What `meterdb_db_apply_retention` did; freed by `meterdb_retention_report_free`. May
+ * outlive the database handle; immutable.
+ */
+typedef struct meterdb_retention_report meterdb_retention_report;
+
+/**
  * The buckets of one point at one tier, made by `meterdb_db_rollup` and freed by
  * `meterdb_rollup_free`. It holds its rows: it does not depend on the database handle (it
  * may outlive it) and does not change. Immutable: may be read from several threads at once.
@@ -317,6 +412,18 @@ typedef struct meterdb_rollup_sum meterdb_rollup_sum;
  * once.
  */
 typedef struct meterdb_stats_report meterdb_stats_report;
+
+/**
+ * The upload cursors of a database, by name, as `meterdb_db_upload_cursor_list` found them;
+ * freed by `meterdb_upload_cursor_list_free`. May outlive the database handle; immutable.
+ */
+typedef struct meterdb_upload_cursor_list meterdb_upload_cursor_list;
+
+/**
+ * Upload records found by `meterdb_db_upload_records`, oldest first; freed by
+ * `meterdb_upload_records_free`. May outlive the database handle; immutable.
+ */
+typedef struct meterdb_upload_records meterdb_upload_records;
 
 /**
  * A point's metadata, allocated by `meterdb_db_point_info` and freed by
@@ -681,6 +788,268 @@ typedef struct meterdb_compare_row {
 } meterdb_compare_row;
 
 /**
+ * One upload cursor, filled by `meterdb_upload_cursor_list_row`. `name` belongs to the list
+ * and lives until it is freed.
+ */
+typedef struct meterdb_upload_cursor_info {
+  /**
+   * The cursor's name.
+   */
+  const char *name;
+  /**
+   * Id of the first change not acknowledged: every change below it is acknowledged.
+   */
+  uint64_t acked;
+  /**
+   * Id of the first change not read since the database was opened (or the last rewind).
+   */
+  uint64_t read;
+  /**
+   * Write-ahead log records written and not yet acknowledged (an upper bound on the
+   * backlog, counted in records, each of one or more changes).
+   */
+  uint64_t pending_records;
+} meterdb_upload_cursor_info;
+
+/**
+ * One change read by an upload cursor, filled by `meterdb_changes_row` /
+ * `meterdb_changes_rows`. A later version that reports more adds a `_v2`; this one never
+ * changes.
+ */
+typedef struct meterdb_change {
+  /**
+   * Stable id, increasing in write order: a receiver drops a change whose id it has
+   * stored already. Acknowledge with it (`meterdb_db_upload_cursor_ack`).
+   */
+  uint64_t id;
+  /**
+   * The sample's timestamp, or the start of the deleted range.
+   */
+  int64_t ts;
+  /**
+   * For a delete, the end of the deleted range (exclusive); 0 for a sample.
+   */
+  int64_t delete_to;
+  /**
+   * The sample's value (0 for a delete).
+   */
+  double value;
+  /**
+   * The point's id.
+   */
+  uint32_t point;
+  /**
+   * A `meterdb_change_kind`: `MDB_CHANGE_PUT` or `MDB_CHANGE_DELETE`.
+   */
+  uint8_t kind;
+  /**
+   * The sample's quality byte (0 for a delete).
+   */
+  uint8_t quality;
+} meterdb_change;
+
+/**
+ * One closed statistics bucket of a point read by an upload cursor, filled by
+ * `meterdb_bucket_changes_row` / `_rows`. A later version adds a `_v2`; this one never
+ * changes.
+ */
+typedef struct meterdb_bucket_change {
+  /**
+   * The point's id.
+   */
+  uint32_t point;
+  /**
+   * The bucket, as `meterdb_db_rollup` returns it.
+   */
+  struct meterdb_bucket_row row;
+} meterdb_bucket_change;
+
+/**
+ * One upload attempt, filled by `meterdb_upload_records_row`. The strings belong to the
+ * result and live until it is freed.
+ */
+typedef struct meterdb_upload_record {
+  /**
+   * The cursor whose changes were sent.
+   */
+  const char *cursor;
+  /**
+   * Why it failed (`""` for a successful upload).
+   */
+  const char *message;
+  /**
+   * Id of the first change sent.
+   */
+  uint64_t first_id;
+  /**
+   * Id of the last change sent.
+   */
+  uint64_t last_id;
+  /**
+   * Samples sent.
+   */
+  uint64_t samples;
+  /**
+   * The time the platform reported (when `has_platform_time` is 1; else 0).
+   */
+  int64_t platform_time;
+  /**
+   * When the attempt was made (ms since the epoch, UTC).
+   */
+  int64_t at;
+  /**
+   * A `meterdb_upload_outcome`: `MDB_UPLOAD_OK` or `MDB_UPLOAD_FAILED`.
+   */
+  int32_t outcome;
+  /**
+   * 1 when `platform_time` is present, else 0.
+   */
+  uint8_t has_platform_time;
+} meterdb_upload_record;
+
+/**
+ * What `meterdb_db_backup` did, filled into the caller's struct. A later version adds a
+ * `_v2`; this one never changes.
+ */
+typedef struct meterdb_backup_report {
+  /**
+   * Immutable files (segments, rollups, catalog) hard-linked (copied where the file
+   * system cannot link).
+   */
+  uint64_t linked_files;
+  /**
+   * Their bytes.
+   */
+  uint64_t linked_bytes;
+  /**
+   * Files copied: write-ahead log files, cursor files, the upload log.
+   */
+  uint64_t copied_files;
+  /**
+   * Their bytes.
+   */
+  uint64_t copied_bytes;
+  /**
+   * Every write acknowledged before the backup started has a log sequence number up to
+   * this one and is in the copy.
+   */
+  uint64_t wal_seq;
+} meterdb_backup_report;
+
+/**
+ * The totals of a bundle, filled by `meterdb_bundle_report_totals`. A later version adds a
+ * `_v2`; this one never changes.
+ */
+typedef struct meterdb_bundle_totals {
+  /**
+   * Points in the bundle's manifest.
+   */
+  uint64_t points;
+  /**
+   * Samples of all of them.
+   */
+  uint64_t samples;
+  /**
+   * Deletes of all of them.
+   */
+  uint64_t deletes;
+  /**
+   * For a cursor bundle, the id of its first change; 0 otherwise.
+   */
+  uint64_t first_id;
+  /**
+   * For a cursor bundle, the id of its last change (acknowledge it once the bundle is
+   * delivered); 0 otherwise.
+   */
+  uint64_t last_id;
+  /**
+   * Bytes of the bundle file.
+   */
+  uint64_t bytes;
+} meterdb_bundle_totals;
+
+/**
+ * One point of a bundle, filled by `meterdb_bundle_report_point`. `key` belongs to the
+ * report and lives until it is freed.
+ */
+typedef struct meterdb_bundle_point {
+  /**
+   * The point's key (which identifies it in the importing database).
+   */
+  const char *key;
+  /**
+   * Samples of the point in the bundle.
+   */
+  uint64_t samples;
+  /**
+   * Deletes of the point in the bundle.
+   */
+  uint64_t deletes;
+  /**
+   * Smallest timestamp (sample time or delete start); `INT64_MAX` when none.
+   */
+  int64_t min_ts;
+  /**
+   * Largest timestamp; `INT64_MIN` when none.
+   */
+  int64_t max_ts;
+} meterdb_bundle_point;
+
+/**
+ * The totals of a retention pass, filled by `meterdb_retention_report_totals`.
+ */
+typedef struct meterdb_retention_totals {
+  /**
+   * Partitions dropped (read them with `meterdb_retention_report_dropped`).
+   */
+  uint64_t dropped_partitions;
+  /**
+   * Bytes of the files dropped.
+   */
+  uint64_t dropped_bytes;
+  /**
+   * Cursors moved forward past changes they had not acknowledged (only with
+   * `meterdb_options_set_retention_drop_unacked`; each move is also in the upload log).
+   */
+  uint64_t forced_cursors;
+  /**
+   * 1 when writes are refused with `MDB_STORAGE_FULL` until room is made, else 0.
+   */
+  uint8_t full;
+} meterdb_retention_totals;
+
+/**
+ * What `meterdb_export` wrote, filled into the caller's struct. A later version adds a
+ * `_v2`; this one never changes.
+ */
+typedef struct meterdb_export_summary {
+  /**
+   * Rows written.
+   */
+  uint64_t rows;
+  /**
+   * Parquet files written.
+   */
+  uint64_t files;
+  /**
+   * Bytes of the files written.
+   */
+  uint64_t bytes;
+  /**
+   * Partition directories written.
+   */
+  uint64_t partitions;
+  /**
+   * Partition directories removed because the range no longer holds data there.
+   */
+  uint64_t removed;
+  /**
+   * Points selected.
+   */
+  uint64_t points;
+} meterdb_export_summary;
+
+/**
  * A data-item code decoded into its fields (`meterdb_data_item_parse`). The layout MeterDB
  * assumes (16 digits) is documented at `meterdb_data_item_parse`.
  */
@@ -917,6 +1286,36 @@ enum meterdb_status meterdb_options_set_tz_offset_min(struct meterdb_options *op
  * `opts` is NULL or a live handle used by no other thread during the call.
  */
 enum meterdb_status meterdb_options_set_tiers(struct meterdb_options *opts, int32_t tiers);
+
+/**
+ * Sets the retention limits of raw samples (`tier` 0) or of a rollup tier (`tier` a
+ * `meterdb_tier`, 1 to 5): partitions that end more than `max_age_ms` before the newest
+ * sample time are dropped, and the oldest partitions while the tier's files take more than
+ * `max_bytes` (for raw samples the write-ahead log counts too). A negative value means no
+ * limit of that kind; the default is no limit at all. Raw data an upload cursor has not acknowledged is never dropped by age; a
+ * raw byte cap that could only be met by dropping it makes writes fail with
+ * `MDB_STORAGE_FULL` (see `meterdb_options_set_retention_drop_unacked`). Limits apply at each
+ * flush and in `meterdb_db_apply_retention`. Another `tier` gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or a live handle used by no other thread during the call.
+ */
+enum meterdb_status meterdb_options_set_retention(struct meterdb_options *opts,
+                                                  int32_t tier,
+                                                  int64_t max_age_ms,
+                                                  int64_t max_bytes);
+
+/**
+ * What happens when the raw byte cap of `meterdb_options_set_retention` could only be met by
+ * dropping changes an upload cursor has not acknowledged: 0 (the default) refuses writes with
+ * `MDB_STORAGE_FULL` until the cursors acknowledge; non-zero drops the oldest such changes
+ * (moving those cursors forward) and records each drop in the upload log.
+ *
+ * # Safety
+ * `opts` is NULL or a live handle used by no other thread during the call.
+ */
+enum meterdb_status meterdb_options_set_retention_drop_unacked(struct meterdb_options *opts,
+                                                               int32_t drop_unacked);
 
 /**
  * Opens (or creates) the database in directory `path`, recovering from its write-ahead log.
@@ -1563,6 +1962,525 @@ enum meterdb_status meterdb_comparison_rows(const struct meterdb_comparison *com
  * `comparison` is NULL or a result from `meterdb_db_compare` not yet freed, not used after.
  */
 void meterdb_comparison_free(struct meterdb_comparison *comparison);
+
+/**
+ * Creates a durable upload cursor named `name` (one per destination: 1 to 64 characters of
+ * `A-Z a-z 0-9 _ - .`), starting as `start` (a `meterdb_cursor_start`) says: at the oldest
+ * change the log holds (`MDB_CURSOR_OLDEST`), at the next change written (`MDB_CURSOR_NOW`),
+ * or at change id `from_id` (`MDB_CURSOR_FROM_ID`; `from_id` is ignored otherwise).
+ *
+ * Errors: `MDB_ALREADY_EXISTS` when a cursor has that name; `MDB_INVALID_ARGUMENT` for a
+ * bad name, an unknown `start`, or a `from_id` beyond the next change to be written.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_db_upload_cursor_create(const struct meterdb_db *db,
+                                                    const char *name,
+                                                    int32_t start,
+                                                    uint64_t from_id);
+
+/**
+ * Removes an upload cursor (and its file). An unknown name gives `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_db_upload_cursor_drop(const struct meterdb_db *db, const char *name);
+
+/**
+ * The upload cursors, by name. On success `*out_list` is a new list (read it with
+ * `meterdb_upload_cursor_list_count` and `_row`, free it with
+ * `meterdb_upload_cursor_list_free`); on failure it is set to NULL.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_list` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_upload_cursor_list(const struct meterdb_db *db,
+                                                  struct meterdb_upload_cursor_list **out_list);
+
+/**
+ * Writes the number of cursors in a list to `*n_out`.
+ *
+ * # Safety
+ * `list` is NULL or a live list; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_upload_cursor_list_count(const struct meterdb_upload_cursor_list *list,
+                                                     size_t *n_out);
+
+/**
+ * Fills `*out_info` with cursor `index` of a list (by name order). An index past the end
+ * gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `list` is NULL or a live list; `out_info` is NULL or writable.
+ */
+enum meterdb_status meterdb_upload_cursor_list_row(const struct meterdb_upload_cursor_list *list,
+                                                   size_t index,
+                                                   struct meterdb_upload_cursor_info *out_info);
+
+/**
+ * The statistics position of cursor `index` of a list for tier `tier` (a `meterdb_tier`):
+ * when the cursor has acknowledged buckets of that tier, `*found` is 1 and `*start` and
+ * `*point` receive the first bucket not acknowledged (bucket start, point id); else `*found`
+ * is 0 and the others are left alone.
+ *
+ * # Safety
+ * `list` is NULL or a live list; `start`, `point` and `found` are NULL or writable.
+ */
+enum meterdb_status meterdb_upload_cursor_list_bucket_position(const struct meterdb_upload_cursor_list *list,
+                                                               size_t index,
+                                                               int32_t tier,
+                                                               int64_t *start,
+                                                               uint32_t *point,
+                                                               int32_t *found);
+
+/**
+ * Frees a cursor list. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `list` is NULL or a list from `meterdb_db_upload_cursor_list` not yet freed, not used after.
+ */
+void meterdb_upload_cursor_list_free(struct meterdb_upload_cursor_list *list);
+
+/**
+ * Reads up to `max` changes after the cursor's read position, in write order: samples
+ * (new, late, and corrections of samples sent before) and deletes, only durable ones (the
+ * log is synced first when needed). The read position moves past them, in memory only:
+ * `meterdb_db_upload_cursor_ack` makes progress durable, and after a reopen the cursor
+ * starts again at its acknowledged position.
+ *
+ * On success `*out_changes` is a new result (possibly of 0 rows: nothing new; read it with
+ * `meterdb_changes_count` and `meterdb_changes_row` / `_rows`, free it with
+ * `meterdb_changes_free`); on failure it is set to NULL. `max` 0 gives
+ * `MDB_INVALID_ARGUMENT`; an unknown cursor `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_changes` is
+ * NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_upload_cursor_read(const struct meterdb_db *db,
+                                                  const char *name,
+                                                  size_t max,
+                                                  struct meterdb_changes **out_changes);
+
+/**
+ * Writes the number of changes in a result to `*n_out`.
+ *
+ * # Safety
+ * `changes` is NULL or a live result; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_changes_count(const struct meterdb_changes *changes, size_t *n_out);
+
+/**
+ * Copies change `index` of a result into `*out_row`. An index past the end gives
+ * `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `changes` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_changes_row(const struct meterdb_changes *changes,
+                                        size_t index,
+                                        struct meterdb_change *out_row);
+
+/**
+ * Copies changes `first`, `first + 1`, ... of a result into the caller's array, up to `cap`
+ * of them, and their number to `*n_out`, as `meterdb_rollup_rows` does.
+ *
+ * # Safety
+ * `changes` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out`
+ * is NULL or writable.
+ */
+enum meterdb_status meterdb_changes_rows(const struct meterdb_changes *changes,
+                                         size_t first,
+                                         struct meterdb_change *out_rows,
+                                         size_t cap,
+                                         size_t *n_out);
+
+/**
+ * Frees a changes result. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `changes` is NULL or a result from `meterdb_db_upload_cursor_read` not yet freed, not used
+ * after.
+ */
+void meterdb_changes_free(struct meterdb_changes *changes);
+
+/**
+ * Acknowledges, durably, every change with id `<= up_to_id` (the last change the
+ * destination has stored). After a crash or reopen the cursor resumes right after it.
+ * Acknowledging the last acknowledged id again does nothing. Errors
+ * (`MDB_INVALID_ARGUMENT`): an id not read yet, or one below an earlier acknowledgement;
+ * `MDB_NOT_FOUND` for an unknown cursor.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_db_upload_cursor_ack(const struct meterdb_db *db,
+                                                 const char *name,
+                                                 uint64_t up_to_id);
+
+/**
+ * Moves the cursor's read positions (changes and every tier's buckets) back to its
+ * acknowledged ones, so that the next reads send again what was not acknowledged (after a
+ * failed upload).
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_db_upload_cursor_rewind(const struct meterdb_db *db, const char *name);
+
+/**
+ * Reads up to `max` closed statistics buckets of tier `tier` (a `meterdb_tier`), of every
+ * point, after the cursor's position for that tier, ordered by (bucket start, point). A
+ * bucket is closed when its end is at or before `watermark`, or, when `has_watermark` is 0,
+ * the newest sample time the database has seen. Each bucket is sent once (a late sample
+ * that changes a bucket already acknowledged is among the raw changes instead); buckets
+ * without samples are skipped.
+ *
+ * On success `*out_buckets` is a new result (read it with `meterdb_bucket_changes_count`
+ * and `_row` / `_rows`, free it with `meterdb_bucket_changes_free`); on failure it is set to
+ * NULL. `max` 0 or a bad tier gives `MDB_INVALID_ARGUMENT`; an unknown cursor
+ * `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_buckets`
+ * is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_upload_cursor_read_buckets(const struct meterdb_db *db,
+                                                          const char *name,
+                                                          int32_t tier,
+                                                          size_t max,
+                                                          int32_t has_watermark,
+                                                          int64_t watermark,
+                                                          struct meterdb_bucket_changes **out_buckets);
+
+/**
+ * Writes the number of buckets in a result to `*n_out`.
+ *
+ * # Safety
+ * `buckets` is NULL or a live result; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_bucket_changes_count(const struct meterdb_bucket_changes *buckets,
+                                                 size_t *n_out);
+
+/**
+ * Copies bucket `index` of a result into `*out_row`. An index past the end gives
+ * `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `buckets` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_bucket_changes_row(const struct meterdb_bucket_changes *buckets,
+                                               size_t index,
+                                               struct meterdb_bucket_change *out_row);
+
+/**
+ * Copies buckets `first`, `first + 1`, ... of a result into the caller's array, as
+ * `meterdb_rollup_rows` does.
+ *
+ * # Safety
+ * `buckets` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out`
+ * is NULL or writable.
+ */
+enum meterdb_status meterdb_bucket_changes_rows(const struct meterdb_bucket_changes *buckets,
+                                                size_t first,
+                                                struct meterdb_bucket_change *out_rows,
+                                                size_t cap,
+                                                size_t *n_out);
+
+/**
+ * Frees a buckets result. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `buckets` is NULL or a result from `meterdb_db_upload_cursor_read_buckets` not yet freed,
+ * not used after.
+ */
+void meterdb_bucket_changes_free(struct meterdb_bucket_changes *buckets);
+
+/**
+ * Acknowledges, durably, every bucket of tier `tier` up to and including the bucket of
+ * point `point` starting at `start` (in the order of
+ * `meterdb_db_upload_cursor_read_buckets`). A bucket not read yet, or one below an earlier
+ * acknowledgement, gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_db_upload_cursor_ack_buckets(const struct meterdb_db *db,
+                                                         const char *name,
+                                                         int32_t tier,
+                                                         int64_t start,
+                                                         uint32_t point);
+
+/**
+ * Appends a record of an upload attempt to the upload log, durably: the cursor `cursor`
+ * whose changes `first_id` to `last_id` (`samples` samples) were sent at time `at`, with
+ * outcome `outcome` (`MDB_UPLOAD_OK`, or `MDB_UPLOAD_FAILED` with `message` saying why:
+ * required then, and ignored for a success), and the platform's time when `has_platform_time`
+ * is non-zero. The oldest records go with the retention limits.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `cursor` is NULL or a NUL-terminated string; `message` is
+ * NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_db_record_upload(const struct meterdb_db *db,
+                                             const char *cursor,
+                                             uint64_t first_id,
+                                             uint64_t last_id,
+                                             uint64_t samples,
+                                             int32_t outcome,
+                                             const char *message,
+                                             int32_t has_platform_time,
+                                             int64_t platform_time,
+                                             int64_t at);
+
+/**
+ * The upload records with `from <= at < to` whose outcome is `outcome`
+ * (`MDB_UPLOADS_ALL` for every record), oldest first. On success `*out_records` is a new
+ * result (read it with `meterdb_upload_records_count` and `_row`, free it with
+ * `meterdb_upload_records_free`); on failure it is set to NULL.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_records` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_upload_records(const struct meterdb_db *db,
+                                              int64_t from,
+                                              int64_t to,
+                                              int32_t outcome,
+                                              struct meterdb_upload_records **out_records);
+
+/**
+ * Writes the number of records in a result to `*n_out`.
+ *
+ * # Safety
+ * `records` is NULL or a live result; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_upload_records_count(const struct meterdb_upload_records *records,
+                                                 size_t *n_out);
+
+/**
+ * Fills `*out_record` with record `index` of a result. An index past the end gives
+ * `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `records` is NULL or a live result; `out_record` is NULL or writable.
+ */
+enum meterdb_status meterdb_upload_records_row(const struct meterdb_upload_records *records,
+                                               size_t index,
+                                               struct meterdb_upload_record *out_record);
+
+/**
+ * Frees an upload records result. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `records` is NULL or a result from `meterdb_db_upload_records` not yet freed, not used
+ * after.
+ */
+void meterdb_upload_records_free(struct meterdb_upload_records *records);
+
+/**
+ * Copies the database into directory `dir` (created; it must not hold a database) while
+ * writes go on: the copy holds every write acknowledged before the call, its cursors and its
+ * upload log, and opens with `meterdb_db_open` like the original. Immutable files are
+ * hard-linked where the file system allows. `out_report` may be NULL; else it receives what
+ * was linked and copied.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `dir` is NULL or a NUL-terminated string; `out_report` is
+ * NULL or writable.
+ */
+enum meterdb_status meterdb_db_backup(const struct meterdb_db *db,
+                                      const char *dir,
+                                      struct meterdb_backup_report *out_report);
+
+/**
+ * Writes a bundle file at `path` (replaced atomically): one self-contained file with a
+ * header, checksums and a manifest, holding the samples with `from <= ts < to` of the
+ * `n_points` points in `points`, as they are now. `points` NULL (with `n_points` 0) means
+ * every point; `INT64_MIN` and `INT64_MAX` stand for the whole range. `out_report` may be
+ * NULL; else `*out_report` is a new report of what was written (free it with `meterdb_bundle_report_free`), or NULL on failure.
+ *
+ * Errors: `MDB_INVALID_ARGUMENT` for `from > to`; `MDB_NOT_FOUND` for an undefined point.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `path` is NULL or a NUL-terminated string; `points` is NULL
+ * or readable for `n_points` ids; `out_report` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_export_bundle(const struct meterdb_db *db,
+                                             const char *path,
+                                             const uint32_t *points,
+                                             size_t n_points,
+                                             int64_t from,
+                                             int64_t to,
+                                             struct meterdb_bundle_report **out_report);
+
+/**
+ * Writes a bundle file at `path` of every change the upload cursor `cursor` has not read
+ * yet (in write order, deletes included) and moves its read position past them. Acknowledge
+ * the report's `last_id` (`meterdb_bundle_report_totals`) with
+ * `meterdb_db_upload_cursor_ack` once the bundle is delivered; rewind to make it again.
+ * `out_report` as for `meterdb_db_export_bundle`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `path` and `cursor` are NULL or NUL-terminated strings;
+ * `out_report` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_export_cursor_bundle(const struct meterdb_db *db,
+                                                    const char *path,
+                                                    const char *cursor,
+                                                    struct meterdb_bundle_report **out_report);
+
+/**
+ * Checks the bundle file at `path` completely without applying it: every checksum, and the
+ * manifest against the content. A damaged bundle gives `MDB_CORRUPTION` naming the file and
+ * offset of the first problem. `out_report` as for `meterdb_db_export_bundle`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `path` is NULL or a NUL-terminated string; `out_report` is
+ * NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_verify_bundle(const struct meterdb_db *db,
+                                             const char *path,
+                                             struct meterdb_bundle_report **out_report);
+
+/**
+ * Verifies the bundle file at `path` completely, then applies it: its points are defined by
+ * key (with the bundle's metadata), its samples written and its deletes applied, in order.
+ * A bundle that fails verification (`MDB_CORRUPTION`) changes nothing; importing the same
+ * bundle twice gives the same data as once. `out_report` as for `meterdb_db_export_bundle`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `path` is NULL or a NUL-terminated string; `out_report` is
+ * NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_import_bundle(const struct meterdb_db *db,
+                                             const char *path,
+                                             struct meterdb_bundle_report **out_report);
+
+/**
+ * Fills `*out_totals` with a bundle report's totals.
+ *
+ * # Safety
+ * `report` is NULL or a live report; `out_totals` is NULL or writable.
+ */
+enum meterdb_status meterdb_bundle_report_totals(const struct meterdb_bundle_report *report,
+                                                 struct meterdb_bundle_totals *out_totals);
+
+/**
+ * Fills `*out_point` with point `index` of a bundle report (0 to `totals.points - 1`, in the
+ * manifest's order). An index past the end gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `report` is NULL or a live report; `out_point` is NULL or writable.
+ */
+enum meterdb_status meterdb_bundle_report_point(const struct meterdb_bundle_report *report,
+                                                size_t index,
+                                                struct meterdb_bundle_point *out_point);
+
+/**
+ * Frees a bundle report. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `report` is NULL or a report from a bundle function not yet freed, not used after.
+ */
+void meterdb_bundle_report_free(struct meterdb_bundle_report *report);
+
+/**
+ * Applies the retention limits set when the database was opened
+ * (`meterdb_options_set_retention`) now (a flush does it too): drops whole partitions older
+ * than a tier's age limit, and the oldest while a tier's files take more than its byte cap.
+ * Raw data a cursor has not acknowledged is never dropped by age; when a raw byte cap would
+ * need it, writes are refused with `MDB_STORAGE_FULL` (or, with
+ * `meterdb_options_set_retention_drop_unacked`, the oldest unacknowledged changes are
+ * dropped and the drop recorded in the upload log).
+ *
+ * `out_report` may be NULL; else `*out_report` is a new report (read it with
+ * `meterdb_retention_report_totals`, `_dropped` and `_forced_cursor`; free it with
+ * `meterdb_retention_report_free`), or NULL on failure.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_report` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_apply_retention(const struct meterdb_db *db,
+                                               struct meterdb_retention_report **out_report);
+
+/**
+ * Fills `*out_totals` with a retention report's totals.
+ *
+ * # Safety
+ * `report` is NULL or a live report; `out_totals` is NULL or writable.
+ */
+enum meterdb_status meterdb_retention_report_totals(const struct meterdb_retention_report *report,
+                                                    struct meterdb_retention_totals *out_totals);
+
+/**
+ * Partition `index` dropped by a retention pass: `*tier` receives 0 for raw samples, else
+ * the `meterdb_tier`, and `*start` the partition's start. An index past the end gives
+ * `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `report` is NULL or a live report; `tier` and `start` are NULL or writable.
+ */
+enum meterdb_status meterdb_retention_report_dropped(const struct meterdb_retention_report *report,
+                                                     size_t index,
+                                                     int32_t *tier,
+                                                     int64_t *start);
+
+/**
+ * The name of cursor `index` moved forward by a retention pass, NUL-terminated, owned by the
+ * report (valid until it is freed); `""` when `report` is NULL or `index` is past the end.
+ *
+ * # Safety
+ * `report` is NULL or a live report.
+ */
+const char *meterdb_retention_report_forced_cursor(const struct meterdb_retention_report *report,
+                                                   size_t index);
+
+/**
+ * Frees a retention report. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `report` is NULL or a report from `meterdb_db_apply_retention` not yet freed, not used
+ * after.
+ */
+void meterdb_retention_report_free(struct meterdb_retention_report *report);
+
+/**
+ * 1 when this library was built with Parquet export (`meterdb_export` works), else 0.
+ */
+uint32_t meterdb_has_parquet(void);
+
+/**
+ * Exports raw samples (`tier` = `MDB_EXPORT_RAW`) or the buckets of a rollup tier (a
+ * `meterdb_tier`) with `from <= t < to` to Parquet files under directory `out_dir`,
+ * partitioned Hive-style (`out_dir/tier=raw/date=2026-11-24/part-0.parquet`; raw, minute and
+ * hour by day, day buckets by month, month and year buckets by year, in the database's time
+ * zone). The range is widened to whole partitions, and re-exporting a range replaces its
+ * partitions atomically. Columns: the point's key and metadata (dictionary-encoded), then
+ * `ts` (timestamp, ms, with the database's zone), `value` (double) and `quality` (uint8) for
+ * raw samples, or the bucket's figures for a tier.
+ *
+ * The points: the `n_keys` point keys in `keys`, or every point when `keys` is NULL (with
+ * `n_keys` 0). `out_summary` may be NULL; else it receives what was written.
+ *
+ * Errors: `MDB_UNSUPPORTED` when the library was built without the `parquet` feature
+ * (`meterdb_has_parquet` returns 0); `MDB_INVALID_ARGUMENT` for `from >= to` or a bad tier;
+ * `MDB_NOT_FOUND` for an unknown key; `MDB_IO` when the files cannot be written.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_dir` is NULL or a NUL-terminated string; `keys` is NULL
+ * or readable for `n_keys` pointers, each NULL or a NUL-terminated string; `out_summary` is
+ * NULL or writable.
+ */
+enum meterdb_status meterdb_export(const struct meterdb_db *db,
+                                   const char *out_dir,
+                                   int32_t tier,
+                                   int64_t from,
+                                   int64_t to,
+                                   const char *const *keys,
+                                   size_t n_keys,
+                                   struct meterdb_export_summary *out_summary);
 
 /**
  * Checks an 18-character unified social credit code (GB 32100-2015): the character set

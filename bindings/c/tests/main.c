@@ -1,5 +1,5 @@
 /* Runs the C tests: misuse of every function, the rollup queries, the shared-data
- * scenarios, and the unit catalog.
+ * scenarios, the unit catalog, and store-and-forward and export.
  * Usage: meterdb_test [uk-meters.csv]  (the CSV decompressed; without it the round trip is
  * skipped). Prints "N passed, M failed" last and exits non-zero on a failure. */
 #define _XOPEN_SOURCE 700
@@ -22,6 +22,8 @@ extern const h_test shared_tests[];
 extern const size_t shared_count;
 extern const h_test unit_tests[];
 extern const size_t unit_count;
+extern const h_test forward_tests[];
+extern const size_t forward_count;
 
 char *h_tempdir(void) {
     const char *base = getenv("TMPDIR");
@@ -83,6 +85,7 @@ int main(int argc, char **argv) {
     run(rollup_tests, rollup_count, &passed, &failed, &skipped);
     run(shared_tests, shared_count, &passed, &failed, &skipped);
     run(unit_tests, unit_count, &passed, &failed, &skipped);
+    run(forward_tests, forward_count, &passed, &failed, &skipped);
     if (skipped)
         printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     else

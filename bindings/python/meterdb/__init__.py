@@ -35,8 +35,26 @@ from ._db import (
     Verification,
     version,
 )
+from ._forward import (
+    BackupReport,
+    BundlePoint,
+    BundleReport,
+    Change,
+    CursorInfo,
+    ExportSummary,
+    RetentionReport,
+    UploadRecord,
+)
 
 __all__ = [
+    "BackupReport",
+    "BundlePoint",
+    "BundleReport",
+    "Change",
+    "CursorInfo",
+    "ExportSummary",
+    "RetentionReport",
+    "UploadRecord",
     "QUALITY_MANUAL",
     "QUALITY_VALID",
     "TS_MAX",

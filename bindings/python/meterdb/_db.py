@@ -10,7 +10,7 @@ from ctypes import addressof, byref, c_char, c_char_p, c_double, c_int32, c_int6
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional
 
-from . import _native
+from . import _forward, _native
 from ._native import lib
 
 try:  # numpy is optional: arrays are taken without a copy when it is there
@@ -41,11 +41,13 @@ class Status(enum.IntEnum):
     CLOSED = 8
     UNSUPPORTED_VERSION = 9
     STORAGE_FULL = 10
+    CONFLICT = 11
     NULL_ARGUMENT = 100
     INVALID_UTF8 = 101
     BUFFER_TOO_SMALL = 102
     PANIC = 103
     INTERNAL = 104
+    UNSUPPORTED = 105
 
 
 class MeterDbError(Exception):
@@ -107,6 +109,16 @@ def _tier_mask(tiers) -> int:
     for t in tiers:
         m |= 1 << (int(Tier(t)) - 1)
     return m
+
+
+def _tier_of(tier) -> Tier:
+    """A :class:`Tier` from a Tier, its number or its name (``"day"``)."""
+    if isinstance(tier, str):
+        try:
+            return Tier[tier.upper()]
+        except KeyError:
+            raise ValueError("tier %r is not one of raw, minute, hour, day, month, year" % tier) from None
+    return Tier(tier)
 
 
 def _tiers_of(mask: int) -> FrozenSet[Tier]:
@@ -493,6 +505,10 @@ class MeterDb:
     ``tz_offset_min`` is the time zone of the rollup tiers' calendar buckets in minutes east of UTC,
     fixed when the database is created (None: +08:00 for a new one, the stored one otherwise);
     ``tiers`` the set of :class:`Tier` a point keeps unless its metadata says otherwise (None: all).
+    ``retention`` maps ``"raw"`` or a :class:`Tier` to ``(max_age_ms, max_bytes)`` (None: no limit
+    of that kind); raw data an upload cursor has not acknowledged is never dropped by age, and a raw
+    byte cap that could only be met by dropping it refuses writes (``Status.STORAGE_FULL``) unless
+    ``retention_drop_unacked`` is true.
 
     Thread-safe: one instance may be used from many threads (the C calls release the GIL).
     Failures raise :class:`MeterDbError` with the library's status and message; bad Python
@@ -513,6 +529,8 @@ class MeterDb:
         create_if_missing=True,
         tz_offset_min=None,
         tiers=None,
+        retention=None,
+        retention_drop_unacked=False,
     ):
         opts = c_void_p()
         _check(lib.meterdb_options_new(byref(opts)))
@@ -531,6 +549,15 @@ class MeterDb:
                 _check(lib.meterdb_options_set_tz_offset_min(opts, tz_offset_min))
             if tiers is not None:
                 _check(lib.meterdb_options_set_tiers(opts, _tier_mask(tiers)))
+            for tier, (max_age_ms, max_bytes) in (retention or {}).items():
+                t = 0 if tier == "raw" else int(_tier_of(tier))
+                _check(
+                    lib.meterdb_options_set_retention(
+                        opts, t, -1 if max_age_ms is None else max_age_ms, -1 if max_bytes is None else max_bytes
+                    )
+                )
+            if retention_drop_unacked:
+                _check(lib.meterdb_options_set_retention_drop_unacked(opts, 1))
             h = c_void_p()
             _check(lib.meterdb_db_open(_cstr(str(path), "path"), opts, byref(h)))
         finally:
@@ -857,3 +884,227 @@ class MeterDb:
             buf = ctypes.create_string_buffer(length.value + 1)
             _check(lib.meterdb_db_verify(self._h, byref(problems), buf, len(buf), byref(length)))
         return Verification(problems.value, buf.value.decode("utf-8", "replace"))
+
+    # Store-and-forward: upload cursors, the upload log, bundles, backup, retention
+
+    def create_cursor(self, name: str, start="oldest"):
+        """Creates a durable upload cursor (one per destination; 1 to 64 characters of
+        ``A-Z a-z 0-9 _ - .``) starting at the oldest change the log holds (``"oldest"``), at
+        the next change written (``"now"``), or at a change id (an int: the changes before it
+        count as acknowledged)."""
+        if isinstance(start, str):
+            modes = {"oldest": 0, "now": 1}
+            if start not in modes:
+                raise ValueError("start must be 'oldest', 'now' or a change id, not %r" % start)
+            mode, from_id = modes[start], 0
+        elif isinstance(start, int) and not isinstance(start, bool) and start >= 0:
+            mode, from_id = 2, start
+        else:
+            raise TypeError("start must be 'oldest', 'now' or a change id (an int >= 0)")
+        _check(lib.meterdb_db_upload_cursor_create(self._h, _cstr(name, "name"), mode, from_id))
+
+    def drop_cursor(self, name: str):
+        """Removes an upload cursor."""
+        _check(lib.meterdb_db_upload_cursor_drop(self._h, _cstr(name, "name")))
+
+    def cursors(self) -> List["_forward.CursorInfo"]:
+        """Every upload cursor, by name."""
+        h = c_void_p()
+        _check(lib.meterdb_db_upload_cursor_list(self._h, byref(h)))
+        return _forward.cursor_list(h, _check)
+
+    def cursor_read(self, name: str, max: int = 10000) -> List["_forward.Change"]:
+        """Up to ``max`` changes after the cursor's read position, in write order (only durable
+        ones); an empty list when there is nothing new. Acknowledge with :meth:`cursor_ack`."""
+        h = c_void_p()
+        _check(lib.meterdb_db_upload_cursor_read(self._h, _cstr(name, "name"), max, byref(h)))
+        return _forward.changes(h, _check)
+
+    def cursor_ack(self, name: str, up_to_id: int):
+        """Acknowledges, durably, every change with ``id <= up_to_id``."""
+        _check(lib.meterdb_db_upload_cursor_ack(self._h, _cstr(name, "name"), up_to_id))
+
+    def cursor_rewind(self, name: str):
+        """Moves the cursor's read positions back to its acknowledged ones (after a failed upload)."""
+        _check(lib.meterdb_db_upload_cursor_rewind(self._h, _cstr(name, "name")))
+
+    def cursor_read_buckets(self, name: str, tier, max: int = 10000, watermark: Optional[int] = None):
+        """Up to ``max`` closed buckets of ``tier`` of every point after the cursor's position for
+        that tier, as ``(point, BucketRow)`` pairs ordered by (start, point). A bucket is closed
+        when it ends at or before ``watermark`` (None: the newest sample time seen)."""
+        h = c_void_p()
+        _check(
+            lib.meterdb_db_upload_cursor_read_buckets(
+                self._h,
+                _cstr(name, "name"),
+                int(_tier_of(tier)),
+                max,
+                0 if watermark is None else 1,
+                0 if watermark is None else watermark,
+                byref(h),
+            )
+        )
+        return _read_rows(
+            h,
+            lib.meterdb_bucket_changes_count,
+            lib.meterdb_bucket_changes_rows,
+            _native.BucketChange,
+            lambda b: (b.point, _bucket_row(b.row)),
+            lib.meterdb_bucket_changes_free,
+        )
+
+    def cursor_ack_buckets(self, name: str, tier, start: int, point: int):
+        """Acknowledges, durably, every bucket of ``tier`` up to the one of ``point`` at ``start``."""
+        _check(lib.meterdb_db_upload_cursor_ack_buckets(self._h, _cstr(name, "name"), int(_tier_of(tier)), start, point))
+
+    def record_upload(
+        self,
+        cursor: str,
+        first_id: int,
+        last_id: int,
+        samples: int,
+        ok: bool = True,
+        message: Optional[str] = None,
+        platform_time: Optional[int] = None,
+        at: Optional[int] = None,
+    ):
+        """Appends an upload attempt to the durable upload log (``at``: ms since the epoch, now
+        when None). A failure (``ok=False``) needs a ``message``."""
+        if not ok and message is None:
+            raise ValueError("a failed upload needs a message")
+        if at is None:
+            import time
+
+            at = int(time.time() * 1000)
+        _check(
+            lib.meterdb_db_record_upload(
+                self._h,
+                _cstr(cursor, "cursor"),
+                first_id,
+                last_id,
+                samples,
+                0 if ok else 1,
+                _cstr(message, "message"),
+                0 if platform_time is None else 1,
+                0 if platform_time is None else platform_time,
+                at,
+            )
+        )
+
+    def upload_records(self, start: Optional[int] = None, end: Optional[int] = None, outcome=None):
+        """The upload records with ``start <= at < end``, oldest first; ``outcome`` ``"ok"`` or
+        ``"failed"`` selects one kind (None: both)."""
+        filters = {None: -1, "ok": 0, "failed": 1}
+        if outcome not in filters:
+            raise ValueError("outcome must be None, 'ok' or 'failed', not %r" % (outcome,))
+        h = c_void_p()
+        _check(
+            lib.meterdb_db_upload_records(
+                self._h, TS_MIN if start is None else start, TS_MAX if end is None else end, filters[outcome], byref(h)
+            )
+        )
+        return _forward.upload_records(h, _check)
+
+    def backup(self, dir) -> "_forward.BackupReport":
+        """Copies the database into ``dir`` (created; not a database already) while writes go on;
+        the copy opens with :class:`MeterDb` like the original."""
+        r = _native.BackupReport()
+        _check(lib.meterdb_db_backup(self._h, _cstr(str(dir), "dir"), byref(r)))
+        return _forward.BackupReport(r.linked_files, r.linked_bytes, r.copied_files, r.copied_bytes, r.wal_seq)
+
+    def export_bundle(self, path, points=None, start: Optional[int] = None, end: Optional[int] = None):
+        """Writes a bundle file of the samples with ``start <= ts < end`` of ``points`` (ids; None:
+        every point) and returns its :class:`BundleReport`."""
+        h = c_void_p()
+        if points is None:
+            pa, keep, n = None, None, 0
+        else:
+            pa, keep, n = _in_buf(points, "I", "points")
+            if n == 0:
+                keep = array.array("I", [0])
+                pa = keep.buffer_info()[0]
+        _check(
+            lib.meterdb_db_export_bundle(
+                self._h,
+                _cstr(str(path), "path"),
+                pa,
+                n,
+                TS_MIN if start is None else start,
+                TS_MAX if end is None else end,
+                byref(h),
+            )
+        )
+        del keep
+        return _forward.bundle_report(h, _check)
+
+    def export_cursor_bundle(self, path, cursor: str):
+        """Writes a bundle file of every change the cursor has not read (moving its read position
+        past them); acknowledge ``report.ids[1]`` once it is delivered."""
+        h = c_void_p()
+        _check(lib.meterdb_db_export_cursor_bundle(self._h, _cstr(str(path), "path"), _cstr(cursor, "cursor"), byref(h)))
+        return _forward.bundle_report(h, _check)
+
+    def verify_bundle(self, path):
+        """Checks a bundle file completely (``Status.CORRUPTION`` when damaged) without applying it."""
+        h = c_void_p()
+        _check(lib.meterdb_db_verify_bundle(self._h, _cstr(str(path), "path"), byref(h)))
+        return _forward.bundle_report(h, _check)
+
+    def import_bundle(self, path):
+        """Verifies a bundle file completely, then applies it; a damaged one changes nothing, and
+        importing the same bundle twice gives the same data as once."""
+        h = c_void_p()
+        _check(lib.meterdb_db_import_bundle(self._h, _cstr(str(path), "path"), byref(h)))
+        return _forward.bundle_report(h, _check)
+
+    def apply_retention(self):
+        """Applies the ``retention`` limits now (a flush does too)."""
+        h = c_void_p()
+        _check(lib.meterdb_db_apply_retention(self._h, byref(h)))
+        return _forward.retention_report(h, _check, Tier)
+
+    # Export for other engines
+
+    @staticmethod
+    def has_parquet() -> bool:
+        """Whether the C library was built with Parquet export (the cargo feature ``parquet``)."""
+        return bool(lib.meterdb_has_parquet())
+
+    def export(self, out_dir, tier="raw", start: Optional[int] = None, end: Optional[int] = None, point_keys=None):
+        """Writes raw samples (``tier="raw"``) or a tier's buckets with ``start <= t < end`` as
+        Hive-partitioned Parquet files under ``out_dir`` (``tier=raw/date=2024-01-01/part-0.parquet``),
+        for the points with keys ``point_keys`` (None: every point). Raises ``Status.UNSUPPORTED``
+        when the library was built without the ``parquet`` feature."""
+        t = 0 if tier == "raw" else int(_tier_of(tier))
+        if point_keys is None:
+            keys, n = None, 0
+        else:
+            if isinstance(point_keys, str):
+                raise TypeError("point_keys must be a list of keys, not a str")
+            enc = [_cstr(k, "point key") for k in point_keys]
+            keys, n = (c_char_p * max(len(enc), 1))(*enc), len(enc)
+        s = _native.ExportSummary()
+        _check(
+            lib.meterdb_export(
+                self._h,
+                _cstr(str(out_dir), "out_dir"),
+                t,
+                TS_MIN if start is None else start,
+                TS_MAX if end is None else end,
+                keys,
+                n,
+                byref(s),
+            )
+        )
+        return _forward.ExportSummary(s.rows, s.files, s.bytes, s.partitions, s.removed, s.points)
+
+    def to_arrow(self, points, start: Optional[int] = None, end: Optional[int] = None, tier="raw"):
+        """A ``pyarrow.Table`` of ``points`` (keys or ids) over ``[start, end)``, built from the
+        columnar reads without a per-row Python loop. Raw: ``point`` (dictionary), ``ts``
+        (timestamp ms in the database's zone), ``value`` (float64), ``quality`` (uint8). A tier:
+        ``point``, ``start``, ``end``, ``count``, ``sum``, ``min``, ``min_ts``, ``max``, ``max_ts``,
+        ``first``, ``first_ts``, ``last``, ``last_ts``, ``inc``, ``mean``, ``consumption``,
+        ``expected``, ``completeness`` (null where absent). Needs pyarrow and numpy."""
+        from ._arrow import to_arrow
+
+        return to_arrow(self, points, start, end, tier)

@@ -172,6 +172,109 @@ class CompareRow(ctypes.Structure):
     ]
 
 
+class Change(ctypes.Structure):
+    """``meterdb_change``."""
+
+    _fields_ = [
+        ("id", c_uint64),
+        ("ts", c_int64),
+        ("delete_to", c_int64),
+        ("value", c_double),
+        ("point", c_uint32),
+        ("kind", c_uint8),
+        ("quality", c_uint8),
+    ]
+
+
+class BucketChange(ctypes.Structure):
+    """``meterdb_bucket_change``."""
+
+    _fields_ = [("point", c_uint32), ("row", BucketRow)]
+
+
+class UploadCursorInfo(ctypes.Structure):
+    """``meterdb_upload_cursor_info``."""
+
+    _fields_ = [("name", c_char_p), ("acked", c_uint64), ("read", c_uint64), ("pending_records", c_uint64)]
+
+
+class UploadRecord(ctypes.Structure):
+    """``meterdb_upload_record``."""
+
+    _fields_ = [
+        ("cursor", c_char_p),
+        ("message", c_char_p),
+        ("first_id", c_uint64),
+        ("last_id", c_uint64),
+        ("samples", c_uint64),
+        ("platform_time", c_int64),
+        ("at", c_int64),
+        ("outcome", c_int32),
+        ("has_platform_time", c_uint8),
+    ]
+
+
+class BackupReport(ctypes.Structure):
+    """``meterdb_backup_report``."""
+
+    _fields_ = [
+        ("linked_files", c_uint64),
+        ("linked_bytes", c_uint64),
+        ("copied_files", c_uint64),
+        ("copied_bytes", c_uint64),
+        ("wal_seq", c_uint64),
+    ]
+
+
+class BundleTotals(ctypes.Structure):
+    """``meterdb_bundle_totals``."""
+
+    _fields_ = [
+        ("points", c_uint64),
+        ("samples", c_uint64),
+        ("deletes", c_uint64),
+        ("first_id", c_uint64),
+        ("last_id", c_uint64),
+        ("bytes", c_uint64),
+    ]
+
+
+class BundlePoint(ctypes.Structure):
+    """``meterdb_bundle_point``."""
+
+    _fields_ = [
+        ("key", c_char_p),
+        ("samples", c_uint64),
+        ("deletes", c_uint64),
+        ("min_ts", c_int64),
+        ("max_ts", c_int64),
+    ]
+
+
+class RetentionTotals(ctypes.Structure):
+    """``meterdb_retention_totals``."""
+
+    _fields_ = [
+        ("dropped_partitions", c_uint64),
+        ("dropped_bytes", c_uint64),
+        ("forced_cursors", c_uint64),
+        ("full", c_uint8),
+    ]
+
+
+class ExportSummary(ctypes.Structure):
+    """``meterdb_export_summary``."""
+
+    _fields_ = [
+        ("rows", c_uint64),
+        ("files", c_uint64),
+        ("bytes", c_uint64),
+        ("partitions", c_uint64),
+        ("removed", c_uint64),
+        ("points", c_uint64),
+    ]
+
+
 _P = c_void_p  # an opaque handle, or an array passed by address
 _PP = POINTER(c_void_p)
 
@@ -278,12 +381,60 @@ _signatures = {
     "meterdb_comparison_count": (c_int, [_P, POINTER(c_size_t)]),
     "meterdb_comparison_rows": (c_int, [_P, c_size_t, POINTER(CompareRow), c_size_t, POINTER(c_size_t)]),
     "meterdb_comparison_free": (None, [_P]),
+    # Store-and-forward, bundles, backup, retention, export.
+    "meterdb_options_set_retention": (c_int, [_P, c_int32, c_int64, c_int64]),
+    "meterdb_options_set_retention_drop_unacked": (c_int, [_P, c_int32]),
+    "meterdb_db_upload_cursor_create": (c_int, [_P, c_char_p, c_int32, c_uint64]),
+    "meterdb_db_upload_cursor_drop": (c_int, [_P, c_char_p]),
+    "meterdb_db_upload_cursor_list": (c_int, [_P, _PP]),
+    "meterdb_upload_cursor_list_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_upload_cursor_list_row": (c_int, [_P, c_size_t, POINTER(UploadCursorInfo)]),
+    "meterdb_upload_cursor_list_free": (None, [_P]),
+    "meterdb_db_upload_cursor_read": (c_int, [_P, c_char_p, c_size_t, _PP]),
+    "meterdb_changes_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_changes_rows": (c_int, [_P, c_size_t, POINTER(Change), c_size_t, POINTER(c_size_t)]),
+    "meterdb_changes_free": (None, [_P]),
+    "meterdb_db_upload_cursor_ack": (c_int, [_P, c_char_p, c_uint64]),
+    "meterdb_db_upload_cursor_rewind": (c_int, [_P, c_char_p]),
+    "meterdb_db_upload_cursor_read_buckets": (c_int, [_P, c_char_p, c_int32, c_size_t, c_int32, c_int64, _PP]),
+    "meterdb_bucket_changes_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_bucket_changes_rows": (c_int, [_P, c_size_t, POINTER(BucketChange), c_size_t, POINTER(c_size_t)]),
+    "meterdb_bucket_changes_free": (None, [_P]),
+    "meterdb_db_upload_cursor_ack_buckets": (c_int, [_P, c_char_p, c_int32, c_int64, c_uint32]),
+    "meterdb_db_record_upload": (
+        c_int,
+        [_P, c_char_p, c_uint64, c_uint64, c_uint64, c_int32, c_char_p, c_int32, c_int64, c_int64],
+    ),
+    "meterdb_db_upload_records": (c_int, [_P, c_int64, c_int64, c_int32, _PP]),
+    "meterdb_upload_records_count": (c_int, [_P, POINTER(c_size_t)]),
+    "meterdb_upload_records_row": (c_int, [_P, c_size_t, POINTER(UploadRecord)]),
+    "meterdb_upload_records_free": (None, [_P]),
+    "meterdb_db_backup": (c_int, [_P, c_char_p, POINTER(BackupReport)]),
+    "meterdb_db_export_bundle": (c_int, [_P, c_char_p, _P, c_size_t, c_int64, c_int64, _PP]),
+    "meterdb_db_export_cursor_bundle": (c_int, [_P, c_char_p, c_char_p, _PP]),
+    "meterdb_db_verify_bundle": (c_int, [_P, c_char_p, _PP]),
+    "meterdb_db_import_bundle": (c_int, [_P, c_char_p, _PP]),
+    "meterdb_bundle_report_totals": (c_int, [_P, POINTER(BundleTotals)]),
+    "meterdb_bundle_report_point": (c_int, [_P, c_size_t, POINTER(BundlePoint)]),
+    "meterdb_bundle_report_free": (None, [_P]),
+    "meterdb_db_apply_retention": (c_int, [_P, _PP]),
+    "meterdb_retention_report_totals": (c_int, [_P, POINTER(RetentionTotals)]),
+    "meterdb_retention_report_dropped": (c_int, [_P, c_size_t, POINTER(c_int32), POINTER(c_int64)]),
+    "meterdb_retention_report_forced_cursor": (c_char_p, [_P, c_size_t]),
+    "meterdb_retention_report_free": (None, [_P]),
+    "meterdb_has_parquet": (c_uint32, []),
+    "meterdb_export": (
+        c_int,
+        [_P, c_char_p, c_int32, c_int64, c_int64, POINTER(c_char_p), c_size_t, POINTER(ExportSummary)],
+    ),
 }
 
 # The layouts the C tests pin on 64-bit platforms (ctypes lays the structs out as C does).
 if ctypes.sizeof(c_void_p) == 8:
     assert ctypes.sizeof(BucketRow) == 144 and ctypes.sizeof(SumRow) == 48 and ctypes.sizeof(CompareRow) == 56
     assert ctypes.sizeof(PointInfoV2) == 120
+    assert ctypes.sizeof(Change) == 40 and ctypes.sizeof(BucketChange) == 152
+    assert ctypes.sizeof(UploadRecord) == 64 and ctypes.sizeof(ExportSummary) == 48
 
 for _name, (_res, _args) in _signatures.items():
     _f = getattr(lib, _name)

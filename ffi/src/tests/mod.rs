@@ -4,5 +4,6 @@
 //! the engine crate's).
 
 mod abi;
+mod forward;
 mod rollup;
 mod shared_data;

@@ -203,4 +203,37 @@ final class Lib {
     static native int meterdb_comparison_rows(Pointer comparison, long first, Pointer out, long cap, long[] nOut);
 
     static native void meterdb_comparison_free(Pointer comparison);
+
+    // Store-and-forward: upload cursors, bundles, backup.
+
+    static native int meterdb_db_upload_cursor_create(Pointer db, byte[] name, int start, long fromId);
+
+    static native int meterdb_db_upload_cursor_drop(Pointer db, byte[] name);
+
+    static native int meterdb_db_upload_cursor_read(Pointer db, byte[] name, long max, PointerByReference out);
+
+    static native int meterdb_changes_count(Pointer changes, long[] n);
+
+    static native int meterdb_changes_rows(Pointer changes, long first, Pointer out, long cap, long[] n);
+
+    static native void meterdb_changes_free(Pointer changes);
+
+    static native int meterdb_db_upload_cursor_ack(Pointer db, byte[] name, long upToId);
+
+    static native int meterdb_db_upload_cursor_rewind(Pointer db, byte[] name);
+
+    static native int meterdb_db_backup(Pointer db, byte[] dir, Pointer report);
+
+    static native int meterdb_db_export_bundle(
+            Pointer db, byte[] path, int[] points, long nPoints, long from, long to, PointerByReference out);
+
+    static native int meterdb_db_export_cursor_bundle(Pointer db, byte[] path, byte[] cursor, PointerByReference out);
+
+    static native int meterdb_db_verify_bundle(Pointer db, byte[] path, PointerByReference out);
+
+    static native int meterdb_db_import_bundle(Pointer db, byte[] path, PointerByReference out);
+
+    static native int meterdb_bundle_report_totals(Pointer report, Pointer totals);
+
+    static native void meterdb_bundle_report_free(Pointer report);
 }

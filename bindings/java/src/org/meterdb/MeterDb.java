@@ -529,6 +529,138 @@ public final class MeterDb implements AutoCloseable {
         }
     }
 
+    // Store-and-forward: upload cursors, bundles, backup
+
+    private static final int CHANGE = 40;
+
+    /**
+     * Creates a durable upload cursor named {@code name} (one per destination; 1 to 64 characters
+     * of {@code A-Z a-z 0-9 _ - .}) starting at the oldest change the log holds or at the next
+     * change written. Throws with {@link Status#ALREADY_EXISTS} when it exists.
+     */
+    public void createCursor(String name, CursorStart start) {
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_create(handle, cstr(name), start.code, 0));
+    }
+
+    /**
+     * Creates an upload cursor that starts at change {@code fromId}: the changes before it count
+     * as acknowledged (for a destination that says which change it stored last: pass its id + 1).
+     */
+    public void createCursorAt(String name, long fromId) {
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_create(handle, cstr(name), 2, fromId));
+    }
+
+    /** Removes an upload cursor; {@link Status#NOT_FOUND} when there is none. */
+    public void dropCursor(String name) {
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_drop(handle, cstr(name)));
+    }
+
+    /**
+     * Up to {@code max} changes after the cursor's read position, in write order (only durable
+     * ones); empty when there is nothing new. The position moves in memory only:
+     * {@link #cursorAck} makes progress durable.
+     */
+    public List<Change> cursorRead(String name, int max) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_read(handle, cstr(name), max, out));
+        Pointer r = out.getValue();
+        try {
+            Rows rows = new Rows() {
+                public int count(Pointer h, long[] n) {
+                    return Lib.meterdb_changes_count(h, n);
+                }
+
+                public int copy(Pointer h, long first, Pointer o, long cap, long[] n) {
+                    return Lib.meterdb_changes_rows(h, first, o, cap, n);
+                }
+            };
+            return readRows(r, rows, CHANGE, (m, o) -> new Change(
+                    m.getLong(o),
+                    m.getInt(o + 32),
+                    m.getByte(o + 36) == 1,
+                    m.getLong(o + 8),
+                    m.getDouble(o + 24),
+                    m.getByte(o + 37) & 0xff,
+                    m.getLong(o + 16)));
+        } finally {
+            Lib.meterdb_changes_free(r);
+        }
+    }
+
+    /**
+     * Acknowledges, durably, every change with {@code id <= upToId}; after a reopen the cursor
+     * resumes right after it. Throws with {@link Status#INVALID_ARGUMENT} for an id not read yet
+     * or below an earlier acknowledgement.
+     */
+    public void cursorAck(String name, long upToId) {
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_ack(handle, cstr(name), upToId));
+    }
+
+    /** Moves the cursor's read position back to its acknowledged one (after a failed upload). */
+    public void cursorRewind(String name) {
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_rewind(handle, cstr(name)));
+    }
+
+    private static BundleReport bundleReport(PointerByReference out) {
+        Pointer r = out.getValue();
+        try {
+            Memory m = new Memory(48);
+            MeterDbException.check(Lib.meterdb_bundle_report_totals(r, m));
+            return new BundleReport(
+                    m.getLong(0), m.getLong(8), m.getLong(16), m.getLong(24), m.getLong(32), m.getLong(40));
+        } finally {
+            Lib.meterdb_bundle_report_free(r);
+        }
+    }
+
+    /**
+     * Writes a bundle file (header, checksums, manifest) of the samples of {@code points} (null:
+     * every point) with {@code from <= ts < to} ({@code Long.MIN_VALUE} and {@code MAX_VALUE}: all).
+     */
+    public BundleReport exportBundle(String path, int[] points, long from, long to) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_export_bundle(
+                handle, cstr(path), points, points == null ? 0 : points.length, from, to, out));
+        return bundleReport(out);
+    }
+
+    /**
+     * Writes a bundle file of every change the cursor has not read (moving its read position past
+     * them); acknowledge {@link BundleReport#lastId()} once the bundle is delivered.
+     */
+    public BundleReport exportCursorBundle(String path, String cursor) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_export_cursor_bundle(handle, cstr(path), cstr(cursor), out));
+        return bundleReport(out);
+    }
+
+    /** Checks a bundle file completely without applying it ({@link Status#CORRUPTION} when damaged). */
+    public BundleReport verifyBundle(String path) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_verify_bundle(handle, cstr(path), out));
+        return bundleReport(out);
+    }
+
+    /**
+     * Verifies a bundle file completely, then applies it; a damaged one changes nothing
+     * ({@link Status#CORRUPTION}), and importing the same bundle twice gives the same data as once.
+     */
+    public BundleReport importBundle(String path) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_import_bundle(handle, cstr(path), out));
+        return bundleReport(out);
+    }
+
+    /**
+     * Copies the database into directory {@code dir} (created; not a database already) while
+     * writes go on; the copy opens with {@link #open} like the original.
+     */
+    public BackupReport backup(String dir) {
+        Memory m = new Memory(40);
+        MeterDbException.check(Lib.meterdb_db_backup(handle, cstr(dir), m));
+        return new BackupReport(m.getLong(0), m.getLong(8), m.getLong(16), m.getLong(24), m.getLong(32));
+    }
+
     /** Whether {@link #close()} was called. */
     public boolean isClosed() {
         return closed;

@@ -13,11 +13,14 @@ public enum Status {
     CLOSED(8),
     UNSUPPORTED_VERSION(9),
     STORAGE_FULL(10),
+    CONFLICT(11),
     NULL_ARGUMENT(100),
     INVALID_UTF8(101),
     BUFFER_TOO_SMALL(102),
     PANIC(103),
     INTERNAL(104),
+    /** The library was built without what the call needs (e.g. Parquet export). */
+    UNSUPPORTED(105),
     /** A value this version of the binding does not know. */
     UNKNOWN(-1);
 

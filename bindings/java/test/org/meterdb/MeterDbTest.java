@@ -454,6 +454,94 @@ public final class MeterDbTest {
 
     record Row(String point, long ts, double value) {}
 
+    static {
+        TESTS.put("upload_cursor_read_ack_reopen_resume", dir -> {
+            String path = dir.resolve("db").toString();
+            List<Change> unacked;
+            try (MeterDb db = MeterDb.open(path, fast())) {
+                int p = db.ensurePoint("plant/kwh");
+                db.createCursor("province", CursorStart.OLDEST);
+                long[] ts = new long[40];
+                double[] v = new double[40];
+                for (int i = 0; i < 40; i++) {
+                    ts[i] = D0 + i * 60_000L;
+                    v[i] = 100 + i;
+                }
+                db.write(p, ts, v);
+                db.deleteRange(p, D0, D0 + 60_000L);
+                List<Change> first = db.cursorRead("province", 25);
+                eq(first.size(), 25, "first batch");
+                eq(first.get(3), new Change(first.get(3).id(), p, false, D0 + 3 * 60_000L, 103.0, 1, 0), "a change");
+                db.cursorAck("province", first.get(24).id());
+                unacked = db.cursorRead("province", 100);
+                eq(unacked.size(), 16, "rest");
+                Change del = unacked.get(15);
+                check(del.delete() && del.deleteTo() == D0 + 60_000L, "the delete: " + del);
+                throwsStatus(Status.INVALID_ARGUMENT, "below", () -> db.cursorAck("province", first.get(0).id()));
+                throwsStatus(Status.NOT_FOUND, "nobody", () -> db.cursorRead("nobody", 1));
+                throwsStatus(Status.ALREADY_EXISTS, "exists", () -> db.createCursor("province", CursorStart.NOW));
+                db.createCursorAt("late", first.get(20).id());
+                eq(db.cursorRead("late", 100).get(0), first.get(20), "a cursor from an id");
+            }
+            try (MeterDb db = MeterDb.open(path, fast())) {
+                eq(db.cursorRead("province", 100), unacked, "resumed after the acknowledgement");
+                db.cursorRewind("province");
+                eq(db.cursorRead("province", 100), unacked, "rewound");
+                db.cursorAck("province", unacked.get(unacked.size() - 1).id());
+                eq(db.cursorRead("province", 100).size(), 0, "nothing left");
+                db.dropCursor("province");
+                throwsStatus(Status.NOT_FOUND, "province", () -> db.dropCursor("province"));
+            }
+        });
+
+        TESTS.put("bundle_round_trip_damaged_bundle_and_backup", dir -> {
+            try (MeterDb db = MeterDb.open(dir.resolve("src").toString(), fast())) {
+                int a = db.ensurePoint("plant/a");
+                long[] ts = new long[50];
+                double[] v = new double[50];
+                for (int i = 0; i < 50; i++) {
+                    ts[i] = D0 + i * 60_000L;
+                    v[i] = i * 1.5;
+                }
+                db.write(a, ts, v);
+                String file = dir.resolve("a.mdbb").toString();
+                BundleReport r = db.exportBundle(file, null, Long.MIN_VALUE, Long.MAX_VALUE);
+                eq(r.samples(), 50L, "bundle samples");
+                eq(r.points(), 1L, "bundle points");
+                eq(r.bytes(), Files.size(Path.of(file)), "bundle bytes");
+                eq(db.exportBundle(dir.resolve("b.mdbb").toString(), new int[] {a}, D0, D0 + 600_000L).samples(), 10L, "range");
+                try (MeterDb dst = MeterDb.open(dir.resolve("dst").toString(), fast())) {
+                    eq(dst.verifyBundle(file).samples(), 50L, "verified");
+                    dst.importBundle(file);
+                    dst.importBundle(file);
+                    int a2 = dst.pointId("plant/a").getAsInt();
+                    eq(java.util.Arrays.toString(dst.read(a2, Long.MIN_VALUE, Long.MAX_VALUE).values()),
+                            java.util.Arrays.toString(v), "imported twice: the same as once");
+                }
+                byte[] bytes = Files.readAllBytes(Path.of(file));
+                bytes[bytes.length / 2] ^= 0x20;
+                Path bad = dir.resolve("bad.mdbb");
+                Files.write(bad, bytes);
+                try (MeterDb u = MeterDb.open(dir.resolve("untouched").toString(), fast())) {
+                    throwsStatus(Status.CORRUPTION, "bad.mdbb", () -> u.importBundle(bad.toString()));
+                    check(u.pointId("plant/a").isEmpty(), "nothing applied");
+                }
+                db.createCursor("gate", CursorStart.NOW);
+                db.put(a, D0 + DAY, 9.0);
+                BundleReport c = db.exportCursorBundle(dir.resolve("c.mdbb").toString(), "gate");
+                check(c.samples() == 1 && c.lastId() >= c.firstId() && c.firstId() > 0, "cursor bundle " + c);
+                db.cursorAck("gate", c.lastId());
+
+                db.flush();
+                BackupReport b = db.backup(dir.resolve("copy").toString());
+                check(b.linkedFiles() + b.copiedFiles() > 0 && b.walSeq() > 0, "backup " + b);
+                try (MeterDb copy = MeterDb.open(dir.resolve("copy").toString(), fast())) {
+                    eq(copy.read(copy.pointId("plant/a").getAsInt(), Long.MIN_VALUE, Long.MAX_VALUE).size(), 51, "the copy");
+                }
+            }
+        });
+    }
+
     static void sharedData(Path dir) throws IOException {
         Path path = Path.of(System.getProperty("meterdb.shared", "../../../shared/data/uk-meters.csv.gz"));
         if (!Files.exists(path)) {
