@@ -178,19 +178,34 @@ impl Memtable {
     }
 
     /// Appends the minute-aligned spans `[start, end)` that the point's buffered samples and
-    /// deletes touch (not merged).
+    /// deletes touch, covering more minutes where that saves work (runs of samples less than
+    /// an hour apart give one span), not sorted or merged overall.
     pub fn touched(&self, id: PointId, out: &mut Vec<(Timestamp, Timestamp)>) {
         const M: i64 = 60_000;
         let Some(b) = self.points.get(id as usize) else {
             return;
         };
-        let mut last = None;
+        // Samples arrive mostly in time order: one within an hour after the current run
+        // extends it (callers recompute whole buckets, so the minutes between cost nothing
+        // worth a division per sample); the run's ends are rounded to minutes once.
+        const GAP: i64 = 3_600_000;
+        let mut run: Option<(Timestamp, Timestamp)> = None;
+        let close = |out: &mut Vec<(Timestamp, Timestamp)>, (a, b): (Timestamp, Timestamp)| {
+            out.push((a.div_euclid(M) * M, (b.div_euclid(M) + 1) * M));
+        };
         for &t in &b.cols.ts {
-            let m = t.div_euclid(M) * M;
-            if last != Some(m) {
-                out.push((m, m + M));
-                last = Some(m);
+            match &mut run {
+                Some((a, l)) if t >= *a && t <= l.saturating_add(GAP) => *l = (*l).max(t),
+                _ => {
+                    if let Some(r) = run.take() {
+                        close(out, r);
+                    }
+                    run = Some((t, t));
+                }
             }
+        }
+        if let Some(r) = run {
+            close(out, r);
         }
         let (lo, hi) = (
             crate::sample::MIN_TIMESTAMP,

@@ -153,17 +153,24 @@ fn refresh(
             let rows = match out.last() {
                 None => buckets_of_samples(tier, tz, &raw(a, b)?, rollover),
                 Some((finer, finer_fresh)) => {
+                    // The finer tier's rows in [a, b): stored rows outside the spans just
+                    // recomputed, merged with those spans' rows (both sorted, the spans
+                    // disjoint), without copying the spans.
                     let stored = stored_rows(version, *finer, point, a, b, false)?;
-                    let inside: Vec<((Timestamp, Timestamp), Vec<Bucket>)> = finer_fresh
-                        .iter()
-                        .filter(|(s, _)| s.0 < b && s.1 > a)
-                        .cloned()
-                        .collect();
-                    let finer_rows = replace_spans(stored, &inside);
-                    let finer_rows: Vec<Bucket> = finer_rows
-                        .into_iter()
-                        .filter(|r| r.start >= a && r.start < b)
-                        .collect();
+                    let inside = |r: &&Bucket| r.start >= a && r.start < b;
+                    let mut finer_rows: Vec<Bucket> = Vec::new();
+                    let mut si = 0;
+                    for ((fa, fb), rows) in finer_fresh.iter().filter(|(s, _)| s.0 < b && s.1 > a) {
+                        while si < stored.len() && stored[si].start < *fa {
+                            finer_rows.extend(Some(&stored[si]).filter(inside));
+                            si += 1;
+                        }
+                        while si < stored.len() && stored[si].start < *fb {
+                            si += 1; // replaced by the span's fresh rows
+                        }
+                        finer_rows.extend(rows.iter().filter(inside));
+                    }
+                    finer_rows.extend(stored[si..].iter().filter(inside));
                     buckets_of_buckets(tier, tz, &finer_rows, rollover)
                 }
             };
@@ -341,31 +348,36 @@ impl Inner {
                         all.extend(gone);
                         all.sort_by_key(|r| r.start);
                     }
+                    // Hand the rows to their partitions: runs of one partition each, moved
+                    // whole when a run is all the rows (the usual case), else copied once.
                     let tier_parts = &mut parts[tier as usize - 1];
-                    let mut cur: Option<((Timestamp, Timestamp), Vec<Bucket>)> = None;
-                    for r in all {
-                        match &mut cur {
-                            Some((p, v)) if r.start >= p.0 && r.start < p.1 => v.push(r),
-                            _ => {
-                                if let Some((p, v)) = cur.take() {
-                                    tier_parts
-                                        .entry(p)
-                                        .or_default()
-                                        .entry(point)
-                                        .or_default()
-                                        .extend(v);
-                                }
-                                cur = Some((tier.partition_of(r.start, tz), vec![r]));
-                            }
+                    let mut runs = Vec::new();
+                    let mut i = 0;
+                    while i < all.len() {
+                        let p = tier.partition_of(all[i].start, tz);
+                        let mut j = i + 1;
+                        while j < all.len() && all[j].start < p.1 {
+                            j += 1;
                         }
+                        runs.push((p, i, j));
+                        i = j;
                     }
-                    if let Some((p, v)) = cur {
-                        tier_parts
-                            .entry(p)
-                            .or_default()
-                            .entry(point)
-                            .or_default()
-                            .extend(v);
+                    if let [(p, _, _)] = runs[..] {
+                        let e = tier_parts.entry(p).or_default().entry(point).or_default();
+                        if e.is_empty() {
+                            *e = all;
+                        } else {
+                            e.extend_from_slice(&all);
+                        }
+                    } else {
+                        for (p, i, j) in runs {
+                            tier_parts
+                                .entry(p)
+                                .or_default()
+                                .entry(point)
+                                .or_default()
+                                .extend_from_slice(&all[i..j]);
+                        }
                     }
                 }
             }
@@ -546,8 +558,11 @@ impl Db {
         // With no unflushed data of the point, the counters' neighbouring samples come from
         // raw block statistics, and only the range itself is read.
         let no_memtable_data = dirty.is_empty();
-        // Only the dirty minutes whose bucket at this tier overlaps the range matter.
+        // Only the dirty minutes inside the range (widened by a bucket each side) matter.
         dirty.retain(|&(s, t)| s < xe && t > xa);
+        for d in &mut dirty {
+            *d = (d.0.max(xa), d.1.min(xe));
+        }
         let dirty = merge_spans(dirty);
         let (ra, re) = if no_memtable_data { (a, e) } else { (xa, xe) };
         let mut rows = stored_rows(&snap.version, tier, point, ra, re, false)?;

@@ -150,12 +150,28 @@ impl Bucket {
 
 /// Buckets of `tier` from sorted samples.
 pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64>) -> Vec<Bucket> {
-    let mut out = Vec::new();
+    // At most one bucket per sample, and for the fixed-length tiers at most one per bucket
+    // length of the span.
+    let fixed = match tier {
+        Tier::Minute => Some(60_000),
+        Tier::Hour => Some(3_600_000),
+        Tier::Day => Some(86_400_000),
+        Tier::Month | Tier::Year => None,
+    };
+    let cap = match (fixed, c.ts.first(), c.ts.last()) {
+        (Some(len), Some(&a), Some(&b)) => c.len().min(((b - a) / len) as usize + 2),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(cap);
     let mut i = 0;
     while i < c.len() {
         let start = tier.bucket_start(c.ts[i], tz);
         let end = tier.bucket_end(start, tz);
-        let j = i + c.ts[i..].partition_point(|&t| t < end);
+        // Buckets hold a few samples each: a forward scan beats a binary search.
+        let mut j = i + 1;
+        while j < c.len() && c.ts[j] < end {
+            j += 1;
+        }
         out.push(Bucket::of_samples(start, c, i..j, rollover));
         i = j;
     }
@@ -174,7 +190,10 @@ pub fn buckets_of_buckets(
     while i < rows.len() {
         let start = tier.bucket_start(rows[i].start, tz);
         let end = tier.bucket_end(start, tz);
-        let j = i + rows[i..].partition_point(|b| b.start < end);
+        let mut j = i + 1;
+        while j < rows.len() && rows[j].start < end {
+            j += 1;
+        }
         out.push(Bucket::combine(start, &rows[i..j], rollover));
         i = j;
     }
