@@ -39,7 +39,9 @@ fn reopening_adopts_the_stored_width_or_refuses_another() {
         partition_ms: 2 * DAY,
         ..Options::default()
     };
-    let err = Db::open(dir.path(), two_days).err().expect("refused");
+    let Err(err) = Db::open(dir.path(), two_days) else {
+        panic!("a database of 1-day partitions opened with 2-day partitions");
+    };
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert!(err.to_string().contains("86400000"), "{err}");
     // The original width still opens, and the data is intact.
