@@ -470,6 +470,34 @@ fn pct(now: Option<f64>, then: Option<f64>) -> Option<f64> {
     }
 }
 
+/// A query's rows: the point's buckets in `[a, e)` (whole buckets) with their consumption
+/// and completeness, those starting before `to`, in standard coal when asked.
+fn rows_of(
+    tier: Tier,
+    tz: i32,
+    (a, e, to): (Timestamp, Timestamp, Timestamp),
+    inside: &[Bucket],
+    nb: Neighbours,
+    meta: &PointMeta,
+    coal: Option<CoalUnit>,
+) -> Vec<BucketRow> {
+    let mut out = consumption_rows(
+        tier,
+        tz,
+        a,
+        e,
+        inside,
+        nb,
+        meta.kind == crate::PointKind::Counter,
+        meta.rollover,
+        meta.multiplier,
+        meta.interval_ms,
+    );
+    out.retain(|r| r.bucket.start < to);
+    to_coal(&mut out, meta, coal);
+    out
+}
+
 /// Converts rows' consumption to standard coal with the point's coefficient in force at each
 /// bucket's start (`None` where it has none).
 fn to_coal(rows: &mut [BucketRow], meta: &PointMeta, coal: Option<CoalUnit>) {
@@ -614,21 +642,7 @@ impl Db {
                 None => near(false, e)?,
             };
         }
-        let mut out = consumption_rows(
-            tier,
-            tz,
-            a,
-            e,
-            &inside,
-            nb,
-            counter,
-            meta.rollover,
-            meta.multiplier,
-            meta.interval_ms,
-        );
-        out.retain(|r| r.bucket.start < to);
-        to_coal(&mut out, &meta, coal);
-        Ok(out)
+        Ok(rows_of(tier, tz, (a, e, to), &inside, nb, &meta, coal))
     }
 
     /// A tier that is not stored (the minute), computed from the raw samples of the range
@@ -661,21 +675,7 @@ impl Db {
             nb.before = self.raw_neighbour(&snap, point, a, true)?;
             nb.after = self.raw_neighbour(&snap, point, e, false)?;
         }
-        let mut out = consumption_rows(
-            tier,
-            tz,
-            a,
-            e,
-            &inside,
-            nb,
-            counter,
-            meta.rollover,
-            meta.multiplier,
-            meta.interval_ms,
-        );
-        out.retain(|r| r.bucket.start < to);
-        to_coal(&mut out, meta, coal);
-        Ok(out)
+        Ok(rows_of(tier, tz, (a, e, to), &inside, nb, meta, coal))
     }
 
     /// The last raw sample before `t` (`before`) or the first at or after `t`.

@@ -93,16 +93,17 @@ pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> Enc
     }
 }
 
-/// Decodes a rollup block, appending the buckets with `from <= start < to` to `out`.
-pub fn decode_block(
-    seg: &Segment,
+/// A rollup block's columns (checksum checked) and its bucket starts decoded into `starts`;
+/// `None` when no bucket of the block can lie in `[from, to)`.
+fn block_columns<'a>(
+    seg: &'a Segment,
     m: &BlockMeta,
     from: i64,
     to: i64,
-    out: &mut Vec<Bucket>,
-) -> Result<()> {
+    starts: &mut Vec<i64>,
+) -> Result<Option<Vec<&'a [u8]>>> {
     if m.stats.max_ts < from || m.stats.min_ts >= to {
-        return Ok(());
+        return Ok(None);
     }
     let cols = seg.columns(m)?;
     if cols.len() != COLUMNS {
@@ -112,9 +113,27 @@ pub fn decode_block(
         ));
     }
     let n = m.stats.count as usize;
+    codec::decode_timestamps(cols[0], n, starts).map_err(|e| seg.block_error(m, e))?;
+    if starts.len() != n {
+        return Err(seg.block_error(m, Error::corrupt("rollup start column length differs")));
+    }
+    Ok(Some(cols))
+}
+
+/// Decodes a rollup block, appending the buckets with `from <= start < to` to `out`.
+pub fn decode_block(
+    seg: &Segment,
+    m: &BlockMeta,
+    from: i64,
+    to: i64,
+    out: &mut Vec<Bucket>,
+) -> Result<()> {
+    let mut starts = Vec::new();
+    let Some(cols) = block_columns(seg, m, from, to, &mut starts)? else {
+        return Ok(());
+    };
+    let n = m.stats.count as usize;
     let err = |e| seg.block_error(m, e);
-    let mut starts = Vec::with_capacity(n);
-    codec::decode_timestamps(cols[0], n, &mut starts).map_err(err)?;
     let mut f: Vec<Vec<f64>> = Vec::with_capacity(COLUMNS - 1);
     for (i, c) in cols[1..].iter().enumerate() {
         if let [SAME_AS, j] = c[..] {
@@ -136,9 +155,6 @@ pub fn decode_block(
             return Err(err(Error::corrupt("rollup column length differs")));
         }
         f.push(v);
-    }
-    if starts.len() != n {
-        return Err(err(Error::corrupt("rollup start column length differs")));
     }
     let lo = starts.partition_point(|&s| s < from);
     let hi = starts.partition_point(|&s| s < to);
@@ -242,23 +258,12 @@ impl SumRows {
     /// Appends the buckets of a rollup block with `from <= start < to`, checked as
     /// [`decode_block`] checks them.
     pub fn append_block(&mut self, seg: &Segment, m: &BlockMeta, from: i64, to: i64) -> Result<()> {
-        if m.stats.max_ts < from || m.stats.min_ts >= to {
+        self.tmp_starts.clear();
+        let Some(cols) = block_columns(seg, m, from, to, &mut self.tmp_starts)? else {
             return Ok(());
-        }
-        let cols = seg.columns(m)?;
-        if cols.len() != COLUMNS {
-            return Err(seg.block_error(
-                m,
-                Error::corrupt(format!("rollup block has {} columns", cols.len())),
-            ));
-        }
+        };
         let n = m.stats.count as usize;
         let err = |e| seg.block_error(m, e);
-        self.tmp_starts.clear();
-        codec::decode_timestamps(cols[0], n, &mut self.tmp_starts).map_err(err)?;
-        if self.tmp_starts.len() != n {
-            return Err(err(Error::corrupt("rollup start column length differs")));
-        }
         // Which column's bytes hold each value column (references followed).
         let mut src = [0usize; COLUMNS - 1];
         for (i, c) in cols[1..].iter().enumerate() {
