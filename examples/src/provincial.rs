@@ -467,12 +467,14 @@ impl Platform {
                     };
                     last_key = key;
                 }
-                batch.put_with_quality(
-                    last_id,
-                    c.record.stat_ts,
-                    c.record.value,
-                    u8::from(!c.record.valid),
-                );
+                let mut q = 0;
+                if c.record.valid {
+                    q |= meterdb::Quality::VALID_BIT;
+                }
+                if c.record.input_type == 2 {
+                    q |= meterdb::Quality::MANUAL_BIT;
+                }
+                batch.put_with_quality(last_id, c.record.stat_ts, c.record.value, q);
             }
             if top > *hwm {
                 let key = format!("_hwm/{who}");
@@ -712,7 +714,7 @@ impl Platform {
                     input_type: 1,
                     stat_type: *s,
                     stat_ts: c.ts,
-                    valid: c.quality == 0,
+                    valid: meterdb::Quality(c.quality).is_valid(),
                     id: Some(c.id),
                 })
             };

@@ -223,7 +223,7 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
                     input_type: 1,
                     stat_type: STAT_REALTIME,
                     stat_ts: c.ts,
-                    valid: c.quality == 0,
+                    valid: meterdb::Quality(c.quality).is_valid(),
                     id: Some(c.id),
                 })
             };
