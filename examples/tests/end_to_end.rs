@@ -215,7 +215,9 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
     eprintln!(
         "{} failed attempts logged; {} successful; second run: {}",
         recs.len(),
-        gdb.upload_records(i64::MIN, i64::MAX, OutcomeFilter::Ok).unwrap().len(),
+        gdb.upload_records(i64::MIN, i64::MAX, OutcomeFilter::Ok)
+            .unwrap()
+            .len(),
         second_run.trim()
     );
     assert!(
