@@ -321,7 +321,7 @@ impl Meter {
     /// The reading at `ts` for a plant that started at `start` and collects every
     /// `interval_ms`, or `None` in a gap.
     pub fn value(&self, start: i64, interval_ms: i64, ts: i64) -> Option<f64> {
-        if self.gappy && mix(self.seed, ts.div_euclid(3_600_000) as u64) % 40 == 0 {
+        if self.gappy && mix(self.seed, ts.div_euclid(3_600_000) as u64).is_multiple_of(40) {
             return None;
         }
         let u = unit_of(mix(self.seed ^ 0x5EED, ts as u64));

@@ -819,3 +819,191 @@ pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Runn
         addr: local,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::industry::{uscc_with_check, Industry, Plant};
+
+    const TOKEN: &str = "unit-test-token-0123456789";
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("meterdb-prov-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn cfg(dir: &Path) -> Config {
+        Config {
+            data: dir.to_path_buf(),
+            role: Role::Provincial,
+            no_store: false,
+            national: None,
+        }
+    }
+
+    /// Real-time records of a plant's days `[from, from + days)`, ids from `id0`.
+    fn records(p: &Plant, from: i64, days: i64, id0: u64) -> Vec<Record> {
+        let mut id = id0;
+        let mut out = Vec::new();
+        for (m, s) in p
+            .meters
+            .iter()
+            .zip(p.samples(from, from + days * 86_400_000))
+        {
+            for (ts, v) in s {
+                id += 1;
+                out.push(Record {
+                    enterprise: p.enterprise.clone(),
+                    data_code: m.code.text(),
+                    value: v,
+                    input_type: 1,
+                    stat_type: STAT_REALTIME,
+                    stat_ts: ts,
+                    valid: true,
+                    id: Some(id),
+                });
+            }
+        }
+        out
+    }
+
+    fn post(p: &Platform, ent: &str, token: &str, body: &str) -> Reply {
+        p.handle(
+            "POST",
+            "/api/upload",
+            Some(&format!("Bearer {token}")),
+            Some(ent),
+            body.as_bytes(),
+            "test",
+        )
+    }
+
+    #[test]
+    fn tokens_are_hashed_duplicates_dropped_after_restart_and_bad_records_named() {
+        let dir = tmp("dup");
+        let ent = uscc_with_check("91350100MA2D00001").unwrap();
+        add_token(&dir, &ent, TOKEN).unwrap();
+        let file = std::fs::read_to_string(dir.join("tokens")).unwrap();
+        assert!(!file.contains(TOKEN) && file.starts_with(&ent));
+        let start = parse_date("2026-01-01").unwrap();
+        let plant = Plant::new(Industry::Power, &ent, 3, 7, start, 900_000, 1);
+        let recs = records(&plant, start, 1, 0);
+        let body = crate::records::to_body(&recs, start);
+        {
+            let p = Platform::open(&cfg(&dir)).unwrap();
+            assert_eq!(post(&p, &ent, "wrong-token-0123456789", &body).status, 401);
+            assert_eq!(post(&p, &ent, TOKEN, "{\"a\":1}").status, 400);
+            let r = post(&p, &ent, TOKEN, &body);
+            assert_eq!(r.body["accepted"], recs.len());
+        }
+        // After a restart, the same records are duplicates; a bad one is named.
+        let p = Platform::open(&cfg(&dir)).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v[3]["statDate"] = "2026-01-01 25:00:00".into();
+        let r = post(&p, &ent, TOKEN, &v.to_string());
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["accepted"], 0);
+        assert_eq!(r.body["duplicates"], recs.len() - 1);
+        assert_eq!(r.body["rejected"][0]["index"], 3);
+        assert_eq!(r.body["rejected"][0]["field"], "statDate");
+        // Another enterprise's record, with this enterprise's token: refused.
+        let other = uscc_with_check("91350100MA2D00002").unwrap();
+        let mut r0 = recs[0].clone();
+        r0.enterprise = other;
+        r0.id = Some(1 << 40);
+        let r = post(&p, &ent, TOKEN, &crate::records::to_body(&[r0], start));
+        assert_eq!(r.body["rejected"][0]["field"], "enterpriseCode");
+        let log = std::fs::read_to_string(dir.join("access.log")).unwrap();
+        assert_eq!(log.lines().count(), 5, "one line per request");
+        assert!(log.lines().next().unwrap().contains("\"status\":401"));
+        drop(p);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn daily_consumption_with_year_over_year_and_ranking() {
+        let dir = tmp("yoy");
+        let a = uscc_with_check("91350100MA2Y00001").unwrap();
+        let b = uscc_with_check("91350100MA2Y00002").unwrap();
+        add_token(&dir, &a, TOKEN).unwrap();
+        add_token(&dir, &b, TOKEN).unwrap();
+        let p = Platform::open(&cfg(&dir)).unwrap();
+        let last_year = parse_date("2025-01-01").unwrap();
+        let this_year = parse_date("2026-01-01").unwrap();
+        let small = Plant::new(Industry::Power, &a, 1, 7, last_year, 900_000, 400);
+        let big = Plant::new(Industry::Steel, &b, 2, 21, this_year, 900_000, 3);
+        let body = |p: &Plant, from: i64, id0: u64| {
+            crate::records::to_body(&records(p, from, 3, id0), from)
+        };
+        assert_eq!(post(&p, &a, TOKEN, &body(&small, last_year, 0)).status, 200);
+        assert_eq!(
+            post(&p, &a, TOKEN, &body(&small, this_year, 1 << 30)).status,
+            200
+        );
+        assert_eq!(post(&p, &b, TOKEN, &body(&big, this_year, 0)).status, 200);
+        let r = p.handle(
+            "GET",
+            &format!("/api/units/{a}/daily?from=2026-01-01&to=2026-01-03"),
+            None,
+            None,
+            b"",
+            "t",
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let days = r.body["days"].as_array().unwrap();
+        assert_eq!(days.len(), 2);
+        for d in days {
+            let (now, then) = (
+                d["kgce"].as_f64().unwrap(),
+                d["yearAgoKgce"].as_f64().unwrap(),
+            );
+            assert!(now > 0.0 && then > 0.0);
+            let pct = d["yoyPct"].as_f64().unwrap();
+            assert!(((now - then) / then * 100.0 - pct).abs() < 1e-9);
+            let sum: f64 = d["byEnergy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["kgce"].as_f64().unwrap())
+                .sum();
+            assert!((sum - now).abs() < 1e-6 * now);
+        }
+        let r = p.handle(
+            "GET",
+            "/api/ranking?from=2026-01-01&to=2026-01-03",
+            None,
+            None,
+            b"",
+            "t",
+        );
+        let rk = r.body["ranking"].as_array().unwrap();
+        assert_eq!(rk.len(), 2);
+        assert_eq!(
+            rk[0]["enterpriseCode"],
+            b.as_str(),
+            "the steel works consumes more"
+        );
+        assert!(rk[0]["tce"].as_f64() > rk[1]["tce"].as_f64());
+        let r = p.handle(
+            "GET",
+            "/api/ranking?from=2026-01-03&to=2026-01-01",
+            None,
+            None,
+            b"",
+            "t",
+        );
+        assert_eq!(r.status, 400);
+        let r = p.handle(
+            "GET",
+            "/api/units/123/daily?from=2026-01-01&to=2026-01-03",
+            None,
+            None,
+            b"",
+            "t",
+        );
+        assert_eq!(r.status, 400);
+        drop(p);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
