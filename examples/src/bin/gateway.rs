@@ -6,7 +6,7 @@
 //!         [--endpoint URL]... [--token TOKEN] [--points N] [--interval-s 60]
 //!         [--start 2026-01-01] [--days 7] [--speed max|N] [--seed N]
 //!         [--memtable-mib 8] [--batch 5000] [--retry-ms 300] [--drain-timeout-s 60]
-//!         [--rss-report]
+//!         [--partition-hours 24] [--tiers day[,month,...]] [--rss-report]
 //! ```
 //!
 //! The clock is simulated: collection runs from `--start` for `--days`, `--speed N` times
@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use meterdb::{ChangeKind, Db, Durability, Options, Tier, WriteBatch};
+use meterdb::{ChangeKind, Db, Durability, Options, Tier, TierSet, WriteBatch};
 use meterdb_examples::industry::{check_uscc, Industry, Measure, Plant};
 use meterdb_examples::records::{parse_date, Record, STAT_DAY, STAT_REALTIME};
 use meterdb_examples::upload::{peak_rss_kib, Destination, Pass};
@@ -43,6 +43,8 @@ struct Args {
     retry_ms: u64,
     drain_timeout_s: u64,
     rss_report: bool,
+    partition_hours: i64,
+    tiers: TierSet,
 }
 
 fn usage(msg: &str) -> ! {
@@ -51,7 +53,7 @@ fn usage(msg: &str) -> ! {
         "usage: gateway --industry power|steel|petrochemical --enterprise CODE --db DIR \
          [--endpoint URL]... [--token T] [--points N] [--interval-s S] [--start yyyy-MM-dd] \
          [--days N] [--speed max|N] [--seed N] [--memtable-mib N] [--batch N] [--retry-ms N] \
-         [--drain-timeout-s N] [--rss-report]"
+         [--drain-timeout-s N] [--partition-hours N] [--tiers day,month,...] [--rss-report]"
     );
     std::process::exit(64)
 }
@@ -74,6 +76,8 @@ fn parse_args() -> Args {
         retry_ms: 300,
         drain_timeout_s: 60,
         rss_report: false,
+        partition_hours: 24,
+        tiers: TierSet::NONE.with(Tier::Day),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -113,6 +117,14 @@ fn parse_args() -> Args {
             "--batch" => a.batch = n(&v) as usize,
             "--retry-ms" => a.retry_ms = n(&v),
             "--drain-timeout-s" => a.drain_timeout_s = n(&v),
+            "--partition-hours" => a.partition_hours = n(&v) as i64,
+            "--tiers" => {
+                let mut t = TierSet::NONE.with(Tier::Day);
+                for x in v.split(',').filter(|x| !x.is_empty()) {
+                    t = t.with(Tier::parse(x).unwrap_or_else(|e| usage(&e.to_string())));
+                }
+                a.tiers = t;
+            }
             _ => usage(&format!("unknown option {k}")),
         }
     }
@@ -157,6 +169,10 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         durability: Durability::Interval(Duration::from_millis(200)),
         memtable_bytes: a.memtable_mib << 20,
         wal_file_bytes: 16 << 20,
+        // Day partitions: a compaction rewrites at most a day of data.
+        partition_ms: a.partition_hours * 3_600_000,
+        // The day tier feeds the statistics cursor; the others are optional.
+        tiers: a.tiers,
         ..Options::default()
     };
     let db = Db::open(&a.db, opts)?;
@@ -295,12 +311,15 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         wall0.elapsed().as_secs_f64()
     );
     if a.rss_report {
+        // Read the peak before anything else runs (`stats` reads every segment's index).
+        let peak = peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
         let st = db.stats()?;
         println!(
-            "peak RSS {:.1} MiB (VmHWM); memtable limit {} MiB, batch {} records; db {} samples",
-            peak_rss_kib().unwrap_or(0) as f64 / 1024.0,
+            "peak RSS {peak:.1} MiB (VmHWM); memtable limit {} MiB, batch {} records, partitions {} h, tiers {:?}; db {} samples",
             a.memtable_mib,
             a.batch,
+            a.partition_hours,
+            a.tiers.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             st.segment_samples + st.memtable_samples
         );
     }
