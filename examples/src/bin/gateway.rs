@@ -5,8 +5,8 @@
 //! gateway --industry power|steel|petrochemical --enterprise CODE --db DIR
 //!         [--endpoint URL]... [--token TOKEN] [--points N] [--interval-s 60]
 //!         [--start 2026-01-01] [--days 7] [--speed max|N] [--seed N]
-//!         [--memtable-mib 8] [--batch 5000] [--retry-ms 300] [--drain-timeout-s 60]
-//!         [--partition-hours 24] [--tiers day[,month,...]] [--rss-report]
+//!         [--memtable-mib 4] [--batch 5000] [--retry-ms 300] [--drain-timeout-s 60]
+//!         [--partition-hours 6] [--tiers day[,month,...]] [--rss-report]
 //! ```
 //!
 //! The clock is simulated: collection runs from `--start` for `--days`, `--speed N` times
@@ -71,12 +71,12 @@ fn parse_args() -> Args {
         days: 7,
         speed: None,
         seed: 1,
-        memtable_mib: 8,
+        memtable_mib: 4,
         batch: 5000,
         retry_ms: 300,
         drain_timeout_s: 60,
         rss_report: false,
-        partition_hours: 24,
+        partition_hours: 6,
         tiers: TierSet::NONE.with(Tier::Day),
     };
     let mut it = std::env::args().skip(1);
@@ -169,7 +169,8 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         durability: Durability::Interval(Duration::from_millis(200)),
         memtable_bytes: a.memtable_mib << 20,
         wal_file_bytes: 16 << 20,
-        // Day partitions: a compaction rewrites at most a day of data.
+        // Small partitions: a compaction decodes at most one partition of raw data (6 h of
+        // 2,000 points at 1 minute is 720,000 samples, about 12 MiB of columns).
         partition_ms: a.partition_hours * 3_600_000,
         // The day tier feeds the statistics cursor; the others are optional.
         tiers: a.tiers,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p meterdb-examples
-//! target/release/rss-bench [--runs 3] [--points 2000] [--days 7] [--memtable-mib 8] [--batch 5000]
+//! target/release/rss-bench [--runs 3] [--points 2000] [--days 7] [--memtable-mib 4] [--batch 5000]
 //! ```
 //!
 //! Runs the `gateway` binary next to this one (`--speed max --rss-report`) `--runs` times,
@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = arg(&args, "--runs", "3").parse()?;
     let points = arg(&args, "--points", "2000");
     let days = arg(&args, "--days", "7");
-    let memtable = arg(&args, "--memtable-mib", "8");
+    let memtable = arg(&args, "--memtable-mib", "4");
     let batch = arg(&args, "--batch", "5000");
     let gateway = std::env::current_exe()?.with_file_name("gateway");
     if !gateway.exists() {
