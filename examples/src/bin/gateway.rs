@@ -6,7 +6,7 @@
 //!         [--endpoint URL]... [--token TOKEN] [--points N] [--interval-s 60]
 //!         [--start 2026-01-01] [--days 7] [--speed max|N] [--seed N]
 //!         [--memtable-mib 4] [--batch 5000] [--retry-ms 300] [--drain-timeout-s 60]
-//!         [--partition-hours 6] [--tiers day[,month,...]] [--rss-report]
+//!         [--partition-hours 6] [--wal-mib 16] [--keep-days 0] [--tiers day[,month,...]] [--rss-report]
 //! ```
 //!
 //! The clock is simulated: collection runs from `--start` for `--days`, `--speed N` times
@@ -45,6 +45,8 @@ struct Args {
     rss_report: bool,
     partition_hours: i64,
     tiers: TierSet,
+    wal_mib: u64,
+    keep_days: i64,
 }
 
 fn usage(msg: &str) -> ! {
@@ -53,7 +55,7 @@ fn usage(msg: &str) -> ! {
         "usage: gateway --industry power|steel|petrochemical --enterprise CODE --db DIR \
          [--endpoint URL]... [--token T] [--points N] [--interval-s S] [--start yyyy-MM-dd] \
          [--days N] [--speed max|N] [--seed N] [--memtable-mib N] [--batch N] [--retry-ms N] \
-         [--drain-timeout-s N] [--partition-hours N] [--tiers day,month,...] [--rss-report]"
+         [--drain-timeout-s N] [--partition-hours N] [--wal-mib N] [--keep-days N] [--tiers day,month,...] [--rss-report]"
     );
     std::process::exit(64)
 }
@@ -77,6 +79,8 @@ fn parse_args() -> Args {
         drain_timeout_s: 60,
         rss_report: false,
         partition_hours: 6,
+        wal_mib: 16,
+        keep_days: 0,
         tiers: TierSet::NONE.with(Tier::Day),
     };
     let mut it = std::env::args().skip(1);
@@ -118,6 +122,8 @@ fn parse_args() -> Args {
             "--retry-ms" => a.retry_ms = n(&v),
             "--drain-timeout-s" => a.drain_timeout_s = n(&v),
             "--partition-hours" => a.partition_hours = n(&v) as i64,
+            "--wal-mib" => a.wal_mib = n(&v),
+            "--keep-days" => a.keep_days = n(&v) as i64,
             "--tiers" => {
                 let mut t = TierSet::NONE.with(Tier::Day);
                 for x in v.split(',').filter(|x| !x.is_empty()) {
@@ -137,8 +143,8 @@ fn parse_args() -> Args {
     if a.interval_ms <= 0 || 86_400_000 % a.interval_ms != 0 {
         usage("--interval-s must divide a day");
     }
-    if a.days == 0 || a.batch == 0 || a.memtable_mib == 0 {
-        usage("--days, --batch and --memtable-mib must be positive");
+    if a.days == 0 || a.batch == 0 || a.memtable_mib == 0 || a.wal_mib == 0 {
+        usage("--days, --batch, --memtable-mib and --wal-mib must be positive");
     }
     a
 }
@@ -168,12 +174,22 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         // power loss can lose the last 200 ms, which the meters still hold.
         durability: Durability::Interval(Duration::from_millis(200)),
         memtable_bytes: a.memtable_mib << 20,
-        wal_file_bytes: 16 << 20,
+        // A cursor reads WAL files through mmap: their pages count in the RSS.
+        wal_file_bytes: a.wal_mib << 20,
         // Small partitions: a compaction decodes at most one partition of raw data (6 h of
         // 2,000 points at 1 minute is 720,000 samples, about 12 MiB of columns).
         partition_ms: a.partition_hours * 3_600_000,
         // The day tier feeds the statistics cursor; the others are optional.
         tiers: a.tiers,
+        // `--keep-days`: raw data older than this (in simulated time) is dropped once every
+        // destination has acknowledged it (never before); the day statistics are kept.
+        retention: meterdb::Retention {
+            raw: meterdb::TierLimit {
+                max_age_ms: (a.keep_days > 0).then_some(a.keep_days * 86_400_000),
+                max_bytes: None,
+            },
+            ..Default::default()
+        },
         ..Options::default()
     };
     let db = Db::open(&a.db, opts)?;

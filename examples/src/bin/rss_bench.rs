@@ -4,6 +4,7 @@
 //! ```text
 //! cargo build --release -p meterdb-examples
 //! target/release/rss-bench [--runs 3] [--points 2000] [--days 7] [--memtable-mib 4] [--batch 5000]
+//!     [--keep-days 0] [--dir DIR]
 //! ```
 //!
 //! Runs the `gateway` binary next to this one (`--speed max --rss-report`) `--runs` times,
@@ -34,11 +35,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let days = arg(&args, "--days", "7");
     let memtable = arg(&args, "--memtable-mib", "4");
     let batch = arg(&args, "--batch", "5000");
+    let keep = arg(&args, "--keep-days", "0");
     let gateway = std::env::current_exe()?.with_file_name("gateway");
     if !gateway.exists() {
         return Err(format!("{} not found: build the gateway bin too", gateway.display()).into());
     }
-    let dir: PathBuf = std::env::temp_dir().join("meterdb-rss-bench");
+    let dir: PathBuf = PathBuf::from(arg(
+        &args,
+        "--dir",
+        &std::env::temp_dir()
+            .join("meterdb-rss-bench")
+            .to_string_lossy(),
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let ent = uscc_with_check("91350100MA2R00001")?;
     add_token(&dir.join("sink"), &ent, TOKEN)?;
@@ -94,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     server.stop();
     peaks.sort_by(f64::total_cmp);
     println!(
-        "median peak RSS of the gateway over {runs} runs: {:.1} MiB ({points} points, 1-minute collection, {days} simulated days, memtable {memtable} MiB, batch {batch})",
+        "median peak RSS of the gateway over {runs} runs: {:.1} MiB ({points} points, 1-minute collection, {days} simulated days, memtable {memtable} MiB, batch {batch}, keep-days {keep})",
         peaks[peaks.len() / 2]
     );
     let _ = std::fs::remove_dir_all(&dir);
