@@ -362,10 +362,13 @@ impl Platform {
             ("GET", "/api/health") => reply(200, json!({"ok": true, "serverTime": now_ms()})),
             ("GET", "/api/units") => self.units(),
             ("GET", "/api/ranking") => self.ranking(query),
-            ("GET", p) if p.starts_with("/api/units/") && p.ends_with("/daily") => {
-                let code = &p["/api/units/".len()..p.len() - "/daily".len()];
-                self.daily(code, query)
-            }
+            ("GET", p) => match p
+                .strip_prefix("/api/units/")
+                .and_then(|x| x.strip_suffix("/daily"))
+            {
+                Some(code) => self.daily(code, query),
+                None => error(404, format!("no endpoint {method} {path}")),
+            },
             _ => error(404, format!("no endpoint {method} {path}")),
         };
         let line = json!({
@@ -1003,6 +1006,16 @@ mod tests {
             "t",
         );
         assert_eq!(r.status, 400);
+        // Paths that only look like a query: answered, never a panic.
+        for path in [
+            "/api/units/daily",
+            "/api/units//daily",
+            "/api/unitsdaily",
+            "/x",
+        ] {
+            let r = p.handle("GET", path, None, None, b"", "t");
+            assert!(r.status == 404 || r.status == 400, "{path}: {}", r.status);
+        }
         drop(p);
         let _ = std::fs::remove_dir_all(&dir);
     }
