@@ -1,0 +1,556 @@
+//! The meters of a key energy-consuming unit of one industry, as the gateway collects them.
+//!
+//! Every reading is a pure function of (seed, point, timestamp), so a test can recompute
+//! exactly what a gateway collected, whatever it was interrupted by. Registers rise with a
+//! daily load cycle and noise; gauges swing around a level; some points have gaps (whole
+//! hours missing); one register is replaced during the run (its reading drops to near zero
+//! and counts on from there).
+//!
+//! A point's data code (`dataCode`) has 10 digits: energy type (4), measure kind (1: a
+//! consumption register, 2: a production or throughput register, 3: an instantaneous
+//! reading), production unit (3) and sequence (2). The energy type codes and the
+//! standard-coal coefficients follow GB/T 2589 (equivalent values); the code numbers are
+//! this example's own, not an official dictionary.
+
+use meterdb::{PointKind, PointMeta};
+
+use crate::sim::Rng;
+
+/// Standard-coal coefficients are valid from 2000-01-01 (+08:00) in this example.
+pub const COAL_VALID_FROM: i64 = 946_656_000_000;
+
+/// An energy type: code, name, unit, standard-coal coefficient (kgce per unit; 0 when the
+/// quantity is not an energy carrier).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnergyType {
+    /// Four-digit code.
+    pub code: &'static str,
+    /// Name.
+    pub name: &'static str,
+    /// Unit of the readings.
+    pub unit: &'static str,
+    /// kgce per unit (GB/T 2589 equivalent values); 0 for a process parameter.
+    pub kgce_per_unit: f64,
+}
+
+/// The energy types known to this example's dictionary.
+pub const ENERGY_TYPES: &[EnergyType] = &[
+    EnergyType {
+        code: "0100",
+        name: "raw coal",
+        unit: "t",
+        kgce_per_unit: 714.3,
+    },
+    EnergyType {
+        code: "1100",
+        name: "crude oil",
+        unit: "t",
+        kgce_per_unit: 1428.6,
+    },
+    EnergyType {
+        code: "1300",
+        name: "coke",
+        unit: "t",
+        kgce_per_unit: 971.4,
+    },
+    EnergyType {
+        code: "2000",
+        name: "natural gas",
+        unit: "m3",
+        kgce_per_unit: 1.2143,
+    },
+    EnergyType {
+        code: "3100",
+        name: "blast-furnace gas",
+        unit: "m3",
+        kgce_per_unit: 0.1286,
+    },
+    EnergyType {
+        code: "3200",
+        name: "refinery fuel gas",
+        unit: "t",
+        kgce_per_unit: 1571.4,
+    },
+    EnergyType {
+        code: "3300",
+        name: "electricity",
+        unit: "kWh",
+        kgce_per_unit: 0.1229,
+    },
+    EnergyType {
+        code: "3400",
+        name: "oxygen",
+        unit: "m3",
+        kgce_per_unit: 0.4,
+    },
+    EnergyType {
+        code: "3500",
+        name: "steam",
+        unit: "GJ",
+        kgce_per_unit: 34.12,
+    },
+    EnergyType {
+        code: "3600",
+        name: "fresh water",
+        unit: "t",
+        kgce_per_unit: 0.0857,
+    },
+    EnergyType {
+        code: "9900",
+        name: "process parameter",
+        unit: "",
+        kgce_per_unit: 0.0,
+    },
+];
+
+/// The energy type of a code.
+pub fn energy_type(code: &str) -> Option<&'static EnergyType> {
+    ENERGY_TYPES.iter().find(|e| e.code == code)
+}
+
+/// What a point measures, as the measure-kind digit of its data code says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// A register of energy consumed (`1`).
+    Consumption,
+    /// A register of output or throughput (`2`).
+    Production,
+    /// An instantaneous reading (`3`).
+    Instant,
+}
+
+impl Measure {
+    /// The digit in a data code.
+    pub fn digit(self) -> char {
+        match self {
+            Measure::Consumption => '1',
+            Measure::Production => '2',
+            Measure::Instant => '3',
+        }
+    }
+    /// The measure of a data code's digit.
+    pub fn from_digit(c: char) -> Option<Measure> {
+        match c {
+            '1' => Some(Measure::Consumption),
+            '2' => Some(Measure::Production),
+            '3' => Some(Measure::Instant),
+            _ => None,
+        }
+    }
+}
+
+/// A data code's fields.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataCode {
+    /// Energy type.
+    pub energy: &'static EnergyType,
+    /// Measure kind.
+    pub measure: Measure,
+    /// Production unit number.
+    pub unit_no: u16,
+    /// Sequence within the unit.
+    pub seq: u8,
+}
+
+impl DataCode {
+    /// Decodes a 10-digit data code; the error says what is wrong.
+    pub fn parse(s: &str) -> Result<DataCode, String> {
+        if s.len() != 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{s:?} is not 10 digits"));
+        }
+        let energy =
+            energy_type(&s[..4]).ok_or_else(|| format!("unknown energy type {:?}", &s[..4]))?;
+        let measure = Measure::from_digit(s.as_bytes()[4] as char)
+            .ok_or_else(|| format!("measure kind {:?} is not 1, 2 or 3", &s[4..5]))?;
+        Ok(DataCode {
+            energy,
+            measure,
+            unit_no: s[5..8].parse().map_err(|_| "bad unit number".to_string())?,
+            seq: s[8..].parse().map_err(|_| "bad sequence".to_string())?,
+        })
+    }
+    /// The code's text.
+    pub fn text(&self) -> String {
+        format!(
+            "{}{}{:03}{:02}",
+            self.energy.code,
+            self.measure.digit(),
+            self.unit_no,
+            self.seq
+        )
+    }
+    /// The MeterDB metadata of a point with this code, under `key`.
+    pub fn meta(&self, key: String) -> PointMeta {
+        let kind = match self.measure {
+            Measure::Instant => PointKind::Gauge,
+            _ => PointKind::Counter,
+        };
+        let mut m = PointMeta::new(key, kind)
+            .with_unit(self.energy.unit)
+            .with_energy_type(self.energy.code)
+            .with_tag("measure", self.measure.digit().to_string());
+        if self.measure == Measure::Consumption && self.energy.kgce_per_unit > 0.0 {
+            m = m.with_coal_coefficient(COAL_VALID_FROM, self.energy.kgce_per_unit);
+        }
+        m
+    }
+}
+
+/// An industry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Industry {
+    /// A coal-fired power plant.
+    Power,
+    /// An integrated steel works.
+    Steel,
+    /// A refinery.
+    Petrochemical,
+}
+
+impl Industry {
+    /// Parses `power`, `steel` or `petrochemical`.
+    pub fn parse(s: &str) -> Result<Industry, String> {
+        match s {
+            "power" => Ok(Industry::Power),
+            "steel" => Ok(Industry::Steel),
+            "petrochemical" => Ok(Industry::Petrochemical),
+            _ => Err(format!(
+                "unknown industry {s:?}: use power, steel or petrochemical"
+            )),
+        }
+    }
+    /// The points of one production unit: (name, energy code, measure, decimals, rate per
+    /// hour for a register or level for a gauge, gappy).
+    fn template(self) -> &'static [(&'static str, &'static str, Measure, u32, f64, bool)] {
+        use Measure::*;
+        match self {
+            Industry::Power => &[
+                ("generator output", "3300", Production, 1, 600_000.0, false),
+                ("auxiliary power", "3300", Consumption, 1, 33_000.0, false),
+                ("coal feed", "0100", Consumption, 2, 250.0, false),
+                ("steam export", "3500", Production, 2, 900.0, false),
+                ("makeup water", "3600", Consumption, 2, 80.0, true),
+                (
+                    "generator active power MW",
+                    "9900",
+                    Instant,
+                    2,
+                    600.0,
+                    false,
+                ),
+                ("main steam pressure MPa", "9900", Instant, 2, 16.7, true),
+            ],
+            Industry::Steel => &[
+                ("coke", "1300", Consumption, 2, 60.0, false),
+                (
+                    "blast-furnace gas",
+                    "3100",
+                    Consumption,
+                    0,
+                    300_000.0,
+                    false,
+                ),
+                ("oxygen", "3400", Consumption, 0, 20_000.0, true),
+                ("electricity", "3300", Consumption, 1, 80_000.0, false),
+                ("natural gas", "2000", Consumption, 1, 3_000.0, false),
+                ("hot blast temperature C", "9900", Instant, 1, 1200.0, false),
+                ("top pressure kPa", "9900", Instant, 1, 220.0, true),
+            ],
+            Industry::Petrochemical => &[
+                ("crude throughput", "1100", Production, 2, 1_000.0, false),
+                ("fuel gas", "3200", Consumption, 3, 12.0, false),
+                ("steam", "3500", Consumption, 2, 400.0, false),
+                ("electricity", "3300", Consumption, 1, 40_000.0, false),
+                ("natural gas", "2000", Consumption, 1, 5_000.0, true),
+                (
+                    "furnace outlet temperature C",
+                    "9900",
+                    Instant,
+                    1,
+                    360.0,
+                    false,
+                ),
+                ("fuel gas flow t/h", "9900", Instant, 2, 12.0, true),
+            ],
+        }
+    }
+}
+
+/// One simulated meter.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    /// Its data code.
+    pub code: DataCode,
+    /// What it measures, in words.
+    pub name: String,
+    /// Decimal digits of its readings.
+    pub decimals: u32,
+    /// Rate per hour (register) or level (gauge).
+    pub scale: f64,
+    /// Whether whole hours go missing now and then.
+    pub gappy: bool,
+    /// For the replaced register: when the new meter was fitted.
+    pub replaced_at: Option<i64>,
+    base: f64,
+    seed: u64,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    Rng::new(a ^ b.wrapping_mul(0xA24B_AED4_963E_E407)).next_u64()
+}
+
+fn unit_of(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn round_to(v: f64, decimals: u32) -> f64 {
+    // Text round trip: the value a meter reports as decimal text.
+    format!("{:.*}", decimals as usize, v).parse().unwrap_or(v)
+}
+
+const HOUR: f64 = 3_600_000.0;
+
+impl Meter {
+    /// A register's reading from the plant's start, before noise: the daily load cycle
+    /// integrated (load 1 + 0.3 sin), in hours of full load.
+    fn cum_hours(&self, since_start: i64) -> f64 {
+        let h = since_start as f64 / HOUR;
+        h + 0.3 * 24.0 / std::f64::consts::TAU * (1.0 - (std::f64::consts::TAU * h / 24.0).cos())
+    }
+
+    /// The reading at `ts` for a plant that started at `start` and collects every
+    /// `interval_ms`, or `None` in a gap.
+    pub fn value(&self, start: i64, interval_ms: i64, ts: i64) -> Option<f64> {
+        if self.gappy && mix(self.seed, ts.div_euclid(3_600_000) as u64).is_multiple_of(40) {
+            return None;
+        }
+        let u = unit_of(mix(self.seed ^ 0x5EED, ts as u64));
+        let v = match self.code.measure {
+            Measure::Instant => {
+                let h = (ts - start) as f64 / HOUR;
+                let cycle = 1.0 + 0.1 * (std::f64::consts::TAU * h / 24.0).sin();
+                self.scale * cycle + self.scale * 0.02 * (u - 0.5)
+            }
+            _ => {
+                // Noise of at most 0.4 interval's worth: the reading never falls, since the
+                // load is at least 0.7.
+                let noise = 0.4 * u * interval_ms as f64 / HOUR;
+                match self.replaced_at {
+                    Some(r) if ts >= r => {
+                        2.0 + self.scale
+                            * (self.cum_hours(ts - start) - self.cum_hours(r - start) + noise)
+                    }
+                    _ => self.base + self.scale * (self.cum_hours(ts - start) + noise),
+                }
+            }
+        };
+        Some(round_to(v, self.decimals))
+    }
+}
+
+/// A plant: its enterprise code and meters.
+#[derive(Debug, Clone)]
+pub struct Plant {
+    /// The unified social credit code.
+    pub enterprise: String,
+    /// The industry.
+    pub industry: Industry,
+    /// Its meters.
+    pub meters: Vec<Meter>,
+    /// First collection time (ms).
+    pub start: i64,
+    /// Collection interval (ms).
+    pub interval_ms: i64,
+}
+
+impl Plant {
+    /// A plant of `industry` with `points` meters (production units repeat the industry's
+    /// points), collecting every `interval_ms` from `start` for `days`; the first
+    /// consumption register is replaced 40% of the way through.
+    pub fn new(
+        industry: Industry,
+        enterprise: &str,
+        seed: u64,
+        points: usize,
+        start: i64,
+        interval_ms: i64,
+        days: u32,
+    ) -> Plant {
+        let tpl = industry.template();
+        let mut rng = Rng::new(seed);
+        let span = i64::from(days) * 86_400_000;
+        let replace = start + (span * 2 / 5) / interval_ms * interval_ms;
+        let mut meters = Vec::with_capacity(points);
+        let mut replaced = false;
+        for i in 0..points {
+            let (name, energy, measure, decimals, scale, gappy) = tpl[i % tpl.len()];
+            let unit_no = (i / tpl.len() + 1) as u16;
+            let seq = (i % tpl.len() + 1) as u8;
+            let replaced_at = (!replaced && measure == Measure::Consumption).then_some(replace);
+            replaced |= replaced_at.is_some();
+            meters.push(Meter {
+                code: DataCode {
+                    energy: energy_type(energy).expect("template codes are in the dictionary"),
+                    measure,
+                    unit_no,
+                    seq,
+                },
+                name: format!("unit {unit_no} {name}"),
+                decimals,
+                scale: scale * (0.8 + 0.4 * rng.unit()),
+                gappy,
+                replaced_at,
+                base: 10_000.0 + rng.unit() * 900_000.0,
+                seed: rng.next_u64(),
+            });
+        }
+        Plant {
+            enterprise: enterprise.to_string(),
+            industry,
+            meters,
+            start,
+            interval_ms,
+        }
+    }
+
+    /// Every sample collected at ticks `[from, to)`, per meter, as (ts, value).
+    pub fn samples(&self, from: i64, to: i64) -> Vec<Vec<(i64, f64)>> {
+        self.meters
+            .iter()
+            .map(|m| {
+                let mut t = from;
+                let mut out = Vec::new();
+                while t < to {
+                    if let Some(v) = m.value(self.start, self.interval_ms, t) {
+                        out.push((t, v));
+                    }
+                    t += self.interval_ms;
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+const USCC_CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+/// Checks an 18-character unified social credit code (GB 32100-2015): its alphabet and
+/// its check character. The error says what is wrong.
+pub fn check_uscc(code: &str) -> Result<(), String> {
+    let b = code.as_bytes();
+    if b.len() != 18 {
+        return Err(format!("{} characters, not 18", code.chars().count()));
+    }
+    let mut sum = 0;
+    for (i, c) in b.iter().enumerate() {
+        let Some(v) = USCC_CHARS.iter().position(|x| x == c) else {
+            return Err(format!(
+                "character {} ({:?}) is not one of 0-9 A-H J-N P-R T U W-Y",
+                i + 1,
+                *c as char
+            ));
+        };
+        if i < 17 {
+            sum += USCC_WEIGHTS[i] * v as u32;
+        } else {
+            let want = (31 - sum % 31) % 31;
+            if v as u32 != want {
+                return Err(format!(
+                    "check character is {:?}, expected {:?}",
+                    *c as char, USCC_CHARS[want as usize] as char
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A valid unified social credit code whose first 17 characters are `body` (which must use
+/// the code's alphabet).
+pub fn uscc_with_check(body: &str) -> Result<String, String> {
+    check_uscc(&format!("{body}0")).or_else(|e| {
+        if e.starts_with("check") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(i, c)| USCC_WEIGHTS[i] * USCC_CHARS.iter().position(|&x| x == c).unwrap_or(0) as u32)
+        .sum();
+    Ok(format!(
+        "{body}{}",
+        USCC_CHARS[((31 - sum % 31) % 31) as usize] as char
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uscc_check_character() {
+        // A published example code (an ordinary format example of GB 32100).
+        let c = uscc_with_check("91350100M000100Y4").unwrap();
+        assert_eq!(c.len(), 18);
+        check_uscc(&c).unwrap();
+        let mut bad = c.clone().into_bytes();
+        bad[17] = if bad[17] == b'0' { b'1' } else { b'0' };
+        let e = check_uscc(std::str::from_utf8(&bad).unwrap()).unwrap_err();
+        assert!(e.contains("check character"), "{e}");
+        assert!(check_uscc("91350100M000100Y4").unwrap_err().contains("17"));
+        assert!(check_uscc("91350100M000100YIO")
+            .unwrap_err()
+            .contains("not one of"));
+    }
+
+    #[test]
+    fn registers_rise_except_at_the_replacement() {
+        let p = Plant::new(Industry::Steel, "x", 7, 14, 0, 60_000, 3);
+        for m in &p.meters {
+            if m.code.measure == Measure::Instant {
+                continue;
+            }
+            let s = &p.samples(0, 3 * 86_400_000)
+                [p.meters.iter().position(|x| x.code == m.code).unwrap()];
+            let drops: Vec<_> = s.windows(2).filter(|w| w[1].1 < w[0].1).collect();
+            match m.replaced_at {
+                Some(r) => {
+                    assert_eq!(drops.len(), 1, "{}", m.name);
+                    assert_eq!(drops[0][1].0, r);
+                    assert!(drops[0][1].1 < 100.0);
+                }
+                None => assert!(drops.is_empty(), "{}", m.name),
+            }
+        }
+        assert_eq!(
+            p.meters.iter().filter(|m| m.replaced_at.is_some()).count(),
+            1
+        );
+    }
+
+    #[test]
+    fn codes_round_trip_and_gaps_happen() {
+        let p = Plant::new(Industry::Power, "x", 1, 7, 0, 60_000, 10);
+        for m in &p.meters {
+            assert_eq!(DataCode::parse(&m.code.text()).unwrap(), m.code);
+        }
+        let s = p.samples(0, 10 * 86_400_000);
+        let full = 10 * 1440;
+        assert!(s.iter().any(|x| x.len() < full), "some gaps");
+        assert!(s.iter().any(|x| x.len() == full));
+        assert_eq!(p.samples(0, 10 * 86_400_000), s, "deterministic");
+        assert!(DataCode::parse("12345").is_err());
+        assert!(DataCode::parse("7777100101")
+            .unwrap_err()
+            .contains("energy type"));
+        assert!(DataCode::parse("3300400101")
+            .unwrap_err()
+            .contains("measure"));
+    }
+}

@@ -1,0 +1,260 @@
+//! Resend until acknowledged: one destination with its own durable MeterDB cursor.
+//!
+//! Each upload reads a batch from the cursor, posts it, and acknowledges the cursor only
+//! after a 2xx answer; on any failure the cursor is rewound to its last acknowledgement and
+//! the destination is left alone for a while (in wall time). Every attempt, good or bad, is
+//! written to the database's upload log with [`Db::record_upload`]. After a crash the
+//! cursor resumes at its last acknowledgement: at-least-once, with the change id in every
+//! real-time record so that the receiver drops what it already has.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use meterdb::{BucketChange, Change, CursorStart, Db, Tier, UploadOutcome, UploadRecord};
+
+use crate::records::{to_body, Record};
+
+/// Wall-clock time in ms.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A cursor name for a URL: `up-` and a hash of it (names are file names).
+pub fn cursor_name(url: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in url.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("up-{h:016x}")
+}
+
+/// One destination.
+#[derive(Debug)]
+pub struct Destination {
+    /// The URL records are POSTed to.
+    pub url: String,
+    /// Bearer token.
+    pub token: String,
+    /// The sender's code (header `X-Enterprise-Code`).
+    pub sender: String,
+    /// The cursor.
+    pub cursor: String,
+    /// How long to leave the destination alone after a failure.
+    pub retry: Duration,
+    /// Records per request.
+    pub batch: usize,
+    agent: ureq::Agent,
+    next_try: Option<Instant>,
+    /// Failed attempts in this process.
+    pub failures: u64,
+    /// Records acknowledged in this process.
+    pub acked: u64,
+}
+
+/// What an upload pass ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Nothing is left to send.
+    Idle,
+    /// An attempt failed, or the destination is waiting after a failure.
+    Backoff,
+}
+
+impl Destination {
+    /// A destination, creating its cursor (from the database's first change) if needed.
+    pub fn open(db: &Db, url: &str, token: &str, sender: &str) -> meterdb::Result<Destination> {
+        let cursor = cursor_name(url);
+        if !db.cursors().iter().any(|c| c.name == cursor) {
+            db.create_cursor(&cursor, CursorStart::Beginning)?;
+        }
+        Ok(Destination {
+            url: url.to_string(),
+            token: token.to_string(),
+            sender: sender.to_string(),
+            cursor,
+            retry: Duration::from_millis(300),
+            batch: 5000,
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_millis(1000))
+                .timeout(Duration::from_secs(10))
+                .build(),
+            next_try: None,
+            failures: 0,
+            acked: 0,
+        })
+    }
+
+    /// Posts a body; the platform's time (`serverTime`) on a 2xx answer.
+    pub fn post(&self, body: &str) -> Result<Option<i64>, String> {
+        let r = self
+            .agent
+            .post(&self.url)
+            .set("Content-Type", "application/json")
+            .set("Authorization", &format!("Bearer {}", self.token))
+            .set("X-Enterprise-Code", &self.sender)
+            .send_string(body);
+        match r {
+            Ok(resp) => {
+                let text = resp
+                    .into_string()
+                    .map_err(|e| format!("reading answer: {e}"))?;
+                let v: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| format!("answer is not JSON: {e}"))?;
+                Ok(v["serverTime"].as_i64())
+            }
+            Err(ureq::Error::Status(code, resp)) => {
+                let text = resp.into_string().unwrap_or_default();
+                Err(format!(
+                    "http {code}: {}",
+                    text.chars().take(200).collect::<String>()
+                ))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn waiting(&self) -> bool {
+        self.next_try.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn failed(&mut self, db: &Db, what: &str, first: u64, last: u64, n: usize, e: String) -> Pass {
+        self.failures += 1;
+        self.next_try = Some(Instant::now() + self.retry);
+        log(
+            db,
+            format!("{}{what}", self.cursor),
+            first,
+            last,
+            n,
+            UploadOutcome::Failed(e),
+            None,
+        );
+        // Everything not acknowledged is read again next time.
+        if let Err(e) = db.cursor_rewind(&self.cursor) {
+            eprintln!("rewind {}: {e}", self.cursor);
+        }
+        Pass::Backoff
+    }
+
+    /// Sends every change after the cursor that `map` turns into a record, in batches,
+    /// acknowledging each batch after a 2xx answer. Changes `map` skips are acknowledged
+    /// with the batch (or alone when a batch has no record).
+    pub fn send_changes(
+        &mut self,
+        db: &Db,
+        upload_ts: i64,
+        map: &mut dyn FnMut(&Change) -> Option<Record>,
+    ) -> meterdb::Result<Pass> {
+        if self.waiting() {
+            return Ok(Pass::Backoff);
+        }
+        loop {
+            let changes = db.cursor_read(&self.cursor, self.batch)?;
+            let Some(last) = changes.last() else {
+                return Ok(Pass::Idle);
+            };
+            let (first_id, last_id) = (changes[0].id, last.id);
+            let records: Vec<Record> = changes.iter().filter_map(&mut *map).collect();
+            if records.is_empty() {
+                db.cursor_ack(&self.cursor, last_id)?;
+                continue;
+            }
+            match self.post(&to_body(&records, upload_ts)) {
+                Ok(pt) => {
+                    db.cursor_ack(&self.cursor, last_id)?;
+                    self.acked += records.len() as u64;
+                    log(
+                        db,
+                        self.cursor.clone(),
+                        first_id,
+                        last_id,
+                        records.len(),
+                        UploadOutcome::Ok,
+                        pt,
+                    );
+                }
+                Err(e) => {
+                    return Ok(self.failed(db, "", first_id, last_id, records.len(), e));
+                }
+            }
+        }
+    }
+
+    /// Sends the closed buckets of `tier` (closed at `watermark`), in batches, acknowledging
+    /// each batch after a 2xx answer.
+    pub fn send_buckets(
+        &mut self,
+        db: &Db,
+        tier: Tier,
+        watermark: i64,
+        upload_ts: i64,
+        map: &mut dyn FnMut(&BucketChange) -> Option<Record>,
+    ) -> meterdb::Result<Pass> {
+        if self.waiting() {
+            return Ok(Pass::Backoff);
+        }
+        loop {
+            let rows = db.cursor_read_buckets(&self.cursor, tier, self.batch, Some(watermark))?;
+            let Some(last) = rows.last() else {
+                return Ok(Pass::Idle);
+            };
+            let (ls, lp) = (last.row.bucket.start, last.point);
+            let records: Vec<Record> = rows.iter().filter_map(&mut *map).collect();
+            let what = format!(":{}", tier.as_str());
+            if !records.is_empty() {
+                match self.post(&to_body(&records, upload_ts)) {
+                    Ok(pt) => {
+                        self.acked += records.len() as u64;
+                        log(
+                            db,
+                            format!("{}{what}", self.cursor),
+                            0,
+                            0,
+                            records.len(),
+                            UploadOutcome::Ok,
+                            pt,
+                        );
+                    }
+                    Err(e) => return Ok(self.failed(db, &what, 0, 0, records.len(), e)),
+                }
+            }
+            db.cursor_ack_buckets(&self.cursor, tier, ls, lp)?;
+        }
+    }
+}
+
+fn log(
+    db: &Db,
+    cursor: String,
+    first_id: u64,
+    last_id: u64,
+    n: usize,
+    outcome: UploadOutcome,
+    platform_time: Option<i64>,
+) {
+    let rec = UploadRecord {
+        cursor,
+        first_id,
+        last_id,
+        samples: n as u64,
+        outcome,
+        platform_time,
+        at: now_ms(),
+    };
+    if let Err(e) = db.record_upload(&rec) {
+        eprintln!("upload log: {e}");
+    }
+}
+
+/// Peak resident set size of this process in KiB (`VmHWM` of /proc/self/status).
+pub fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
