@@ -2,44 +2,52 @@
 //! (the newest sample of a timestamp wins) and deletes (tombstones hide older samples and are
 //! then dropped, since no older data of the partition remains).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::catalog::PointId;
+use crate::codec::CodecOptions;
 use crate::error::Result;
 use crate::query::overlay;
 use crate::rollup::Bucket;
 use crate::sample::Columns;
-use crate::segment::Segment;
+use crate::segment::{encode_raw_block, EncodedBlock, Segment};
 
-/// Merges `inputs` (all of one partition, any order) into each point's final samples.
-/// Points left with no samples are omitted.
-pub fn merge_partition(inputs: &[Arc<Segment>]) -> Result<BTreeMap<PointId, Columns>> {
+/// Merges `inputs` (all of one partition, any order) into each point's final samples,
+/// encoded as blocks in point order. One point is decoded at a time, so the memory a
+/// compaction needs is one point's samples plus the encoded output, not the whole partition
+/// decoded. Points left with no samples are omitted.
+pub fn merge_partition(inputs: &[Arc<Segment>], opts: &CodecOptions) -> Result<Vec<EncodedBlock>> {
     let mut inputs: Vec<&Arc<Segment>> = inputs.iter().collect();
     inputs.sort_by_key(|s| s.id.generation);
-    let mut acc: BTreeMap<PointId, Columns> = BTreeMap::new();
-    for seg in inputs {
-        // Tombstones first: they hide older segments' data of their point.
-        let mut tomb_points: Vec<PointId> = seg.all_tombstones().iter().map(|x| x.0).collect();
-        tomb_points.dedup();
-        for p in tomb_points {
-            if let Some(c) = acc.get_mut(&p) {
+    let points: BTreeSet<PointId> = inputs
+        .iter()
+        .flat_map(|s| s.blocks().iter().map(|b| b.point))
+        .collect();
+    let mut out = Vec::with_capacity(points.len());
+    for p in points {
+        let mut acc: Option<Columns> = None;
+        for seg in &inputs {
+            // Tombstones first: they hide older segments' data of their point.
+            if let Some(c) = acc.as_mut() {
                 let t: Vec<_> = seg.tombstones(p).collect();
-                overlay(c, Columns::default(), &t);
+                if !t.is_empty() {
+                    overlay(c, Columns::default(), &t);
+                }
             }
-        }
-        for b in seg.blocks() {
-            let cols = seg.decode(b)?;
-            match acc.get_mut(&b.point) {
-                Some(c) => overlay(c, cols, &[]),
-                None => {
-                    acc.insert(b.point, cols);
+            if let Some(b) = seg.block(p) {
+                let cols = seg.decode(b)?;
+                match acc.as_mut() {
+                    Some(c) => overlay(c, cols, &[]),
+                    None => acc = Some(cols),
                 }
             }
         }
+        if let Some(c) = acc.filter(|c| !c.is_empty()) {
+            out.push(encode_raw_block(p, &c, opts));
+        }
     }
-    acc.retain(|_, c| !c.is_empty());
-    Ok(acc)
+    Ok(out)
 }
 
 /// Overlays `newer` buckets (sorted by start) on `acc` (sorted): a newer bucket replaces the

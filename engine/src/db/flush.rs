@@ -259,23 +259,17 @@ impl Inner {
                 Some(self.write_rollup_file(&id, &merged)?)
             }
         } else {
-            let merged = merge_partition(inputs)?;
-            if merged.is_empty() {
+            let blocks = merge_partition(inputs, &self.opts.codec)?;
+            if blocks.is_empty() {
                 None
             } else {
                 let id = SegmentId {
                     file_no: self.alloc_file_no(),
                     ..id
                 };
-                let data: Vec<PointData<'_>> = merged
-                    .iter()
-                    .map(|(p, c)| PointData {
-                        point: *p,
-                        cols: c,
-                        tombstones: &[],
-                    })
-                    .collect();
-                segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
+                let bytes = segment::encode_blocks(&id, &blocks, &[]);
+                drop(blocks);
+                segment::write_bytes(&*self.storage, &self.dir, &id, &bytes)?;
                 Some(Arc::new(Segment::open(
                     &*self.storage,
                     &self.dir.join(segment::file_name(&id)),
