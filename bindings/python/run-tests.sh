@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds libmeterdb (release) and runs the Python binding's tests with pytest (installed with
 # pip when missing). numpy and pyarrow are optional: the tests that need them are skipped
-# without them (pyarrow is installed with pip when possible).
+# without them (both are installed with pip when possible).
 # Usage: bindings/python/run-tests.sh [pytest args] | --bench [batches] [repeats]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,13 +24,14 @@ if ! "$py" -c "import pytest" 2>/dev/null; then
     "$py" -m pip install -q pytest 2>/dev/null \
         || "$py" -m pip install -q --break-system-packages pytest
 fi
-# pyarrow is optional (MeterDb.to_arrow and its tests need it): installed when pip can, else
-# those tests are skipped with the reason.
-if ! "$py" -c "import pyarrow" 2>/dev/null; then
-    echo "run-tests: installing pyarrow (optional)"
-    "$py" -m pip install -q pyarrow 2>/dev/null \
-        || "$py" -m pip install -q --break-system-packages pyarrow 2>/dev/null \
-        || echo "run-tests: pyarrow could not be installed; its tests will be skipped"
+# pyarrow and numpy are optional (MeterDb.to_arrow and its tests need both; recent pyarrow
+# does not bring numpy with it): installed when pip can, else those tests are skipped with
+# the reason.
+if ! "$py" -c "import pyarrow, numpy" 2>/dev/null; then
+    echo "run-tests: installing pyarrow and numpy (optional)"
+    "$py" -m pip install -q pyarrow numpy 2>/dev/null \
+        || "$py" -m pip install -q --break-system-packages pyarrow numpy 2>/dev/null \
+        || echo "run-tests: pyarrow or numpy could not be installed; their tests will be skipped"
 fi
 cd "$here"
 export METERDB_SHARED="$root/../shared/data/uk-meters.csv.gz"

@@ -12,12 +12,13 @@ MIN = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
 
-try:
+try:  # MeterDb.to_arrow needs both (pyarrow no longer brings numpy with it)
+    import numpy  # noqa: F401
     import pyarrow  # noqa: F401
 
     _ARROW = None
 except ImportError as e:  # pragma: no cover - depends on the environment
-    _ARROW = "pyarrow cannot be imported (%s): pip install pyarrow" % e
+    _ARROW = "pyarrow or numpy cannot be imported (%s): pip install pyarrow numpy" % e
 needs_arrow = pytest.mark.skipif(_ARROW is not None, reason=_ARROW or "")
 needs_parquet = pytest.mark.skipif(
     not MeterDb.has_parquet(), reason="libmeterdb built without the parquet feature (cargo --features parquet)"
