@@ -437,6 +437,19 @@ pub struct SumRow {
     pub points: u32,
 }
 
+impl SumRow {
+    /// Adds one point's bucket.
+    #[inline]
+    fn add(&mut self, count: u64, sum: f64, cons: Option<f64>) {
+        self.count += count;
+        self.sum += sum;
+        self.points += 1;
+        if let Some(c) = cons {
+            self.consumption = Some(self.consumption.unwrap_or(0.0) + c);
+        }
+    }
+}
+
 /// Units of standard coal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoalUnit {
@@ -853,20 +866,20 @@ impl Db {
             (snap, in_memory)
         };
         let mut rows = rollup::SumRows::default();
+        let mut cons_buf: Vec<f64> = Vec::new();
         for (i, &p) in points.iter().enumerate() {
             let meta = &metas[i];
             let mut at = 0usize;
-            let mut add = |start: Timestamp, count: u64, sum: f64, cons: Option<f64>| {
+            let mut add = |slots: &mut [SumRow],
+                           start: Timestamp,
+                           count: u64,
+                           sum: f64,
+                           cons: Option<f64>| {
                 while at < slots.len() && slots[at].start < start {
                     at += 1;
                 }
                 if let Some(e) = slots.get_mut(at).filter(|e| e.start == start) {
-                    e.count += count;
-                    e.sum += sum;
-                    e.points += 1;
-                    if let Some(c) = cons {
-                        e.consumption = Some(e.consumption.unwrap_or(0.0) + c);
-                    }
+                    e.add(count, sum, cons);
                 }
             };
             let fast = !in_memory[i]
@@ -874,7 +887,13 @@ impl Db {
                 && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?;
             if !fast {
                 for r in self.rollup_with(p, tier, from, to, coal)? {
-                    add(r.bucket.start, r.bucket.count, r.bucket.sum, r.consumption);
+                    add(
+                        &mut slots,
+                        r.bucket.start,
+                        r.bucket.count,
+                        r.bucket.sum,
+                        r.consumption,
+                    );
                 }
                 continue;
             }
@@ -899,21 +918,48 @@ impl Db {
             } else {
                 1.0
             };
+            // As `rollup_with` computes it: the multiplier, then the coal coefficient.
+            let convert = |start: Timestamp, c: Option<f64>| {
+                let cons = c.map(|c| c * meta.multiplier);
+                if coal.is_none() {
+                    return cons;
+                }
+                match (cons, meta.coal_at(start)) {
+                    (Some(c), Some(k)) => Some(c * k / div),
+                    _ => None,
+                }
+            };
+            // Consecutive buckets (the usual case): their slots are consecutive too, found
+            // once; the empty buckets of outages on either side go through `add`.
+            let st = rows.starts();
+            let n = st.len();
+            let j0 = slots.partition_point(|r| r.start < st.first().copied().unwrap_or(0));
+            let m = n.min(slots.len() - j0);
+            let aligned = m > 0 && slots[j0].start == st[0] && slots[j0 + m - 1].start == st[m - 1];
+            if aligned {
+                let mut gaps = Vec::new();
+                if walk.each_consecutive(&rows, &mut cons_buf, |s, c| gaps.push((s, c))) {
+                    for (start, c) in gaps.iter().filter(|g| g.0 < st[0]) {
+                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
+                    }
+                    for (k, e) in slots[j0..j0 + m].iter_mut().enumerate() {
+                        let c = convert(e.start, Some(cons_buf[k]));
+                        e.add(rows.count(k), rows.sum(k), c);
+                    }
+                    for (start, c) in gaps.iter().filter(|g| g.0 > st[0]) {
+                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
+                    }
+                    continue;
+                }
+            }
             walk.each(&rows, |k, start, c| {
                 if start >= to {
                     return;
                 }
-                // As `rollup_with` computes it: the multiplier, then the coal coefficient.
-                let mut cons = c.map(|c| c * meta.multiplier);
-                if coal.is_some() {
-                    cons = match (cons, meta.coal_at(start)) {
-                        (Some(c), Some(k)) => Some(c * k / div),
-                        _ => None,
-                    };
-                }
+                let cons = convert(start, c);
                 match k {
-                    Some(k) => add(start, rows.count[k], rows.sum[k], cons),
-                    None => add(start, 0, 0.0, cons),
+                    Some(k) => add(&mut slots, start, rows.count(k), rows.sum(k), cons),
+                    None => add(&mut slots, start, 0, 0.0, cons),
                 }
             });
         }
