@@ -172,6 +172,50 @@ pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64
     out
 }
 
+/// Buckets of `tier` from sorted, non-empty finer buckets given as consecutive runs (the
+/// runs joined are sorted): [`buckets_of_buckets`] of the runs joined, without joining
+/// them. Each bucket is combined exactly as [`Bucket::combine`] combines its parts.
+pub fn buckets_of_bucket_runs(
+    tier: Tier,
+    tz: i32,
+    runs: &[&[Bucket]],
+    rollover: Option<f64>,
+) -> Vec<Bucket> {
+    let mut out = Vec::new();
+    // The bucket being combined and its end.
+    let mut cur: Option<(Bucket, Timestamp)> = None;
+    for p in runs.iter().flat_map(|r| r.iter()) {
+        if let Some((b, end)) = &mut cur {
+            if p.start < *end {
+                // As `combine` adds a part after the first.
+                b.count += p.count;
+                b.sum += p.sum;
+                if p.min < b.min {
+                    b.min = p.min;
+                    b.min_ts = p.min_ts;
+                }
+                if p.max > b.max {
+                    b.max = p.max;
+                    b.max_ts = p.max_ts;
+                }
+                b.inc += inc(b.last, p.first, rollover);
+                b.inc += p.inc;
+                b.last = p.last;
+                b.last_ts = p.last_ts;
+                continue;
+            }
+        }
+        out.extend(cur.take().map(|(b, _)| b));
+        let start = tier.bucket_start(p.start, tz);
+        cur = Some((
+            Bucket::combine(start, std::slice::from_ref(p), rollover),
+            tier.bucket_end(start, tz),
+        ));
+    }
+    out.extend(cur.map(|(b, _)| b));
+    out
+}
+
 /// Buckets of `tier` from sorted, non-empty finer buckets.
 pub fn buckets_of_buckets(
     tier: Tier,
