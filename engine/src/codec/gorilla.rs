@@ -72,13 +72,14 @@ pub fn decode(body: &[u8], count: usize, out: &mut Vec<f64>) -> Result<()> {
     out.push(f64::from_bits(prev));
     let (mut lead, mut len) = (0u32, 64u32);
     for _ in 1..count {
-        // One peek covers the control bits and a new window's header.
-        let w = r.peek() as u64;
+        // One peek (121 bits or more) covers the control bits, a new window's header (14
+        // bits in all) and the window's meaningful bits (at most 64).
+        let w = r.peek();
         if w & 1 == 0 {
             r.skip(1);
         } else {
-            if w & 2 == 0 {
-                r.skip(2);
+            let head = if w & 2 == 0 {
+                2
             } else {
                 lead = (w >> 2) as u32 & 63;
                 len = ((w >> 8) as u32 & 63) + 1;
@@ -87,9 +88,12 @@ pub fn decode(body: &[u8], count: usize, out: &mut Vec<f64>) -> Result<()> {
                         "gorilla window of {lead} leading and {len} meaningful bits"
                     )));
                 }
-                r.skip(14);
-            }
-            prev ^= r.read(len) << (64 - lead - len);
+                14
+            };
+            // `len` is 1..=64.
+            let x = (w >> head) as u64 & (u64::MAX >> (64 - len));
+            r.skip(head + len);
+            prev ^= x << (64 - lead - len);
         }
         out.push(f64::from_bits(prev));
     }

@@ -164,7 +164,8 @@ impl Inner {
         {
             let mut all: Vec<Arc<Segment>> = self.state.read().version.all().cloned().collect();
             all.extend(new_segments.iter().cloned());
-            let rollups = self.flush_rollups(&frozen, &Version::new(all), &catalog)?;
+            let version = Version::new(all);
+            let rollups = self.flush_rollups(&frozen, &version, &new_segments, &catalog)?;
             new_segments.extend(rollups);
         }
         let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {

@@ -9,6 +9,7 @@
 //! buckets that data still in the memtables touches: its answer always equals a
 //! recomputation from the raw samples.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,8 +20,8 @@ use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Tombstone};
 use crate::query::{overlapping_in, Snapshot, Version};
 use crate::rollup::{
-    self, buckets_of_buckets, buckets_of_samples, consumption_rows, Bucket, BucketRow, Neighbours,
-    Tier, TierSet,
+    self, buckets_of_bucket_runs, buckets_of_samples, consumption_rows, Bucket, BucketRow,
+    Neighbours, Tier, TierSet,
 };
 use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::segment::{self, EncodedBlock, Segment, SegmentId};
@@ -133,7 +134,7 @@ fn replace_spans(
 /// (stored buckets of `version` overlaid with those just recomputed) for coarser ones.
 /// Returns, per tier, the recomputed spans with their non-empty buckets.
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
-fn refresh(
+fn refresh<'r>(
     version: &Version,
     tiers: TierSet,
     tz: i32,
@@ -141,7 +142,7 @@ fn refresh(
     rollover: Option<f64>,
     dirty: &[(Timestamp, Timestamp)],
     upto: Tier,
-    raw: &mut dyn FnMut(Timestamp, Timestamp) -> Result<Columns>,
+    raw: &mut dyn FnMut(Timestamp, Timestamp) -> Result<Cow<'r, Columns>>,
 ) -> Result<Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)>> {
     let mut out: Vec<(Tier, Vec<((Timestamp, Timestamp), Vec<Bucket>)>)> = Vec::new();
     // Each tier's spans are the finer tier's widened: few calendar computations per point.
@@ -151,27 +152,32 @@ fn refresh(
         let mut fresh = Vec::with_capacity(spans.len());
         for &(a, b) in &spans {
             let rows = match out.last() {
-                None => buckets_of_samples(tier, tz, &raw(a, b)?, rollover),
+                None => buckets_of_samples(tier, tz, &*raw(a, b)?, rollover),
                 Some((finer, finer_fresh)) => {
                     // The finer tier's rows in [a, b): stored rows outside the spans just
                     // recomputed, merged with those spans' rows (both sorted, the spans
                     // disjoint), without copying the spans.
                     let stored = stored_rows(version, *finer, point, a, b, false)?;
-                    let inside = |r: &&Bucket| r.start >= a && r.start < b;
-                    let mut finer_rows: Vec<Bucket> = Vec::new();
+                    // The rows of sorted `rows` inside [a, b).
+                    let inside = |rows: &'_ [Bucket]| {
+                        let i = rows.partition_point(|r| r.start < a);
+                        let j = rows.partition_point(|r| r.start < b).max(i);
+                        (i, j)
+                    };
+                    let mut runs: Vec<&[Bucket]> = Vec::new();
                     let mut si = 0;
                     for ((fa, fb), rows) in finer_fresh.iter().filter(|(s, _)| s.0 < b && s.1 > a) {
-                        while si < stored.len() && stored[si].start < *fa {
-                            finer_rows.extend(Some(&stored[si]).filter(inside));
-                            si += 1;
-                        }
-                        while si < stored.len() && stored[si].start < *fb {
-                            si += 1; // replaced by the span's fresh rows
-                        }
-                        finer_rows.extend(rows.iter().filter(inside));
+                        let sj = si + stored[si..].partition_point(|r| r.start < *fa);
+                        let (i, j) = inside(&stored[si..sj]);
+                        runs.push(&stored[si..sj][i..j]);
+                        // Stored rows in the span are replaced by the span's fresh rows.
+                        si = sj + stored[sj..].partition_point(|r| r.start < *fb);
+                        let (i, j) = inside(rows);
+                        runs.push(&rows[i..j]);
                     }
-                    finer_rows.extend(stored[si..].iter().filter(inside));
-                    buckets_of_buckets(tier, tz, &finer_rows, rollover)
+                    let (i, j) = inside(&stored[si..]);
+                    runs.push(&stored[si..][i..j]);
+                    buckets_of_bucket_runs(tier, tz, &runs, rollover)
                 }
             };
             fresh.push(((a, b), rows));
@@ -266,8 +272,8 @@ fn neighbour_flushed(
 /// range is summed sparsely.
 const MAX_SUM_SLOTS: usize = 100_000;
 
-/// One tier's new rows from a flush, by partition and point.
-type TierParts = BTreeMap<(Timestamp, Timestamp), BTreeMap<PointId, Vec<Bucket>>>;
+/// One tier's new blocks from a flush, by partition, in point order.
+type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<EncodedBlock>>;
 
 impl Inner {
     /// The tiers a point keeps.
@@ -289,20 +295,22 @@ impl Inner {
     }
 
     /// Computes and writes the rollup files for a flush of `frozen`, given the version that
-    /// includes the flush's raw segments. Returns the new files.
+    /// includes the flush's raw segments `new`. Returns the new files.
     pub(super) fn flush_rollups(
         &self,
         frozen: &Memtable,
         version: &Version,
+        new: &[Arc<Segment>],
         catalog: &crate::catalog::Catalog,
     ) -> Result<Vec<Arc<Segment>>> {
+        let new_files: Vec<u64> = new.iter().map(|s| s.id.file_no).collect();
         let tz = self.tz;
         let snap = Snapshot {
             version: Arc::new(version.clone()),
             frozen: Vec::new(),
         };
         let mut parts: [TierParts; 5] = Default::default();
-        for (point, _, tombstones) in frozen.iter_points() {
+        for (point, (cols, sorted), tombstones) in frozen.iter_points() {
             let Some(meta) = catalog.get(point) else {
                 continue;
             };
@@ -313,7 +321,31 @@ impl Inner {
             let mut dirty = Vec::new();
             frozen.touched(point, &mut dirty);
             let dirty = merge_spans(dirty);
-            let mut raw = |a, b| snap.read(point, a, b, None);
+            // This point's new rows, by tier and partition.
+            let mut mine: [BTreeMap<(Timestamp, Timestamp), Vec<Bucket>>; 5] = Default::default();
+            // The raw samples of a span: when no older segment holds any of the point's data
+            // there, they are exactly the frozen samples (sorted, unique, nothing deleted)
+            // that this flush's segments hold, taken here without decoding those segments.
+            let mut raw = |a: Timestamp, b: Timestamp| {
+                let older = version
+                    .overlapping(a, b)
+                    .filter(|s| !new_files.contains(&s.id.file_no))
+                    .any(|s| {
+                        s.block(point)
+                            .is_some_and(|m| m.stats.min_ts < b && m.stats.max_ts >= a)
+                            || s.tombstones(point).next().is_some()
+                    });
+                if sorted && tombstones.is_empty() && !older {
+                    let r = cols.range_of(a, b);
+                    if r.len() == cols.len() {
+                        return Ok(Cow::Borrowed(cols));
+                    }
+                    let mut c = Columns::with_capacity(r.len());
+                    c.extend_from(cols, r);
+                    return Ok(Cow::Owned(c));
+                }
+                snap.read(point, a, b, None).map(Cow::Owned)
+            };
             let fresh = refresh(
                 version,
                 tiers,
@@ -350,7 +382,7 @@ impl Inner {
                     }
                     // Hand the rows to their partitions: runs of one partition each, moved
                     // whole when a run is all the rows (the usual case), else copied once.
-                    let tier_parts = &mut parts[tier as usize - 1];
+                    let tier_parts = &mut mine[tier as usize - 1];
                     let mut runs = Vec::new();
                     let mut i = 0;
                     while i < all.len() {
@@ -363,7 +395,7 @@ impl Inner {
                         i = j;
                     }
                     if let [(p, _, _)] = runs[..] {
-                        let e = tier_parts.entry(p).or_default().entry(point).or_default();
+                        let e = tier_parts.entry(p).or_default();
                         if e.is_empty() {
                             *e = all;
                         } else {
@@ -374,17 +406,23 @@ impl Inner {
                             tier_parts
                                 .entry(p)
                                 .or_default()
-                                .entry(point)
-                                .or_default()
                                 .extend_from_slice(&all[i..j]);
                         }
                     }
                 }
             }
+            // The point's rows encoded at once, while they are in cache: a flush holds
+            // encoded blocks, not every point's buckets.
+            for (ti, tier_parts) in mine.iter().enumerate() {
+                for (&p, rows) in tier_parts.iter().filter(|(_, rows)| !rows.is_empty()) {
+                    let block = rollup::encode_block(point, rows, &self.opts.codec);
+                    parts[ti].entry(p).or_default().push(block);
+                }
+            }
         }
         let mut out = Vec::new();
-        for (ti, tier_parts) in parts.iter().enumerate() {
-            for (&(ps, pe), points) in tier_parts {
+        for (ti, tier_parts) in parts.into_iter().enumerate() {
+            for ((ps, pe), mut blocks) in tier_parts {
                 let file_no = self.alloc_file_no();
                 let id = SegmentId {
                     kind: ti as u8 + 1,
@@ -393,7 +431,8 @@ impl Inner {
                     part_start: ps,
                     part_end: pe,
                 };
-                out.push(self.write_rollup_file(&id, points)?);
+                blocks.sort_by_key(|b| b.point);
+                out.push(self.write_rollup_blocks(&id, &blocks)?);
             }
         }
         Ok(out)
@@ -410,7 +449,12 @@ impl Inner {
             .filter(|(_, rows)| !rows.is_empty())
             .map(|(&p, rows)| rollup::encode_block(p, rows, &self.opts.codec))
             .collect();
-        let bytes = segment::encode_blocks(id, &blocks, &[]);
+        self.write_rollup_blocks(id, &blocks)
+    }
+
+    /// Writes one rollup file of encoded blocks (sorted by point) and opens it.
+    fn write_rollup_blocks(&self, id: &SegmentId, blocks: &[EncodedBlock]) -> Result<Arc<Segment>> {
+        let bytes = segment::encode_blocks(id, blocks, &[]);
         segment::write_bytes(&*self.storage, &self.dir, id, &bytes)?;
         Ok(Arc::new(Segment::open(
             &*self.storage,
@@ -435,6 +479,19 @@ pub struct SumRow {
     pub consumption: Option<f64>,
     /// Points that contributed a bucket.
     pub points: u32,
+}
+
+impl SumRow {
+    /// Adds one point's bucket.
+    #[inline]
+    fn add(&mut self, count: u64, sum: f64, cons: Option<f64>) {
+        self.count += count;
+        self.sum += sum;
+        self.points += 1;
+        if let Some(c) = cons {
+            self.consumption = Some(self.consumption.unwrap_or(0.0) + c);
+        }
+    }
 }
 
 /// Units of standard coal.
@@ -602,6 +659,7 @@ impl Db {
                 let mut c = Columns::with_capacity(r.len());
                 c.extend_from(&active.0, r);
                 snap.read(point, f, t, Some(&(c, active.1.clone())))
+                    .map(Cow::Owned)
             };
             let fresh = refresh(
                 &snap.version,
@@ -853,20 +911,20 @@ impl Db {
             (snap, in_memory)
         };
         let mut rows = rollup::SumRows::default();
+        let mut cons_buf: Vec<f64> = Vec::new();
         for (i, &p) in points.iter().enumerate() {
             let meta = &metas[i];
             let mut at = 0usize;
-            let mut add = |start: Timestamp, count: u64, sum: f64, cons: Option<f64>| {
+            let mut add = |slots: &mut [SumRow],
+                           start: Timestamp,
+                           count: u64,
+                           sum: f64,
+                           cons: Option<f64>| {
                 while at < slots.len() && slots[at].start < start {
                     at += 1;
                 }
                 if let Some(e) = slots.get_mut(at).filter(|e| e.start == start) {
-                    e.count += count;
-                    e.sum += sum;
-                    e.points += 1;
-                    if let Some(c) = cons {
-                        e.consumption = Some(e.consumption.unwrap_or(0.0) + c);
-                    }
+                    e.add(count, sum, cons);
                 }
             };
             let fast = !in_memory[i]
@@ -874,7 +932,13 @@ impl Db {
                 && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?;
             if !fast {
                 for r in self.rollup_with(p, tier, from, to, coal)? {
-                    add(r.bucket.start, r.bucket.count, r.bucket.sum, r.consumption);
+                    add(
+                        &mut slots,
+                        r.bucket.start,
+                        r.bucket.count,
+                        r.bucket.sum,
+                        r.consumption,
+                    );
                 }
                 continue;
             }
@@ -899,21 +963,48 @@ impl Db {
             } else {
                 1.0
             };
+            // As `rollup_with` computes it: the multiplier, then the coal coefficient.
+            let convert = |start: Timestamp, c: Option<f64>| {
+                let cons = c.map(|c| c * meta.multiplier);
+                if coal.is_none() {
+                    return cons;
+                }
+                match (cons, meta.coal_at(start)) {
+                    (Some(c), Some(k)) => Some(c * k / div),
+                    _ => None,
+                }
+            };
+            // Consecutive buckets (the usual case): their slots are consecutive too, found
+            // once; the empty buckets of outages on either side go through `add`.
+            let st = rows.starts();
+            let n = st.len();
+            let j0 = slots.partition_point(|r| r.start < st.first().copied().unwrap_or(0));
+            let m = n.min(slots.len() - j0);
+            let aligned = m > 0 && slots[j0].start == st[0] && slots[j0 + m - 1].start == st[m - 1];
+            if aligned {
+                let mut gaps = Vec::new();
+                if walk.each_consecutive(&rows, &mut cons_buf, |s, c| gaps.push((s, c))) {
+                    for (start, c) in gaps.iter().filter(|g| g.0 < st[0]) {
+                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
+                    }
+                    for (k, e) in slots[j0..j0 + m].iter_mut().enumerate() {
+                        let c = convert(e.start, Some(cons_buf[k]));
+                        e.add(rows.count(k), rows.sum(k), c);
+                    }
+                    for (start, c) in gaps.iter().filter(|g| g.0 > st[0]) {
+                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
+                    }
+                    continue;
+                }
+            }
             walk.each(&rows, |k, start, c| {
                 if start >= to {
                     return;
                 }
-                // As `rollup_with` computes it: the multiplier, then the coal coefficient.
-                let mut cons = c.map(|c| c * meta.multiplier);
-                if coal.is_some() {
-                    cons = match (cons, meta.coal_at(start)) {
-                        (Some(c), Some(k)) => Some(c * k / div),
-                        _ => None,
-                    };
-                }
+                let cons = convert(start, c);
                 match k {
-                    Some(k) => add(start, rows.count[k], rows.sum[k], cons),
-                    None => add(start, 0, 0.0, cons),
+                    Some(k) => add(&mut slots, start, rows.count(k), rows.sum(k), cons),
+                    None => add(&mut slots, start, 0, 0.0, cons),
                 }
             });
         }

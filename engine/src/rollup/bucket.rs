@@ -152,13 +152,7 @@ impl Bucket {
 pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64>) -> Vec<Bucket> {
     // At most one bucket per sample, and for the fixed-length tiers at most one per bucket
     // length of the span.
-    let fixed = match tier {
-        Tier::Minute => Some(60_000),
-        Tier::Hour => Some(3_600_000),
-        Tier::Day => Some(86_400_000),
-        Tier::Month | Tier::Year => None,
-    };
-    let cap = match (fixed, c.ts.first(), c.ts.last()) {
+    let cap = match (tier.fixed_len(), c.ts.first(), c.ts.last()) {
         (Some(len), Some(&a), Some(&b)) => c.len().min(((b - a) / len) as usize + 2),
         _ => 0,
     };
@@ -175,6 +169,50 @@ pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64
         out.push(Bucket::of_samples(start, c, i..j, rollover));
         i = j;
     }
+    out
+}
+
+/// Buckets of `tier` from sorted, non-empty finer buckets given as consecutive runs (the
+/// runs joined are sorted): [`buckets_of_buckets`] of the runs joined, without joining
+/// them. Each bucket is combined exactly as [`Bucket::combine`] combines its parts.
+pub fn buckets_of_bucket_runs(
+    tier: Tier,
+    tz: i32,
+    runs: &[&[Bucket]],
+    rollover: Option<f64>,
+) -> Vec<Bucket> {
+    let mut out = Vec::new();
+    // The bucket being combined and its end.
+    let mut cur: Option<(Bucket, Timestamp)> = None;
+    for p in runs.iter().flat_map(|r| r.iter()) {
+        if let Some((b, end)) = &mut cur {
+            if p.start < *end {
+                // As `combine` adds a part after the first.
+                b.count += p.count;
+                b.sum += p.sum;
+                if p.min < b.min {
+                    b.min = p.min;
+                    b.min_ts = p.min_ts;
+                }
+                if p.max > b.max {
+                    b.max = p.max;
+                    b.max_ts = p.max_ts;
+                }
+                b.inc += inc(b.last, p.first, rollover);
+                b.inc += p.inc;
+                b.last = p.last;
+                b.last_ts = p.last_ts;
+                continue;
+            }
+        }
+        out.extend(cur.take().map(|(b, _)| b));
+        let start = tier.bucket_start(p.start, tz);
+        cur = Some((
+            Bucket::combine(start, std::slice::from_ref(p), rollover),
+            tier.bucket_end(start, tz),
+        ));
+    }
+    out.extend(cur.map(|(b, _)| b));
     out
 }
 
@@ -333,7 +371,125 @@ impl WalkRows for [Bucket] {
     }
 }
 
+/// The share of the increase between samples `a` and `b` that falls in `[s, e)`, the
+/// register interpolated linearly between them.
+#[inline]
+fn share(a: (i64, f64), b: (i64, f64), s: i64, e: i64, rollover: Option<f64>) -> f64 {
+    let lo = s.max(a.0);
+    let hi = e.min(b.0);
+    if hi <= lo || b.0 <= a.0 {
+        0.0
+    } else {
+        inc(a.1, b.1, rollover) * (hi - lo) as f64 / (b.0 - a.0) as f64
+    }
+}
+
 impl Walk {
+    /// Calls `sink(start, consumption)` for the empty buckets in `[lo, hi)` (`lo` a bucket
+    /// start) that lie between samples `a` and `b`.
+    fn gap(
+        &self,
+        a: (i64, f64),
+        b: (i64, f64),
+        lo: i64,
+        hi: i64,
+        sink: &mut dyn FnMut(Timestamp, f64),
+    ) {
+        let (tier, tz) = (self.tier, self.tz);
+        // The end of the bucket holding `a` is a bucket start.
+        let mut s = tier.bucket_end(tier.bucket_start(a.0, tz), tz).max(lo);
+        while s < hi && s < b.0 {
+            let e = tier.bucket_end(s, tz);
+            if e > b.0 {
+                break; // the bucket holding b is not empty
+            }
+            sink(s, share(a, b, s, e, self.rollover));
+            s = e;
+        }
+    }
+
+    /// [`Walk::each`] for a counter whose buckets are consecutive (each starts where the one
+    /// before ends), the common case, without a call per bucket: the consumption of bucket
+    /// `k` (before the multiplier) is written to `cons[k]`, computed exactly as `each`
+    /// computes it, and `gap(start, consumption)` is called for the empty buckets inside an
+    /// outage before the first bucket or after the last. Returns `false`, having done
+    /// nothing, when the point is not a counter or its buckets are not consecutive.
+    pub fn each_consecutive(
+        &self,
+        rows: &super::SumRows,
+        cons: &mut Vec<f64>,
+        mut gap: impl FnMut(Timestamp, f64),
+    ) -> bool {
+        let (tier, tz, rollover) = (self.tier, self.tz, self.rollover);
+        let n = rows.start.len();
+        if !self.counter || n == 0 {
+            return false;
+        }
+        let st = &rows.start[..n];
+        let col = |c: usize| &rows.cols[c][..n];
+        let (fv, fo) = (col(super::S_FIRST), col(super::S_FIRST_OFF));
+        let (lv, lo) = (col(super::S_LAST), col(super::S_LAST_OFF));
+        let inc = col(super::S_INC);
+        // Offsets are checked whole and in range when decoded.
+        let ft = |k: usize| st[k] + fo[k] as i64;
+        let lt = |k: usize| st[k] + lo[k] as i64;
+        let consecutive = match tier.fixed_len() {
+            Some(len) => st.windows(2).all(|w| w[1].wrapping_sub(w[0]) == len),
+            None => st.windows(2).all(|w| w[1] == tier.bucket_end(w[0], tz)),
+        };
+        if !consecutive {
+            return false;
+        }
+        cons.clear();
+        cons.reserve(n);
+        if let Some(a) = self.nb.before {
+            self.gap(a, (ft(0), fv[0]), self.from, st[0], &mut gap);
+        }
+        // Bucket k: its increase, the share of the pair (last of k-1, first of k) inside it
+        // and that of the pair (last of k, first of k+1), the ends from the neighbours.
+        let one =
+            |k: usize, left: Option<(i64, f64)>, right: Option<(i64, f64)>, end: i64| -> f64 {
+                let mut c = inc[k];
+                if let Some(a) = left {
+                    c += share(a, (ft(k), fv[k]), st[k], end, rollover);
+                }
+                if let Some(r) = right {
+                    c += share((lt(k), lv[k]), r, st[k], end, rollover);
+                }
+                c
+            };
+        if n == 1 {
+            cons.push(one(
+                0,
+                self.nb.before,
+                self.nb.after,
+                tier.bucket_end(st[0], tz),
+            ));
+        } else {
+            cons.push(one(0, self.nb.before, Some((ft(1), fv[1])), st[1]));
+            // The previous bucket's last sample and this one's first carried along.
+            let mut left = (lt(0), lv[0]);
+            let mut first = (ft(1), fv[1]);
+            for k in 1..n - 1 {
+                let next = (ft(k + 1), fv[k + 1]);
+                let last = (lt(k), lv[k]);
+                let mut c = inc[k];
+                c += share(left, first, st[k], st[k + 1], rollover);
+                c += share(last, next, st[k], st[k + 1], rollover);
+                cons.push(c);
+                left = last;
+                first = next;
+            }
+            let k = n - 1;
+            let end = tier.bucket_end(st[k], tz);
+            cons.push(one(k, Some(left), self.nb.after, end));
+        }
+        if let Some(b) = self.nb.after {
+            self.gap((lt(n - 1), lv[n - 1]), b, self.from, self.to, &mut gap);
+        }
+        true
+    }
+
     /// Calls `sink(Some(k), start, consumption)` for each bucket `k` of `rows` (sorted,
     /// non-empty, inside the range) and, for a counter, `sink(None, start, consumption)`
     /// for each empty bucket inside an outage, in time order. The consumption is before
@@ -351,32 +507,13 @@ impl Walk {
             }
             return;
         }
-        // The share of the pair (a, b) of samples that falls in [s, e).
-        let share = |a: (i64, f64), b: (i64, f64), s: i64, e: i64| -> f64 {
-            let lo = s.max(a.0);
-            let hi = e.min(b.0);
-            if hi <= lo || b.0 <= a.0 {
-                0.0
-            } else {
-                inc(a.1, b.1, rollover) * (hi - lo) as f64 / (b.0 - a.0) as f64
-            }
-        };
-        // Empty buckets in [lo, hi) that lie between samples a and b.
+        let share = |a, b, s, e| share(a, b, s, e, rollover);
         let gap = |sink: &mut dyn FnMut(Option<usize>, Timestamp, Option<f64>),
                    a: (i64, f64),
                    b: (i64, f64),
                    lo: i64,
                    hi: i64| {
-            // `lo` is a bucket start; so is the end of the bucket holding `a`.
-            let mut s = tier.bucket_end(tier.bucket_start(a.0, tz), tz).max(lo);
-            while s < hi && s < b.0 {
-                let e = tier.bucket_end(s, tz);
-                if e > b.0 {
-                    break; // the bucket holding b is not empty
-                }
-                sink(None, s, Some(share(a, b, s, e)));
-                s = e;
-            }
+            self.gap(a, b, lo, hi, &mut |s, c| sink(None, s, Some(c)));
         };
         let mut left = self.nb.before;
         // End of the bucket holding `left`, once `left` is a bucket's last sample: when it

@@ -9,8 +9,8 @@ mod bucket;
 mod tier;
 
 pub use bucket::{
-    buckets_of_buckets, buckets_of_samples, consumption_rows, inc, Bucket, BucketRow, Neighbours,
-    Walk, WalkRows,
+    buckets_of_bucket_runs, buckets_of_buckets, buckets_of_samples, consumption_rows, inc, Bucket,
+    BucketRow, Neighbours, Walk, WalkRows,
 };
 pub use tier::{Tier, TierSet};
 
@@ -35,26 +35,25 @@ fn bits_equal(a: &[f64], b: &[f64]) -> bool {
 /// offset, increase. Offsets are milliseconds from the bucket's start.
 pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> EncodedBlock {
     let n = rows.len();
-    let mut cols: Vec<Vec<f64>> = (0..COLUMNS - 1).map(|_| Vec::with_capacity(n)).collect();
-    let starts: Vec<i64> = rows.iter().map(|b| b.start).collect();
-    for b in rows {
-        let f = [
-            b.count as f64,
-            b.sum,
-            b.min,
-            (b.min_ts - b.start) as f64,
-            b.max,
-            (b.max_ts - b.start) as f64,
-            b.first,
-            (b.first_ts - b.start) as f64,
-            b.last,
-            (b.last_ts - b.start) as f64,
-            b.inc,
-        ];
-        for (c, v) in cols.iter_mut().zip(f) {
-            c.push(v);
-        }
+    // Column by column, one pass each (a pass per field is cheaper than pushing every
+    // bucket's fields onto eleven vectors at once).
+    fn column(rows: &[Bucket], f: impl Fn(&Bucket) -> f64) -> Vec<f64> {
+        rows.iter().map(f).collect()
     }
+    let cols: [Vec<f64>; COLUMNS - 1] = [
+        column(rows, |b| b.count as f64),
+        column(rows, |b| b.sum),
+        column(rows, |b| b.min),
+        column(rows, |b| (b.min_ts - b.start) as f64),
+        column(rows, |b| b.max),
+        column(rows, |b| (b.max_ts - b.start) as f64),
+        column(rows, |b| b.first),
+        column(rows, |b| (b.first_ts - b.start) as f64),
+        column(rows, |b| b.last),
+        column(rows, |b| (b.last_ts - b.start) as f64),
+        column(rows, |b| b.inc),
+    ];
+    let starts: Vec<i64> = rows.iter().map(|b| b.start).collect();
     let mut columns = Vec::with_capacity(COLUMNS);
     let mut ts = Vec::new();
     codec::encode_timestamps(&starts, opts, &mut ts);
@@ -75,13 +74,13 @@ pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> Enc
         }
         columns.push(out);
     }
-    let sum: f64 = rows.iter().map(|b| b.sum).sum();
+    let sum: f64 = cols[1].iter().sum();
     let stats = BlockStats {
         count: n as u32,
         min_ts: starts.first().copied().unwrap_or(0),
         max_ts: starts.last().copied().unwrap_or(0),
-        min: rows.iter().map(|b| b.min).fold(f64::INFINITY, f64::min),
-        max: rows.iter().map(|b| b.max).fold(f64::NEG_INFINITY, f64::max),
+        min: cols[2].iter().copied().fold(f64::INFINITY, f64::min),
+        max: cols[4].iter().copied().fold(f64::NEG_INFINITY, f64::max),
         sum,
         first: rows.first().map_or(0.0, |b| b.first),
         last: rows.last().map_or(0.0, |b| b.last),
@@ -195,30 +194,27 @@ pub fn decode_block(
 const SUM_COLUMNS: [usize; 7] = [0, 1, 6, 7, 8, 9, 10];
 
 /// The buckets of one point decoded column by column for a sum over many points: only the
-/// columns a sum needs, appended block after block into buffers that are reused from point
-/// to point (no per-bucket structure, no allocation once warm). Markers of deleted buckets
-/// (`count == 0`) are left out.
+/// columns a sum needs, decoded straight into buffers that are reused from point to point
+/// (no per-bucket structure, no copy of a block that lies wholly in the range, no
+/// allocation once warm). Markers of deleted buckets (`count == 0`) are left out.
 #[derive(Debug, Default)]
 pub struct SumRows {
     /// Bucket starts.
-    pub start: Vec<i64>,
-    /// Samples per bucket.
-    pub count: Vec<u64>,
-    /// Sum of the values.
-    pub sum: Vec<f64>,
-    /// First sample's value.
-    pub first: Vec<f64>,
-    /// First sample's time.
-    pub first_ts: Vec<i64>,
-    /// Last sample's value.
-    pub last: Vec<f64>,
-    /// Last sample's time.
-    pub last_ts: Vec<i64>,
-    /// Increase from first to last.
-    pub inc: Vec<f64>,
+    start: Vec<i64>,
+    /// The value columns of [`SUM_COLUMNS`], in that order: count, sum, first, first offset,
+    /// last, last offset, increase (offsets in ms from the bucket's start, checked whole).
+    cols: [Vec<f64>; SUM_COLUMNS.len()],
     tmp_starts: Vec<i64>,
-    tmp: [Vec<f64>; COLUMNS - 1],
 }
+
+/// Indexes into [`SumRows::cols`].
+const S_COUNT: usize = 0;
+const S_SUM: usize = 1;
+const S_FIRST: usize = 2;
+const S_FIRST_OFF: usize = 3;
+const S_LAST: usize = 4;
+const S_LAST_OFF: usize = 5;
+const S_INC: usize = 6;
 
 impl WalkRows for SumRows {
     fn len(&self) -> usize {
@@ -230,15 +226,21 @@ impl WalkRows for SumRows {
     }
     #[inline]
     fn first(&self, k: usize) -> (i64, f64) {
-        (self.first_ts[k], self.first[k])
+        (
+            self.start[k] + self.cols[S_FIRST_OFF][k] as i64,
+            self.cols[S_FIRST][k],
+        )
     }
     #[inline]
     fn last(&self, k: usize) -> (i64, f64) {
-        (self.last_ts[k], self.last[k])
+        (
+            self.start[k] + self.cols[S_LAST_OFF][k] as i64,
+            self.cols[S_LAST][k],
+        )
     }
     #[inline]
     fn inc(&self, k: usize) -> f64 {
-        self.inc[k]
+        self.cols[S_INC][k]
     }
 }
 
@@ -246,13 +248,36 @@ impl SumRows {
     /// Empties the buckets (keeping the buffers).
     pub fn clear(&mut self) {
         self.start.clear();
-        self.count.clear();
-        self.sum.clear();
-        self.first.clear();
-        self.first_ts.clear();
-        self.last.clear();
-        self.last_ts.clear();
-        self.inc.clear();
+        for c in &mut self.cols {
+            c.clear();
+        }
+    }
+
+    /// Number of buckets.
+    pub fn len(&self) -> usize {
+        self.start.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty()
+    }
+
+    /// Bucket starts.
+    pub fn starts(&self) -> &[i64] {
+        &self.start
+    }
+
+    /// Samples in bucket `k`.
+    #[inline]
+    pub fn count(&self, k: usize) -> u64 {
+        self.cols[S_COUNT][k] as u64
+    }
+
+    /// Sum of the values of bucket `k`.
+    #[inline]
+    pub fn sum(&self, k: usize) -> f64 {
+        self.cols[S_SUM][k]
     }
 
     /// Appends the buckets of a rollup block with `from <= start < to`, checked as
@@ -281,30 +306,39 @@ impl SumRows {
                 _ => i,
             };
         }
-        let mut decoded = [false; COLUMNS - 1];
-        let mut constant = [false; COLUMNS - 1];
-        for &w in &SUM_COLUMNS {
-            let s = src[w];
-            if decoded[s] {
-                continue;
-            }
-            constant[s] =
-                codec::peek_codec(cols[s + 1]).map_err(err)?.kind == codec::CodecKind::Constant;
-            let v = &mut self.tmp[s];
-            v.clear();
-            codec::decode_values(cols[s + 1], n, v).map_err(err)?;
-            if v.len() != n {
-                return Err(err(Error::corrupt("rollup column length differs")));
-            }
-            decoded[s] = true;
-        }
         let lo = self.tmp_starts.partition_point(|&s| s < from);
         let hi = self.tmp_starts.partition_point(|&s| s < to);
-        let col = |w: usize| &self.tmp[src[w]][lo..hi];
-        let (count, sum, first, first_off) = (col(0), col(1), col(6), col(7));
-        let (last, last_off, inc) = (col(8), col(9), col(10));
-        let starts = &self.tmp_starts[lo..hi];
-        // Checks first, column by column (`x as i64` round-trips exactly when `x` is whole).
+        let base = self.start.len();
+        // Each needed column decoded once, straight into its buffer (a column that repeats
+        // another is copied from the first buffer that holds it), then cut to [lo, hi).
+        let mut constant = [false; SUM_COLUMNS.len()];
+        for (d, &w) in SUM_COLUMNS.iter().enumerate() {
+            let s = src[w];
+            if let Some(e) = (0..d).find(|&e| src[SUM_COLUMNS[e]] == s) {
+                let (done, rest) = self.cols.split_at_mut(d);
+                rest[0].extend_from_slice(&done[e][base..]);
+                constant[d] = constant[e];
+                continue;
+            }
+            let bytes = cols[s + 1];
+            constant[d] = codec::peek_codec(bytes).map_err(err)?.kind == codec::CodecKind::Constant;
+            let v = &mut self.cols[d];
+            codec::decode_values(bytes, n, v).map_err(err)?;
+            if v.len() != base + n {
+                return Err(err(Error::corrupt("rollup column length differs")));
+            }
+            if hi < n {
+                v.truncate(base + hi);
+            }
+            if lo > 0 {
+                v.drain(base..base + lo);
+            }
+        }
+        self.start.extend_from_slice(&self.tmp_starts[lo..hi]);
+        let new = |c: &Vec<f64>| c.len() - base;
+        debug_assert!(self.cols.iter().all(|c| new(c) == hi - lo));
+        // Checks, column by column (`x as i64` round-trips exactly when `x` is whole).
+        let count = &self.cols[S_COUNT][base..];
         if let Some(&c) = count
             .iter()
             .find(|&&c| !(c >= 0.0 && c == (c as i64) as f64))
@@ -313,48 +347,41 @@ impl SumRows {
         }
         let bad_off = |x: f64| !((0.0..=4.0e11).contains(&x) && x == (x as i64) as f64);
         // A constant column (the usual offsets of regular data) is checked once.
-        let checked = |w: usize, c: &'_ [f64]| -> usize {
-            if constant[src[w]] {
-                c.len().min(1)
+        let checked = |d: usize| -> &[f64] {
+            let c = &self.cols[d][base..];
+            if constant[d] {
+                &c[..c.len().min(1)]
             } else {
-                c.len()
+                c
             }
         };
-        let (nf, nl) = (checked(7, first_off), checked(9, last_off));
-        if let Some(&x) = first_off[..nf]
+        if let Some(&x) = checked(S_FIRST_OFF)
             .iter()
-            .chain(&last_off[..nl])
+            .chain(checked(S_LAST_OFF))
             .find(|&&x| bad_off(x))
         {
             return Err(err(Error::corrupt(format!(
                 "rollup offset {x} out of range"
             ))));
         }
-        if !count.contains(&0.0) {
-            self.start.extend_from_slice(starts);
-            self.count.extend(count.iter().map(|&c| c as u64));
-            self.sum.extend_from_slice(sum);
-            self.first.extend_from_slice(first);
-            self.first_ts
-                .extend(starts.iter().zip(first_off).map(|(&s, &o)| s + o as i64));
-            self.last.extend_from_slice(last);
-            self.last_ts
-                .extend(starts.iter().zip(last_off).map(|(&s, &o)| s + o as i64));
-            self.inc.extend_from_slice(inc);
-            return Ok(());
-        }
-        for (k, &s) in starts.iter().enumerate() {
-            if count[k] == 0.0 {
-                continue; // a marker of a deleted bucket
+        if count.contains(&0.0) {
+            // Markers of deleted buckets: left out.
+            let keep: Vec<bool> = count.iter().map(|&c| c != 0.0).collect();
+            let retain = |v: &mut Vec<f64>| {
+                let mut k = 0;
+                v.retain(|_| {
+                    k += 1;
+                    k <= base || keep[k - 1 - base]
+                });
+            };
+            for c in &mut self.cols {
+                retain(c);
             }
-            self.start.push(s);
-            self.count.push(count[k] as u64);
-            self.sum.push(sum[k]);
-            self.first.push(first[k]);
-            self.first_ts.push(s + first_off[k] as i64);
-            self.last.push(last[k]);
-            self.last_ts.push(s + last_off[k] as i64);
-            self.inc.push(inc[k]);
+            let mut k = 0;
+            self.start.retain(|_| {
+                k += 1;
+                k <= base || keep[k - 1 - base]
+            });
         }
         Ok(())
     }

@@ -86,6 +86,18 @@ impl Tier {
         }
     }
 
+    /// The length of every bucket of the tier, for the tiers whose buckets are all alike
+    /// (minutes, hours, and days in a fixed offset); `None` for months and years.
+    #[inline]
+    pub fn fixed_len(self) -> Option<i64> {
+        match self {
+            Tier::Minute => Some(MINUTE),
+            Tier::Hour => Some(HOUR),
+            Tier::Day => Some(DAY),
+            Tier::Month | Tier::Year => None,
+        }
+    }
+
     /// Start of the bucket holding `ts`, in a zone `offset_min` minutes east of UTC.
     #[inline]
     pub fn bucket_start(self, ts: i64, offset_min: i32) -> i64 {
