@@ -618,7 +618,8 @@ mod release_tests {
         assert_eq!(x, sum);
         eprintln!("resident after block reads: {} KiB", resident_kib(&p));
         assert!(resident_kib(&p) <= 64);
-        b.release(10..5); // empty and out-of-range ranges are ignored
+        // Empty and out-of-range ranges are ignored.
+        b.release(std::ops::Range { start: 10, end: 5 });
         b.release(b.len()..b.len() + 10);
     }
 }
