@@ -14,7 +14,7 @@ use crate::catalog::PointId;
 use crate::codec::{self, Codec, CodecOptions};
 use crate::error::{Error, Result};
 use crate::format::{self, put_f64, put_i64, put_u32, put_u64, put_uvarint, Reader};
-use crate::io::Storage;
+use crate::io::{FileBytes, Storage};
 use crate::memtable::Tombstone;
 use crate::sample::{Columns, Timestamp};
 
@@ -291,13 +291,19 @@ pub fn write_bytes(storage: &dyn Storage, dir: &Path, id: &SegmentId, bytes: &[u
 }
 
 /// An open segment file: its bytes (memory-mapped for the file backend) and parsed index.
+///
+/// Pages of a mapped segment that reads touch stay in the process's resident set until they
+/// are handed back ([`Segment::release_pages`]): the index's once parsed, all of them after a
+/// whole-file check, and the database hands back every live segment's after each round of
+/// background flushing and compaction (a block read itself does not, to keep reads cheap).
+/// A later read faults them in again from the page cache.
 #[derive(Debug)]
 pub struct Segment {
     /// Identity, from the file's header.
     pub id: SegmentId,
     /// Path of the file.
     pub path: PathBuf,
-    data: Bytes,
+    data: FileBytes,
     /// Blocks in increasing point order.
     blocks: Vec<BlockMeta>,
     /// Tombstones in increasing point order.
@@ -309,13 +315,20 @@ impl Segment {
     /// read, or all at once by [`Segment::verify`]).
     pub fn open(storage: &dyn Storage, path: &Path) -> Result<Segment> {
         let data = storage
-            .read(path)
+            .read_pages(path)
             .map_err(|e| Error::io(format!("read segment {}", path.display()), e))?;
-        Segment::from_bytes(data, path).map_err(|e| e.in_file(path, 0))
+        let seg = Segment::from_file_bytes(data, path).map_err(|e| e.in_file(path, 0))?;
+        // The index is parsed into memory; nothing else has been read yet.
+        seg.release_pages();
+        Ok(seg)
     }
 
     /// Parses a segment from its bytes. Errors carry offsets from the start of the file.
     pub fn from_bytes(data: Bytes, path: &Path) -> Result<Segment> {
+        Segment::from_file_bytes(FileBytes::from(data), path)
+    }
+
+    fn from_file_bytes(data: FileBytes, path: &Path) -> Result<Segment> {
         let buf = &data[..];
         if buf.len() < HEADER_LEN + FOOTER_LEN {
             return Err(Error::corrupt(format!(
@@ -596,6 +609,12 @@ impl Segment {
         Ok(())
     }
 
+    /// Hands back every mapped page of the file (see [`FileBytes::release`]): for when no
+    /// read of it is under way that would soon touch them again. A no-op in memory.
+    pub fn release_pages(&self) {
+        self.data.release(0..self.data.len());
+    }
+
     fn check_decoded(&self, m: &BlockMeta, c: &Columns, base: usize) -> Result<()> {
         let n = m.stats.count as usize;
         let ok = c.ts.len() == base + n
@@ -627,6 +646,12 @@ impl Segment {
 
     /// Checks every block: checksum, decoding, order and statistics.
     pub fn verify(&self) -> Result<()> {
+        let r = self.verify_blocks();
+        self.release_pages();
+        r
+    }
+
+    fn verify_blocks(&self) -> Result<()> {
         if self.id.kind != KIND_RAW {
             for m in &self.blocks {
                 self.columns(m)?;

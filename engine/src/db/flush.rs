@@ -237,6 +237,11 @@ impl Inner {
                 }
             }
         }
+        // The flush and compactions before this read segments through their mappings.
+        let version = self.state.read().version.clone();
+        for s in version.all() {
+            s.release_pages();
+        }
         Ok(())
     }
 

@@ -585,6 +585,7 @@ impl Db {
                 count_codec(&mut p.value_codecs, vc);
                 s.segment_samples += u64::from(b.stats.count);
             }
+            seg.release_pages();
         }
         s.per_point = per;
         Ok(s)

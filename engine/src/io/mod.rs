@@ -34,6 +34,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WriteFile>>;
     /// The whole content of a file. Large immutable files are memory-mapped.
     fn read(&self, path: &Path) -> io::Result<Bytes>;
+    /// The whole content of an immutable file, like [`Storage::read`], in a form whose
+    /// pages a reader can hand back once it is done with them ([`FileBytes::release`]), so
+    /// that a long-lived mapping does not keep every page it was ever read through resident.
+    /// The default reads through [`Storage::read`]; nothing is then given back.
+    fn read_pages(&self, path: &Path) -> io::Result<FileBytes> {
+        self.read(path).map(FileBytes::from)
+    }
     /// Size of a file in bytes.
     fn file_size(&self, path: &Path) -> io::Result<u64>;
     /// Atomically renames `from` to `to`, replacing `to`.
@@ -79,6 +86,10 @@ pub trait WriteFile: Send + fmt::Debug {
 /// Holds a lock until dropped.
 pub trait LockGuard: Send + Sync + fmt::Debug {}
 
+/// [`FileBytes::release`] rounds out to this: the fault-around window of Linux (the pages
+/// one fault maps, `fault_around_bytes`, 64 KiB by default). Mappings start page-aligned.
+pub const RELEASE_ALIGN: usize = 64 * 1024;
+
 /// Files smaller than this are read into memory rather than mapped.
 const MMAP_MIN: u64 = 64 * 1024;
 
@@ -113,10 +124,105 @@ struct FileLock(#[allow(dead_code)] File);
 impl LockGuard for FileLock {}
 
 /// Keeps a memory map alive behind a `Bytes`.
-struct MmapOwner(memmap2::Mmap);
+struct MmapOwner(Arc<memmap2::Mmap>);
 impl AsRef<[u8]> for MmapOwner {
     fn as_ref(&self) -> &[u8] {
         &self.0
+    }
+}
+
+/// Maps a whole file read-only (`MAP_SHARED`).
+fn map_file(f: &File) -> io::Result<Arc<memmap2::Mmap>> {
+    // SAFETY: a mapping is only valid while nobody truncates the file. Segment, rollup and
+    // catalog files are immutable once written (removed, never rewritten, when unused; a
+    // removed file stays valid while mapped). WAL files are read only during recovery, and
+    // recovery drops the bytes of a file before it truncates that file.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(f)? };
+    Ok(Arc::new(map))
+}
+
+/// The content of a file as [`Storage::read_pages`] gives it: the bytes, and for a mapped
+/// file the mapping, through which the pages of a range already read can be handed back to
+/// the kernel. Clones share the bytes.
+#[derive(Clone)]
+pub struct FileBytes {
+    bytes: Bytes,
+    /// The mapping `bytes` views, whole (`bytes` starts at its first byte).
+    map: Option<Arc<memmap2::Mmap>>,
+}
+
+impl fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileBytes")
+            .field("len", &self.bytes.len())
+            .field("mapped", &self.map.is_some())
+            .finish()
+    }
+}
+
+impl From<Bytes> for FileBytes {
+    /// Bytes in memory: [`FileBytes::release`] does nothing.
+    fn from(bytes: Bytes) -> Self {
+        FileBytes { bytes, map: None }
+    }
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl FileBytes {
+    /// The bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// Whether the bytes are a memory map of the file.
+    pub fn is_mapped(&self) -> bool {
+        self.map.is_some()
+    }
+
+    /// Hands back to the kernel the mapped pages that hold `range`, rounded out to
+    /// [`RELEASE_ALIGN`]: they leave the process's resident set, and a later read of them
+    /// faults them in again from the page cache (or the file), with the same content. Does
+    /// nothing for bytes in memory, or for a range outside the bytes.
+    ///
+    /// The rounding matters: a fault on a file mapping also maps the neighbouring pages the
+    /// page cache holds (Linux's fault-around, 64 KiB by default), so releasing only the
+    /// pages of a small block would leave its neighbours resident.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        let Some(map) = &self.map else { return };
+        let end = range.end.min(map.len());
+        if range.start >= end {
+            return;
+        }
+        let start = range.start - range.start % RELEASE_ALIGN;
+        let end = end
+            .checked_next_multiple_of(RELEASE_ALIGN)
+            .unwrap_or(end)
+            .min(map.len());
+        let range = start..end;
+        #[cfg(unix)]
+        {
+            // SAFETY: MADV_DONTNEED on a read-only shared file mapping (`map_file`) only
+            // drops the page table entries of the range: no memory is freed while borrowed,
+            // and the next access, from any thread, reads the file's pages again through the
+            // page cache. The files mapped are never written in place nor truncated while
+            // mapped (see `map_file`), so what is read again is what was read before. The
+            // range lies inside the mapping (clipped above), which `self` keeps alive.
+            #[allow(unsafe_code)]
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    range.start,
+                    end - range.start,
+                )
+            };
+        }
     }
 }
 
@@ -158,13 +264,19 @@ impl Storage for FileStorage {
         if len < MMAP_MIN {
             return Ok(Bytes::from(fs::read(path)?));
         }
-        // SAFETY: a mapping is only valid while nobody truncates the file. Segment, rollup
-        // and catalog files are immutable once written (removed, never rewritten, when
-        // unused; a removed file stays valid while mapped). WAL files are read only during
-        // recovery, and recovery drops the bytes of a file before it truncates that file.
-        #[allow(unsafe_code)]
-        let map = unsafe { memmap2::Mmap::map(&f)? };
-        Ok(Bytes::from_owner(MmapOwner(map)))
+        Ok(Bytes::from_owner(MmapOwner(map_file(&f)?)))
+    }
+    fn read_pages(&self, path: &Path) -> io::Result<FileBytes> {
+        let f = File::open(path)?;
+        let len = f.metadata()?.len();
+        if len < MMAP_MIN {
+            return Ok(FileBytes::from(Bytes::from(fs::read(path)?)));
+        }
+        let map = map_file(&f)?;
+        Ok(FileBytes {
+            bytes: Bytes::from_owner(MmapOwner(map.clone())),
+            map: Some(map),
+        })
     }
     fn file_size(&self, path: &Path) -> io::Result<u64> {
         Ok(fs::metadata(path)?.len())
@@ -443,5 +555,71 @@ mod tests {
             assert_eq!(&fs.read(&p).unwrap()[..], &data[..]);
             assert_eq!(fs.file_size(&p).unwrap(), n as u64);
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod release_tests {
+    use super::*;
+
+    /// Resident KiB of this process's mappings of `path`, from /proc/self/smaps.
+    fn resident_kib(path: &Path) -> u64 {
+        let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+        let name = path.to_str().unwrap();
+        let mut inside = false;
+        let mut kib = 0;
+        for line in smaps.lines() {
+            if line.contains('-') && line.split_whitespace().count() >= 5 && !line.ends_with("kB") {
+                inside = line.ends_with(name);
+            } else if inside && line.starts_with("Rss:") {
+                kib += line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap();
+            }
+        }
+        kib
+    }
+
+    #[test]
+    fn released_pages_leave_the_resident_set_and_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let data: Vec<u8> = (0..4 << 20)
+            .map(|i: u32| (i * 7 + i / 4096) as u8)
+            .collect();
+        let mut w = FileStorage.create(&p).unwrap();
+        w.write_all(&data).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let b = FileStorage.read_pages(&p).unwrap();
+        assert!(b.is_mapped());
+        let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
+        eprintln!("resident after reading: {} KiB", resident_kib(&p));
+        assert!(resident_kib(&p) >= 3 << 10);
+        b.release(0..b.len());
+        eprintln!("resident after release: {} KiB", resident_kib(&p));
+        assert!(resident_kib(&p) < 1 << 10);
+        assert_eq!(b.iter().map(|&x| u64::from(x)).sum::<u64>(), sum);
+        assert_eq!(&b[..], &data[..]);
+        b.release(0..b.len());
+        // Small blocks read one after another and released: fault-around maps the
+        // neighbours of each; they must go too.
+        let mut at = 0;
+        let mut x = 0u64;
+        while at < b.len() {
+            let end = (at + 600).min(b.len());
+            x += b[at..end].iter().map(|&v| u64::from(v)).sum::<u64>();
+            b.release(at..end);
+            at = end;
+        }
+        assert_eq!(x, sum);
+        eprintln!("resident after block reads: {} KiB", resident_kib(&p));
+        assert!(resident_kib(&p) <= 64);
+        // Empty and out-of-range ranges are ignored.
+        b.release(std::ops::Range { start: 10, end: 5 });
+        b.release(b.len()..b.len() + 10);
     }
 }
