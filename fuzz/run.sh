@@ -40,8 +40,8 @@ for t in $targets; do
         status=1
         tail -n 40 "$log"
     fi
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*' || true)
+    execs=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*' || true)
     line=$(printf '%-14s %-6s %12s executions in %ss, coverage %s edges' \
         "$t" "$result" "${execs:-?}" "$secs" "${cov:-?}")
     echo "$line"
