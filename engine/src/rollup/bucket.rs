@@ -121,30 +121,34 @@ impl Bucket {
     pub fn combine(start: Timestamp, parts: &[Bucket], rollover: Option<f64>) -> Bucket {
         let p0 = &parts[0];
         let mut b = Bucket { start, ..*p0 };
-        b.count = 0;
+        // As sums from zero, so that the float operations are those of adding every part.
         b.sum = 0.0;
+        b.sum += p0.sum;
         b.inc = 0.0;
-        let mut prev_last: Option<f64> = None;
-        for p in parts {
-            b.count += p.count;
-            b.sum += p.sum;
-            if p.min < b.min {
-                b.min = p.min;
-                b.min_ts = p.min_ts;
-            }
-            if p.max > b.max {
-                b.max = p.max;
-                b.max_ts = p.max_ts;
-            }
-            if let Some(l) = prev_last {
-                b.inc += inc(l, p.first, rollover);
-            }
-            b.inc += p.inc;
-            prev_last = Some(p.last);
-            b.last = p.last;
-            b.last_ts = p.last_ts;
+        b.inc += p0.inc;
+        for p in &parts[1..] {
+            b.add_part(p, rollover);
         }
         b
+    }
+
+    /// Adds `p`, the next part after this bucket's last one (in time order): counts and
+    /// sums, extremes, the increase across the boundary between them and `p`'s own.
+    fn add_part(&mut self, p: &Bucket, rollover: Option<f64>) {
+        self.count += p.count;
+        self.sum += p.sum;
+        if p.min < self.min {
+            self.min = p.min;
+            self.min_ts = p.min_ts;
+        }
+        if p.max > self.max {
+            self.max = p.max;
+            self.max_ts = p.max_ts;
+        }
+        self.inc += inc(self.last, p.first, rollover);
+        self.inc += p.inc;
+        self.last = p.last;
+        self.last_ts = p.last_ts;
     }
 }
 
@@ -187,21 +191,7 @@ pub fn buckets_of_bucket_runs(
     for p in runs.iter().flat_map(|r| r.iter()) {
         if let Some((b, end)) = &mut cur {
             if p.start < *end {
-                // As `combine` adds a part after the first.
-                b.count += p.count;
-                b.sum += p.sum;
-                if p.min < b.min {
-                    b.min = p.min;
-                    b.min_ts = p.min_ts;
-                }
-                if p.max > b.max {
-                    b.max = p.max;
-                    b.max_ts = p.max_ts;
-                }
-                b.inc += inc(b.last, p.first, rollover);
-                b.inc += p.inc;
-                b.last = p.last;
-                b.last_ts = p.last_ts;
+                b.add_part(p, rollover);
                 continue;
             }
         }
