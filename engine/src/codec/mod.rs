@@ -35,6 +35,8 @@ mod tests;
 
 use std::fmt;
 
+pub(crate) use decimal::POW10;
+
 use crate::error::Result;
 use crate::format::Reader;
 

@@ -1,6 +1,7 @@
 //! Buckets: the aggregates of one calendar bucket, how finer buckets combine into coarser
 //! ones, and the consumption of a counter.
 
+use crate::codec::POW10;
 use crate::sample::{Columns, Timestamp};
 
 use super::Tier;
@@ -113,7 +114,7 @@ impl Bucket {
             b.last = v;
             b.last_ts = c.ts[i];
         }
-        b
+        b.settle(rollover)
     }
 
     /// Combines consecutive finer buckets (sorted by start, all non-empty) into the bucket
@@ -129,7 +130,29 @@ impl Bucket {
         for p in &parts[1..] {
             b.add_part(p, rollover);
         }
-        b
+        b.settle(rollover)
+    }
+
+    /// The bucket with `sum` and `inc` rounded to the decimals they stand for (see
+    /// [`snap`]), each with the largest error that adding up `count` readings (of at most
+    /// the bucket's largest magnitude) in `f64` can make. Buckets are settled whenever they
+    /// are made, from samples or from finer buckets, so that every way of computing a bucket
+    /// gives the same bits when the readings are decimals.
+    fn settle(mut self, rollover: Option<f64>) -> Bucket {
+        if self.count == 0 {
+            return self;
+        }
+        let n = self.count as f64;
+        let m = self.min.abs().max(self.max.abs());
+        // Each reading is within U*m of its decimal; n - 1 additions of terms each at most
+        // n*m in running total add at most U*n*m apiece: 2*n^2*U*m covers both. An increase
+        // is a sum of n terms each below 2*m + r (r the rollover maximum) whose readings are
+        // within U*m: 8*(n+1)^2*U*(m+r) covers those.
+        const U: f64 = f64::EPSILON / 2.0;
+        self.sum = snap(self.sum, 2.0 * n * n * U * m);
+        let r = rollover.map_or(0.0, f64::abs);
+        self.inc = snap(self.inc, 8.0 * (n + 1.0) * (n + 1.0) * U * (m + r));
+        self
     }
 
     /// Adds `p`, the next part after this bucket's last one (in time order): counts and
@@ -195,14 +218,14 @@ pub fn buckets_of_bucket_runs(
                 continue;
             }
         }
-        out.extend(cur.take().map(|(b, _)| b));
+        out.extend(cur.take().map(|(b, _)| b.settle(rollover)));
         let start = tier.bucket_start(p.start, tz);
         cur = Some((
             Bucket::combine(start, std::slice::from_ref(p), rollover),
             tier.bucket_end(start, tz),
         ));
     }
-    out.extend(cur.map(|(b, _)| b));
+    out.extend(cur.map(|(b, _)| b.settle(rollover)));
     out
 }
 
@@ -358,6 +381,33 @@ impl WalkRows for [Bucket] {
     #[inline]
     fn inc(&self, k: usize) -> f64 {
         self[k].inc
+    }
+}
+
+/// `x`, a value computed in `f64` within `err` of an exact decimal (a sum of decimal
+/// readings), as the `f64` nearest that decimal: with `p` the finest power of ten (up to
+/// the decimal codec's 10^9) at which decimals lie at least `4 * err` apart, `x` becomes
+/// `round(x * p) / p` when that is within `err` of it; otherwise (more decimals than that,
+/// or not a decimal at all) `x` is returned as it is. So 0.1 + 0.2 is kept as 0.3, sums
+/// come out the same in any order of addition, and they store as decimals. A value is never
+/// moved by more than `err`, the error its own computation may have.
+#[inline]
+fn snap(x: f64, err: f64) -> f64 {
+    // At a coarser power the decimal within `err` (if any) would be the same one.
+    let Some(&p) = POW10.iter().rev().find(|&&p| 4.0 * err * p <= 1.0) else {
+        return x;
+    };
+    let y = x * p;
+    // 2^51: far from where integers stop being exact.
+    if y.is_nan() || y.abs() >= 2_251_799_813_685_248.0 {
+        return x;
+    }
+    let r = y.round();
+    // `y` carries one rounding of its own.
+    if (y - r).abs() <= err * p + y.abs() * f64::EPSILON {
+        r / p
+    } else {
+        x
     }
 }
 
@@ -553,6 +603,63 @@ mod tests {
             c.push(t, x, 1);
         }
         c
+    }
+
+    #[test]
+    fn sums_of_decimals_are_the_decimals() {
+        // Hour buckets of 15-minute readings with two decimals: every sum and increase is
+        // the f64 nearest its decimal, and a day made of the hours equals the day made of
+        // the samples bit for bit.
+        let mut c = Columns::default();
+        let mut v = 123_456.78f64;
+        for k in 0..96 * 3 {
+            v = ((v + 0.01 * ((k * 7919) % 1000) as f64) * 100.0).round() / 100.0;
+            c.push(k as i64 * H / 4, v, 1);
+        }
+        let hours = buckets_of_samples(Tier::Hour, 0, &c, None);
+        for b in &hours {
+            let i = (b.start / (H / 4)) as usize;
+            let cents: i64 = (i..i + 4)
+                .map(|j| (c.values[j] * 100.0).round() as i64)
+                .sum();
+            assert_eq!(b.sum, cents as f64 / 100.0);
+            let first = (c.values[i] * 100.0).round() as i64;
+            let last = (c.values[i + 3] * 100.0).round() as i64;
+            assert_eq!(b.inc, (last - first) as f64 / 100.0);
+        }
+        let days = buckets_of_buckets(Tier::Day, 0, &hours, None);
+        let runs: Vec<&[Bucket]> = hours.chunks(5).collect();
+        assert_eq!(days, buckets_of_samples(Tier::Day, 0, &c, None));
+        assert_eq!(days, buckets_of_bucket_runs(Tier::Day, 0, &runs, None));
+        assert_eq!(snap(0.1 + 0.2, 2.0 * 4.0 * f64::EPSILON), 0.3);
+    }
+
+    #[test]
+    fn snap_moves_a_value_only_within_its_error() {
+        // Not a decimal: unchanged.
+        let third = 1.0 / 3.0;
+        assert_eq!(snap(third, 1e-15), third);
+        assert_eq!(snap(1_234.567_890_123_4, 1e-12), 1_234.567_890_123_4);
+        // More decimals than the error lets apart: unchanged, or moved within the error.
+        assert_eq!(snap(1.03, 0.01), 1.03);
+        assert_eq!(snap(1.000_001, 0.01), 1.0);
+        // Moved, never by more than the error.
+        for &(x, e) in &[
+            (0.30000000000000004, 1e-15),
+            (99.99000000001, 1e-9),
+            (5.0, 0.1),
+        ] {
+            let y = snap(x, e);
+            assert!((y - x).abs() <= e, "{x} -> {y}");
+        }
+        assert_eq!(snap(99.99000000001, 1e-9), 99.99);
+        // Zero error, huge values, signs and non-finite values.
+        assert_eq!(snap(0.5, 0.0), 0.5);
+        assert_eq!(snap(-0.0, 0.0).to_bits(), (-0.0f64).to_bits());
+        assert_eq!(snap(-2.0000000000000004, 1e-15), -2.0);
+        assert_eq!(snap(1e300, 1e284), 1e300);
+        assert!(snap(f64::NAN, 1.0).is_nan());
+        assert_eq!(snap(f64::INFINITY, 0.0), f64::INFINITY);
     }
 
     #[test]
