@@ -419,6 +419,10 @@ fn share(a: (i64, f64), b: (i64, f64), s: i64, e: i64, rollover: Option<f64>) ->
     let hi = e.min(b.0);
     if hi <= lo || b.0 <= a.0 {
         0.0
+    } else if lo == a.0 && hi == b.0 {
+        // All of it (the usual pair: a bucket's last sample and the next one's first, at
+        // its start): exactly the increase, without a division.
+        inc(a.1, b.1, rollover)
     } else {
         inc(a.1, b.1, rollover) * (hi - lo) as f64 / (b.0 - a.0) as f64
     }
