@@ -165,3 +165,81 @@ fn unkept_tiers_and_time_zones_are_refused() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.to_string().contains("+00:00"), "{e}");
 }
+
+/// The sum over regular readings (a sample on every bucket boundary, the fast walk) gives
+/// each bucket the very bits that the points' own buckets sum to, with noisy rates, meter
+/// replacements, a rollover and a multiplier; and the same once a point's readings are off
+/// the boundaries.
+#[test]
+fn sum_of_regular_registers_equals_the_points_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
+    let h = 3_600_000;
+    let metas = [
+        PointMeta::new("a", PointKind::Counter).with_interval_ms(h),
+        PointMeta::new("b", PointKind::Counter)
+            .with_interval_ms(h)
+            .with_multiplier(40.0),
+        PointMeta::new("c", PointKind::Counter)
+            .with_interval_ms(h)
+            .with_rollover(10_000.0),
+        // Read 7 minutes after each hour: no sample on the day boundaries.
+        PointMeta::new("d", PointKind::Counter).with_interval_ms(h),
+    ];
+    let ids: Vec<_> = metas
+        .into_iter()
+        .map(|m| db.define_point(m).unwrap())
+        .collect();
+    let mut w = WriteBatch::new();
+    let mut x: u64 = 7;
+    let mut r = [100.0f64, 5.0, 9_000.0, 1.0];
+    for k in 0..24 * 40 {
+        for (p, &id) in ids.iter().enumerate() {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            r[p] = ((r[p] + u * 9.0) * 1000.0).round() / 1000.0;
+            if p == 2 && r[p] >= 10_000.0 {
+                r[p] = ((r[p] - 10_000.0) * 1000.0).round() / 1000.0;
+            }
+            if p == 0 && k % 200 == 199 {
+                r[p] = 0.5; // replaced
+            }
+            let off = if p == 3 { 7 * 60_000 } else { 0 };
+            w.put(id, Y0 - 2 * DAY + k * h + off, r[p]);
+        }
+    }
+    db.write(&w).unwrap();
+    db.flush().unwrap();
+    for (from, to) in [(Y0, Y0 + 30 * DAY), (Y0 - 5 * DAY, Y0 + 60 * DAY)] {
+        for set in [&ids[..3], &ids[..]] {
+            let got = db.rollup_sum(set, Tier::Day, from, to).unwrap();
+            let mut want: Vec<(i64, u64, f64, Option<f64>)> = Vec::new();
+            for &p in set {
+                for (i, r) in db
+                    .rollup(p, Tier::Day, from, to)
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                {
+                    if want.len() <= i {
+                        want.push((r.bucket.start, 0, 0.0, None));
+                    }
+                    let e = &mut want[i];
+                    assert_eq!(e.0, r.bucket.start);
+                    e.1 += r.bucket.count;
+                    e.2 += r.bucket.sum;
+                    if let Some(c) = r.consumption {
+                        e.3 = Some(e.3.unwrap_or(0.0) + c);
+                    }
+                }
+            }
+            let got: Vec<_> = got
+                .iter()
+                .map(|s| (s.start, s.count, s.sum, s.consumption))
+                .collect();
+            assert_eq!(got, want, "{from}..{to} {}", set.len());
+        }
+    }
+}

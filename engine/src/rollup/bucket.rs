@@ -511,19 +511,33 @@ impl Walk {
             ));
         } else {
             cons.push(one(0, self.nb.before, Some((ft(1), fv[1])), st[1]));
-            // The previous bucket's last sample and this one's first carried along.
-            let mut left = (lt(0), lv[0]);
-            let mut first = (ft(1), fv[1]);
-            for k in 1..n - 1 {
-                let next = (ft(k + 1), fv[k + 1]);
-                let last = (lt(k), lv[k]);
-                let mut c = inc[k];
-                c += share(left, first, st[k], st[k + 1], rollover);
-                c += share(last, next, st[k], st[k + 1], rollover);
-                cons.push(c);
-                left = last;
-                first = next;
+            if fo[1..].iter().all(|&x| x == 0.0) {
+                // Every bucket after the first starts with a sample on its boundary (regular
+                // readings): the pair before a bucket's first sample ends at its start and
+                // gives it nothing, and the pair after its last sample lies wholly inside
+                // it. The same additions as below, without the shares' arithmetic.
+                for k in 1..n - 1 {
+                    let mut c = inc[k];
+                    c += 0.0;
+                    c += super::inc(lv[k], fv[k + 1], rollover);
+                    cons.push(c);
+                }
+            } else {
+                // The previous bucket's last sample and this one's first carried along.
+                let mut left = (lt(0), lv[0]);
+                let mut first = (ft(1), fv[1]);
+                for k in 1..n - 1 {
+                    let next = (ft(k + 1), fv[k + 1]);
+                    let last = (lt(k), lv[k]);
+                    let mut c = inc[k];
+                    c += share(left, first, st[k], st[k + 1], rollover);
+                    c += share(last, next, st[k], st[k + 1], rollover);
+                    cons.push(c);
+                    left = last;
+                    first = next;
+                }
             }
+            let left = (lt(n - 2), lv[n - 2]);
             let k = n - 1;
             let end = tier.bucket_end(st[k], tz);
             cons.push(one(k, Some(left), self.nb.after, end));
