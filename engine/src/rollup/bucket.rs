@@ -516,12 +516,13 @@ impl Walk {
                 // readings): the pair before a bucket's first sample ends at its start and
                 // gives it nothing, and the pair after its last sample lies wholly inside
                 // it. The same additions as below, without the shares' arithmetic.
-                for k in 1..n - 1 {
-                    let mut c = inc[k];
+                let mid = (&inc[1..n - 1], &lv[1..n - 1], &fv[2..n]);
+                cons.extend(mid.0.iter().zip(mid.1).zip(mid.2).map(|((&i, &l), &f)| {
+                    let mut c = i;
                     c += 0.0;
-                    c += super::inc(lv[k], fv[k + 1], rollover);
-                    cons.push(c);
-                }
+                    c += super::inc(l, f, rollover);
+                    c
+                }));
             } else {
                 // The previous bucket's last sample and this one's first carried along.
                 let mut left = (lt(0), lv[0]);

@@ -271,7 +271,8 @@ impl SumRows {
     /// Samples in bucket `k`.
     #[inline]
     pub fn count(&self, k: usize) -> u64 {
-        self.cols[S_COUNT][k] as u64
+        // Checked whole and non-negative when decoded: one conversion, not a saturating one.
+        self.cols[S_COUNT][k] as i64 as u64
     }
 
     /// Sum of the values of bucket `k`.
