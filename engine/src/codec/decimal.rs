@@ -276,37 +276,37 @@ pub fn decode(body: &[u8], count: usize, scale: u8, form: Form, out: &mut Vec<f6
         return Err(r.corrupt_here(format!("{left} values cannot fit in the column")));
     }
     out.reserve(left);
+    // The offsets of a frame, turned into its integers in place (as `u64` bits).
     let mut off = [0u64; FRAME];
-    let mut ints = [0i64; FRAME];
     while left > 0 {
         let n = left.min(FRAME);
         let reference = r.ivarint("frame reference")?;
         read_frame(&mut r, n, &mut off)?;
-        let pairs = ints.iter_mut().zip(&off[..n]);
+        let ints = &mut off[..n];
         match form {
             Form::Plain => {
-                for (i, &o) in pairs {
-                    *i = reference.wrapping_add(o as i64);
+                for o in ints.iter_mut() {
+                    *o = reference.wrapping_add(*o as i64) as u64;
                 }
             }
             Form::Delta => {
-                for (i, &o) in pairs {
-                    x = x.wrapping_add(reference.wrapping_add(o as i64));
-                    *i = x;
+                for o in ints.iter_mut() {
+                    x = x.wrapping_add(reference.wrapping_add(*o as i64));
+                    *o = x as u64;
                 }
             }
             Form::DeltaOfDelta => {
-                for (i, &o) in pairs {
-                    d = d.wrapping_add(reference.wrapping_add(o as i64));
+                for o in ints.iter_mut() {
+                    d = d.wrapping_add(reference.wrapping_add(*o as i64));
                     x = x.wrapping_add(d);
-                    *i = x;
+                    *o = x as u64;
                 }
             }
         }
         if scale == 0 {
-            out.extend(ints[..n].iter().map(|&i| i as f64)); // no division by 1
+            out.extend(ints.iter().map(|&i| i as i64 as f64)); // no division by 1
         } else {
-            out.extend(ints[..n].iter().map(|&i| i as f64 / p));
+            out.extend(ints.iter().map(|&i| i as i64 as f64 / p));
         }
         left -= n;
     }

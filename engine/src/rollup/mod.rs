@@ -339,15 +339,7 @@ impl SumRows {
         let new = |c: &Vec<f64>| c.len() - base;
         debug_assert!(self.cols.iter().all(|c| new(c) == hi - lo));
         // Checks, column by column (`x as i64` round-trips exactly when `x` is whole).
-        let count = &self.cols[S_COUNT][base..];
-        if let Some(&c) = count
-            .iter()
-            .find(|&&c| !(c >= 0.0 && c == (c as i64) as f64))
-        {
-            return Err(err(Error::corrupt(format!("rollup count {c}"))));
-        }
-        let bad_off = |x: f64| !((0.0..=4.0e11).contains(&x) && x == (x as i64) as f64);
-        // A constant column (the usual offsets of regular data) is checked once.
+        // A constant column (the counts and offsets of regular data) is checked once.
         let checked = |d: usize| -> &[f64] {
             let c = &self.cols[d][base..];
             if constant[d] {
@@ -356,6 +348,13 @@ impl SumRows {
                 c
             }
         };
+        if let Some(&c) = checked(S_COUNT)
+            .iter()
+            .find(|&&c| !(c >= 0.0 && c == (c as i64) as f64))
+        {
+            return Err(err(Error::corrupt(format!("rollup count {c}"))));
+        }
+        let bad_off = |x: f64| !((0.0..=4.0e11).contains(&x) && x == (x as i64) as f64);
         if let Some(&x) = checked(S_FIRST_OFF)
             .iter()
             .chain(checked(S_LAST_OFF))
@@ -365,9 +364,12 @@ impl SumRows {
                 "rollup offset {x} out of range"
             ))));
         }
-        if count.contains(&0.0) {
+        if checked(S_COUNT).contains(&0.0) {
             // Markers of deleted buckets: left out.
-            let keep: Vec<bool> = count.iter().map(|&c| c != 0.0).collect();
+            let keep: Vec<bool> = self.cols[S_COUNT][base..]
+                .iter()
+                .map(|&c| c != 0.0)
+                .collect();
             let retain = |v: &mut Vec<f64>| {
                 let mut k = 0;
                 v.retain(|_| {
