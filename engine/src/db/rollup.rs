@@ -912,6 +912,9 @@ impl Db {
         };
         let mut rows = rollup::SumRows::default();
         let mut cons_buf: Vec<f64> = Vec::new();
+        // Sample counts of the consecutive runs, summed as floats (whole and far below
+        // 2^53) and added to the slots at the end: no float-to-integer conversion per bucket.
+        let mut counts = vec![0.0f64; slots.len()];
         for (i, &p) in points.iter().enumerate() {
             let meta = &metas[i];
             let mut at = 0usize;
@@ -987,9 +990,12 @@ impl Db {
                     for (start, c) in gaps.iter().filter(|g| g.0 < st[0]) {
                         add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
                     }
-                    for (k, e) in slots[j0..j0 + m].iter_mut().enumerate() {
+                    let (cs, ss) = (rows.counts(), rows.sums());
+                    let acc = slots[j0..j0 + m].iter_mut().zip(&mut counts[j0..j0 + m]);
+                    for (k, (e, n)) in acc.enumerate() {
                         let c = convert(e.start, Some(cons_buf[k]));
-                        e.add(rows.count(k), rows.sum(k), c);
+                        *n += cs[k];
+                        e.add(0, ss[k], c);
                     }
                     for (start, c) in gaps.iter().filter(|g| g.0 > st[0]) {
                         add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
@@ -1007,6 +1013,9 @@ impl Db {
                     None => add(&mut slots, start, 0, 0.0, cons),
                 }
             });
+        }
+        for (e, &n) in slots.iter_mut().zip(&counts) {
+            e.count += n as u64;
         }
         slots.retain(|r| r.points > 0);
         Ok(slots)

@@ -275,6 +275,16 @@ impl SumRows {
         self.cols[S_COUNT][k] as i64 as u64
     }
 
+    /// Samples per bucket (whole, checked when decoded).
+    pub fn counts(&self) -> &[f64] {
+        &self.cols[S_COUNT]
+    }
+
+    /// Sums of the values per bucket.
+    pub fn sums(&self) -> &[f64] {
+        &self.cols[S_SUM]
+    }
+
     /// Sum of the values of bucket `k`.
     #[inline]
     pub fn sum(&self, k: usize) -> f64 {
