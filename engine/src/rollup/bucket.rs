@@ -139,7 +139,8 @@ impl Bucket {
     /// are made, from samples or from finer buckets, so that every way of computing a bucket
     /// gives the same bits when the readings are decimals.
     fn settle(mut self, rollover: Option<f64>) -> Bucket {
-        if self.count == 0 {
+        // One sample: its sum is its value (`0.0 + v`) and its increase zero, as they are.
+        if self.count <= 1 {
             return self;
         }
         let n = self.count as f64;
@@ -402,8 +403,11 @@ fn snap(x: f64, err: f64) -> f64 {
     if y.is_nan() || y.abs() >= 2_251_799_813_685_248.0 {
         return x;
     }
-    let r = y.round();
-    // `y` carries one rounding of its own.
+    // `y` to a nearest integer (ties either way: a tie is never within `err`), without the
+    // libm call of `round`: adding 1.5 * 2^52 leaves no fraction bits for |y| < 2^51.
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let r = ((y + MAGIC) - MAGIC).copysign(y); // the sign of a zero kept, as `round` does
+                                               // `y` carries one rounding of its own.
     if (y - r).abs() <= err * p + y.abs() * f64::EPSILON {
         r / p
     } else {
