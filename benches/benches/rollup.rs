@@ -85,7 +85,25 @@ fn from_raw(db: &Db, id: PointId, tier: Tier, from: i64, to: i64) -> Vec<f64> {
     .collect()
 }
 
+/// Whether a filter on the command line names only the other group (its setup takes long):
+/// `cargo bench --bench rollup -- ingest_and_flush` builds no query database.
+fn other_group_only(group: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    !filters.is_empty()
+        && filters.iter().all(|f| {
+            ["rollup/", "ingest_and_flush"]
+                .iter()
+                .any(|g| *g != group && f.starts_with(g))
+        })
+}
+
 fn queries(c: &mut Criterion) {
+    if other_group_only("rollup/") {
+        return;
+    }
     let year = (Y0, Tier::Year.bucket_end(Y0, TZ));
     let (_d1, db, ids) = build(1000, 366, 3_600_000, Y0 - DAY);
     let mut g = c.benchmark_group("rollup");
@@ -136,6 +154,9 @@ fn queries(c: &mut Criterion) {
 }
 
 fn ingest(c: &mut Criterion) {
+    if other_group_only("ingest_and_flush") {
+        return;
+    }
     let mut g = c.benchmark_group("ingest_and_flush");
     let points = 1000usize;
     let intervals = 3000i64;
