@@ -86,6 +86,40 @@ pub fn choose_width(vals: &[u64]) -> (u32, usize) {
     best
 }
 
+/// [`choose_width`] of the offsets `x - min` of `frame` (`min` and `max` its extremes),
+/// computed on the fly instead of from stored offsets: the same width and cost.
+pub fn choose_width_of(frame: &[i64], min: i64, max: i64) -> (u32, usize) {
+    debug_assert!(frame.len() <= FRAME);
+    let n = frame.len();
+    // The widest offset is `max - min`: its width is that of all offsets or-ed together.
+    let mut w = bit_width(max.wrapping_sub(min) as u64);
+    let mut best = (w, 1 + packed_len(n, w));
+    let mut n_exc = 0;
+    let mut exc_bytes = 1; // the exception-count byte
+    while w > 0 {
+        let t = w - 1;
+        let mut big = 0usize;
+        let mut rest = 0u64;
+        for &x in frame {
+            let v = x.wrapping_sub(min) as u64;
+            let b = u64::from(v >> t != 0);
+            big += b as usize;
+            rest |= v & b.wrapping_sub(1);
+        }
+        exc_bytes += (big - n_exc) * (1 + varint_len_bits(w as usize));
+        n_exc = big;
+        if n_exc * 8 > n {
+            break;
+        }
+        w = bit_width(rest);
+        let cost = 1 + packed_len(n, w) + exc_bytes;
+        if cost < best.1 {
+            best = (w, cost);
+        }
+    }
+    best
+}
+
 /// Appends one frame of `vals` (at most [`FRAME`]) packed at width `w` (from [`choose_width`]).
 ///
 /// Layout: `header:u8` (width | 0x80 if exceptions), packed bytes, then if exceptions
@@ -374,6 +408,35 @@ mod tests {
         assert_eq!(out[1], 0xDF); // width 1, slot 5 left 0
         assert_eq!(out[2..17], [0xFF; 15]);
         assert_eq!(out[17..], [0x00, 0x05, 0x80, 0x80, 0x80, 0x01]);
+    }
+
+    #[test]
+    fn width_of_a_frame_equals_width_of_its_offsets() {
+        let mut x: u64 = 99;
+        for n in [1usize, 2, 9, 64, 127, 128] {
+            for spread in [0u32, 1, 5, 13, 30, 54] {
+                let frame: Vec<i64> = (0..n)
+                    .map(|i| {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        let v = (x >> 10) as i64 & ((1i64 << spread) - 1).max(0);
+                        // A few outliers, as exceptions would take them.
+                        if i % 37 == 5 {
+                            v + (1 << 50)
+                        } else {
+                            v - (1 << 52)
+                        }
+                    })
+                    .collect();
+                let min = *frame.iter().min().unwrap();
+                let max = *frame.iter().max().unwrap();
+                let off: Vec<u64> = frame.iter().map(|&v| v.wrapping_sub(min) as u64).collect();
+                assert_eq!(
+                    choose_width_of(&frame, min, max),
+                    choose_width(&off),
+                    "{n} {spread}"
+                );
+            }
+        }
     }
 
     #[test]

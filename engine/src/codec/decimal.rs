@@ -20,7 +20,7 @@
 use crate::error::Result;
 use crate::format::{put_ivarint, zigzag, Reader};
 
-use super::bits::{choose_width, read_frame, varint_len, write_frame, FRAME};
+use super::bits::{choose_width_of, read_frame, varint_len, write_frame, FRAME};
 use super::rle::expect_end;
 
 /// Powers of ten by scale; all exact in `f64`.
@@ -220,10 +220,11 @@ fn for_each_frame(ints: &[i64], form: Form, mut f: impl FnMut(&[i64])) {
 fn measure(ints: &[i64], form: Form) -> Measured {
     let mut size: usize = head(ints, form).map(|x| varint_len(zigzag(x))).sum();
     let mut widths = Vec::with_capacity(ints.len() / FRAME + 1);
-    let mut off = [0u64; FRAME];
     for_each_frame(ints, form, |frame| {
-        let min = offsets(frame, &mut off);
-        let (w, cost) = choose_width(&off[..frame.len()]);
+        let (min, max) = frame
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let (w, cost) = choose_width_of(frame, min, max);
         size += varint_len(zigzag(min)) + cost;
         widths.push(w as u8);
     });

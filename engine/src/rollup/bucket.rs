@@ -145,14 +145,17 @@ impl Bucket {
         }
         let n = self.count as f64;
         let m = self.min.abs().max(self.max.abs());
-        // Each reading is within U*m of its decimal; n - 1 additions of terms each at most
-        // n*m in running total add at most U*n*m apiece: 2*n^2*U*m covers both. An increase
-        // is a sum of n terms each below 2*m + r (r the rollover maximum) whose readings are
-        // within U*m: 8*(n+1)^2*U*(m+r) covers those.
+        // Worst-case errors against the exact decimal: each reading is within U*m of its
+        // decimal, and n - 1 additions of running totals of at most n*m add at most U*n*m
+        // apiece: 2*n^2*U*m covers both. An increase is a sum of n terms each below 2*m + r
+        // (r the rollover maximum) whose readings are within U*m: 8*(n+1)^2*U*(m+r). The
+        // moves allowed are a few times the errors of n roundings of the result's size.
         const U: f64 = f64::EPSILON / 2.0;
-        self.sum = snap(self.sum, 2.0 * n * n * U * m);
+        let tol = |x: f64, r: f64| 4.0 * (n + 1.0) * U * (x.abs().max(m) + r);
+        self.sum = snap(self.sum, 2.0 * n * n * U * m, tol(self.sum, 0.0));
         let r = rollover.map_or(0.0, f64::abs);
-        self.inc = snap(self.inc, 8.0 * (n + 1.0) * (n + 1.0) * U * (m + r));
+        let err = 8.0 * (n + 1.0) * (n + 1.0) * U * (m + r);
+        self.inc = snap(self.inc, err, tol(self.inc, r));
         self
     }
 
@@ -386,14 +389,17 @@ impl WalkRows for [Bucket] {
 }
 
 /// `x`, a value computed in `f64` within `err` of an exact decimal (a sum of decimal
-/// readings), as the `f64` nearest that decimal: with `p` the finest power of ten (up to
-/// the decimal codec's 10^9) at which decimals lie at least `4 * err` apart, `x` becomes
-/// `round(x * p) / p` when that is within `err` of it; otherwise (more decimals than that,
-/// or not a decimal at all) `x` is returned as it is. So 0.1 + 0.2 is kept as 0.3, sums
-/// come out the same in any order of addition, and they store as decimals. A value is never
-/// moved by more than `err`, the error its own computation may have.
+/// readings), as the `f64` nearest that decimal. With `p` the finest power of ten (up to the
+/// decimal codec's 10^9) at which decimals lie at least `4 * err` apart, there is at most one
+/// decimal of `p` within `err` of `x`; `x` becomes it (`round(x * p) / p`) only when it is
+/// also within `tol` of `x`, `tol` being of the size of `x`'s rounding errors (a few `n u |x|`),
+/// far below `err`, which bounds them in the worst case. Otherwise (more decimals than `p`
+/// allows, or not a decimal at all) `x` is returned as it is. So 0.1 + 0.2 is kept as 0.3,
+/// sums come out the same in any order of addition, and they store as decimals; a value is
+/// never moved by more than `tol`, and a decimal with more digits than `p` (114969.489 at
+/// `p` = 100) is never mistaken for one with fewer.
 #[inline]
-fn snap(x: f64, err: f64) -> f64 {
+fn snap(x: f64, err: f64, tol: f64) -> f64 {
     // At a coarser power the decimal within `err` (if any) would be the same one.
     let Some(&p) = POW10.iter().rev().find(|&&p| 4.0 * err * p <= 1.0) else {
         return x;
@@ -403,12 +409,12 @@ fn snap(x: f64, err: f64) -> f64 {
     if y.is_nan() || y.abs() >= 2_251_799_813_685_248.0 {
         return x;
     }
-    // `y` to a nearest integer (ties either way: a tie is never within `err`), without the
+    // `y` to a nearest integer (ties either way: a tie is never within `tol`), without the
     // libm call of `round`: adding 1.5 * 2^52 leaves no fraction bits for |y| < 2^51.
     const MAGIC: f64 = 6_755_399_441_055_744.0;
     let r = ((y + MAGIC) - MAGIC).copysign(y); // the sign of a zero kept, as `round` does
                                                // `y` carries one rounding of its own.
-    if (y - r).abs() <= err * p + y.abs() * f64::EPSILON {
+    if (y - r).abs() <= tol.min(err) * p + y.abs() * f64::EPSILON {
         r / p
     } else {
         x
@@ -655,35 +661,41 @@ mod tests {
         let runs: Vec<&[Bucket]> = hours.chunks(5).collect();
         assert_eq!(days, buckets_of_samples(Tier::Day, 0, &c, None));
         assert_eq!(days, buckets_of_bucket_runs(Tier::Day, 0, &runs, None));
-        assert_eq!(snap(0.1 + 0.2, 2.0 * 4.0 * f64::EPSILON), 0.3);
+        assert_eq!(snap(0.1 + 0.2, 4.0 * f64::EPSILON, 4.0 * f64::EPSILON), 0.3);
     }
 
     #[test]
     fn snap_moves_a_value_only_within_its_error() {
         // Not a decimal: unchanged.
         let third = 1.0 / 3.0;
-        assert_eq!(snap(third, 1e-15), third);
-        assert_eq!(snap(1_234.567_890_123_4, 1e-12), 1_234.567_890_123_4);
-        // More decimals than the error lets apart: unchanged, or moved within the error.
-        assert_eq!(snap(1.03, 0.01), 1.03);
-        assert_eq!(snap(1.000_001, 0.01), 1.0);
-        // Moved, never by more than the error.
-        for &(x, e) in &[
-            (0.30000000000000004, 1e-15),
-            (99.99000000001, 1e-9),
-            (5.0, 0.1),
+        assert_eq!(snap(third, 1e-15, 1e-15), third);
+        assert_eq!(snap(1_234.567_890_123_4, 1e-12, 1e-12), 1_234.567_890_123_4);
+        // More decimals than the worst-case error lets apart: unchanged, however loose that
+        // bound (the month that once became 114969.49).
+        assert_eq!(snap(1.03, 0.01, 1e-15), 1.03);
+        assert_eq!(snap(1.000_001, 0.01, 1e-15), 1.000_001);
+        let month = 114_969.488_999_999_97;
+        assert_eq!(snap(month, 1.6e-3, 1.6e-5), month);
+        assert_eq!(snap(114_969.489_000_000_01, 1e-6, 1e-9), 114_969.489);
+        // Moved, never by more than the tolerance.
+        for &(x, e, t) in &[
+            (0.30000000000000004, 1e-15, 1e-15),
+            (99.99000000001, 1e-9, 1e-10),
+            (5.0, 0.1, 0.01),
+            (7.000_000_1, 0.001, 1e-12),
         ] {
-            let y = snap(x, e);
-            assert!((y - x).abs() <= e, "{x} -> {y}");
+            let y = snap(x, e, t);
+            assert!((y - x).abs() <= t, "{x} -> {y}");
         }
-        assert_eq!(snap(99.99000000001, 1e-9), 99.99);
+        assert_eq!(snap(99.99000000001, 1e-9, 1e-10), 99.99);
+        assert_eq!(snap(7.000_000_1, 0.001, 1e-12), 7.000_000_1);
         // Zero error, huge values, signs and non-finite values.
-        assert_eq!(snap(0.5, 0.0), 0.5);
-        assert_eq!(snap(-0.0, 0.0).to_bits(), (-0.0f64).to_bits());
-        assert_eq!(snap(-2.0000000000000004, 1e-15), -2.0);
-        assert_eq!(snap(1e300, 1e284), 1e300);
-        assert!(snap(f64::NAN, 1.0).is_nan());
-        assert_eq!(snap(f64::INFINITY, 0.0), f64::INFINITY);
+        assert_eq!(snap(0.5, 0.0, 0.0), 0.5);
+        assert_eq!(snap(-0.0, 0.0, 0.0).to_bits(), (-0.0f64).to_bits());
+        assert_eq!(snap(-2.0000000000000004, 1e-15, 1e-15), -2.0);
+        assert_eq!(snap(1e300, 1e284, 1e284), 1e300);
+        assert!(snap(f64::NAN, 1.0, 1.0).is_nan());
+        assert_eq!(snap(f64::INFINITY, 0.0, 0.0), f64::INFINITY);
     }
 
     #[test]
