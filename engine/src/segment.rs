@@ -506,6 +506,11 @@ impl Segment {
 
     /// The block of a point, if it has one here.
     pub fn block(&self, point: PointId) -> Option<&BlockMeta> {
+        // Blocks are sorted by point, one each: when every point up to this one has a block
+        // (the usual case), this one's is at its id, found without a search.
+        if let Some(b) = self.blocks.get(point as usize).filter(|b| b.point == point) {
+            return Some(b);
+        }
         self.blocks
             .binary_search_by_key(&point, |b| b.point)
             .ok()

@@ -855,20 +855,49 @@ impl Db {
         coal: Option<CoalUnit>,
     ) -> Result<Vec<SumRow>> {
         let tz = self.inner.tz;
-        let mut metas = Vec::with_capacity(points.len());
-        for &p in points {
-            self.check_point(p)?;
-            let meta = self
-                .point(p)
-                .ok_or_else(|| Error::NotFound(format!("point {p}")))?;
-            if !self.inner.tiers_of(&meta).contains(tier) {
-                return Err(Error::invalid(format!(
-                    "point {} does not keep the {} tier",
-                    meta.key,
-                    tier.as_str()
-                )));
+        /// What the sum needs of a point's metadata (its coefficients only for coal), taken
+        /// under one lock without cloning keys and tags.
+        struct SumMeta {
+            kind: crate::PointKind,
+            multiplier: f64,
+            rollover: Option<f64>,
+            stored: bool,
+            coefficients: PointMeta,
+        }
+        impl SumMeta {
+            fn coal_at(&self, t: Timestamp) -> Option<f64> {
+                self.coefficients.coal_at(t)
             }
-            metas.push(meta);
+        }
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let mut metas = Vec::with_capacity(points.len());
+        {
+            let catalog = self.inner.catalog.read();
+            for &p in points {
+                let meta = catalog
+                    .get(p)
+                    .ok_or_else(|| Error::NotFound(format!("point id {p} is not defined")))?;
+                if !self.inner.tiers_of(meta).contains(tier) {
+                    return Err(Error::invalid(format!(
+                        "point {} does not keep the {} tier",
+                        meta.key,
+                        tier.as_str()
+                    )));
+                }
+                let mut coefficients = PointMeta::new(String::new(), meta.kind);
+                if coal.is_some() {
+                    coefficients.coal = meta.coal.clone();
+                }
+                metas.push(SumMeta {
+                    kind: meta.kind,
+                    multiplier: meta.multiplier,
+                    rollover: meta.rollover,
+                    stored: self.inner.stored_tiers(meta).contains(tier),
+                    coefficients,
+                });
+            }
         }
         let from = from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
         let to = to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
@@ -931,7 +960,7 @@ impl Db {
                 }
             };
             let fast = !in_memory[i]
-                && self.inner.stored_tiers(meta).contains(tier)
+                && meta.stored
                 && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?;
             if !fast {
                 for r in self.rollup_with(p, tier, from, to, coal)? {
