@@ -57,42 +57,23 @@ pub fn varint_len(v: u64) -> usize {
 /// the 16 bytes a narrower bit saves). Each step is one branch-free pass; no encoding.
 pub fn choose_width(vals: &[u64]) -> (u32, usize) {
     debug_assert!(vals.len() <= FRAME);
-    let n = vals.len();
-    let mut w = bit_width(vals.iter().fold(0, |a, &v| a | v));
-    let mut best = (w, 1 + packed_len(n, w));
-    let mut n_exc = 0;
-    let mut exc_bytes = 1; // the exception-count byte
-    while w > 0 {
-        let t = w - 1;
-        let mut big = 0usize;
-        let mut rest = 0u64;
-        for &v in vals {
-            let b = u64::from(v >> t != 0);
-            big += b as usize;
-            rest |= v & b.wrapping_sub(1);
-        }
-        // The new exceptions are exactly the values `w` bits wide.
-        exc_bytes += (big - n_exc) * (1 + varint_len_bits(w as usize));
-        n_exc = big;
-        if n_exc * 8 > n {
-            break;
-        }
-        w = bit_width(rest);
-        let cost = 1 + packed_len(n, w) + exc_bytes;
-        if cost < best.1 {
-            best = (w, cost);
-        }
-    }
-    best
+    let widest = vals.iter().fold(0, |a, &v| a | v);
+    search_width(vals.len(), widest, vals.iter().copied())
 }
 
 /// [`choose_width`] of the offsets `x - min` of `frame` (`min` and `max` its extremes),
 /// computed on the fly instead of from stored offsets: the same width and cost.
 pub fn choose_width_of(frame: &[i64], min: i64, max: i64) -> (u32, usize) {
     debug_assert!(frame.len() <= FRAME);
-    let n = frame.len();
     // The widest offset is `max - min`: its width is that of all offsets or-ed together.
-    let mut w = bit_width(max.wrapping_sub(min) as u64);
+    let offsets = frame.iter().map(move |&x| x.wrapping_sub(min) as u64);
+    search_width(frame.len(), max.wrapping_sub(min) as u64, offsets)
+}
+
+/// The search of [`choose_width`] over `n` offsets, `widest` having the width of them all.
+#[inline(always)]
+fn search_width(n: usize, widest: u64, offsets: impl Iterator<Item = u64> + Clone) -> (u32, usize) {
+    let mut w = bit_width(widest);
     let mut best = (w, 1 + packed_len(n, w));
     let mut n_exc = 0;
     let mut exc_bytes = 1; // the exception-count byte
@@ -100,12 +81,12 @@ pub fn choose_width_of(frame: &[i64], min: i64, max: i64) -> (u32, usize) {
         let t = w - 1;
         let mut big = 0usize;
         let mut rest = 0u64;
-        for &x in frame {
-            let v = x.wrapping_sub(min) as u64;
+        for v in offsets.clone() {
             let b = u64::from(v >> t != 0);
             big += b as usize;
             rest |= v & b.wrapping_sub(1);
         }
+        // The new exceptions are exactly the values `w` bits wide.
         exc_bytes += (big - n_exc) * (1 + varint_len_bits(w as usize));
         n_exc = big;
         if n_exc * 8 > n {
