@@ -185,27 +185,44 @@ impl Memtable {
         let Some(b) = self.points.get(id as usize) else {
             return;
         };
-        // Samples arrive mostly in time order: one within an hour after the current run
-        // extends it (callers recompute whole buckets, so the minutes between cost nothing
-        // worth a division per sample); the run's ends are rounded to minutes once.
+        // Runs of samples less than an hour apart give one span (callers recompute whole
+        // buckets, so the minutes between cost nothing worth a division per sample); a run's
+        // ends are rounded to minutes once.
         const GAP: i64 = 3_600_000;
-        let mut run: Option<(Timestamp, Timestamp)> = None;
         let close = |out: &mut Vec<(Timestamp, Timestamp)>, (a, b): (Timestamp, Timestamp)| {
             out.push((a.div_euclid(M) * M, (b.div_euclid(M) + 1) * M));
         };
-        for &t in &b.cols.ts {
-            match &mut run {
-                Some((a, l)) if t >= *a && t <= l.saturating_add(GAP) => *l = (*l).max(t),
-                _ => {
-                    if let Some(r) = run.take() {
-                        close(out, r);
+        let ts = &b.cols.ts[..];
+        if b.sorted {
+            // In time order (strictly increasing), a run ends where two neighbours are more
+            // than an hour apart: one comparison per sample.
+            let mut i = 0;
+            while i < ts.len() {
+                let len = ts[i..]
+                    .windows(2)
+                    .position(|w| w[1] - w[0] > GAP)
+                    .map_or(ts.len() - i, |k| k + 1);
+                close(out, (ts[i], ts[i + len - 1]));
+                i += len;
+            }
+        } else {
+            // Mostly in time order: a sample at most an hour after the current run's last
+            // and not before its first extends it.
+            let mut run: Option<(Timestamp, Timestamp)> = None;
+            for &t in ts {
+                match &mut run {
+                    Some((a, l)) if t >= *a && t <= l.saturating_add(GAP) => *l = (*l).max(t),
+                    _ => {
+                        if let Some(r) = run.take() {
+                            close(out, r);
+                        }
+                        run = Some((t, t));
                     }
-                    run = Some((t, t));
                 }
             }
-        }
-        if let Some(r) = run {
-            close(out, r);
+            if let Some(r) = run {
+                close(out, r);
+            }
         }
         let (lo, hi) = (
             crate::sample::MIN_TIMESTAMP,
@@ -299,5 +316,31 @@ mod tests {
         let (c, _) = f.read(0, 6, 20);
         assert_eq!(c.ts, vec![12]);
         assert!(!f.has(7));
+    }
+
+    #[test]
+    fn touched_spans_alike_in_order_and_out_of_order() {
+        // Gaps below, at and above an hour, and minutes not on a boundary.
+        let ts = [
+            61_000, 120_000, 3_720_000, 7_320_000, 7_320_001, 20_000_000, 20_000_500, 99_999_999,
+        ];
+        let mut m = Memtable::new();
+        for &t in &ts {
+            m.insert(0, t, 1.0, 1);
+        }
+        let mut sorted = Vec::new();
+        m.touched(0, &mut sorted);
+        m.points[0].sorted = false; // the general path, on the same samples
+        let mut general = Vec::new();
+        m.touched(0, &mut general);
+        assert_eq!(sorted, general);
+        assert_eq!(
+            sorted,
+            vec![
+                (60_000, 7_380_000),
+                (19_980_000, 20_040_000),
+                (99_960_000, 100_020_000)
+            ]
+        );
     }
 }
