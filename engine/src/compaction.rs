@@ -79,9 +79,13 @@ pub fn overlay_buckets(acc: &mut Vec<Bucket>, newer: Vec<Bucket>) {
     *acc = out;
 }
 
-/// Merges the rollup files of one tier partition into each point's final buckets, dropping
-/// the markers of deleted buckets.
-pub fn merge_rollup_partition(inputs: &[Arc<Segment>]) -> Result<BTreeMap<PointId, Vec<Bucket>>> {
+/// Merges the rollup files of one tier partition into each point's final buckets. With
+/// `whole` (the inputs are every file of the partition) the markers of deleted buckets are
+/// dropped; otherwise they are kept, since they hide buckets of the older files that remain.
+pub fn merge_rollup_partition(
+    inputs: &[Arc<Segment>],
+    whole: bool,
+) -> Result<BTreeMap<PointId, Vec<Bucket>>> {
     let mut inputs: Vec<&Arc<Segment>> = inputs.iter().collect();
     inputs.sort_by_key(|s| s.id.generation);
     let mut acc: BTreeMap<PointId, Vec<Bucket>> = BTreeMap::new();
@@ -92,9 +96,52 @@ pub fn merge_rollup_partition(inputs: &[Arc<Segment>]) -> Result<BTreeMap<PointI
             overlay_buckets(acc.entry(b.point).or_default(), rows);
         }
     }
-    for rows in acc.values_mut() {
-        rows.retain(|b| b.count > 0);
+    if whole {
+        for rows in acc.values_mut() {
+            rows.retain(|b| b.count > 0);
+        }
     }
     acc.retain(|_, rows| !rows.is_empty());
     Ok(acc)
+}
+
+/// Which files of a rollup partition (sizes in bytes, oldest first) a compaction merges: the
+/// index of the oldest one merged, the newer ones all merged with it. A file more than
+/// [`SIZE_RATIO`] times the size of all newer files together is left as it is, so that a
+/// partition that grows by small flushes (a year of days, a century of months) is not
+/// rewritten whole every few flushes: the small files are merged among themselves until
+/// they add up to a fair share of the big one. Each byte is then rewritten a few times over
+/// the partition's life, not once per compaction.
+pub fn rollup_merge_from(sizes: &[u64]) -> usize {
+    let mut newer: u64 = sizes.iter().sum();
+    for (i, &s) in sizes.iter().enumerate() {
+        newer -= s;
+        if i + 2 >= sizes.len() || s <= SIZE_RATIO * newer {
+            return i;
+        }
+    }
+    0
+}
+
+/// See [`rollup_merge_from`].
+pub const SIZE_RATIO: u64 = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::rollup_merge_from;
+
+    #[test]
+    fn small_newer_files_are_merged_without_the_big_one() {
+        // Newer files of similar size: all merged.
+        assert_eq!(rollup_merge_from(&[100, 90, 80, 70]), 0);
+        // A big base and small newer files: the base stays.
+        assert_eq!(rollup_merge_from(&[1000, 10, 10, 10]), 1);
+        // Two levels: the base and a middle file stay.
+        assert_eq!(rollup_merge_from(&[1000, 100, 2, 1]), 2);
+        // Once the newer files add up to a quarter of the base, everything is merged.
+        assert_eq!(rollup_merge_from(&[100, 10, 10, 5]), 0);
+        // At least two files are always merged.
+        assert_eq!(rollup_merge_from(&[1000, 100, 10, 1]), 2);
+        assert_eq!(rollup_merge_from(&[5, 1]), 0);
+    }
 }

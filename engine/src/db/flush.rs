@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{catalog_file_name, Db, Durability, Inner};
 use crate::catalog::PointId;
-use crate::compaction::{merge_partition, merge_rollup_partition};
+use crate::compaction::{merge_partition, merge_rollup_partition, rollup_merge_from};
 use crate::error::{Error, Result};
 use crate::memtable::{sort_last_wins, Memtable, Tombstone};
 use crate::query::Version;
@@ -227,11 +227,21 @@ impl Inner {
                 .or_default()
                 .push(s.clone());
         }
-        for (_, inputs) in by_part {
+        for ((kind, _), mut inputs) in by_part {
             let tombs = inputs.iter().any(|s| s.has_tombstones());
             let explicit = min_segments <= 2;
             if inputs.len() >= min_segments || (explicit && tombs) {
-                if let Err(e) = self.compact_partition(&inputs) {
+                // A rollup partition's small newer files are merged without its big old one,
+                // except when asked to compact (see `rollup_merge_from`).
+                let mut whole = true;
+                if kind != segment::KIND_RAW && !explicit {
+                    inputs.sort_by_key(|s| s.id.generation);
+                    let sizes: Vec<u64> = inputs.iter().map(|s| s.size()).collect();
+                    let from = rollup_merge_from(&sizes);
+                    inputs.drain(..from);
+                    whole = from == 0;
+                }
+                if let Err(e) = self.compact_partition(&inputs, whole) {
                     self.poison_with(&e);
                     return Err(e);
                 }
@@ -245,7 +255,9 @@ impl Inner {
         Ok(())
     }
 
-    fn compact_partition(&self, inputs: &[Arc<Segment>]) -> Result<()> {
+    /// Merges `inputs`, files of one partition: all of them (`whole`), or, for a rollup
+    /// partition, its newest files.
+    fn compact_partition(&self, inputs: &[Arc<Segment>], whole: bool) -> Result<()> {
         let generation = inputs.iter().map(|s| s.id.generation).max().unwrap_or(0);
         let first = inputs[0].id;
         let id = SegmentId {
@@ -254,7 +266,7 @@ impl Inner {
             ..first
         };
         let output = if first.kind != segment::KIND_RAW {
-            let merged = merge_rollup_partition(inputs)?;
+            let merged = merge_rollup_partition(inputs, whole)?;
             if merged.is_empty() {
                 None
             } else {
