@@ -287,7 +287,7 @@ pub fn rollup_block(data: &[u8]) {
     let kind = 1 + data[0] % 5;
     let count = u32::from(u16_at(data, 1)).max(1);
     let mut at = 3 + 2 * rollup::COLUMNS;
-    let mut columns = Vec::with_capacity(rollup::COLUMNS);
+    let mut block = EncodedBlock::with_capacity(0, rollup::COLUMNS, data.len());
     for i in 0..rollup::COLUMNS {
         let want = usize::from(u16_at(data, 3 + 2 * i));
         let len = if i + 1 == rollup::COLUMNS {
@@ -295,7 +295,7 @@ pub fn rollup_block(data: &[u8]) {
         } else {
             want.min(data.len() - at)
         };
-        columns.push(data[at..at + len].to_vec());
+        block.push_column(|out| out.extend_from_slice(&data[at..at + len]));
         at += len;
     }
     let (part_start, part_end) = (0, 1i64 << 40);
@@ -306,19 +306,15 @@ pub fn rollup_block(data: &[u8]) {
         part_start,
         part_end,
     };
-    let block = EncodedBlock {
-        point: 0,
-        columns,
-        stats: BlockStats {
-            count,
-            min_ts: part_start,
-            max_ts: part_end - 1,
-            min: 0.0,
-            max: 0.0,
-            sum: 0.0,
-            first: 0.0,
-            last: 0.0,
-        },
+    block.stats = BlockStats {
+        count,
+        min_ts: part_start,
+        max_ts: part_end - 1,
+        min: 0.0,
+        max: 0.0,
+        sum: 0.0,
+        first: 0.0,
+        last: 0.0,
     };
     let bytes = segment::encode_blocks(&id, &[block], &[]);
     let seg = Segment::from_bytes(Bytes::from(bytes), Path::new("fuzz-rollup.seg"))

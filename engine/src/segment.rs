@@ -28,7 +28,7 @@ const FOOTER_LEN: usize = 8 + 8 + 4 + 4 + 8;
 pub const MAX_BLOCK_SAMPLES: usize = 1 << 26;
 
 /// Summary of one block: answers count/min/max/sum/first/last without decoding.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BlockStats {
     /// Samples in the block.
     pub count: u32,
@@ -165,25 +165,49 @@ pub struct PointData<'a> {
 pub struct EncodedBlock {
     /// The point.
     pub point: PointId,
-    /// Encoded columns, each self-describing (codec tag first).
-    pub columns: Vec<Vec<u8>>,
+    /// The encoded columns one after the other, each self-describing (codec tag first).
+    pub bytes: Vec<u8>,
+    /// Length of each column in `bytes`, in order.
+    pub lens: Vec<u32>,
     /// Statistics of the block (for raw data, of its samples).
     pub stats: BlockStats,
 }
 
+impl EncodedBlock {
+    /// A block of no columns yet, with room for `columns` columns of about `bytes` bytes.
+    pub fn with_capacity(point: PointId, columns: usize, bytes: usize) -> EncodedBlock {
+        EncodedBlock {
+            point,
+            bytes: Vec::with_capacity(bytes),
+            lens: Vec::with_capacity(columns),
+            stats: BlockStats::default(),
+        }
+    }
+
+    /// Appends a column written by `write` (which appends its bytes to the vector it is
+    /// given).
+    pub fn push_column<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let start = self.bytes.len();
+        let r = write(&mut self.bytes);
+        self.lens.push((self.bytes.len() - start) as u32);
+        r
+    }
+
+    /// The bytes of column `i`.
+    pub fn column(&self, i: usize) -> &[u8] {
+        let start: usize = self.lens[..i].iter().map(|&l| l as usize).sum();
+        &self.bytes[start..start + self.lens[i] as usize]
+    }
+}
+
 /// Encodes the raw samples of one point as a block: timestamps, values, quality.
 pub fn encode_raw_block(point: PointId, cols: &Columns, opts: &CodecOptions) -> EncodedBlock {
-    let mut ts = Vec::new();
-    codec::encode_timestamps(&cols.ts, opts, &mut ts);
-    let mut vals = Vec::new();
-    codec::encode_values(&cols.values, opts, &mut vals);
-    let mut q = Vec::new();
-    codec::encode_quality(&cols.quality, opts, &mut q);
-    EncodedBlock {
-        point,
-        columns: vec![ts, vals, q],
-        stats: BlockStats::of(cols),
-    }
+    let mut b = EncodedBlock::with_capacity(point, 3, 2 * cols.len() + 32);
+    b.push_column(|out| codec::encode_timestamps(&cols.ts, opts, out));
+    b.push_column(|out| codec::encode_values(&cols.values, opts, out));
+    b.push_column(|out| codec::encode_quality(&cols.quality, opts, out));
+    b.stats = BlockStats::of(cols);
+    b
 }
 
 /// Encodes a raw segment file. Points must come in increasing id order.
@@ -219,33 +243,26 @@ pub fn encode_blocks(
     put_u32(&mut out, crc);
     debug_assert_eq!(out.len(), HEADER_LEN);
 
-    let mut metas = Vec::with_capacity(blocks.len());
+    // The blocks' bodies, then the index, which gives each one's offset and checksum.
+    let mut placed = Vec::with_capacity(blocks.len());
     for b in blocks {
         let offset = out.len() as u64;
-        let start = out.len();
-        for c in &b.columns {
-            out.extend_from_slice(c);
-        }
-        metas.push(BlockMeta {
-            point: b.point,
-            offset,
-            cols: b.columns.iter().map(|c| c.len() as u32).collect(),
-            crc: block_crc(id.file_no, b.point, offset, &out[start..]),
-            stats: b.stats,
-        });
+        out.extend_from_slice(&b.bytes);
+        let crc = block_crc(id.file_no, b.point, offset, &b.bytes);
+        placed.push((offset, crc));
     }
 
     let index_offset = out.len() as u64;
-    put_uvarint(&mut out, metas.len() as u64);
-    for m in &metas {
-        put_uvarint(&mut out, u64::from(m.point));
-        put_uvarint(&mut out, m.offset);
-        put_uvarint(&mut out, m.cols.len() as u64);
-        for &c in &m.cols {
+    put_uvarint(&mut out, blocks.len() as u64);
+    for (b, &(offset, crc)) in blocks.iter().zip(&placed) {
+        put_uvarint(&mut out, u64::from(b.point));
+        put_uvarint(&mut out, offset);
+        put_uvarint(&mut out, b.lens.len() as u64);
+        for &c in &b.lens {
             put_uvarint(&mut out, u64::from(c));
         }
-        put_u32(&mut out, m.crc);
-        let s = &m.stats;
+        put_u32(&mut out, crc);
+        let s = &b.stats;
         put_uvarint(&mut out, u64::from(s.count));
         put_i64(&mut out, s.min_ts);
         put_i64(&mut out, s.max_ts);

@@ -35,6 +35,7 @@ mod tests;
 
 use std::fmt;
 
+pub use decimal::Effort;
 pub(crate) use decimal::POW10;
 
 use crate::error::Result;
@@ -209,6 +210,17 @@ pub fn decode_timestamps(buf: &[u8], count: usize, out: &mut Vec<i64>) -> Result
 /// exact for every value), run-length, Gorilla (tried only when decimal does not apply or
 /// costs more than 4 bytes a value) and raw; the smallest wins, then the zstd stage.
 pub fn encode_values(vals: &[f64], opts: &CodecOptions, out: &mut Vec<u8>) -> Codec {
+    encode_values_with(vals, opts, Effort::Full, out)
+}
+
+/// [`encode_values`] with the decimal forms compared with the given effort (the result
+/// decodes the same either way).
+pub fn encode_values_with(
+    vals: &[f64],
+    opts: &CodecOptions,
+    effort: Effort,
+    out: &mut Vec<u8>,
+) -> Codec {
     let start = out.len();
     let n = vals.len();
     let runs = rle::count_runs(vals);
@@ -225,7 +237,11 @@ pub fn encode_values(vals: &[f64], opts: &CodecOptions, out: &mut Vec<u8>) -> Co
         Gorilla(Vec<u8>),
     }
     let mut best = (n * 8, Choice::Raw);
-    let plan = if n > 0 { decimal::plan(vals) } else { None };
+    let plan = if n > 0 {
+        decimal::plan(vals, effort)
+    } else {
+        None
+    };
     let try_gorilla = n > 0 && plan.as_ref().is_none_or(|p| p.size > 4 * n);
     if let Some(p) = plan {
         if p.size < best.0 {

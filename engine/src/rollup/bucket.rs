@@ -81,40 +81,45 @@ impl Bucket {
         r: std::ops::Range<usize>,
         rollover: Option<f64>,
     ) -> Bucket {
-        let i0 = r.start;
+        Bucket::of_slices(start, &c.ts[r.clone()], &c.values[r], rollover)
+    }
+
+    /// The bucket of the samples `(ts[k], vs[k])` (sorted, non-empty, of equal lengths).
+    #[inline]
+    fn of_slices(start: Timestamp, ts: &[Timestamp], vs: &[f64], rollover: Option<f64>) -> Bucket {
+        let n = ts.len().min(vs.len());
+        let (ts, vs) = (&ts[..n], &vs[..n]);
+        let (t0, v0) = (ts[0], vs[0]);
         let mut b = Bucket {
             start,
-            count: 0,
-            sum: 0.0,
-            min: c.values[i0],
-            min_ts: c.ts[i0],
-            max: c.values[i0],
-            max_ts: c.ts[i0],
-            first: c.values[i0],
-            first_ts: c.ts[i0],
-            last: c.values[i0],
-            last_ts: c.ts[i0],
+            count: n as u64,
+            sum: 0.0 + v0, // as a sum from zero (`-0.0` sums to `+0.0`)
+            min: v0,
+            min_ts: t0,
+            max: v0,
+            max_ts: t0,
+            first: v0,
+            first_ts: t0,
+            last: vs[n - 1],
+            last_ts: ts[n - 1],
             inc: 0.0,
         };
-        let mut prev = c.values[i0];
-        for i in r {
-            let v = c.values[i];
-            b.count += 1;
+        let mut prev = v0;
+        for (&t, &v) in ts[1..].iter().zip(&vs[1..]) {
             b.sum += v;
             if v < b.min {
                 b.min = v;
-                b.min_ts = c.ts[i];
+                b.min_ts = t;
             }
             if v > b.max {
                 b.max = v;
-                b.max_ts = c.ts[i];
+                b.max_ts = t;
             }
             b.inc += inc(prev, v, rollover);
             prev = v;
-            b.last = v;
-            b.last_ts = c.ts[i];
         }
-        b.settle(rollover)
+        b.settle_in_place(rollover);
+        b
     }
 
     /// Combines consecutive finer buckets (sorted by start, all non-empty) into the bucket
@@ -139,24 +144,32 @@ impl Bucket {
     /// are made, from samples or from finer buckets, so that every way of computing a bucket
     /// gives the same bits when the readings are decimals.
     fn settle(mut self, rollover: Option<f64>) -> Bucket {
+        self.settle_in_place(rollover);
+        self
+    }
+
+    /// [`Bucket::settle`] in place.
+    #[inline]
+    fn settle_in_place(&mut self, rollover: Option<f64>) {
         // One sample: its sum is its value (`0.0 + v`) and its increase zero, as they are.
         if self.count <= 1 {
-            return self;
+            return;
         }
         let n = self.count as f64;
-        let m = self.min.abs().max(self.max.abs());
+        // Values are never NaN: plain comparisons, not `f64::max`.
+        let larger = |a: f64, b: f64| if a > b { a } else { b };
+        let m = larger(self.min.abs(), self.max.abs());
         // Worst-case errors against the exact decimal: each reading is within U*m of its
         // decimal, and n - 1 additions of running totals of at most n*m add at most U*n*m
         // apiece: 2*n^2*U*m covers both. An increase is a sum of n terms each below 2*m + r
         // (r the rollover maximum) whose readings are within U*m: 8*(n+1)^2*U*(m+r). The
         // moves allowed are a few times the errors of n roundings of the result's size.
         const U: f64 = f64::EPSILON / 2.0;
-        let tol = |x: f64, r: f64| 4.0 * (n + 1.0) * U * (x.abs().max(m) + r);
+        let tol = |x: f64, r: f64| 4.0 * (n + 1.0) * U * (larger(x.abs(), m) + r);
         self.sum = snap(self.sum, 2.0 * n * n * U * m, tol(self.sum, 0.0));
         let r = rollover.map_or(0.0, f64::abs);
         let err = 8.0 * (n + 1.0) * (n + 1.0) * U * (m + r);
         self.inc = snap(self.inc, err, tol(self.inc, r));
-        self
     }
 
     /// Adds `p`, the next part after this bucket's last one (in time order): counts and
@@ -188,16 +201,15 @@ pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64
         _ => 0,
     };
     let mut out = Vec::with_capacity(cap);
+    let n = c.ts.len().min(c.values.len());
+    let (ts, vs) = (&c.ts[..n], &c.values[..n]);
     let mut i = 0;
-    while i < c.len() {
-        let start = tier.bucket_start(c.ts[i], tz);
+    while i < n {
+        let start = tier.bucket_start(ts[i], tz);
         let end = tier.bucket_end(start, tz);
         // Buckets hold a few samples each: a forward scan beats a binary search.
-        let mut j = i + 1;
-        while j < c.len() && c.ts[j] < end {
-            j += 1;
-        }
-        out.push(Bucket::of_samples(start, c, i..j, rollover));
+        let j = i + 1 + ts[i + 1..].iter().take_while(|&&t| t < end).count();
+        out.push(Bucket::of_slices(start, &ts[i..j], &vs[i..j], rollover));
         i = j;
     }
     out

@@ -26,53 +26,92 @@ pub const COLUMNS: usize = 12;
 /// byte is that column's index). No codec tag has this value.
 const SAME_AS: u8 = 0xFF;
 
+/// Whether `a` and `b` hold the same bits, compared a chunk at a time without an early exit
+/// inside a chunk (so that the comparison vectorizes).
 fn bits_equal(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    const CHUNK: usize = 32;
+    a.len() == b.len()
+        && a.chunks(CHUNK).zip(b.chunks(CHUNK)).all(|(x, y)| {
+            x.iter()
+                .zip(y)
+                .fold(true, |eq, (x, y)| eq & (x.to_bits() == y.to_bits()))
+        })
+}
+
+/// The value columns of a block being encoded, kept per thread from block to block.
+#[derive(Default)]
+struct EncodeScratch {
+    cols: [Vec<f64>; COLUMNS - 1],
+    starts: Vec<i64>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<EncodeScratch> = std::cell::RefCell::default();
 }
 
 /// Encodes one point's buckets (sorted by start, no repeats) as a block of a rollup file:
 /// start, count, sum, min, min offset, max, max offset, first, first offset, last, last
 /// offset, increase. Offsets are milliseconds from the bucket's start.
 pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> EncodedBlock {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => encode_block_with(point, rows, opts, &mut s),
+        // Only a panic inside the scratch's use could leave it borrowed: go on without it.
+        Err(_) => encode_block_with(point, rows, opts, &mut EncodeScratch::default()),
+    })
+}
+
+fn encode_block_with(
+    point: PointId,
+    rows: &[Bucket],
+    opts: &CodecOptions,
+    scratch: &mut EncodeScratch,
+) -> EncodedBlock {
     let n = rows.len();
     // Column by column, one pass each (a pass per field is cheaper than pushing every
-    // bucket's fields onto eleven vectors at once).
-    fn column(rows: &[Bucket], f: impl Fn(&Bucket) -> f64) -> Vec<f64> {
-        rows.iter().map(f).collect()
-    }
-    let cols: [Vec<f64>; COLUMNS - 1] = [
-        column(rows, |b| b.count as f64),
-        column(rows, |b| b.sum),
-        column(rows, |b| b.min),
-        column(rows, |b| (b.min_ts - b.start) as f64),
-        column(rows, |b| b.max),
-        column(rows, |b| (b.max_ts - b.start) as f64),
-        column(rows, |b| b.first),
-        column(rows, |b| (b.first_ts - b.start) as f64),
-        column(rows, |b| b.last),
-        column(rows, |b| (b.last_ts - b.start) as f64),
-        column(rows, |b| b.inc),
+    // bucket's fields onto eleven vectors at once), into buffers kept from block to block.
+    let fields: [fn(&Bucket) -> f64; COLUMNS - 1] = [
+        |b| b.count as f64,
+        |b| b.sum,
+        |b| b.min,
+        |b| (b.min_ts - b.start) as f64,
+        |b| b.max,
+        |b| (b.max_ts - b.start) as f64,
+        |b| b.first,
+        |b| (b.first_ts - b.start) as f64,
+        |b| b.last,
+        |b| (b.last_ts - b.start) as f64,
+        |b| b.inc,
     ];
-    let starts: Vec<i64> = rows.iter().map(|b| b.start).collect();
-    let mut columns = Vec::with_capacity(COLUMNS);
-    let mut ts = Vec::new();
-    codec::encode_timestamps(&starts, opts, &mut ts);
-    columns.push(ts);
+    let cols = &mut scratch.cols;
+    for (c, f) in cols.iter_mut().zip(fields) {
+        c.clear();
+        c.extend(rows.iter().map(f));
+    }
+    let starts = &mut scratch.starts;
+    starts.clear();
+    starts.extend(rows.iter().map(|b| b.start));
+    let mut block = EncodedBlock::with_capacity(point, COLUMNS, 8 * n + 64);
+    block.push_column(|out| codec::encode_timestamps(starts, opts, out));
     // Rollup columns are small and often equal (a bucket of one sample has sum, min, max,
     // first and last alike): a column equal to an earlier one is stored as a reference, and
     // zstd is not tried.
     let mut opts = opts.clone();
     opts.zstd_level = None;
     for (i, c) in cols.iter().enumerate() {
-        let same = (0..i).find(|&j| bits_equal(&cols[j], c));
-        let mut out = Vec::new();
-        match same {
+        // Columns that differ almost always differ in their first value: only those that
+        // agree there are compared whole.
+        let same = (0..i).find(|&j| {
+            cols[j].first().map(|x| x.to_bits()) == c.first().map(|x| x.to_bits())
+                && bits_equal(&cols[j], c)
+        });
+        block.push_column(|out| match same {
             Some(j) => out.extend_from_slice(&[SAME_AS, j as u8 + 1]),
             None => {
-                codec::encode_values(c, &opts, &mut out);
+                // Rollup columns are derived data, rewritten as data arrives: their decimal
+                // form is chosen on the first frame (see `Effort`).
+                codec::encode_values_with(c, &opts, codec::Effort::FirstFrame, out);
             }
-        }
-        columns.push(out);
+        });
     }
     let sum: f64 = cols[1].iter().sum();
     let stats = BlockStats {
@@ -85,11 +124,8 @@ pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> Enc
         first: rows.first().map_or(0.0, |b| b.first),
         last: rows.last().map_or(0.0, |b| b.last),
     };
-    EncodedBlock {
-        point,
-        columns,
-        stats,
-    }
+    block.stats = stats;
+    block
 }
 
 /// A rollup block's columns (checksum checked) and its bucket starts decoded into `starts`;
@@ -127,13 +163,41 @@ pub fn decode_block(
     to: i64,
     out: &mut Vec<Bucket>,
 ) -> Result<()> {
-    let mut starts = Vec::new();
-    let Some(cols) = block_columns(seg, m, from, to, &mut starts)? else {
+    DECODE_SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => decode_block_with(seg, m, from, to, out, &mut s),
+        // Only a panic inside the scratch's use could leave it borrowed: go on without it.
+        Err(_) => decode_block_with(seg, m, from, to, out, &mut DecodeScratch::default()),
+    })
+}
+
+/// The columns of a block being decoded, kept per thread from block to block.
+#[derive(Default)]
+struct DecodeScratch {
+    cols: [Vec<f64>; COLUMNS - 1],
+    starts: Vec<i64>,
+}
+
+thread_local! {
+    static DECODE_SCRATCH: std::cell::RefCell<DecodeScratch> = std::cell::RefCell::default();
+}
+
+fn decode_block_with(
+    seg: &Segment,
+    m: &BlockMeta,
+    from: i64,
+    to: i64,
+    out: &mut Vec<Bucket>,
+    scratch: &mut DecodeScratch,
+) -> Result<()> {
+    let DecodeScratch { cols: f, starts } = scratch;
+    starts.clear();
+    let Some(cols) = block_columns(seg, m, from, to, starts)? else {
         return Ok(());
     };
     let n = m.stats.count as usize;
     let err = |e| seg.block_error(m, e);
-    let mut f: Vec<Vec<f64>> = Vec::with_capacity(COLUMNS - 1);
+    // Which decoded column holds each value column (references followed).
+    let mut src = [0usize; COLUMNS - 1];
     for (i, c) in cols[1..].iter().enumerate() {
         if let [SAME_AS, j] = c[..] {
             // A reference to an earlier value column (1-based among all columns).
@@ -144,17 +208,18 @@ pub fn decode_block(
                     i + 1
                 ))));
             }
-            let v = f[j - 1].clone();
-            f.push(v);
+            src[i] = src[j - 1];
             continue;
         }
-        let mut v = Vec::with_capacity(n);
-        codec::decode_values(c, n, &mut v).map_err(err)?;
+        src[i] = i;
+        let v = &mut f[i];
+        v.clear();
+        codec::decode_values(c, n, v).map_err(err)?;
         if v.len() != n {
             return Err(err(Error::corrupt("rollup column length differs")));
         }
-        f.push(v);
     }
+    let col = |i: usize| &f[src[i]][..n];
     let lo = starts.partition_point(|&s| s < from);
     let hi = starts.partition_point(|&s| s < to);
     let off = |x: f64| -> Result<i64> {
@@ -165,25 +230,28 @@ pub fn decode_block(
         }
         Ok(x as i64)
     };
+    let (count, sum, min, min_off, max, max_off) = (col(0), col(1), col(2), col(3), col(4), col(5));
+    let (first, first_off, last, last_off, inc) = (col(6), col(7), col(8), col(9), col(10));
+    out.reserve(hi.saturating_sub(lo));
     for i in lo..hi {
         let s = starts[i];
-        let count = f[0][i];
-        if count.fract() != 0.0 || count < 0.0 {
-            return Err(err(Error::corrupt(format!("rollup count {count}"))));
+        let c = count[i];
+        if c.fract() != 0.0 || c < 0.0 {
+            return Err(err(Error::corrupt(format!("rollup count {c}"))));
         }
         out.push(Bucket {
             start: s,
-            count: count as u64,
-            sum: f[1][i],
-            min: f[2][i],
-            min_ts: s + off(f[3][i])?,
-            max: f[4][i],
-            max_ts: s + off(f[5][i])?,
-            first: f[6][i],
-            first_ts: s + off(f[7][i])?,
-            last: f[8][i],
-            last_ts: s + off(f[9][i])?,
-            inc: f[10][i],
+            count: c as u64,
+            sum: sum[i],
+            min: min[i],
+            min_ts: s + off(min_off[i])?,
+            max: max[i],
+            max_ts: s + off(max_off[i])?,
+            first: first[i],
+            first_ts: s + off(first_off[i])?,
+            last: last[i],
+            last_ts: s + off(last_off[i])?,
+            inc: inc[i],
         });
     }
     Ok(())
