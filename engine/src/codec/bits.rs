@@ -107,7 +107,12 @@ fn search_width(n: usize, widest: u64, offsets: impl Iterator<Item = u64> + Clon
 /// `count-1:u8` and `count` pairs `(index:u8, value:uvarint)`.
 pub fn write_frame(vals: &[u64], w: u32, out: &mut Vec<u8>) {
     debug_assert!(vals.len() <= FRAME && w <= 64);
-    let n_exc = vals.iter().filter(|&&v| bit_width(v) > w).count();
+    // Values wider than `w`: those with a bit set at `w` or above.
+    let n_exc = if w >= 64 {
+        0
+    } else {
+        vals.iter().map(|&v| usize::from(v >> w != 0)).sum()
+    };
     if n_exc == 0 {
         out.push(w as u8);
         pack(vals, w, out);
@@ -135,19 +140,34 @@ pub fn pack(vals: &[u64], w: u32, out: &mut Vec<u8>) {
         return;
     }
     let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
-    let mut acc: u128 = 0;
+    let len = packed_len(vals.len(), w);
+    // Whole 64-bit words into the output's spare room (one length check for the frame), the
+    // partial last word cut to the bytes it needs.
+    let start = out.len();
+    out.resize(start + len.next_multiple_of(8), 0);
+    let mut words = out[start..].chunks_exact_mut(8);
+    // `acc` holds the word being filled, its low `nbits` bits written (always < 64).
+    let mut acc: u64 = 0;
     let mut nbits = 0u32;
     for &v in vals {
-        acc |= u128::from(v & mask) << nbits;
-        nbits += w;
-        if nbits >= 64 {
-            out.extend_from_slice(&(acc as u64).to_le_bytes());
-            acc >>= 64;
-            nbits -= 64;
+        let v = v & mask;
+        acc |= v << nbits;
+        let end = nbits + w;
+        if end >= 64 {
+            if let Some(word) = words.next() {
+                word.copy_from_slice(&acc.to_le_bytes());
+            }
+            // The bits of `v` that did not fit (`nbits > 0` whenever some are left).
+            acc = if end > 64 { v >> (64 - nbits) } else { 0 };
+            nbits = end - 64;
+        } else {
+            nbits = end;
         }
     }
-    let tail = nbits.div_ceil(8) as usize;
-    out.extend_from_slice(&(acc as u64).to_le_bytes()[..tail]);
+    if let Some(word) = words.next() {
+        word.copy_from_slice(&acc.to_le_bytes());
+    }
+    out.truncate(start + len);
 }
 
 /// Reads one frame of `n` (1..=[`FRAME`]) values into `out[..n]`; `out[n..]` is unspecified.

@@ -139,11 +139,11 @@ impl Form {
     }
 }
 
-/// The size of one form, and the width chosen for each of its frames.
+/// The size of one form, and each of its frames' width and reference (minimum).
 #[derive(Debug)]
 struct Measured {
     size: usize,
-    widths: Vec<u8>,
+    frames: Vec<(u8, i64)>,
 }
 
 /// A decided decimal encoding: the scale, the integers, the form, and the body's size.
@@ -156,7 +156,7 @@ pub struct Plan {
     /// Bytes of the body.
     pub size: usize,
     ints: Vec<i64>,
-    widths: Vec<u8>,
+    frames: Vec<(u8, i64)>,
 }
 
 /// How much of the data the forms are compared on.
@@ -196,7 +196,7 @@ pub fn plan(vals: &[f64], effort: Effort) -> Option<Plan> {
         form,
         size: m.size,
         ints,
-        widths: m.widths,
+        frames: m.frames,
     })
 }
 
@@ -238,25 +238,16 @@ fn for_each_frame(ints: &[i64], form: Form, mut f: impl FnMut(&[i64])) {
 /// Sizes one form without encoding it.
 fn measure(ints: &[i64], form: Form) -> Measured {
     let mut size: usize = head(ints, form).map(|x| varint_len(zigzag(x))).sum();
-    let mut widths = Vec::with_capacity(ints.len() / FRAME + 1);
+    let mut frames = Vec::with_capacity(ints.len() / FRAME + 1);
     for_each_frame(ints, form, |frame| {
         let (min, max) = frame
             .iter()
             .fold((i64::MAX, i64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
         let (w, cost) = choose_width_of(frame, min, max);
         size += varint_len(zigzag(min)) + cost;
-        widths.push(w as u8);
+        frames.push((w as u8, min));
     });
-    Measured { size, widths }
-}
-
-/// A frame's reference (its minimum) and its offsets from it.
-fn offsets(frame: &[i64], off: &mut [u64; FRAME]) -> i64 {
-    let min = frame.iter().copied().min().unwrap_or(0);
-    for (o, &x) in off.iter_mut().zip(frame) {
-        *o = x.wrapping_sub(min) as u64;
-    }
-    min
+    Measured { size, frames }
 }
 
 /// Appends the body that `plan` describes.
@@ -265,11 +256,14 @@ pub fn write(plan: &Plan, out: &mut Vec<u8>) {
         put_ivarint(out, h);
     }
     let mut off = [0u64; FRAME];
-    let mut widths = plan.widths.iter();
+    let mut frames = plan.frames.iter();
     for_each_frame(&plan.ints, plan.form, |frame| {
-        let min = offsets(frame, &mut off);
+        // Each frame's width and reference, as sizing found them.
+        let (w, min) = frames.next().copied().unwrap_or((64, 0));
+        for (o, &x) in off.iter_mut().zip(frame) {
+            *o = x.wrapping_sub(min) as u64;
+        }
         put_ivarint(out, min);
-        let w = widths.next().copied().unwrap_or(64);
         write_frame(&off[..frame.len()], u32::from(w), out);
     });
 }

@@ -135,39 +135,62 @@ impl Inner {
         let mut parts: BTreeMap<Timestamp, PartitionData> = BTreeMap::new();
         split_by_partition(&frozen, p, &existing, &mut parts);
 
-        // 3. Write the segment files and, if points were defined, the catalog file.
-        let mut new_segments = Vec::new();
-        for (start, points) in &parts {
-            let file_no = self.alloc_file_no();
-            let id = SegmentId {
-                kind: segment::KIND_RAW,
-                file_no,
-                generation: file_no,
-                part_start: *start,
-                part_end: start.saturating_add(p),
-            };
-            let data: Vec<PointData<'_>> = points
-                .iter()
-                .map(|(pt, (cols, tombs))| PointData {
-                    point: *pt,
-                    cols,
-                    tombstones: tombs,
-                })
-                .collect();
-            segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
-            new_segments.push(Arc::new(Segment::open(
-                &*self.storage,
-                &self.dir.join(segment::file_name(&id)),
-            )?));
-        }
-        // The rollup tiers of every point the flush touches, from the raw data as it will be.
-        {
-            let mut all: Vec<Arc<Segment>> = self.state.read().version.all().cloned().collect();
-            all.extend(new_segments.iter().cloned());
-            let version = Version::new(all);
-            let rollups = self.flush_rollups(&frozen, &version, &new_segments, &catalog)?;
-            new_segments.extend(rollups);
-        }
+        // 3. Write the segment files and compute and write the rollup tiers of every point
+        //    the flush touches: side by side on two threads when `flush_threads` allows
+        //    (they share no work: the rollups read the raw data as it will be from the
+        //    current files and the frozen memtable). Then the catalog file, if points were
+        //    defined.
+        let write_raw = || -> Result<Vec<Arc<Segment>>> {
+            let mut out = Vec::with_capacity(parts.len());
+            for (start, points) in &parts {
+                let file_no = self.alloc_file_no();
+                let id = SegmentId {
+                    kind: segment::KIND_RAW,
+                    file_no,
+                    generation: file_no,
+                    part_start: *start,
+                    part_end: start.saturating_add(p),
+                };
+                let data: Vec<PointData<'_>> = points
+                    .iter()
+                    .map(|(pt, (cols, tombs))| PointData {
+                        point: *pt,
+                        cols,
+                        tombstones: tombs,
+                    })
+                    .collect();
+                segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
+                out.push(Arc::new(Segment::open(
+                    &*self.storage,
+                    &self.dir.join(segment::file_name(&id)),
+                )?));
+            }
+            Ok(out)
+        };
+        let rollups = || self.flush_rollups(&frozen, &version, &catalog);
+        let (raw, rolled) = if self.opts.flush_threads > 1 {
+            std::thread::scope(|s| {
+                let helper = std::thread::Builder::new()
+                    .name("meterdb-rollup".into())
+                    .spawn_scoped(s, rollups);
+                match helper {
+                    Ok(h) => {
+                        let raw = write_raw();
+                        match h.join() {
+                            Ok(rolled) => (raw, rolled),
+                            // A bug: the panic goes on where it would have without the thread.
+                            Err(panic) => std::panic::resume_unwind(panic),
+                        }
+                    }
+                    // No thread to be had: one after the other.
+                    Err(_) => (write_raw(), rollups()),
+                }
+            })
+        } else {
+            (write_raw(), rollups())
+        };
+        let mut new_segments = raw?;
+        new_segments.extend(rolled?);
         let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));

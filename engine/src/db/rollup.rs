@@ -294,20 +294,20 @@ impl Inner {
         out
     }
 
-    /// Computes and writes the rollup files for a flush of `frozen`, given the version that
-    /// includes the flush's raw segments `new`. Returns the new files.
+    /// Computes and writes the rollup files for a flush of `frozen`, given the version
+    /// before the flush (the raw data as it will be is that version's with `frozen` laid
+    /// over it, whether or not the flush's raw segments are written yet). Returns the new
+    /// files.
     pub(super) fn flush_rollups(
         &self,
-        frozen: &Memtable,
-        version: &Version,
-        new: &[Arc<Segment>],
+        frozen: &Arc<Memtable>,
+        version: &Arc<Version>,
         catalog: &crate::catalog::Catalog,
     ) -> Result<Vec<Arc<Segment>>> {
-        let new_files: Vec<u64> = new.iter().map(|s| s.id.file_no).collect();
         let tz = self.tz;
         let snap = Snapshot {
-            version: Arc::new(version.clone()),
-            frozen: Vec::new(),
+            version: version.clone(),
+            frozen: vec![frozen.clone()],
         };
         let mut parts: [TierParts; 5] = Default::default();
         for (point, (cols, sorted), tombstones) in frozen.iter_points() {
@@ -323,18 +323,15 @@ impl Inner {
             let dirty = merge_spans(dirty);
             // This point's new rows, by tier and partition.
             let mut mine: [BTreeMap<(Timestamp, Timestamp), Vec<Bucket>>; 5] = Default::default();
-            // The raw samples of a span: when no older segment holds any of the point's data
-            // there, they are exactly the frozen samples (sorted, unique, nothing deleted)
-            // that this flush's segments hold, taken here without decoding those segments.
+            // The raw samples of a span: when no segment holds any of the point's data
+            // there, they are exactly the frozen samples (sorted, unique, nothing deleted),
+            // taken as they are; otherwise the segments' with the frozen ones laid over them.
             let mut raw = |a: Timestamp, b: Timestamp| {
-                let older = version
-                    .overlapping(a, b)
-                    .filter(|s| !new_files.contains(&s.id.file_no))
-                    .any(|s| {
-                        s.block(point)
-                            .is_some_and(|m| m.stats.min_ts < b && m.stats.max_ts >= a)
-                            || s.tombstones(point).next().is_some()
-                    });
+                let older = version.overlapping(a, b).any(|s| {
+                    s.block(point)
+                        .is_some_and(|m| m.stats.min_ts < b && m.stats.max_ts >= a)
+                        || s.tombstones(point).next().is_some()
+                });
                 if sorted && tombstones.is_empty() && !older {
                     let r = cols.range_of(a, b);
                     if r.len() == cols.len() {

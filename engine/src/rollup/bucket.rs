@@ -107,14 +107,12 @@ impl Bucket {
         let mut prev = v0;
         for (&t, &v) in ts[1..].iter().zip(&vs[1..]) {
             b.sum += v;
-            if v < b.min {
-                b.min = v;
-                b.min_ts = t;
-            }
-            if v > b.max {
-                b.max = v;
-                b.max_ts = t;
-            }
+            // Selects, not branches: noisy readings make new extremes unpredictable.
+            let (lo, hi) = (v < b.min, v > b.max);
+            b.min = if lo { v } else { b.min };
+            b.min_ts = if lo { t } else { b.min_ts };
+            b.max = if hi { v } else { b.max };
+            b.max_ts = if hi { t } else { b.max_ts };
             b.inc += inc(prev, v, rollover);
             prev = v;
         }
@@ -203,10 +201,18 @@ pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64
     let mut out = Vec::with_capacity(cap);
     let n = c.ts.len().min(c.values.len());
     let (ts, vs) = (&c.ts[..n], &c.values[..n]);
+    let fixed = tier.fixed_len();
     let mut i = 0;
+    // The end of the last bucket: with buckets of one length, the next sample (after it, the
+    // samples being sorted) is often in the bucket that starts there.
+    let mut prev_end = None;
     while i < n {
-        let start = tier.bucket_start(ts[i], tz);
+        let start = match (fixed, prev_end) {
+            (Some(len), Some(e)) if ts[i] - e < len => e,
+            _ => tier.bucket_start(ts[i], tz),
+        };
         let end = tier.bucket_end(start, tz);
+        prev_end = Some(end);
         // Buckets hold a few samples each: a forward scan beats a binary search.
         let j = i + 1 + ts[i + 1..].iter().take_while(|&&t| t < end).count();
         out.push(Bucket::of_slices(start, &ts[i..j], &vs[i..j], rollover));
@@ -426,7 +432,8 @@ fn snap(x: f64, err: f64, tol: f64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0;
     let r = ((y + MAGIC) - MAGIC).copysign(y); // the sign of a zero kept, as `round` does
                                                // `y` carries one rounding of its own.
-    if (y - r).abs() <= tol.min(err) * p + y.abs() * f64::EPSILON {
+    let bound = if tol < err { tol } else { err }; // never NaN: no `f64::min`
+    if (y - r).abs() <= bound * p + y.abs() * f64::EPSILON {
         r / p
     } else {
         x

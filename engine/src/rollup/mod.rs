@@ -69,24 +69,27 @@ fn encode_block_with(
     let n = rows.len();
     // Column by column, one pass each (a pass per field is cheaper than pushing every
     // bucket's fields onto eleven vectors at once), into buffers kept from block to block.
-    let fields: [fn(&Bucket) -> f64; COLUMNS - 1] = [
-        |b| b.count as f64,
-        |b| b.sum,
-        |b| b.min,
-        |b| (b.min_ts - b.start) as f64,
-        |b| b.max,
-        |b| (b.max_ts - b.start) as f64,
-        |b| b.first,
-        |b| (b.first_ts - b.start) as f64,
-        |b| b.last,
-        |b| (b.last_ts - b.start) as f64,
-        |b| b.inc,
-    ];
     let cols = &mut scratch.cols;
-    for (c, f) in cols.iter_mut().zip(fields) {
-        c.clear();
-        c.extend(rows.iter().map(f));
+    // A closure per field (not a table of function pointers): each pass is inlined.
+    macro_rules! fill {
+        ($($i:literal => $f:expr),* $(,)?) => {$(
+            cols[$i].clear();
+            cols[$i].extend(rows.iter().map($f));
+        )*};
     }
+    fill!(
+        0 => |b: &Bucket| b.count as f64,
+        1 => |b: &Bucket| b.sum,
+        2 => |b: &Bucket| b.min,
+        3 => |b: &Bucket| (b.min_ts - b.start) as f64,
+        4 => |b: &Bucket| b.max,
+        5 => |b: &Bucket| (b.max_ts - b.start) as f64,
+        6 => |b: &Bucket| b.first,
+        7 => |b: &Bucket| (b.first_ts - b.start) as f64,
+        8 => |b: &Bucket| b.last,
+        9 => |b: &Bucket| (b.last_ts - b.start) as f64,
+        10 => |b: &Bucket| b.inc,
+    );
     let starts = &mut scratch.starts;
     starts.clear();
     starts.extend(rows.iter().map(|b| b.start));
