@@ -1253,6 +1253,17 @@ enum meterdb_status meterdb_options_set_compaction_trigger(struct meterdb_option
                                                            size_t files);
 
 /**
+ * Sets how many threads a flush uses (at least 1: checked when the database is opened).
+ * With 2, the rollup tiers are computed and written on a second thread while the raw
+ * segment files are written; with 1, one after the other. The default is 2 on a machine
+ * with two cores or more, else 1; the files written are the same either way.
+ *
+ * # Safety
+ * `opts` is NULL or a live handle used by no other thread during the call.
+ */
+enum meterdb_status meterdb_options_set_flush_threads(struct meterdb_options *opts, size_t threads);
+
+/**
  * Whether `meterdb_db_open` creates a database where there is none (non-zero, the default)
  * or fails with `MDB_NOT_FOUND` (0).
  *

@@ -40,6 +40,7 @@ static void test_options_misuse(void) {
     EXPECT(meterdb_options_set_background(NULL, 0), MDB_NULL_ARGUMENT, "opts is NULL");
     EXPECT(meterdb_options_set_partition_ms(NULL, 86400000), MDB_NULL_ARGUMENT, "opts is NULL");
     EXPECT(meterdb_options_set_compaction_trigger(NULL, 4), MDB_NULL_ARGUMENT, "opts is NULL");
+    EXPECT(meterdb_options_set_flush_threads(NULL, 2), MDB_NULL_ARGUMENT, "opts is NULL");
     EXPECT(meterdb_options_set_create_if_missing(NULL, 1), MDB_NULL_ARGUMENT, "opts is NULL");
     meterdb_options_free(NULL);
 
@@ -68,6 +69,9 @@ static void test_options_misuse(void) {
     OK(meterdb_options_set_compaction_trigger(o, 1));
     EXPECT(meterdb_db_open(dir, o, &db), MDB_INVALID_ARGUMENT, "compaction_trigger");
     OK(meterdb_options_set_compaction_trigger(o, 3));
+    OK(meterdb_options_set_flush_threads(o, 0));
+    EXPECT(meterdb_db_open(dir, o, &db), MDB_INVALID_ARGUMENT, "flush_threads");
+    OK(meterdb_options_set_flush_threads(o, 1));
     OK(meterdb_db_open(dir, o, &db));
     CHECK(db != NULL);
     meterdb_options_free(o); /* the database does not need its options any more */

@@ -505,6 +505,8 @@ class MeterDb:
     ``tz_offset_min`` is the time zone of the rollup tiers' calendar buckets in minutes east of UTC,
     fixed when the database is created (None: +08:00 for a new one, the stored one otherwise);
     ``tiers`` the set of :class:`Tier` a point keeps unless its metadata says otherwise (None: all).
+    ``flush_threads`` (None: 2 on a machine with two cores or more) is 1 to compute a flush's rollup
+    tiers after its raw segments instead of beside them on a second thread.
     ``retention`` maps ``"raw"`` or a :class:`Tier` to ``(max_age_ms, max_bytes)`` (None: no limit
     of that kind); raw data an upload cursor has not acknowledged is never dropped by age, and a raw
     byte cap that could only be met by dropping it refuses writes (``Status.STORAGE_FULL``) unless
@@ -526,6 +528,7 @@ class MeterDb:
         background=True,
         partition_ms=None,
         compaction_trigger=None,
+        flush_threads=None,
         create_if_missing=True,
         tz_offset_min=None,
         tiers=None,
@@ -544,6 +547,8 @@ class MeterDb:
                 _check(lib.meterdb_options_set_partition_ms(opts, partition_ms))
             if compaction_trigger is not None:
                 _check(lib.meterdb_options_set_compaction_trigger(opts, compaction_trigger))
+            if flush_threads is not None:
+                _check(lib.meterdb_options_set_flush_threads(opts, flush_threads))
             _check(lib.meterdb_options_set_create_if_missing(opts, 1 if create_if_missing else 0))
             if tz_offset_min is not None:
                 _check(lib.meterdb_options_set_tz_offset_min(opts, tz_offset_min))

@@ -291,6 +291,7 @@ _signatures = {
     "meterdb_options_set_background": (c_int, [_P, c_int32]),
     "meterdb_options_set_partition_ms": (c_int, [_P, c_int64]),
     "meterdb_options_set_compaction_trigger": (c_int, [_P, c_size_t]),
+    "meterdb_options_set_flush_threads": (c_int, [_P, c_size_t]),
     "meterdb_options_set_create_if_missing": (c_int, [_P, c_int32]),
     "meterdb_db_open": (c_int, [c_char_p, _P, _PP]),
     "meterdb_db_close": (c_int, [_P]),

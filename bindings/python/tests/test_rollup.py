@@ -176,3 +176,20 @@ def test_zone_and_tier_options(tmp_path):
     assert "cannot be opened with UTC+08:00" in e.value.message
     with MeterDb(path) as db:
         assert db.tz_offset_min == -300
+
+
+def test_flush_threads_option(tmp_path):
+    with pytest.raises(MeterDbError) as e:
+        MeterDb(tmp_path / "zero", flush_threads=0)
+    assert e.value.status == Status.INVALID_ARGUMENT and "flush_threads" in e.value.message
+    # One thread or two: the same tiers.
+    days = []
+    for threads in (1, 2):
+        with MeterDb(tmp_path / f"t{threads}", durability=Durability.NONE, flush_threads=threads) as db:
+            p = db.define_point("kwh", PointKind.COUNTER)
+            ts = [D0 + i * 900_000 for i in range(200)]
+            db.write_point(p, ts, [1000.0 + i * 0.25 for i in range(200)])
+            db.flush()
+            days.append([(r.start, r.count, r.sum, r.consumption) for r in db.rollup(p, Tier.DAY)])
+    assert days[0] == days[1] and len(days[0]) == 3
+

@@ -125,7 +125,7 @@ impl Inner {
             let m = Arc::new(std::mem::take(&mut st.mem));
             st.frozen.push((m.clone(), last_seq));
             // The catalog as of the freeze: every point the frozen data refers to.
-            (m, last_seq, self.catalog.read().clone())
+            (m, last_seq, Arc::new(self.catalog.read().clone()))
         };
 
         // 2. Split each point's samples and tombstones by partition.
@@ -135,11 +135,11 @@ impl Inner {
         let mut parts: BTreeMap<Timestamp, PartitionData> = BTreeMap::new();
         split_by_partition(&frozen, p, &existing, &mut parts);
 
-        // 3. Write the segment files and compute and write the rollup tiers of every point
-        //    the flush touches: side by side on two threads when `flush_threads` allows
-        //    (they share no work: the rollups read the raw data as it will be from the
-        //    current files and the frozen memtable). Then the catalog file, if points were
-        //    defined.
+        // 3. Write the segment files and compute the rollup tiers of every point the flush
+        //    touches: side by side on two threads when `flush_threads` allows (they share no
+        //    work: the rollups read the raw data as it will be from the current files and
+        //    the frozen memtable); then write the rollup files and, if points were defined,
+        //    the catalog file.
         let write_raw = || -> Result<Vec<Arc<Segment>>> {
             let mut out = Vec::with_capacity(parts.len());
             for (start, points) in &parts {
@@ -167,30 +167,27 @@ impl Inner {
             }
             Ok(out)
         };
-        let rollups = || self.flush_rollups(&frozen, &version, &catalog);
-        let (raw, rolled) = if self.opts.flush_threads > 1 {
-            std::thread::scope(|s| {
-                let helper = std::thread::Builder::new()
-                    .name("meterdb-rollup".into())
-                    .spawn_scoped(s, rollups);
-                match helper {
-                    Ok(h) => {
-                        let raw = write_raw();
-                        match h.join() {
-                            Ok(rolled) => (raw, rolled),
-                            // A bug: the panic goes on where it would have without the thread.
-                            Err(panic) => std::panic::resume_unwind(panic),
-                        }
-                    }
-                    // No thread to be had: one after the other.
-                    Err(_) => (write_raw(), rollups()),
-                }
-            })
-        } else {
-            (write_raw(), rollups())
+        let job = Arc::new(self.flush_rollups(frozen.clone(), version.clone(), catalog.clone()));
+        let helper = (self.opts.flush_threads > 1).then(|| {
+            let job = job.clone();
+            // A thread of its own (not a scoped one, which would register the calling
+            // thread with the standard library, a C program's main thread included).
+            std::thread::Builder::new()
+                .name("meterdb-rollup".into())
+                .spawn(move || job.compute())
+        });
+        let raw = write_raw();
+        let parts = match helper {
+            Some(Ok(h)) => match h.join() {
+                Ok(parts) => parts,
+                // A bug: the panic goes on where it would have without the thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // One thread, or none to be had: after the raw segments.
+            Some(Err(_)) | None => job.compute(),
         };
         let mut new_segments = raw?;
-        new_segments.extend(rolled?);
+        new_segments.extend(self.write_rollup_parts(parts?)?);
         let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));

@@ -272,39 +272,91 @@ fn neighbour_flushed(
 /// range is summed sparsely.
 const MAX_SUM_SLOTS: usize = 100_000;
 
-/// One tier's new blocks from a flush, by partition, in point order.
-type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<EncodedBlock>>;
-
 impl Inner {
     /// The tiers a point keeps.
     pub(super) fn tiers_of(&self, meta: &PointMeta) -> TierSet {
         meta.tiers.unwrap_or(self.opts.tiers)
     }
 
-    /// The tiers of a point that are stored in rollup files: every tier it keeps but the
-    /// minute. Meters are read every minute or less often, so a minute bucket holds one
-    /// sample and would only repeat it; minute buckets are computed from the raw samples
-    /// when read, and hours from the raw samples at a flush.
+    /// The tiers of a point that are stored in rollup files (see [`stored_tiers_of`]).
     pub(super) fn stored_tiers(&self, meta: &PointMeta) -> TierSet {
-        let kept = self.tiers_of(meta);
-        let mut out = TierSet::NONE;
-        for t in kept.iter().filter(|&t| t != Tier::Minute) {
-            out = out.with(t);
-        }
-        out
+        stored_tiers_of(meta, self.opts.tiers)
     }
 
-    /// Computes and writes the rollup files for a flush of `frozen`, given the version
-    /// before the flush (the raw data as it will be is that version's with `frozen` laid
-    /// over it, whether or not the flush's raw segments are written yet). Returns the new
-    /// files.
+    /// The rollup work of a flush of `frozen`, given the version before the flush and the
+    /// catalog as of the freeze; [`FlushRollups::compute`] may run on any thread.
     pub(super) fn flush_rollups(
         &self,
-        frozen: &Arc<Memtable>,
-        version: &Arc<Version>,
-        catalog: &crate::catalog::Catalog,
-    ) -> Result<Vec<Arc<Segment>>> {
-        let tz = self.tz;
+        frozen: Arc<Memtable>,
+        version: Arc<Version>,
+        catalog: Arc<crate::catalog::Catalog>,
+    ) -> FlushRollups {
+        FlushRollups {
+            frozen,
+            version,
+            catalog,
+            tz: self.tz,
+            tiers: self.opts.tiers,
+            codec: self.opts.codec.clone(),
+        }
+    }
+
+    /// Writes the rollup files of a flush (one per tier partition) and opens them.
+    pub(super) fn write_rollup_parts(&self, parts: [TierParts; 5]) -> Result<Vec<Arc<Segment>>> {
+        let mut out = Vec::new();
+        for (ti, tier_parts) in parts.into_iter().enumerate() {
+            for ((ps, pe), mut blocks) in tier_parts {
+                let file_no = self.alloc_file_no();
+                let id = SegmentId {
+                    kind: ti as u8 + 1,
+                    file_no,
+                    generation: file_no,
+                    part_start: ps,
+                    part_end: pe,
+                };
+                blocks.sort_by_key(|b| b.point);
+                out.push(self.write_rollup_blocks(&id, &blocks)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The tiers of a point that are stored in rollup files: every tier it keeps (its own, or
+/// `default`) but the minute. Meters are read every minute or less often, so a minute bucket
+/// holds one sample and would only repeat it; minute buckets are computed from the raw
+/// samples when read, and hours from the raw samples at a flush.
+fn stored_tiers_of(meta: &PointMeta, default: TierSet) -> TierSet {
+    let kept = meta.tiers.unwrap_or(default);
+    let mut out = TierSet::NONE;
+    for t in kept.iter().filter(|&t| t != Tier::Minute) {
+        out = out.with(t);
+    }
+    out
+}
+
+/// One tier's new blocks from a flush, by partition.
+pub(super) type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<EncodedBlock>>;
+
+/// The rollup work of a flush, owning what it reads so that it can run on a thread of its
+/// own beside the writing of the raw segments.
+pub(super) struct FlushRollups {
+    frozen: Arc<Memtable>,
+    /// The version before the flush: the raw data as it will be is its segments' with
+    /// `frozen` laid over them, whether or not the flush's raw segments are written yet.
+    version: Arc<Version>,
+    catalog: Arc<crate::catalog::Catalog>,
+    tz: i32,
+    /// The tiers of points whose metadata names none.
+    tiers: TierSet,
+    codec: crate::codec::CodecOptions,
+}
+
+impl FlushRollups {
+    /// Computes the new rollup blocks of every tier of every point the flush touches, by
+    /// tier (index `tier - 1`) and partition.
+    pub(super) fn compute(&self) -> Result<[TierParts; 5]> {
+        let (frozen, version, catalog, tz) = (&self.frozen, &self.version, &self.catalog, self.tz);
         let snap = Snapshot {
             version: version.clone(),
             frozen: vec![frozen.clone()],
@@ -314,7 +366,7 @@ impl Inner {
             let Some(meta) = catalog.get(point) else {
                 continue;
             };
-            let tiers = self.stored_tiers(meta);
+            let tiers = stored_tiers_of(meta, self.tiers);
             if tiers == TierSet::NONE {
                 continue;
             }
@@ -412,29 +464,16 @@ impl Inner {
             // encoded blocks, not every point's buckets.
             for (ti, tier_parts) in mine.iter().enumerate() {
                 for (&p, rows) in tier_parts.iter().filter(|(_, rows)| !rows.is_empty()) {
-                    let block = rollup::encode_block(point, rows, &self.opts.codec);
+                    let block = rollup::encode_block(point, rows, &self.codec);
                     parts[ti].entry(p).or_default().push(block);
                 }
             }
         }
-        let mut out = Vec::new();
-        for (ti, tier_parts) in parts.into_iter().enumerate() {
-            for ((ps, pe), mut blocks) in tier_parts {
-                let file_no = self.alloc_file_no();
-                let id = SegmentId {
-                    kind: ti as u8 + 1,
-                    file_no,
-                    generation: file_no,
-                    part_start: ps,
-                    part_end: pe,
-                };
-                blocks.sort_by_key(|b| b.point);
-                out.push(self.write_rollup_blocks(&id, &blocks)?);
-            }
-        }
-        Ok(out)
+        Ok(parts)
     }
+}
 
+impl Inner {
     /// Writes one rollup file and opens it.
     pub(super) fn write_rollup_file(
         &self,

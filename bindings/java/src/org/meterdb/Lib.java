@@ -72,6 +72,7 @@ final class Lib {
     static native int meterdb_options_set_partition_ms(Pointer opts, long ms);
 
     static native int meterdb_options_set_compaction_trigger(Pointer opts, long files);
+    static native int meterdb_options_set_flush_threads(Pointer opts, long threads);
 
     static native int meterdb_options_set_create_if_missing(Pointer opts, int create);
 

@@ -218,6 +218,8 @@ public final class MeterDbTest {
                         () -> MeterDb.open(dir.resolve("other").toString(), new Options().memtableBytes(10)));
                 throwsStatus(Status.INVALID_ARGUMENT, "0 ms",
                         () -> MeterDb.open(dir.resolve("other").toString(), new Options().syncIntervalMs(0)));
+                throwsStatus(Status.INVALID_ARGUMENT, "flush_threads",
+                        () -> MeterDb.open(dir.resolve("other").toString(), new Options().flushThreads(0)));
                 throwsStatus(Status.NOT_FOUND, "no database",
                         () -> MeterDb.open(dir.resolve("none").toString(), new Options().createIfMissing(false)));
                 db.close();
