@@ -170,3 +170,56 @@ fn small_files_merge_without_the_big_one_and_deletes_stay_hidden() {
     let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
     check(&db, &model);
 }
+
+#[test]
+fn a_flush_drops_the_rollup_files_it_supersedes() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        background: false,
+        tz_offset_min: Some(TZ),
+        ..Options::default().durability(Durability::None)
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    for m in metas() {
+        db.define_point(m).unwrap();
+    }
+    let mut model = Model::new();
+    // A day in hourly flushes: each rewrites the current day, month and year of every
+    // point, so the files of the flush before are wholly superseded and dropped.
+    let day = Y0 + 40 * DAY;
+    for h in 0..24 {
+        let from = day + h * 3_600_000;
+        write(&db, &mut model, from, from + 3_600_000);
+        db.flush().unwrap();
+        for tier in ["day-", "month-", "year-"] {
+            assert_eq!(files_of(dir.path(), tier), 1, "{tier} files after hour {h}");
+        }
+        if h % 6 == 5 {
+            check(&db, &model);
+        }
+    }
+    // A late correction in another month and a delete that empties an hour: the day and
+    // month of the correction go to partitions of their own or beside the current ones,
+    // and nothing that is still needed is dropped.
+    write(&db, &mut model, Y0 + 3 * DAY, Y0 + 3 * DAY + 2 * STEP);
+    delete(&db, &mut model, day + 5 * 3_600_000, day + 6 * 3_600_000);
+    db.flush().unwrap();
+    check(&db, &model);
+    write(&db, &mut model, day + DAY, day + DAY + 3_600_000);
+    db.flush().unwrap();
+    check(&db, &model);
+    // New rows that span an older file's buckets but skip one of them do not supersede it:
+    // days d1 and d1 + 5 in one file, then d1 corrected and d1 + 10 written (more than a
+    // week apart, so not recomputed as one span with the days between).
+    let d1 = Y0 + 400 * DAY;
+    write(&db, &mut model, d1, d1 + DAY);
+    write(&db, &mut model, d1 + 5 * DAY, d1 + 6 * DAY);
+    db.flush().unwrap();
+    write(&db, &mut model, d1, d1 + STEP);
+    write(&db, &mut model, d1 + 10 * DAY, d1 + 10 * DAY + STEP);
+    db.flush().unwrap();
+    check(&db, &model);
+    drop(db);
+    let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
+    check(&db, &model);
+}

@@ -187,7 +187,8 @@ impl Inner {
             Some(Err(_)) | None => job.compute(),
         };
         let mut new_segments = raw?;
-        new_segments.extend(self.write_rollup_parts(parts?)?);
+        let (rollup_files, superseded) = self.write_rollup_parts(parts?, &version)?;
+        new_segments.extend(rollup_files);
         let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));
@@ -207,10 +208,18 @@ impl Inner {
             .sync_dir(&self.dir)
             .map_err(self.io_err(format!("sync {}", self.dir.display())))?;
 
-        // 4. Install: manifest first (the commit point), then the in-memory version.
-        let old_catalog = {
+        // 4. Install: manifest first (the commit point), then the in-memory version. Rollup
+        //    files the new ones supersede leave the list (a compaction may have merged some
+        //    of them meanwhile: its output stays, older than the new files).
+        let (old_catalog, dropped) = {
             let mut files = self.files.lock();
-            let mut all: Vec<Arc<Segment>> = self.state.read().version.all().cloned().collect();
+            let (mut all, dropped): (Vec<Arc<Segment>>, Vec<Arc<Segment>>) = self
+                .state
+                .read()
+                .version
+                .all()
+                .cloned()
+                .partition(|s| !superseded.contains(&s.id.file_no));
             all.extend(new_segments);
             let mut m = files.manifest.clone();
             m.segments = all.iter().map(|s| s.id).collect();
@@ -225,10 +234,14 @@ impl Inner {
             let mut st = self.state.write();
             st.version = Arc::new(Version::new(all));
             st.frozen.retain(|f| !Arc::ptr_eq(&f.0, &frozen));
-            (new_catalog.is_some() && old != 0).then_some(old)
+            ((new_catalog.is_some() && old != 0).then_some(old), dropped)
         };
         if let Some(old) = old_catalog {
             let _ = self.storage.remove(&self.dir.join(catalog_file_name(old)));
+        }
+        for s in dropped {
+            // Readers holding the old version keep their mapping (or copy) of the file.
+            let _ = self.storage.remove(&s.path);
         }
         self.remove_obsolete_wal(last_seq)?;
         Ok(())

@@ -24,7 +24,7 @@ use crate::rollup::{
     Neighbours, Tier, TierSet,
 };
 use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
-use crate::segment::{self, EncodedBlock, Segment, SegmentId};
+use crate::segment::{self, BlockMeta, EncodedBlock, Segment, SegmentId};
 
 /// Sorted, merged spans `[start, end)`.
 type Spans = Vec<(Timestamp, Timestamp)>;
@@ -301,11 +301,38 @@ impl Inner {
         }
     }
 
-    /// Writes the rollup files of a flush (one per tier partition) and opens them.
-    pub(super) fn write_rollup_parts(&self, parts: [TierParts; 5]) -> Result<Vec<Arc<Segment>>> {
+    /// Writes the rollup files of a flush (one per tier partition) and opens them. Returns
+    /// them, and the files of `version` that they supersede: files of the same partition
+    /// each of whose blocks a new block covers with a bucket (or a marker) at every start
+    /// from its first to its last, so that no query can read anything of them any more (the
+    /// usual case for the day, month and year tiers when flushes are frequent: each rewrites
+    /// the current day, month and year of every point). The caller drops those from the
+    /// manifest in the same replacement that installs the new files.
+    pub(super) fn write_rollup_parts(
+        &self,
+        parts: [TierParts; 5],
+        version: &Version,
+    ) -> Result<(Vec<Arc<Segment>>, Vec<u64>)> {
         let mut out = Vec::new();
+        let mut superseded = Vec::new();
         for (ti, tier_parts) in parts.into_iter().enumerate() {
+            let files = Tier::from_kind(ti as u8 + 1).map_or(&[][..], |t| version.tier(t));
             for ((ps, pe), mut blocks) in tier_parts {
+                blocks.sort_by_key(|b| b.block.point);
+                let covers = |m: &BlockMeta| {
+                    let Ok(i) = blocks.binary_search_by_key(&m.point, |b| b.block.point) else {
+                        return false;
+                    };
+                    let (n, st) = (&blocks[i], &blocks[i].block.stats);
+                    n.consecutive && st.min_ts <= m.stats.min_ts && m.stats.max_ts <= st.max_ts
+                };
+                superseded.extend(
+                    files
+                        .iter()
+                        .filter(|f| f.id.part_start == ps && !f.has_tombstones())
+                        .filter(|f| f.blocks().iter().all(covers))
+                        .map(|f| f.id.file_no),
+                );
                 let file_no = self.alloc_file_no();
                 let id = SegmentId {
                     kind: ti as u8 + 1,
@@ -314,11 +341,11 @@ impl Inner {
                     part_start: ps,
                     part_end: pe,
                 };
-                blocks.sort_by_key(|b| b.point);
+                let blocks: Vec<EncodedBlock> = blocks.into_iter().map(|b| b.block).collect();
                 out.push(self.write_rollup_blocks(&id, &blocks)?);
             }
         }
-        Ok(out)
+        Ok((out, superseded))
     }
 }
 
@@ -335,8 +362,16 @@ fn stored_tiers_of(meta: &PointMeta, default: TierSet) -> TierSet {
     out
 }
 
+/// A flush's new rollup block of one point, tier and partition.
+pub(super) struct NewBlock {
+    block: EncodedBlock,
+    /// Whether its rows are consecutive buckets: one (or a marker) at every start from the
+    /// first to the last.
+    consecutive: bool,
+}
+
 /// One tier's new blocks from a flush, by partition.
-pub(super) type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<EncodedBlock>>;
+pub(super) type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<NewBlock>>;
 
 /// The rollup work of a flush, owning what it reads so that it can run on a thread of its
 /// own beside the writing of the raw segments.
@@ -463,9 +498,18 @@ impl FlushRollups {
             // The point's rows encoded at once, while they are in cache: a flush holds
             // encoded blocks, not every point's buckets.
             for (ti, tier_parts) in mine.iter().enumerate() {
+                let Some(tier) = Tier::from_kind(ti as u8 + 1) else {
+                    continue;
+                };
                 for (&p, rows) in tier_parts.iter().filter(|(_, rows)| !rows.is_empty()) {
                     let block = rollup::encode_block(point, rows, &self.codec);
-                    parts[ti].entry(p).or_default().push(block);
+                    let consecutive = rows
+                        .windows(2)
+                        .all(|w| w[1].start == tier.bucket_end(w[0].start, tz));
+                    parts[ti]
+                        .entry(p)
+                        .or_default()
+                        .push(NewBlock { block, consecutive });
                 }
             }
         }
