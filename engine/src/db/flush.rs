@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::rollup::FlushRollups;
 use super::{catalog_file_name, Db, Durability, Inner};
 use crate::catalog::PointId;
 use crate::compaction::{merge_partition, merge_rollup_partition, rollup_merge_from};
@@ -96,7 +97,7 @@ impl Inner {
 
     /// Freezes the memtable and writes it to segment files, one per time partition it
     /// touches; then records them in the manifest and drops the obsolete WAL files.
-    pub(super) fn flush(&self) -> Result<()> {
+    pub(super) fn flush(self: &Arc<Self>) -> Result<()> {
         let _one = self.flush_mu.lock();
         self.check_open()?;
         let r = self.flush_locked();
@@ -110,7 +111,7 @@ impl Inner {
         r
     }
 
-    fn flush_locked(&self) -> Result<()> {
+    fn flush_locked(self: &Arc<Self>) -> Result<()> {
         // 1. Freeze: the WAL moves to a new file so the old ones can go once flushed.
         let (frozen, last_seq, catalog) = {
             let mut wal = self.wal.lock();
@@ -167,27 +168,35 @@ impl Inner {
             }
             Ok(out)
         };
-        let job = Arc::new(self.flush_rollups(frozen.clone(), version.clone(), catalog.clone()));
-        let helper = (self.opts.flush_threads > 1).then(|| {
-            let job = job.clone();
-            // A thread of its own (not a scoped one, which would register the calling
-            // thread with the standard library, a C program's main thread included).
-            std::thread::Builder::new()
+        let job = self.flush_rollups(frozen.clone(), version.clone(), catalog.clone());
+        let rollups = |this: Arc<Inner>, job: FlushRollups| {
+            let parts = job.compute()?;
+            this.write_rollup_parts(parts, &job.version)
+        };
+        let (raw, rolled) = if self.opts.flush_threads > 1 {
+            // A thread of its own (not a scoped one, which would register the calling thread
+            // with the standard library, a C program's main thread included), given what it
+            // reads; if none can be had, the work is done here after the raw segments.
+            let (this, mine) = (self.clone(), job.clone());
+            let helper = std::thread::Builder::new()
                 .name("meterdb-rollup".into())
-                .spawn(move || job.compute())
-        });
-        let raw = write_raw();
-        let parts = match helper {
-            Some(Ok(h)) => match h.join() {
-                Ok(parts) => parts,
-                // A bug: the panic goes on where it would have without the thread.
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-            // One thread, or none to be had: after the raw segments.
-            Some(Err(_)) | None => job.compute(),
+                .spawn(move || rollups(this, mine));
+            match helper {
+                Ok(h) => {
+                    let raw = write_raw();
+                    match h.join() {
+                        Ok(rolled) => (raw, rolled),
+                        // A bug: the panic goes on where it would have without the thread.
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                Err(_) => (write_raw(), rollups(self.clone(), job)),
+            }
+        } else {
+            (write_raw(), rollups(self.clone(), job))
         };
         let mut new_segments = raw?;
-        let (rollup_files, superseded) = self.write_rollup_parts(parts?, &version)?;
+        let (rollup_files, superseded) = rolled?;
         new_segments.extend(rollup_files);
         let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
             let file_no = self.alloc_file_no();

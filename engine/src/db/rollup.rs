@@ -375,11 +375,12 @@ pub(super) type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<NewBlock>>;
 
 /// The rollup work of a flush, owning what it reads so that it can run on a thread of its
 /// own beside the writing of the raw segments.
+#[derive(Clone)]
 pub(super) struct FlushRollups {
     frozen: Arc<Memtable>,
     /// The version before the flush: the raw data as it will be is its segments' with
     /// `frozen` laid over them, whether or not the flush's raw segments are written yet.
-    version: Arc<Version>,
+    pub(super) version: Arc<Version>,
     catalog: Arc<crate::catalog::Catalog>,
     tz: i32,
     /// The tiers of points whose metadata names none.
