@@ -409,8 +409,11 @@ impl FlushRollups {
             let mut dirty = Vec::new();
             frozen.touched(point, &mut dirty);
             let dirty = merge_spans(dirty);
-            // This point's new rows, by tier and partition.
-            let mut mine: [BTreeMap<(Timestamp, Timestamp), Vec<Bucket>>; 5] = Default::default();
+            // This point's new rows: each recomputed span's, and by tier and partition the
+            // pieces of them (span, rows i..j) that the partition holds, in time order.
+            let mut owned: Vec<Vec<Bucket>> = Vec::new();
+            type Pieces = Vec<(usize, usize, usize)>;
+            let mut mine: [BTreeMap<(Timestamp, Timestamp), Pieces>; 5] = Default::default();
             // The raw samples of a span: when no segment holds any of the point's data
             // there, they are exactly the frozen samples (sorted, unique, nothing deleted),
             // taken as they are; otherwise the segments' with the frozen ones laid over them.
@@ -465,44 +468,41 @@ impl FlushRollups {
                         all.extend(gone);
                         all.sort_by_key(|r| r.start);
                     }
-                    // Hand the rows to their partitions: runs of one partition each, moved
-                    // whole when a run is all the rows (the usual case), else copied once.
+                    // Hand the rows to their partitions: runs of one partition each, left in
+                    // place (a flush's hours usually straddle two months).
                     let tier_parts = &mut mine[tier as usize - 1];
-                    let mut runs = Vec::new();
+                    let k = owned.len();
                     let mut i = 0;
                     while i < all.len() {
                         let p = tier.partition_of(all[i].start, tz);
-                        let mut j = i + 1;
-                        while j < all.len() && all[j].start < p.1 {
-                            j += 1;
-                        }
-                        runs.push((p, i, j));
+                        let j = i + all[i..].partition_point(|r| r.start < p.1);
+                        tier_parts.entry(p).or_default().push((k, i, j));
                         i = j;
                     }
-                    if let [(p, _, _)] = runs[..] {
-                        let e = tier_parts.entry(p).or_default();
-                        if e.is_empty() {
-                            *e = all;
-                        } else {
-                            e.extend_from_slice(&all);
-                        }
-                    } else {
-                        for (p, i, j) in runs {
-                            tier_parts
-                                .entry(p)
-                                .or_default()
-                                .extend_from_slice(&all[i..j]);
-                        }
-                    }
+                    owned.push(all);
                 }
             }
             // The point's rows encoded at once, while they are in cache: a flush holds
             // encoded blocks, not every point's buckets.
+            let mut joined = Vec::new();
             for (ti, tier_parts) in mine.iter().enumerate() {
                 let Some(tier) = Tier::from_kind(ti as u8 + 1) else {
                     continue;
                 };
-                for (&p, rows) in tier_parts.iter().filter(|(_, rows)| !rows.is_empty()) {
+                for (&p, pieces) in tier_parts {
+                    let rows: &[Bucket] = match pieces[..] {
+                        [(k, i, j)] => &owned[k][i..j],
+                        _ => {
+                            joined.clear();
+                            for &(k, i, j) in pieces {
+                                joined.extend_from_slice(&owned[k][i..j]);
+                            }
+                            &joined
+                        }
+                    };
+                    if rows.is_empty() {
+                        continue;
+                    }
                     let block = rollup::encode_block(point, rows, &self.codec);
                     let consecutive = rows
                         .windows(2)
