@@ -141,10 +141,13 @@ impl Inner {
         //    work: the rollups read the raw data as it will be from the current files and
         //    the frozen memtable); then write the rollup files and, if points were defined,
         //    the catalog file.
+        // The raw files are numbered first, so that the numbers, and the order of the file
+        // operations (raw files, then rollup files, all on this thread), do not depend on
+        // how the two threads are scheduled.
+        let raw_nos: Vec<u64> = parts.keys().map(|_| self.alloc_file_no()).collect();
         let write_raw = || -> Result<Vec<Arc<Segment>>> {
             let mut out = Vec::with_capacity(parts.len());
-            for (start, points) in &parts {
-                let file_no = self.alloc_file_no();
+            for ((start, points), &file_no) in parts.iter().zip(&raw_nos) {
                 let id = SegmentId {
                     kind: segment::KIND_RAW,
                     file_no,
@@ -169,11 +172,12 @@ impl Inner {
             Ok(out)
         };
         let job = self.flush_rollups(frozen.clone(), version.clone(), catalog.clone());
+        // Computing and encoding the rollup files: no file operation.
         let rollups = |this: Arc<Inner>, job: FlushRollups| {
             let parts = job.compute()?;
-            this.write_rollup_parts(parts, &job.version)
+            Ok(this.encode_rollup_parts(parts, &job.version))
         };
-        let (raw, rolled) = if self.opts.flush_threads > 1 {
+        let (raw, rolled): (_, Result<_>) = if self.opts.flush_threads > 1 {
             // A thread of its own (not a scoped one, which would register the calling thread
             // with the standard library, a C program's main thread included), given what it
             // reads; if none can be had, the work is done here after the raw segments.
@@ -197,7 +201,8 @@ impl Inner {
         };
         let mut new_segments = raw?;
         let (rollup_files, superseded) = rolled?;
-        new_segments.extend(rollup_files);
+        new_segments.extend(self.write_encoded(&rollup_files)?);
+        drop(rollup_files);
         let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));

@@ -301,18 +301,18 @@ impl Inner {
         }
     }
 
-    /// Writes the rollup files of a flush (one per tier partition) and opens them. Returns
-    /// them, and the files of `version` that they supersede: files of the same partition
-    /// each of whose blocks a new block covers with a bucket (or a marker) at every start
-    /// from its first to its last, so that no query can read anything of them any more (the
-    /// usual case for the day, month and year tiers when flushes are frequent: each rewrites
-    /// the current day, month and year of every point). The caller drops those from the
-    /// manifest in the same replacement that installs the new files.
-    pub(super) fn write_rollup_parts(
+    /// Encodes the rollup files of a flush (one per tier partition, numbered here), without
+    /// writing them. Returns them, and the files of `version` that they supersede: files of
+    /// the same partition each of whose blocks a new block covers with a bucket (or a
+    /// marker) at every start from its first to its last, so that no query can read anything
+    /// of them any more (the usual case for the day, month and year tiers when flushes are
+    /// frequent: each rewrites the current day, month and year of every point). The caller
+    /// drops those from the manifest in the same replacement that installs the new files.
+    pub(super) fn encode_rollup_parts(
         &self,
         parts: [TierParts; 5],
         version: &Version,
-    ) -> Result<(Vec<Arc<Segment>>, Vec<u64>)> {
+    ) -> (Vec<(SegmentId, Vec<u8>)>, Vec<u64>) {
         let mut out = Vec::new();
         let mut superseded = Vec::new();
         for (ti, tier_parts) in parts.into_iter().enumerate() {
@@ -342,10 +342,27 @@ impl Inner {
                     part_end: pe,
                 };
                 let blocks: Vec<EncodedBlock> = blocks.into_iter().map(|b| b.block).collect();
-                out.push(self.write_rollup_blocks(&id, &blocks)?);
+                out.push((id, segment::encode_blocks(&id, &blocks, &[])));
             }
         }
-        Ok((out, superseded))
+        (out, superseded)
+    }
+
+    /// Writes encoded segment files and opens them.
+    pub(super) fn write_encoded(
+        &self,
+        files: &[(SegmentId, Vec<u8>)],
+    ) -> Result<Vec<Arc<Segment>>> {
+        files
+            .iter()
+            .map(|(id, bytes)| {
+                segment::write_bytes(&*self.storage, &self.dir, id, bytes)?;
+                Ok(Arc::new(Segment::open(
+                    &*self.storage,
+                    &self.dir.join(segment::file_name(id)),
+                )?))
+            })
+            .collect()
     }
 }
 
