@@ -367,9 +367,7 @@ impl Db {
         let mut metas = Vec::with_capacity(ids.len());
         let mut items = Vec::new();
         for (i, &p) in ids.iter().enumerate() {
-            let meta = self
-                .point(p)
-                .ok_or_else(|| Error::NotFound(format!("point id {p} is not defined")))?;
+            let meta = self.point(p).ok_or_else(|| super::undefined(p))?;
             metas.push(meta);
             let c = self.read_range(p, from, to)?;
             for k in 0..c.len() {
@@ -409,9 +407,9 @@ impl Db {
             let i = match index.get(&c.point) {
                 Some(&i) => i,
                 None => {
-                    let meta = self.point(c.point).ok_or_else(|| {
-                        Error::NotFound(format!("point id {} is not defined", c.point))
-                    })?;
+                    let meta = self
+                        .point(c.point)
+                        .ok_or_else(|| super::undefined(c.point))?;
                     metas.push(meta);
                     index.insert(c.point, metas.len() as u32 - 1);
                     metas.len() as u32 - 1

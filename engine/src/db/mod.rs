@@ -418,7 +418,7 @@ impl Db {
     pub fn delete_range(&self, point: PointId, from: Timestamp, to: Timestamp) -> Result<()> {
         let inner = &self.inner;
         if point as usize >= inner.catalog.read().len() {
-            return Err(Error::NotFound(format!("point id {point} is not defined")));
+            return Err(undefined(point));
         }
         if from >= to {
             return Err(Error::invalid(format!("empty delete range [{from}, {to})")));
@@ -429,12 +429,12 @@ impl Db {
         inner.after_write(wal, seq)
     }
 
+    /// Refuses a closed database or a point that is not defined (reads go on after a
+    /// failed write: a poisoned database is not refused here).
     fn check_point(&self, point: PointId) -> Result<()> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
+        self.inner.check_not_closed()?;
         if point as usize >= self.inner.catalog.read().len() {
-            return Err(Error::NotFound(format!("point id {point} is not defined")));
+            return Err(undefined(point));
         }
         Ok(())
     }
@@ -664,6 +664,11 @@ impl Drop for Db {
     }
 }
 
+/// The error for a point id that is not defined.
+fn undefined(point: PointId) -> Error {
+    Error::NotFound(format!("point id {point} is not defined"))
+}
+
 /// File name of a catalog file.
 pub(crate) fn catalog_file_name(file_no: u64) -> String {
     format!("catalog-{file_no:010}.cat")
@@ -698,10 +703,16 @@ impl Inner {
         }
     }
 
-    fn check_open(&self) -> Result<()> {
+    /// Refuses a closed database.
+    fn check_not_closed(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        self.check_not_closed()?;
         if let Some(m) = self.poison.lock().as_ref() {
             return Err(Error::Poisoned(m.clone()));
         }

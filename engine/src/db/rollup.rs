@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Db, Inner};
+use super::{undefined, Db, Inner};
 use crate::catalog::{PointId, PointMeta};
 use crate::compaction::overlay_buckets;
 use crate::error::{Error, Result};
@@ -967,16 +967,12 @@ impl Db {
                 self.coefficients.coal_at(t)
             }
         }
-        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
+        self.inner.check_not_closed()?;
         let mut metas = Vec::with_capacity(points.len());
         {
             let catalog = self.inner.catalog.read();
             for &p in points {
-                let meta = catalog
-                    .get(p)
-                    .ok_or_else(|| Error::NotFound(format!("point id {p} is not defined")))?;
+                let meta = catalog.get(p).ok_or_else(|| undefined(p))?;
                 if !self.inner.tiers_of(meta).contains(tier) {
                     return Err(Error::invalid(format!(
                         "point {} does not keep the {} tier",
