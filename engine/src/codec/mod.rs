@@ -223,8 +223,8 @@ pub fn encode_values_with(
 ) -> Codec {
     let start = out.len();
     let n = vals.len();
-    let runs = rle::count_runs(vals);
-    if runs == 1 {
+    // Constant: a pass that stops at the first value that differs.
+    if n > 0 && vals.iter().all(|v| v.to_bits() == vals[0].to_bits()) {
         let body = begin(out, CodecKind::Constant, 0, n);
         out.extend_from_slice(&vals[0].to_bits().to_le_bytes());
         return finish(out, start, body, Codec::plain(CodecKind::Constant), opts);
@@ -248,8 +248,9 @@ pub fn encode_values_with(
             best = (p.size, Choice::Decimal(p));
         }
     }
-    // Each run takes at least 9 bytes: measure exactly only when that might win.
-    if runs * 9 < best.0 {
+    // Each run takes at least 9 bytes: measure only when that might win, counting runs
+    // only until there are too many for it (a few chunks, for values that vary).
+    if !rle::runs_reach(vals, best.0.div_ceil(9)) {
         let rle_bytes = rle::measure(vals).1;
         if rle_bytes < best.0 {
             best = (rle_bytes, Choice::Rle);

@@ -83,9 +83,28 @@ fn runs<T: RunValue>(vals: &[T]) -> impl Iterator<Item = (T, usize)> + '_ {
 }
 
 /// Number of runs in `vals` (branch-free, vectorizable).
+#[cfg(test)]
 pub fn count_runs<T: RunValue>(vals: &[T]) -> usize {
     let changes = vals.windows(2).filter(|w| !w[0].same(w[1])).count();
     changes + usize::from(!vals.is_empty())
+}
+
+/// Whether `vals` has at least `limit` runs: [`count_runs`] a chunk at a time, stopping as
+/// soon as the count reaches the limit.
+pub fn runs_reach<T: RunValue>(vals: &[T], limit: usize) -> bool {
+    const CHUNK: usize = 256;
+    let mut runs = usize::from(!vals.is_empty());
+    let mut start = 0;
+    while runs < limit && start + 1 < vals.len() {
+        let end = (start + CHUNK).min(vals.len() - 1);
+        // Changes between neighbours (k, k + 1) for k in start..end.
+        runs += vals[start..=end]
+            .windows(2)
+            .filter(|w| !w[0].same(w[1]))
+            .count();
+        start = end;
+    }
+    runs >= limit
 }
 
 /// Number of runs in `vals` and the size of their run-length body, without encoding.
@@ -194,5 +213,25 @@ mod tests {
         decode(&out, 4, &mut back).unwrap();
         let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&back), bits(&v));
+    }
+
+    #[test]
+    fn runs_reach_agrees_with_count_runs() {
+        let mut x = 7u64;
+        for n in [0usize, 1, 2, 255, 256, 257, 1000] {
+            for spread in [1u64, 2, 50] {
+                let v: Vec<i64> = (0..n)
+                    .map(|_| {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        // Mostly long runs for small spreads.
+                        ((x >> 60) / (16 / spread.min(16)) % spread) as i64
+                    })
+                    .collect();
+                let runs = count_runs(&v);
+                for limit in [0, 1, 2, runs.saturating_sub(1), runs, runs + 1, n + 5] {
+                    assert_eq!(runs_reach(&v, limit), runs >= limit, "n {n} limit {limit}");
+                }
+            }
+        }
     }
 }
