@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use meterdb::{Db, Durability, Options, PointKind, PointMeta, Tier, WriteBatch};
 
 mod support;
-use support::{close, reference};
+use support::{assert_rows_match, reference, samples_of};
 
 const DAY: i64 = 86_400_000;
 /// 2026-01-01T00:00:00+08:00.
@@ -46,6 +46,21 @@ fn files_of(dir: &std::path::Path, prefix: &str) -> usize {
         .count()
 }
 
+/// A new database (flushes and compactions only when asked) with the points of [`metas`].
+fn open() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        background: false,
+        tz_offset_min: Some(TZ),
+        ..Options::default().durability(Durability::None)
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    for m in metas() {
+        db.define_point(m).unwrap();
+    }
+    (dir, db)
+}
+
 fn write(db: &Db, model: &mut Model, from: i64, to: i64) {
     let mut b = WriteBatch::new();
     let mut t = from;
@@ -77,52 +92,18 @@ fn delete(db: &Db, model: &mut Model, from: i64, to: i64) {
 fn check(db: &Db, model: &Model) {
     for (p, meta) in metas().iter().enumerate() {
         let p = p as u32;
-        let samples: Vec<(i64, f64)> = model
-            .range((p, i64::MIN)..=(p, i64::MAX))
-            .map(|(&(_, t), &v)| (t, v))
-            .collect();
+        let samples = samples_of(model, p);
         for tier in [Tier::Hour, Tier::Day, Tier::Month, Tier::Year] {
             let got = db.rollup(p, tier, Y0 - 400 * DAY, Y0 + 800 * DAY).unwrap();
             let want = reference(&samples, meta, tier, TZ);
-            assert_eq!(
-                got.iter().map(|r| r.bucket.start).collect::<Vec<_>>(),
-                want.iter().map(|r| r.0).collect::<Vec<_>>(),
-                "bucket starts of point {p} at {tier:?}"
-            );
-            for (g, w) in got.iter().zip(&want) {
-                let b = &g.bucket;
-                let ctx = format!("point {p} {tier:?} bucket {}", b.start);
-                assert_eq!(b.count, w.1, "{ctx}");
-                assert!(close(b.sum, w.2), "{ctx}: sum {} against {}", b.sum, w.2);
-                if b.count > 0 {
-                    assert_eq!(
-                        (b.min, b.max, b.first, b.last),
-                        (w.3, w.4, w.5, w.6),
-                        "{ctx}"
-                    );
-                }
-                match (g.consumption, w.7) {
-                    (Some(a), Some(b)) => assert!(close(a, b), "{ctx}: {a} against {b}"),
-                    (None, None) => {}
-                    _ => panic!("consumption presence differs: {ctx}"),
-                }
-            }
+            assert_rows_match(&got, &want, &format!("point {p} at {tier:?}"));
         }
     }
 }
 
 #[test]
 fn small_files_merge_without_the_big_one_and_deletes_stay_hidden() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        background: false,
-        tz_offset_min: Some(TZ),
-        ..Options::default().durability(Durability::None)
-    };
-    let db = Db::open(dir.path(), opts).unwrap();
-    for m in metas() {
-        db.define_point(m).unwrap();
-    }
+    let (dir, db) = open();
     let mut model = Model::new();
 
     // Ten months, compacted: one big file per rollup partition.
@@ -173,16 +154,7 @@ fn small_files_merge_without_the_big_one_and_deletes_stay_hidden() {
 
 #[test]
 fn a_flush_drops_the_rollup_files_it_supersedes() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        background: false,
-        tz_offset_min: Some(TZ),
-        ..Options::default().durability(Durability::None)
-    };
-    let db = Db::open(dir.path(), opts).unwrap();
-    for m in metas() {
-        db.define_point(m).unwrap();
-    }
+    let (dir, db) = open();
     let mut model = Model::new();
     // A day in hourly flushes: each rewrites the current day, month and year of every
     // point, so the files of the flush before are wholly superseded and dropped.

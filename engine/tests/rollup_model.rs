@@ -13,7 +13,7 @@ use meterdb::{
 use proptest::prelude::*;
 
 mod support;
-use support::{close, reference};
+use support::{assert_rows_match, reference, samples_of};
 
 const DAY: i64 = 86_400_000;
 /// 2026-01-20T00:00:00+08:00: the samples cross a month boundary.
@@ -90,10 +90,7 @@ type Model = BTreeMap<(u32, i64), f64>;
 fn check(db: &Db, model: &Model) {
     for (p, meta) in metas().iter().enumerate() {
         let p = p as u32;
-        let samples: Vec<(i64, f64)> = model
-            .range((p, i64::MIN)..=(p, i64::MAX))
-            .map(|(&(_, t), &v)| (t, v))
-            .collect();
+        let samples = samples_of(model, p);
         // The whole range, and a part of it (whose counters' consumption needs the samples
         // on either side).
         let ranges = [
@@ -113,32 +110,7 @@ fn check(db: &Db, model: &Model) {
                 .into_iter()
                 .filter(|r| r.0 >= a && r.0 < e)
                 .collect();
-            assert_eq!(
-                got.iter().map(|r| r.bucket.start).collect::<Vec<_>>(),
-                want.iter().map(|r| r.0).collect::<Vec<_>>(),
-                "bucket starts of point {p} at {tier:?}"
-            );
-            for (g, w) in got.iter().zip(&want) {
-                let b = &g.bucket;
-                let ctx = format!(
-                    "point {p} {tier:?} bucket {}: got {g:?}, want {w:?}",
-                    b.start
-                );
-                assert_eq!(b.count, w.1, "{ctx}");
-                assert!(close(b.sum, w.2), "{ctx}");
-                if b.count > 0 {
-                    assert_eq!(
-                        (b.min, b.max, b.first, b.last),
-                        (w.3, w.4, w.5, w.6),
-                        "{ctx}"
-                    );
-                }
-                match (g.consumption, w.7) {
-                    (Some(a), Some(b)) => assert!(close(a, b), "{ctx}"),
-                    (None, None) => {}
-                    _ => panic!("consumption presence differs: {ctx}"),
-                }
-            }
+            assert_rows_match(&got, &want, &format!("point {p} at {tier:?}"));
         }
     }
 }

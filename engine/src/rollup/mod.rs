@@ -38,33 +38,38 @@ fn bits_equal(a: &[f64], b: &[f64]) -> bool {
         })
 }
 
-/// The value columns of a block being encoded, kept per thread from block to block.
+/// The columns of a block being encoded or decoded, kept per thread from block to block.
 #[derive(Default)]
-struct EncodeScratch {
+struct Scratch {
     cols: [Vec<f64>; COLUMNS - 1],
     starts: Vec<i64>,
 }
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<EncodeScratch> = std::cell::RefCell::default();
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Runs `f` with this thread's scratch, or with a new one where it is in use (only a panic
+/// inside an earlier use, or a nested one, could leave it so).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// Encodes one point's buckets (sorted by start, no repeats) as a block of a rollup file:
 /// start, count, sum, min, min offset, max, max offset, first, first offset, last, last
 /// offset, increase. Offsets are milliseconds from the bucket's start.
 pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> EncodedBlock {
-    SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => encode_block_with(point, rows, opts, &mut s),
-        // Only a panic inside the scratch's use could leave it borrowed: go on without it.
-        Err(_) => encode_block_with(point, rows, opts, &mut EncodeScratch::default()),
-    })
+    with_scratch(|s| encode_block_with(point, rows, opts, s))
 }
 
 fn encode_block_with(
     point: PointId,
     rows: &[Bucket],
     opts: &CodecOptions,
-    scratch: &mut EncodeScratch,
+    scratch: &mut Scratch,
 ) -> EncodedBlock {
     let n = rows.len();
     // Column by column, one pass each (a pass per field is cheaper than pushing every
@@ -166,22 +171,7 @@ pub fn decode_block(
     to: i64,
     out: &mut Vec<Bucket>,
 ) -> Result<()> {
-    DECODE_SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => decode_block_with(seg, m, from, to, out, &mut s),
-        // Only a panic inside the scratch's use could leave it borrowed: go on without it.
-        Err(_) => decode_block_with(seg, m, from, to, out, &mut DecodeScratch::default()),
-    })
-}
-
-/// The columns of a block being decoded, kept per thread from block to block.
-#[derive(Default)]
-struct DecodeScratch {
-    cols: [Vec<f64>; COLUMNS - 1],
-    starts: Vec<i64>,
-}
-
-thread_local! {
-    static DECODE_SCRATCH: std::cell::RefCell<DecodeScratch> = std::cell::RefCell::default();
+    with_scratch(|s| decode_block_with(seg, m, from, to, out, s))
 }
 
 fn decode_block_with(
@@ -190,9 +180,9 @@ fn decode_block_with(
     from: i64,
     to: i64,
     out: &mut Vec<Bucket>,
-    scratch: &mut DecodeScratch,
+    scratch: &mut Scratch,
 ) -> Result<()> {
-    let DecodeScratch { cols: f, starts } = scratch;
+    let Scratch { cols: f, starts } = scratch;
     starts.clear();
     let Some(cols) = block_columns(seg, m, from, to, starts)? else {
         return Ok(());

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
 use meterdb::rollup::inc;
-use meterdb::{PointKind, PointMeta, Tier};
+use meterdb::{BucketRow, PointKind, PointMeta, Tier};
 
 /// Whether two sums agree to a millionth (relative, or absolute near zero).
 pub fn close(a: f64, b: f64) -> bool {
@@ -64,6 +64,45 @@ pub fn reference(samples: &[(i64, f64)], meta: &PointMeta, tier: Tier, tz: i32) 
             (s, count, sum, min, max, first, last, consumption)
         })
         .collect()
+}
+
+/// The samples of point `p` in a model of the database (point and time to value), in time
+/// order.
+pub fn samples_of(model: &BTreeMap<(u32, i64), f64>, p: u32) -> Vec<(i64, f64)> {
+    model
+        .range((p, i64::MIN)..=(p, i64::MAX))
+        .map(|(&(_, t), &v)| (t, v))
+        .collect()
+}
+
+/// Asserts that a tier's rows as a query returns them (`got`) are those of the
+/// recomputation (`want`, sorted, limited to the same range): the same bucket starts, and per
+/// bucket the same count, sum and consumption (to a millionth) and extremes, first and last.
+/// `what` names the point and tier in the messages.
+pub fn assert_rows_match(got: &[BucketRow], want: &[RefRow], what: &str) {
+    assert_eq!(
+        got.iter().map(|r| r.bucket.start).collect::<Vec<_>>(),
+        want.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "bucket starts of {what}"
+    );
+    for (g, w) in got.iter().zip(want) {
+        let b = &g.bucket;
+        let ctx = format!("{what} bucket {}: got {g:?}, want {w:?}", b.start);
+        assert_eq!(b.count, w.1, "{ctx}");
+        assert!(close(b.sum, w.2), "{ctx}");
+        if b.count > 0 {
+            assert_eq!(
+                (b.min, b.max, b.first, b.last),
+                (w.3, w.4, w.5, w.6),
+                "{ctx}"
+            );
+        }
+        match (g.consumption, w.7) {
+            (Some(a), Some(b)) => assert!(close(a, b), "{ctx}"),
+            (None, None) => {}
+            _ => panic!("consumption presence differs: {ctx}"),
+        }
+    }
 }
 
 /// The rows of `../shared/data/uk-meters.csv.gz` as (point, ts ms, value) in file order, or
