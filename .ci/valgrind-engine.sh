@@ -12,8 +12,9 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1
 tests=(fuzz_corpus regression_cursor_now_unsynced regression_catalog_version forward_uploads)
 args=(-p meterdb --lib)
 for t in "${tests[@]}"; do args+=(--test "$t"); done
-# `cargo test --no-run` names each test executable on stderr.
-exes=$(cargo test "${args[@]}" --no-run 2>&1 | tee /dev/stderr |
+# `cargo test --no-run` names each test executable on stderr. (Shown through `cat >&2`,
+# not `tee /dev/stderr`, which reopens stderr and so truncates a log file it is sent to.)
+exes=$(cargo test "${args[@]}" --no-run 2>&1 | tee >(cat >&2) |
     sed -n 's/^ *Executable .*(\(.*\))$/\1/p')
 vg=(valgrind --error-exitcode=1 --quiet --trace-children=no)
 start=$SECONDS
