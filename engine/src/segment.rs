@@ -192,12 +192,6 @@ impl EncodedBlock {
         self.lens.push((self.bytes.len() - start) as u32);
         r
     }
-
-    /// The bytes of column `i`.
-    pub fn column(&self, i: usize) -> &[u8] {
-        let start: usize = self.lens[..i].iter().map(|&l| l as usize).sum();
-        &self.bytes[start..start + self.lens[i] as usize]
-    }
 }
 
 /// Encodes the raw samples of one point as a block: timestamps, values, quality.
@@ -284,17 +278,6 @@ pub fn encode_blocks(
     put_u32(&mut out, VERSION);
     out.extend_from_slice(FOOTER_MAGIC);
     out
-}
-
-/// Writes a segment file durably (written, synced) at `dir/file_name(id)`; returns its size.
-pub fn write(
-    storage: &dyn Storage,
-    dir: &Path,
-    id: &SegmentId,
-    points: &[PointData<'_>],
-    opts: &CodecOptions,
-) -> Result<u64> {
-    write_bytes(storage, dir, id, &encode(id, points, opts))
 }
 
 /// Writes an encoded segment file durably at `dir/file_name(id)`; returns its size.

@@ -88,6 +88,15 @@ impl Inner {
         move |e| Error::io(what, e)
     }
 
+    /// Writes an encoded segment file durably and opens it.
+    pub(super) fn write_segment(&self, id: &SegmentId, bytes: &[u8]) -> Result<Arc<Segment>> {
+        segment::write_bytes(&*self.storage, &self.dir, id, bytes)?;
+        Ok(Arc::new(Segment::open(
+            &*self.storage,
+            &self.dir.join(segment::file_name(id)),
+        )?))
+    }
+
     pub(super) fn alloc_file_no(&self) -> u64 {
         let mut f = self.files.lock();
         let n = f.manifest.next_file_no;
@@ -163,11 +172,8 @@ impl Inner {
                         tombstones: tombs,
                     })
                     .collect();
-                segment::write(&*self.storage, &self.dir, &id, &data, &self.opts.codec)?;
-                out.push(Arc::new(Segment::open(
-                    &*self.storage,
-                    &self.dir.join(segment::file_name(&id)),
-                )?));
+                let bytes = segment::encode(&id, &data, &self.opts.codec);
+                out.push(self.write_segment(&id, &bytes)?);
             }
             Ok(out)
         };
@@ -334,11 +340,7 @@ impl Inner {
                 };
                 let bytes = segment::encode_blocks(&id, &blocks, &[]);
                 drop(blocks);
-                segment::write_bytes(&*self.storage, &self.dir, &id, &bytes)?;
-                Some(Arc::new(Segment::open(
-                    &*self.storage,
-                    &self.dir.join(segment::file_name(&id)),
-                )?))
+                Some(self.write_segment(&id, &bytes)?)
             }
         };
         if output.is_some() {

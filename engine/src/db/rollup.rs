@@ -355,13 +355,7 @@ impl Inner {
     ) -> Result<Vec<Arc<Segment>>> {
         files
             .iter()
-            .map(|(id, bytes)| {
-                segment::write_bytes(&*self.storage, &self.dir, id, bytes)?;
-                Ok(Arc::new(Segment::open(
-                    &*self.storage,
-                    &self.dir.join(segment::file_name(id)),
-                )?))
-            })
+            .map(|(id, bytes)| self.write_segment(id, bytes))
             .collect()
     }
 }
@@ -552,12 +546,7 @@ impl Inner {
 
     /// Writes one rollup file of encoded blocks (sorted by point) and opens it.
     fn write_rollup_blocks(&self, id: &SegmentId, blocks: &[EncodedBlock]) -> Result<Arc<Segment>> {
-        let bytes = segment::encode_blocks(id, blocks, &[]);
-        segment::write_bytes(&*self.storage, &self.dir, id, &bytes)?;
-        Ok(Arc::new(Segment::open(
-            &*self.storage,
-            &self.dir.join(segment::file_name(id)),
-        )?))
+        self.write_segment(id, &segment::encode_blocks(id, blocks, &[]))
     }
 }
 
