@@ -42,6 +42,58 @@ impl PointKind {
     }
 }
 
+/// How a counter's register is read where it falls between two valid readings and the
+/// fall is neither a rollover nor a meter replacement (see [`crate::rollup::Rules`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Register {
+    /// An import register (the default): it only counts up, so a backward step adds
+    /// nothing to consumption (it is counted in the bucket's `backward`).
+    #[default]
+    Import,
+    /// A net (bidirectional) register: consumption is the signed change, a backward step
+    /// subtracting what it fell by (it is still counted in `backward`).
+    Net,
+}
+
+impl Register {
+    /// `"import"` or `"net"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Register::Import => "import",
+            Register::Net => "net",
+        }
+    }
+
+    /// Parses `"import"` or `"net"` (case-insensitive).
+    pub fn parse(s: &str) -> Result<Register> {
+        match s.to_ascii_lowercase().as_str() {
+            "import" => Ok(Register::Import),
+            "net" => Ok(Register::Net),
+            _ => Err(Error::invalid(format!(
+                "register {s:?} is neither import nor net"
+            ))),
+        }
+    }
+}
+
+/// A meter replacement recorded for a counter: at `ts` the old meter's register read
+/// `old_final` for the last time and the new one started at `new_initial`. Readings before
+/// `ts` are the old meter's, readings at or after it the new one's, and the consumption
+/// between the last reading before `ts` and the first at or after it is
+/// `(old_final - before) + (after - new_initial)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Replacement {
+    /// When the new meter took over (ms, UTC).
+    pub ts: crate::sample::Timestamp,
+    /// The old meter's last reading.
+    pub old_final: f64,
+    /// The new meter's first reading.
+    pub new_initial: f64,
+}
+
+/// Most replacements one point records.
+pub const MAX_REPLACEMENTS: usize = 4096;
+
 /// A point's metadata. Build one with [`PointMeta::new`] and the `with_*` methods.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct PointMeta {
@@ -69,6 +121,11 @@ pub struct PointMeta {
     pub coal: Vec<(crate::sample::Timestamp, f64)>,
     /// The rollup tiers this point keeps; `None` means the database's default.
     pub tiers: Option<crate::rollup::TierSet>,
+    /// For a counter: an import register (the default) or a net one.
+    pub register: Register,
+    /// For a counter: the meter replacements recorded ([`crate::Db::replace_meter`]),
+    /// sorted by time, at most one at a time.
+    pub replacements: Vec<Replacement>,
 }
 
 impl PointMeta {
@@ -109,6 +166,18 @@ impl PointMeta {
     /// Sets the rollover maximum of a counter.
     pub fn with_rollover(mut self, max: f64) -> Self {
         self.rollover = Some(max);
+        self
+    }
+    /// Sets how a counter's register is read ([`Register::Import`] by default).
+    pub fn with_register(mut self, r: Register) -> Self {
+        self.register = r;
+        self
+    }
+    /// Records a meter replacement (replacing one recorded at the same time).
+    pub fn with_replacement(mut self, r: Replacement) -> Self {
+        self.replacements.retain(|x| x.ts != r.ts);
+        let i = self.replacements.partition_point(|x| x.ts < r.ts);
+        self.replacements.insert(i, r);
         self
     }
     /// Adds a standard-coal coefficient (kgce per unit) valid from `from` on.
@@ -169,6 +238,29 @@ impl PointMeta {
                     self.key
                 )));
             }
+        }
+        if self.replacements.len() > MAX_REPLACEMENTS {
+            return Err(Error::invalid(format!(
+                "point {}: more than {MAX_REPLACEMENTS} meter replacements",
+                self.key
+            )));
+        }
+        if self
+            .replacements
+            .iter()
+            .any(|r| !r.old_final.is_finite() || !r.new_initial.is_finite())
+            || self.replacements.windows(2).any(|w| w[0].ts >= w[1].ts)
+        {
+            return Err(Error::invalid(format!(
+                "point {}: meter replacements must have finite readings and distinct times",
+                self.key
+            )));
+        }
+        if let Some(r) = self.replacements.iter().find(|r| crate::sample::check_ts(r.ts).is_err()) {
+            return Err(Error::invalid(format!(
+                "point {}: meter replacement at {} ms is outside years 1000..=9999",
+                self.key, r.ts
+            )));
         }
         if self.coal.iter().any(|c| !c.1.is_finite() || c.1 < 0.0)
             || self.coal.windows(2).any(|w| w[0].0 >= w[1].0)
@@ -236,6 +328,15 @@ impl PointMeta {
         if let Some(t) = self.tiers {
             fields.push((11, vec![t.0]));
         }
+        if self.register == Register::Net {
+            fields.push((12, vec![1]));
+        }
+        for r in &self.replacements {
+            let mut b = r.ts.to_le_bytes().to_vec();
+            put_f64(&mut b, r.old_final);
+            put_f64(&mut b, r.new_initial);
+            fields.push((13, b));
+        }
         put_uvarint(out, fields.len() as u64);
         for (tag, body) in fields {
             out.push(tag);
@@ -245,7 +346,7 @@ impl PointMeta {
 
     /// Parses what [`PointMeta::encode`] wrote.
     pub fn decode(r: &mut Reader<'_>) -> Result<PointMeta> {
-        let n = r.len(1024, "point field count")?;
+        let n = r.len(1024 + MAX_REPLACEMENTS, "point field count")?;
         let mut m = PointMeta::new("", PointKind::Gauge);
         let mut have_key = false;
         for _ in 0..n {
@@ -285,6 +386,18 @@ impl PointMeta {
                     m.coal.push((from, b.f64("coal coefficient")?));
                 }
                 11 => m.tiers = Some(crate::rollup::TierSet(b.u8("tiers")? & 0b11111)),
+                12 => {
+                    m.register = match b.u8("register")? {
+                        0 => Register::Import,
+                        1 => Register::Net,
+                        k => return Err(Error::corrupt(format!("unknown register kind {k}"))),
+                    }
+                }
+                13 => m.replacements.push(Replacement {
+                    ts: b.i64("replacement time")?,
+                    old_final: b.f64("replacement old reading")?,
+                    new_initial: b.f64("replacement new reading")?,
+                }),
                 _ => {} // a field of a newer version: skipped
             }
         }
@@ -355,6 +468,9 @@ impl PointFilter {
 pub struct Catalog {
     points: Vec<PointMeta>,
     by_key: HashMap<String, PointId>,
+    /// Changes made by [`Catalog::set`] since this catalog was made or decoded: a flush
+    /// writes a new catalog file when it differs from the one it last wrote.
+    changes: u64,
 }
 
 const CATALOG_MAGIC: &[u8; 8] = b"MDBCAT\0\0";
@@ -364,6 +480,10 @@ impl Catalog {
     /// Number of points.
     pub fn len(&self) -> usize {
         self.points.len()
+    }
+    /// Number of changes made by [`Catalog::set`] (new points and updated metadata).
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
@@ -398,6 +518,7 @@ impl Catalog {
             }
             self.by_key.insert(meta.key.clone(), id);
             self.points.push(meta);
+            self.changes += 1;
             Ok(())
         } else if idx < self.points.len() {
             if self.points[idx].key != meta.key {
@@ -405,7 +526,10 @@ impl Catalog {
                     "point {id} redefined with another key"
                 )));
             }
-            self.points[idx] = meta;
+            if self.points[idx] != meta {
+                self.points[idx] = meta;
+                self.changes += 1;
+            }
             Ok(())
         } else {
             Err(Error::corrupt(format!(

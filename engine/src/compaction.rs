@@ -98,7 +98,7 @@ pub fn merge_rollup_partition(
     }
     if whole {
         for rows in acc.values_mut() {
-            rows.retain(|b| b.count > 0);
+            rows.retain(|b| !b.is_marker());
         }
     }
     acc.retain(|_, rows| !rows.is_empty());

@@ -42,7 +42,7 @@ pub mod time;
 pub mod unit;
 pub mod wal;
 
-pub use catalog::{PointFilter, PointId, PointKind, PointMeta};
+pub use catalog::{PointFilter, PointId, PointKind, PointMeta, Register, Replacement};
 pub use db::{
     change_id, change_seq, BackupReport, BucketChange, BundlePoint, BundleReport, Change,
     ChangeKind, CoalUnit, Comparison, CursorInfo, CursorStart, Db, DbStats, Durability, Options,

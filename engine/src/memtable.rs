@@ -16,6 +16,9 @@ struct PointBuf {
     cols: Columns,
     sorted: bool,
     tombstones: Vec<Tombstone>,
+    /// Spans whose buckets must be derived again although no sample in them changed (a
+    /// change of the point's register rules, such as a meter replacement recorded late).
+    touches: Vec<(Timestamp, Timestamp)>,
 }
 
 impl PointBuf {
@@ -51,6 +54,7 @@ pub struct Memtable {
     points: Vec<PointBuf>,
     samples: usize,
     tombstones: usize,
+    touches: usize,
 }
 
 /// Bytes one buffered sample costs in memory.
@@ -64,7 +68,9 @@ impl Memtable {
 
     /// Approximate memory used by samples.
     pub fn approx_bytes(&self) -> usize {
-        self.samples * BYTES_PER_SAMPLE + self.tombstones * 24 + self.points.len() * 96
+        self.samples * BYTES_PER_SAMPLE
+            + (self.tombstones + self.touches) * 24
+            + self.points.len() * 120
     }
 
     /// Samples buffered (including superseded ones not yet resolved).
@@ -74,7 +80,7 @@ impl Memtable {
 
     /// Whether nothing has been written.
     pub fn is_empty(&self) -> bool {
-        self.samples == 0 && self.tombstones == 0
+        self.samples == 0 && self.tombstones == 0 && self.touches == 0
     }
 
     fn buf(&mut self, id: PointId) -> &mut PointBuf {
@@ -121,6 +127,13 @@ impl Memtable {
         self.tombstones += 1;
     }
 
+    /// Marks `[from, to)` of a point for its buckets to be derived again at the next flush
+    /// (and by queries until then), although no sample changed there.
+    pub fn touch(&mut self, id: PointId, from: Timestamp, to: Timestamp) {
+        self.buf(id).touches.push((from, to));
+        self.touches += 1;
+    }
+
     /// The point's buffered samples in `[from, to)`, sorted, last write winning, with the
     /// point's tombstones.
     pub fn read(&self, id: PointId, from: Timestamp, to: Timestamp) -> (Columns, Vec<Tombstone>) {
@@ -160,21 +173,23 @@ impl Memtable {
         }
     }
 
-    /// Every point with samples or tombstones: its columns (in arrival order), whether
-    /// they are already sorted without repeats, and its tombstones.
+    /// Every point with samples, tombstones or touched spans: its columns (in arrival
+    /// order), whether they are already sorted without repeats, and its tombstones.
     pub fn iter_points(&self) -> impl Iterator<Item = (PointId, (&Columns, bool), &[Tombstone])> {
         self.points
             .iter()
             .enumerate()
-            .filter(|(_, b)| !b.cols.is_empty() || !b.tombstones.is_empty())
+            .filter(|(_, b)| {
+                !b.cols.is_empty() || !b.tombstones.is_empty() || !b.touches.is_empty()
+            })
             .map(|(i, b)| (i as PointId, (&b.cols, b.sorted), &b.tombstones[..]))
     }
 
-    /// Whether the point has buffered samples or deletes.
+    /// Whether the point has buffered samples, deletes or touched spans.
     pub fn has(&self, id: PointId) -> bool {
-        self.points
-            .get(id as usize)
-            .is_some_and(|b| !b.cols.is_empty() || !b.tombstones.is_empty())
+        self.points.get(id as usize).is_some_and(|b| {
+            !b.cols.is_empty() || !b.tombstones.is_empty() || !b.touches.is_empty()
+        })
     }
 
     /// Appends the minute-aligned spans `[start, end)` that the point's buffered samples and
@@ -228,7 +243,7 @@ impl Memtable {
             crate::sample::MIN_TIMESTAMP,
             crate::sample::MAX_TIMESTAMP + 1,
         );
-        for &(f, t) in &b.tombstones {
+        for &(f, t) in b.tombstones.iter().chain(&b.touches) {
             let (f, t) = (f.clamp(lo, hi), t.clamp(lo, hi));
             let a = f.div_euclid(M) * M;
             let e = t.saturating_add(M - 1).div_euclid(M) * M;

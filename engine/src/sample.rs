@@ -10,8 +10,14 @@ pub const MIN_TIMESTAMP: Timestamp = -30_610_224_000_000; // 1000-01-01T00:00:00
 /// See [`MIN_TIMESTAMP`].
 pub const MAX_TIMESTAMP: Timestamp = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 
-/// The quality byte of a sample: bit 0 valid, bit 1 manual input; the other bits are
-/// reserved, stored and returned as given.
+/// The quality byte of a sample: bit 0 valid, bit 1 entered by hand (manual), bit 2
+/// estimated (the national record's `inputType` 2 and 3); the other bits are reserved,
+/// stored and returned as given.
+///
+/// Raw reads return every sample with its quality. The rollup tiers use valid samples only:
+/// a sample whose bit 0 is clear is counted in its bucket's `invalid` and enters nothing
+/// else (see [`crate::rollup::Bucket`]); valid manual and estimated samples are used and
+/// counted in `manual` and `estimated`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Quality(pub u8);
 
@@ -20,8 +26,16 @@ impl Quality {
     pub const VALID_BIT: u8 = 0b01;
     /// Bit set when the value was entered by hand rather than collected.
     pub const MANUAL_BIT: u8 = 0b10;
+    /// Bit set when the value was estimated (e.g. filled in for a missing reading).
+    pub const ESTIMATED_BIT: u8 = 0b100;
     /// A valid, collected reading: the default.
     pub const GOOD: Quality = Quality(Self::VALID_BIT);
+    /// An invalid reading (every bit clear): stored, never used by the tiers.
+    pub const INVALID: Quality = Quality(0);
+    /// A valid reading entered by hand.
+    pub const MANUAL: Quality = Quality(Self::VALID_BIT | Self::MANUAL_BIT);
+    /// A valid estimated reading.
+    pub const ESTIMATED: Quality = Quality(Self::VALID_BIT | Self::ESTIMATED_BIT);
 
     /// Whether the valid bit is set.
     pub fn is_valid(self) -> bool {
@@ -30,6 +44,10 @@ impl Quality {
     /// Whether the manual-input bit is set.
     pub fn is_manual(self) -> bool {
         self.0 & Self::MANUAL_BIT != 0
+    }
+    /// Whether the estimated bit is set.
+    pub fn is_estimated(self) -> bool {
+        self.0 & Self::ESTIMATED_BIT != 0
     }
 }
 

@@ -125,7 +125,7 @@ impl Inner {
         let (frozen, last_seq, catalog) = {
             let mut wal = self.wal.lock();
             let catalog_changed =
-                self.catalog.read().len() != self.files.lock().catalog_points_written;
+                self.catalog.read().changes() != self.files.lock().catalog_changes_written;
             let mut st = self.state.write();
             if st.mem.is_empty() && !catalog_changed {
                 return Ok(());
@@ -209,7 +209,7 @@ impl Inner {
         let (rollup_files, superseded) = rolled?;
         new_segments.extend(self.write_encoded(&rollup_files)?);
         drop(rollup_files);
-        let new_catalog = if catalog.len() != self.files.lock().catalog_points_written {
+        let new_catalog = if catalog.changes() != self.files.lock().catalog_changes_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));
             let mut f = self
@@ -220,7 +220,7 @@ impl Inner {
                 .map_err(self.io_err(format!("write {}", path.display())))?;
             f.sync()
                 .map_err(self.io_err(format!("sync {}", path.display())))?;
-            Some((file_no, catalog.len()))
+            Some((file_no, catalog.changes()))
         } else {
             None
         };
@@ -247,7 +247,7 @@ impl Inner {
             let old = m.catalog_file_no;
             if let Some((no, n)) = new_catalog {
                 m.catalog_file_no = no;
-                files.catalog_points_written = n;
+                files.catalog_changes_written = n;
             }
             m.store(&*self.storage, &self.dir)?;
             files.manifest = m;

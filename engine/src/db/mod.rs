@@ -69,8 +69,9 @@ struct State {
 #[derive(Debug)]
 struct Files {
     manifest: Manifest,
-    /// Points in the catalog file named by the manifest.
-    catalog_points_written: usize,
+    /// The catalog's [`Catalog::changes`] when the catalog file named by the manifest was
+    /// written (a metadata update changes them as a new point does).
+    catalog_changes_written: u64,
 }
 
 #[derive(Debug)]
@@ -233,7 +234,7 @@ impl Db {
         } else {
             Catalog::default()
         };
-        let catalog_points_written = catalog.len();
+        let catalog_changes_written = catalog.changes();
 
         let mut segments = Vec::with_capacity(manifest.segments.len());
         for id in &manifest.segments {
@@ -287,7 +288,7 @@ impl Db {
             catalog: RwLock::new(catalog),
             files: Mutex::new(Files {
                 manifest,
-                catalog_points_written,
+                catalog_changes_written,
             }),
             flush_mu: Mutex::new(()),
             compact_mu: Mutex::new(()),
@@ -328,21 +329,99 @@ impl Db {
     }
 
     /// Defines a point, or updates the metadata of the point with that key; returns its id.
+    ///
+    /// Meter replacements are history, recorded by [`Db::replace_meter`]: metadata that
+    /// names none keeps those recorded (metadata that names some replaces them). A change
+    /// of the kind, rollover or register derives the point's buckets again, and a change of
+    /// its replacements the buckets around them.
     pub fn define_point(&self, meta: PointMeta) -> Result<PointId> {
         meta.validate()?;
         let inner = &self.inner;
         let mut wal = inner.writable_wal()?;
         let mut cat = inner.catalog.write();
-        let id = match cat.id(&meta.key) {
-            Some(id) if cat.get(id) == Some(&meta) => return Ok(id),
-            Some(id) => id,
-            None => cat.len() as PointId,
-        };
-        let seq = inner.append(&mut wal, &batch::encode_define(id, &meta))?;
-        cat.set(id, meta)?;
+        let (id, seq) = inner.define_locked(&mut wal, &mut cat, meta)?;
         drop(cat);
-        inner.after_write(wal, seq)?;
+        if let Some(seq) = seq {
+            inner.after_write(wal, seq)?;
+        }
         Ok(id)
+    }
+
+    /// Records that the meter of counter `point` was replaced at `ts`: the old meter's
+    /// register read `old_final` for the last time, the new one started at `new_initial`.
+    /// The consumption between the last reading before `ts` and the first at or after it is
+    /// then `(old_final - before) + (after - new_initial)` (see [`crate::rollup::Rules`]);
+    /// without a recorded replacement a fall to near zero is taken as one. Durable like a
+    /// write (through the WAL, then the catalog), exported in bundles, and recorded late
+    /// as well as on time: the buckets it changes are derived again. A replacement already
+    /// recorded at `ts` is replaced.
+    pub fn replace_meter(
+        &self,
+        point: PointId,
+        ts: Timestamp,
+        old_final: f64,
+        new_initial: f64,
+    ) -> Result<()> {
+        check_ts(ts)?;
+        if !old_final.is_finite() || !new_initial.is_finite() {
+            return Err(Error::invalid(format!(
+                "meter replacement readings {old_final} and {new_initial} must be finite"
+            )));
+        }
+        self.update_point(point, |m| {
+            if m.kind != crate::PointKind::Counter {
+                return Err(Error::invalid(format!(
+                    "point {} is a gauge: only a counter's meter can be replaced",
+                    m.key
+                )));
+            }
+            let r = crate::catalog::Replacement {
+                ts,
+                old_final,
+                new_initial,
+            };
+            *m = std::mem::take(m).with_replacement(r);
+            Ok(())
+        })
+    }
+
+    /// Removes the meter replacement recorded at `ts` for `point` (`NotFound` when there is
+    /// none); the buckets around it are derived again.
+    pub fn forget_meter_replacement(&self, point: PointId, ts: Timestamp) -> Result<()> {
+        self.update_point(point, |m| {
+            let n = m.replacements.len();
+            m.replacements.retain(|r| r.ts != ts);
+            if m.replacements.len() == n {
+                return Err(Error::NotFound(format!(
+                    "point {} has no meter replacement at {ts}",
+                    m.key
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes a point's metadata under the catalog lock (so that concurrent changes are
+    /// not lost), replacements included as `f` leaves them.
+    fn update_point(
+        &self,
+        point: PointId,
+        f: impl FnOnce(&mut PointMeta) -> Result<()>,
+    ) -> Result<()> {
+        self.check_point(point)?;
+        let inner = &self.inner;
+        let mut wal = inner.writable_wal()?;
+        let mut cat = inner.catalog.write();
+        let mut meta = cat.get(point).cloned().ok_or_else(|| undefined(point))?;
+        f(&mut meta)?;
+        meta.validate()?;
+        if cat.get(point) == Some(&meta) {
+            return Ok(());
+        }
+        let seq = inner.append(&mut wal, &batch::encode_define(point, &meta))?;
+        inner.set_point(&mut cat, point, meta)?;
+        drop(cat);
+        inner.after_write(wal, seq)
     }
 
     /// The id of a key, defining it as a gauge with default metadata if missing.
@@ -669,6 +748,29 @@ fn undefined(point: PointId) -> Error {
     Error::NotFound(format!("point id {point} is not defined"))
 }
 
+/// The spans whose buckets a change of a point's metadata from `old` to `new` changes:
+/// every bucket when the kind, rollover or register changes, the buckets around each
+/// replacement added, removed or changed otherwise (the one pair of readings around a
+/// replacement lies in the buckets that hold its time, or across their boundaries, where
+/// queries compute it).
+pub(crate) fn rederive_spans(old: Option<&PointMeta>, new: &PointMeta) -> Vec<(i64, i64)> {
+    let Some(old) = old else {
+        return Vec::new();
+    };
+    if old.kind != new.kind || old.rollover != new.rollover || old.register != new.register {
+        return vec![(crate::sample::MIN_TIMESTAMP, crate::sample::MAX_TIMESTAMP + 1)];
+    }
+    let mut out = Vec::new();
+    for r in old.replacements.iter().chain(&new.replacements) {
+        let in_old = old.replacements.contains(r);
+        let in_new = new.replacements.contains(r);
+        if in_old != in_new {
+            out.push((r.ts, r.ts + 1));
+        }
+    }
+    out
+}
+
 /// File name of a catalog file.
 pub(crate) fn catalog_file_name(file_no: u64) -> String {
     format!("catalog-{file_no:010}.cat")
@@ -688,7 +790,12 @@ fn apply_record(
                 *max_ts = (*max_ts).max(v.ts(i));
             }
         }
-        batch::Record::Define(id, meta) => catalog.set(id, meta)?,
+        batch::Record::Define(id, meta) => {
+            for (f, t) in rederive_spans(catalog.get(id), &meta) {
+                mem.touch(id, f, t);
+            }
+            catalog.set(id, meta)?
+        }
         batch::Record::Delete(id, f, t) => mem.delete(id, f, t),
     }
     Ok(())
@@ -730,6 +837,47 @@ impl Inner {
         if p.is_none() {
             *p = Some(e.to_string());
         }
+    }
+
+    /// Defines or updates a point under the WAL and catalog locks: its id, and the WAL
+    /// sequence number of the record written (`None` when the metadata was current).
+    /// Replacements recorded are kept when `meta` names none.
+    pub(super) fn define_locked(
+        &self,
+        wal: &mut Wal,
+        cat: &mut Catalog,
+        mut meta: PointMeta,
+    ) -> Result<(PointId, Option<u64>)> {
+        let id = match cat.id(&meta.key) {
+            Some(id) => {
+                let cur = cat.get(id).ok_or_else(|| undefined(id))?;
+                if meta.replacements.is_empty() {
+                    meta.replacements = cur.replacements.clone();
+                }
+                if *cur == meta {
+                    return Ok((id, None));
+                }
+                id
+            }
+            None => cat.len() as PointId,
+        };
+        let seq = self.append(wal, &batch::encode_define(id, &meta))?;
+        self.set_point(cat, id, meta)?;
+        Ok((id, Some(seq)))
+    }
+
+    /// Sets a point's metadata in the catalog, marking the spans whose buckets the change
+    /// alters to be derived again.
+    fn set_point(&self, cat: &mut Catalog, id: PointId, meta: PointMeta) -> Result<()> {
+        let spans = rederive_spans(cat.get(id), &meta);
+        cat.set(id, meta)?;
+        if !spans.is_empty() {
+            let mut st = self.state.write();
+            for (f, t) in spans {
+                st.mem.touch(id, f, t);
+            }
+        }
+        Ok(())
     }
 
     fn append(&self, wal: &mut Wal, payload: &[u8]) -> Result<u64> {

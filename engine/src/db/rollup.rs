@@ -21,7 +21,7 @@ use crate::memtable::{Memtable, Tombstone};
 use crate::query::{overlapping_in, Snapshot, Version};
 use crate::rollup::{
     self, buckets_of_bucket_runs, buckets_of_samples, consumption_rows, Bucket, BucketRow,
-    Neighbours, Tier, TierSet,
+    Neighbours, Rules, Tier, TierSet,
 };
 use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::segment::{self, BlockMeta, EncodedBlock, Segment, SegmentId};
@@ -98,7 +98,7 @@ pub(crate) fn stored_rows(
     }
     acc.append(&mut part_acc);
     if !keep_deleted {
-        acc.retain(|b| b.count > 0);
+        acc.retain(|b| !b.is_marker());
     }
     Ok(acc)
 }
@@ -139,7 +139,7 @@ fn refresh<'r>(
     tiers: TierSet,
     tz: i32,
     point: PointId,
-    rollover: Option<f64>,
+    rules: &Rules<'_>,
     dirty: &[(Timestamp, Timestamp)],
     upto: Tier,
     raw: &mut dyn FnMut(Timestamp, Timestamp) -> Result<Cow<'r, Columns>>,
@@ -152,7 +152,7 @@ fn refresh<'r>(
         let mut fresh = Vec::with_capacity(spans.len());
         for &(a, b) in &spans {
             let rows = match out.last() {
-                None => buckets_of_samples(tier, tz, &*raw(a, b)?, rollover),
+                None => buckets_of_samples(tier, tz, &*raw(a, b)?, rules),
                 Some((finer, finer_fresh)) => {
                     // The finer tier's rows in [a, b): stored rows outside the spans just
                     // recomputed, merged with those spans' rows (both sorted, the spans
@@ -177,7 +177,7 @@ fn refresh<'r>(
                     }
                     let (i, j) = inside(&stored[si..]);
                     runs.push(&stored[si..][i..j]);
-                    buckets_of_bucket_runs(tier, tz, &runs, rollover)
+                    buckets_of_bucket_runs(tier, tz, &runs, rules)
                 }
             };
             fresh.push(((a, b), rows));
@@ -187,9 +187,33 @@ fn refresh<'r>(
     Ok(out)
 }
 
-/// The last flushed raw sample of a point before `t` (`before`) or the first at or after
-/// `t`, for a point with no data in memory. Walks the raw partitions away from `t`: a
-/// partition whose single block lies wholly on the far side of `t` answers from its
+/// The last valid sample of `c` (`before`) or its first.
+fn valid_end(c: &Columns, before: bool) -> Option<(Timestamp, f64)> {
+    let ok = |i: &usize| c.quality.get(*i).is_none_or(|&q| crate::Quality(q).is_valid());
+    let i = if before {
+        (0..c.len()).rev().find(ok)
+    } else {
+        (0..c.len()).find(ok)
+    };
+    i.map(|i| (c.ts[i], c.values[i]))
+}
+
+/// Whether every sample of a raw block is valid (its quality column read, not its values).
+fn block_all_valid(seg: &Segment, b: &BlockMeta) -> Result<bool> {
+    let cols = seg.columns(b)?;
+    let Some(q) = cols.get(2) else {
+        return Ok(false);
+    };
+    let mut out = Vec::new();
+    crate::codec::decode_quality(q, b.stats.count as usize, &mut out)
+        .map_err(|e| seg.block_error(b, e))?;
+    Ok(out.iter().all(|&x| crate::Quality(x).is_valid()))
+}
+
+/// The last flushed valid raw sample of a point before `t` (`before`) or the first at or
+/// after `t`, for a point with no data in memory (invalid samples are passed over, as the
+/// tiers pass over them). Walks the raw partitions away from `t`: a partition whose single
+/// block lies wholly on the far side of `t` and holds valid samples only answers from its
 /// statistics; one that straddles `t` decodes that block alone; a partition with several
 /// segments or tombstones is merged as a range read would merge it.
 fn neighbour_flushed(
@@ -217,24 +241,19 @@ fn neighbour_flushed(
         if f >= e {
             return Ok(None);
         }
-        let pick = |c: &Columns| {
-            let i = if before {
-                c.len().checked_sub(1)
-            } else {
-                (!c.is_empty()).then_some(0)
-            };
-            i.map(|i| (c.ts[i], c.values[i]))
-        };
+        let pick = |c: &Columns| valid_end(c, before);
         if let ([seg], None) = (group, group[0].tombstones(point).next()) {
             let Some(b) = seg.block(point) else {
                 return Ok(None);
             };
             let st = &b.stats;
-            if before && st.max_ts < t {
-                return Ok(Some((st.max_ts, st.last)));
-            }
-            if !before && st.min_ts >= t {
-                return Ok(Some((st.min_ts, st.first)));
+            let outside = (before && st.max_ts < t) || (!before && st.min_ts >= t);
+            if outside && block_all_valid(seg, b)? {
+                return Ok(Some(if before {
+                    (st.max_ts, st.last)
+                } else {
+                    (st.min_ts, st.first)
+                }));
             }
             let mut c = Columns::default();
             seg.read(b, f, e, &mut c)?;
@@ -450,7 +469,7 @@ impl FlushRollups {
                 tiers,
                 tz,
                 point,
-                meta.rollover,
+                &Rules::of(meta),
                 &dirty,
                 Tier::Year,
                 &mut raw,
@@ -566,9 +585,33 @@ pub struct SumRow {
     pub consumption: Option<f64>,
     /// Points that contributed a bucket.
     pub points: u32,
+    /// Invalid samples of all points in the bucket (not in `count`).
+    pub invalid: u64,
+    /// Valid samples entered by hand, of all points.
+    pub manual: u64,
+    /// Valid estimated samples, of all points.
+    pub estimated: u64,
+    /// Backward steps of the counters' registers inside their buckets.
+    pub backward: u64,
 }
 
 impl SumRow {
+    /// An empty row for the bucket `[start, end)`.
+    fn empty(start: Timestamp, end: Timestamp) -> SumRow {
+        SumRow {
+            start,
+            end,
+            count: 0,
+            sum: 0.0,
+            consumption: None,
+            points: 0,
+            invalid: 0,
+            manual: 0,
+            estimated: 0,
+            backward: 0,
+        }
+    }
+
     /// Adds one point's bucket.
     #[inline]
     fn add(&mut self, count: u64, sum: f64, cons: Option<f64>) {
@@ -578,6 +621,15 @@ impl SumRow {
         if let Some(c) = cons {
             self.consumption = Some(self.consumption.unwrap_or(0.0) + c);
         }
+    }
+
+    /// Adds the quality counts of one point's bucket.
+    #[inline]
+    fn add_quality(&mut self, b: &Bucket) {
+        self.invalid += b.invalid;
+        self.manual += b.manual;
+        self.estimated += b.estimated;
+        self.backward += b.backward;
     }
 }
 
@@ -633,7 +685,7 @@ fn rows_of(
         inside,
         nb,
         meta.kind == crate::PointKind::Counter,
-        meta.rollover,
+        Rules::of(meta),
         meta.multiplier,
         meta.interval_ms,
     );
@@ -753,7 +805,7 @@ impl Db {
                 tiers,
                 tz,
                 point,
-                meta.rollover,
+                &Rules::of(&meta),
                 &dirty,
                 tier,
                 &mut raw,
@@ -761,7 +813,7 @@ impl Db {
             if let Some((_, spans)) = fresh.into_iter().find(|(t, _)| *t == tier) {
                 rows = replace_spans(rows, &spans);
             }
-            rows.retain(|r| r.count > 0 && r.start >= xa && r.start < xe);
+            rows.retain(|r| !r.is_marker() && r.start >= xa && r.start < xe);
         }
         let inside: Vec<Bucket> = rows
             .iter()
@@ -778,11 +830,12 @@ impl Db {
                     self.raw_neighbour(&snap, point, t, before)
                 }
             };
-            nb.before = match rows.iter().rev().find(|r| r.start < a) {
+            // (Buckets of invalid samples only hold no reading to interpolate from.)
+            nb.before = match rows.iter().rev().find(|r| r.start < a && r.count > 0) {
                 Some(r) => Some((r.last_ts, r.last)),
                 None => near(true, a)?,
             };
-            nb.after = match rows.iter().find(|r| r.start >= e) {
+            nb.after = match rows.iter().find(|r| r.start >= e && r.count > 0) {
                 Some(r) => Some((r.first_ts, r.first)),
                 None => near(false, e)?,
             };
@@ -813,7 +866,7 @@ impl Db {
             (snap, st.mem.read(point, a, e))
         };
         let cols = snap.read(point, a, e, Some(&active))?;
-        let inside = buckets_of_samples(tier, tz, &cols, meta.rollover);
+        let inside = buckets_of_samples(tier, tz, &cols, &Rules::of(meta));
         let counter = meta.kind == crate::PointKind::Counter;
         let mut nb = Neighbours::default();
         if counter {
@@ -823,7 +876,7 @@ impl Db {
         Ok(rows_of(tier, tz, (a, e, to), &inside, nb, meta, coal))
     }
 
-    /// The last raw sample before `t` (`before`) or the first at or after `t`.
+    /// The last valid raw sample before `t` (`before`) or the first at or after `t`.
     fn raw_neighbour(
         &self,
         snap: &Snapshot,
@@ -885,9 +938,8 @@ impl Db {
             c.extend_from(&active.0, r);
             let tombs: Vec<Tombstone> = active.1.clone();
             let cols = snap.read(point, f, e, Some(&(c, tombs)))?;
-            if !cols.is_empty() {
-                let i = if before { cols.len() - 1 } else { 0 };
-                return Ok(Some((cols.ts[i], cols.values[i])));
+            if let Some(x) = valid_end(&cols, before) {
+                return Ok(Some(x));
             }
         }
         Ok(None)
@@ -947,8 +999,8 @@ impl Db {
         struct SumMeta {
             kind: crate::PointKind,
             multiplier: f64,
-            rollover: Option<f64>,
             stored: bool,
+            /// Its coefficients (for coal) and register rules.
             coefficients: PointMeta,
         }
         impl SumMeta {
@@ -973,10 +1025,12 @@ impl Db {
                 if coal.is_some() {
                     coefficients.coal = meta.coal.clone();
                 }
+                coefficients.rollover = meta.rollover;
+                coefficients.register = meta.register;
+                coefficients.replacements = meta.replacements.clone();
                 metas.push(SumMeta {
                     kind: meta.kind,
                     multiplier: meta.multiplier,
-                    rollover: meta.rollover,
                     stored: self.inner.stored_tiers(meta).contains(tier),
                     coefficients,
                 });
@@ -998,14 +1052,7 @@ impl Db {
                 return self.sum_sparse(points, tier, from, to, coal);
             }
             let end = tier.bucket_end(s, tz);
-            slots.push(SumRow {
-                start: s,
-                end,
-                count: 0,
-                sum: 0.0,
-                consumption: None,
-                points: 0,
-            });
+            slots.push(SumRow::empty(s, end));
             s = end;
         }
         // One snapshot for the points without unflushed data: their stored buckets are
@@ -1034,17 +1081,24 @@ impl Db {
                            start: Timestamp,
                            count: u64,
                            sum: f64,
-                           cons: Option<f64>| {
+                           cons: Option<f64>,
+                           quality: Option<&Bucket>| {
                 while at < slots.len() && slots[at].start < start {
                     at += 1;
                 }
                 if let Some(e) = slots.get_mut(at).filter(|e| e.start == start) {
                     e.add(count, sum, cons);
+                    if let Some(b) = quality {
+                        e.add_quality(b);
+                    }
                 }
             };
+            // (Buckets of invalid samples only take the general path: they join the empty
+            // buckets of an outage as `rollup` returns them.)
             let fast = !in_memory[i]
                 && meta.stored
-                && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?;
+                && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?
+                && rows.invalid_only().is_empty();
             if !fast {
                 for r in self.rollup_with(p, tier, from, to, coal)? {
                     add(
@@ -1053,10 +1107,22 @@ impl Db {
                         r.bucket.count,
                         r.bucket.sum,
                         r.consumption,
+                        Some(&r.bucket),
                     );
                 }
                 continue;
             }
+            // The quality counts of bucket k, as a bucket.
+            let qc = rows.quality_counts();
+            let quality_of = |k: usize| {
+                let mut b = Bucket::deleted(0);
+                b.invalid = qc[0][k] as u64;
+                b.manual = qc[1][k] as u64;
+                b.estimated = qc[2][k] as u64;
+                b.backward = qc[3][k] as u64;
+                b
+            };
+            let any_quality = qc.iter().any(|c| c.iter().any(|&x| x != 0.0));
             let counter = meta.kind == crate::PointKind::Counter;
             let mut nb = Neighbours::default();
             if counter {
@@ -1071,7 +1137,7 @@ impl Db {
                 to: e,
                 nb,
                 counter,
-                rollover: meta.rollover,
+                rules: Rules::of(&meta.coefficients),
             };
             let div = if coal == Some(CoalUnit::Tce) {
                 1000.0
@@ -1100,7 +1166,7 @@ impl Db {
                 let mut gaps = Vec::new();
                 if walk.each_consecutive(&rows, &mut cons_buf, |s, c| gaps.push((s, c))) {
                     for (start, c) in gaps.iter().filter(|g| g.0 < st[0]) {
-                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
+                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)), None);
                     }
                     let (cs, ss) = (rows.counts(), rows.sums());
                     let acc = slots[j0..j0 + m].iter_mut().zip(&mut counts[j0..j0 + m]);
@@ -1108,9 +1174,12 @@ impl Db {
                         let c = convert(e.start, Some(cons_buf[k]));
                         *n += cs[k];
                         e.add(0, ss[k], c);
+                        if any_quality {
+                            e.add_quality(&quality_of(k));
+                        }
                     }
                     for (start, c) in gaps.iter().filter(|g| g.0 > st[0]) {
-                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)));
+                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)), None);
                     }
                     continue;
                 }
@@ -1121,8 +1190,15 @@ impl Db {
                 }
                 let cons = convert(start, c);
                 match k {
-                    Some(k) => add(&mut slots, start, rows.count(k), rows.sum(k), cons),
-                    None => add(&mut slots, start, 0, 0.0, cons),
+                    Some(k) => add(
+                        &mut slots,
+                        start,
+                        rows.count(k),
+                        rows.sum(k),
+                        cons,
+                        Some(&quality_of(k)),
+                    ),
+                    None => add(&mut slots, start, 0, 0.0, cons, None),
                 }
             });
         }
@@ -1173,21 +1249,10 @@ impl Db {
         for &p in points {
             let rows = self.rollup_with(p, tier, from, to, coal)?;
             let add = |e: &mut SumRow, r: &BucketRow| {
-                e.count += r.bucket.count;
-                e.sum += r.bucket.sum;
-                e.points += 1;
-                if let Some(c) = r.consumption {
-                    e.consumption = Some(e.consumption.unwrap_or(0.0) + c);
-                }
+                e.add(r.bucket.count, r.bucket.sum, r.consumption);
+                e.add_quality(&r.bucket);
             };
-            let new_row = |r: &BucketRow| SumRow {
-                start: r.bucket.start,
-                end: r.end,
-                count: 0,
-                sum: 0.0,
-                consumption: None,
-                points: 0,
-            };
+            let new_row = |r: &BucketRow| SumRow::empty(r.bucket.start, r.end);
             let mut i = 0;
             let mut extra = Vec::new();
             for r in &rows {

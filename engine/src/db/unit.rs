@@ -104,18 +104,9 @@ impl Inner {
         let mut ids = Vec::with_capacity(metas.len());
         let mut last = None;
         for meta in metas {
-            let id = match cat.id(&meta.key) {
-                Some(id) if cat.get(id) == Some(&meta) => {
-                    ids.push(id);
-                    continue;
-                }
-                Some(id) => id,
-                None => cat.len() as PointId,
-            };
-            let seq = self.append(&mut wal, &super::batch::encode_define(id, &meta))?;
-            cat.set(id, meta)?;
+            let (id, seq) = self.define_locked(&mut wal, &mut cat, meta)?;
             ids.push(id);
-            last = Some(seq);
+            last = seq.or(last);
         }
         drop(cat);
         if let Some(seq) = last {

@@ -1,17 +1,154 @@
 //! Buckets: the aggregates of one calendar bucket, how finer buckets combine into coarser
 //! ones, and the consumption of a counter.
 
+use std::borrow::Cow;
+
+use crate::catalog::{PointMeta, Register, Replacement};
 use crate::codec::POW10;
-use crate::sample::{Columns, Timestamp};
+use crate::sample::{Columns, Quality, Timestamp};
 
 use super::Tier;
 
-/// The aggregates of the samples of one point with `start <= ts < end`.
+/// A register falling to at most this fraction of a positive reading, with no replacement
+/// recorded and no rollover, is taken as a new meter counting from zero (see [`Rules`]).
+pub const REPLACEMENT_FRACTION: f64 = 0.1;
+
+/// How the increase of a counter between two consecutive valid readings `a` (at `ta`) and
+/// `b` (at `tb`) is counted. The rules, in order:
 ///
-/// `inc` is the increase of a counter from the bucket's first sample to its last, summed
-/// pair by pair so that a drop (a meter replacement or reset) counts the new reading from
-/// zero, or, for a point with a rollover maximum, counts up to the maximum and on from zero.
-/// A bucket with `count == 0` is stored only to mark that an earlier stored bucket is gone.
+/// 1. **Recorded replacement** ([`crate::Db::replace_meter`]): for each replacement with
+///    `ta < ts <= tb`, the old meter's part up to its final reading and the new meter's part
+///    from its initial reading, each counted by the rules below:
+///    `(old_final - a) + (b - new_initial)`.
+/// 2. **Rise** (`b >= a`): `b - a`. (For a net register with a rollover maximum `m`, a rise
+///    of at least `m / 2` is a wrap backwards past zero: `b - a - m`, a backward step.)
+/// 3. **Rollover**: with a rollover maximum `m` configured, a fall of at least `m / 2` from a
+///    reading `a <= m` wraps past it: `(m - a) + b`.
+/// 4. **Replacement inferred**: with none recorded, a fall from a positive reading to
+///    `0 <= b <= REPLACEMENT_FRACTION * a` (10%) is a new meter counting from zero: `b`.
+/// 5. **Backward step**: any other fall. An import register (the default) adds nothing; a
+///    net register ([`Register::Net`]) adds the signed change `b - a`. Either way the
+///    bucket that holds both readings counts it in [`Bucket::backward`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rules<'a> {
+    /// The rollover maximum.
+    pub rollover: Option<f64>,
+    /// Whether the register is net (bidirectional).
+    pub net: bool,
+    /// Recorded replacements, sorted by time.
+    pub replacements: &'a [Replacement],
+}
+
+/// One step of a register between two readings: its increase, and whether it was a
+/// backward step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// The increase counted.
+    pub inc: f64,
+    /// Whether the register stepped backward (rule 5 of [`Rules`]).
+    pub backward: bool,
+}
+
+impl<'a> Rules<'a> {
+    /// The rules of an import register with no rollover and no replacement.
+    pub const IMPORT: Rules<'static> = Rules {
+        rollover: None,
+        net: false,
+        replacements: &[],
+    };
+
+    /// The rules of a point.
+    pub fn of(meta: &'a PointMeta) -> Rules<'a> {
+        Rules {
+            rollover: meta.rollover,
+            net: meta.register == Register::Net,
+            replacements: &meta.replacements,
+        }
+    }
+
+    /// Import rules with a rollover maximum.
+    pub fn rollover(m: Option<f64>) -> Rules<'static> {
+        Rules {
+            rollover: m,
+            ..Rules::IMPORT
+        }
+    }
+
+    /// The step from reading `a` at `ta` to the next valid reading `b` at `tb > ta`.
+    #[inline]
+    pub fn step(&self, ta: Timestamp, a: f64, tb: Timestamp, b: f64) -> Step {
+        if b >= a && self.replacements.is_empty() && !self.net {
+            return Step {
+                inc: b - a,
+                backward: false,
+            };
+        }
+        self.step_slow(ta, a, tb, b)
+    }
+
+    #[inline(never)]
+    fn step_slow(&self, ta: Timestamp, a: f64, tb: Timestamp, b: f64) -> Step {
+        let r = self.replacements;
+        let i = r.partition_point(|x| x.ts <= ta);
+        if i < r.len() && r[i].ts <= tb {
+            let mut out = Step {
+                inc: 0.0,
+                backward: false,
+            };
+            let mut x = a;
+            for rep in r[i..].iter().take_while(|x| x.ts <= tb) {
+                let s = self.plain(x, rep.old_final);
+                out.inc += s.inc;
+                out.backward |= s.backward;
+                x = rep.new_initial;
+            }
+            let s = self.plain(x, b);
+            out.inc += s.inc;
+            out.backward |= s.backward;
+            return out;
+        }
+        self.plain(a, b)
+    }
+
+    /// Rules 2 to 5.
+    #[inline]
+    fn plain(&self, a: f64, b: f64) -> Step {
+        let step = |inc, backward| Step { inc, backward };
+        if b >= a {
+            return match self.rollover {
+                Some(m) if self.net && b - a >= m / 2.0 => step(b - a - m, true),
+                _ => step(b - a, false),
+            };
+        }
+        match self.rollover {
+            Some(m) if a <= m && a - b >= m / 2.0 => return step((m - a) + b, false),
+            _ => {}
+        }
+        if a > 0.0 && b >= 0.0 && b <= REPLACEMENT_FRACTION * a {
+            return step(b, false);
+        }
+        step(if self.net { b - a } else { 0.0 }, true)
+    }
+
+    /// The largest magnitude a step can add beyond the readings' own: the rollover
+    /// maximum and the recorded replacements' readings (for the error bound of sums).
+    fn extra_scale(&self) -> f64 {
+        let r = self.rollover.map_or(0.0, f64::abs);
+        self.replacements
+            .iter()
+            .fold(r, |m, x| m + x.old_final.abs() + x.new_initial.abs())
+    }
+}
+
+/// The aggregates of the valid samples of one point with `start <= ts < end`, and counts
+/// of the samples' qualities.
+///
+/// Invalid samples (quality bit 0 clear) enter nothing but [`Bucket::invalid`]: count, sum,
+/// extremes, first, last and increase are those of the valid samples alone. `inc` is the
+/// increase of a counter from the bucket's first valid sample to its last, summed pair by
+/// pair by the point's [`Rules`] (rollover, replacements, backward steps).
+/// A bucket with `count == 0` and `invalid == 0` is stored only to mark that an earlier
+/// stored bucket is gone; one with `count == 0` and `invalid > 0` held only invalid samples.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bucket {
     /// Start of the bucket (ms, UTC).
@@ -38,24 +175,31 @@ pub struct Bucket {
     pub last_ts: Timestamp,
     /// Increase of a counter from the first sample to the last (see above).
     pub inc: f64,
+    /// Invalid samples in the bucket (not counted in `count`).
+    pub invalid: u64,
+    /// Valid samples entered by hand (quality bit 1), counted in `count`.
+    pub manual: u64,
+    /// Valid estimated samples (quality bit 2), counted in `count`.
+    pub estimated: u64,
+    /// Backward steps of a counter between two valid readings of the bucket (rule 5 of
+    /// [`Rules`]).
+    pub backward: u64,
 }
 
-/// The increase of a counter from reading `a` to the next reading `b`: `b - a`, or after a
-/// drop, `b` (a new or reset meter counts from zero), or with a rollover maximum `m`,
-/// `m - a + b`.
+/// The increase of an import counter with rollover maximum `rollover` and no recorded
+/// replacement from reading `a` to the next reading `b` ([`Rules::step`]).
 #[inline]
 pub fn inc(a: f64, b: f64, rollover: Option<f64>) -> f64 {
-    if b >= a {
-        b - a
-    } else {
-        match rollover {
-            Some(m) if a <= m => (m - a) + b,
-            _ => b,
-        }
-    }
+    Rules::rollover(rollover).step(0, a, 1, b).inc
 }
 
 impl Bucket {
+    /// Whether this is the marker of a deleted bucket (no sample at all, valid or not).
+    #[inline]
+    pub fn is_marker(&self) -> bool {
+        self.count == 0 && self.invalid == 0
+    }
+
     /// A marker that the stored bucket at `start` no longer exists.
     pub fn deleted(start: Timestamp) -> Bucket {
         Bucket {
@@ -71,22 +215,39 @@ impl Bucket {
             last: 0.0,
             last_ts: start,
             inc: 0.0,
+            invalid: 0,
+            manual: 0,
+            estimated: 0,
+            backward: 0,
         }
     }
 
-    /// The bucket of samples `c[range]` (sorted, non-empty).
+    /// The bucket of samples `c[range]` (sorted, non-empty), their qualities counted.
     pub fn of_samples(
         start: Timestamp,
         c: &Columns,
         r: std::ops::Range<usize>,
-        rollover: Option<f64>,
+        rules: &Rules<'_>,
     ) -> Bucket {
-        Bucket::of_slices(start, &c.ts[r.clone()], &c.values[r], rollover)
+        let mut out = Vec::with_capacity(1);
+        let mut scratch = (Vec::new(), Vec::new());
+        let q = c.quality.get(r.clone()).unwrap_or(&[]);
+        push_bucket(
+            &mut out,
+            start,
+            &c.ts[r.clone()],
+            &c.values[r],
+            q,
+            rules,
+            &mut scratch,
+        );
+        out[0]
     }
 
-    /// The bucket of the samples `(ts[k], vs[k])` (sorted, non-empty, of equal lengths).
+    /// The bucket of the valid samples `(ts[k], vs[k])` (sorted, non-empty, of equal
+    /// lengths).
     #[inline]
-    fn of_slices(start: Timestamp, ts: &[Timestamp], vs: &[f64], rollover: Option<f64>) -> Bucket {
+    fn of_slices(start: Timestamp, ts: &[Timestamp], vs: &[f64], rules: &Rules<'_>) -> Bucket {
         let n = ts.len().min(vs.len());
         let (ts, vs) = (&ts[..n], &vs[..n]);
         let (t0, v0) = (ts[0], vs[0]);
@@ -103,8 +264,12 @@ impl Bucket {
             last: vs[n - 1],
             last_ts: ts[n - 1],
             inc: 0.0,
+            invalid: 0,
+            manual: 0,
+            estimated: 0,
+            backward: 0,
         };
-        let mut prev = v0;
+        let (mut pt, mut prev) = (t0, v0);
         for (&t, &v) in ts[1..].iter().zip(&vs[1..]) {
             b.sum += v;
             // Selects, not branches: noisy readings make new extremes unpredictable.
@@ -113,27 +278,23 @@ impl Bucket {
             b.min_ts = if lo { t } else { b.min_ts };
             b.max = if hi { v } else { b.max };
             b.max_ts = if hi { t } else { b.max_ts };
-            b.inc += inc(prev, v, rollover);
-            prev = v;
+            let s = rules.step(pt, prev, t, v);
+            b.inc += s.inc;
+            b.backward += s.backward as u64;
+            (pt, prev) = (t, v);
         }
-        b.settle_in_place(rollover);
+        b.settle_in_place(rules);
         b
     }
 
-    /// Combines consecutive finer buckets (sorted by start, all non-empty) into the bucket
-    /// that starts at `start`.
-    pub fn combine(start: Timestamp, parts: &[Bucket], rollover: Option<f64>) -> Bucket {
-        let p0 = &parts[0];
-        let mut b = Bucket { start, ..*p0 };
-        // As sums from zero, so that the float operations are those of adding every part.
-        b.sum = 0.0;
-        b.sum += p0.sum;
-        b.inc = 0.0;
-        b.inc += p0.inc;
-        for p in &parts[1..] {
-            b.add_part(p, rollover);
+    /// Combines consecutive finer buckets (sorted by start, non-empty or holding invalid
+    /// samples only) into the bucket that starts at `start`.
+    pub fn combine(start: Timestamp, parts: &[Bucket], rules: &Rules<'_>) -> Bucket {
+        let mut b = Bucket::deleted(start);
+        for p in parts {
+            b.add_part(p, rules);
         }
-        b.settle(rollover)
+        b.settle(rules)
     }
 
     /// The bucket with `sum` and `inc` rounded to the decimals they stand for (see
@@ -141,14 +302,14 @@ impl Bucket {
     /// the bucket's largest magnitude) in `f64` can make. Buckets are settled whenever they
     /// are made, from samples or from finer buckets, so that every way of computing a bucket
     /// gives the same bits when the readings are decimals.
-    fn settle(mut self, rollover: Option<f64>) -> Bucket {
-        self.settle_in_place(rollover);
+    fn settle(mut self, rules: &Rules<'_>) -> Bucket {
+        self.settle_in_place(rules);
         self
     }
 
     /// [`Bucket::settle`] in place.
     #[inline]
-    fn settle_in_place(&mut self, rollover: Option<f64>) {
+    fn settle_in_place(&mut self, rules: &Rules<'_>) {
         // One sample: its sum is its value (`0.0 + v`) and its increase zero, as they are.
         if self.count <= 1 {
             return;
@@ -165,14 +326,39 @@ impl Bucket {
         const U: f64 = f64::EPSILON / 2.0;
         let tol = |x: f64, r: f64| 4.0 * (n + 1.0) * U * (larger(x.abs(), m) + r);
         self.sum = snap(self.sum, 2.0 * n * n * U * m, tol(self.sum, 0.0));
-        let r = rollover.map_or(0.0, f64::abs);
+        let r = if rules.replacements.is_empty() {
+            rules.rollover.map_or(0.0, f64::abs)
+        } else {
+            rules.extra_scale()
+        };
         let err = 8.0 * (n + 1.0) * (n + 1.0) * U * (m + r);
         self.inc = snap(self.inc, err, tol(self.inc, r));
     }
 
     /// Adds `p`, the next part after this bucket's last one (in time order): counts and
-    /// sums, extremes, the increase across the boundary between them and `p`'s own.
-    fn add_part(&mut self, p: &Bucket, rollover: Option<f64>) {
+    /// sums, extremes, the increase across the boundary between them and `p`'s own. A part
+    /// of invalid samples only adds its quality counts.
+    fn add_part(&mut self, p: &Bucket, rules: &Rules<'_>) {
+        self.invalid += p.invalid;
+        self.manual += p.manual;
+        self.estimated += p.estimated;
+        self.backward += p.backward;
+        if p.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            // The first part with samples: its aggregates, with the sums as sums from zero
+            // (so that the float operations are those of adding every part).
+            self.count = p.count;
+            self.sum = 0.0;
+            self.sum += p.sum;
+            (self.min, self.min_ts, self.max, self.max_ts) = (p.min, p.min_ts, p.max, p.max_ts);
+            (self.first, self.first_ts, self.last, self.last_ts) =
+                (p.first, p.first_ts, p.last, p.last_ts);
+            self.inc = 0.0;
+            self.inc += p.inc;
+            return;
+        }
         self.count += p.count;
         self.sum += p.sum;
         if p.min < self.min {
@@ -183,15 +369,62 @@ impl Bucket {
             self.max = p.max;
             self.max_ts = p.max_ts;
         }
-        self.inc += inc(self.last, p.first, rollover);
+        let s = rules.step(self.last_ts, self.last, p.first_ts, p.first);
+        self.inc += s.inc;
+        self.backward += s.backward as u64;
         self.inc += p.inc;
         self.last = p.last;
         self.last_ts = p.last_ts;
     }
 }
 
-/// Buckets of `tier` from sorted samples.
-pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64>) -> Vec<Bucket> {
+/// Appends the bucket at `start` of the samples `(ts, vs, q)` (sorted, non-empty; `q` empty
+/// when every sample is valid and plain): the valid samples' aggregates and the quality
+/// counts, or a bucket of invalid samples only.
+fn push_bucket(
+    out: &mut Vec<Bucket>,
+    start: Timestamp,
+    ts: &[Timestamp],
+    vs: &[f64],
+    q: &[u8],
+    rules: &Rules<'_>,
+    scratch: &mut (Vec<Timestamp>, Vec<f64>),
+) {
+    const PLAIN: u8 = Quality::VALID_BIT;
+    const MASK: u8 = Quality::VALID_BIT | Quality::MANUAL_BIT | Quality::ESTIMATED_BIT;
+    if q.len() != ts.len() || q.iter().all(|&x| x & MASK == PLAIN) {
+        out.push(Bucket::of_slices(start, ts, vs, rules));
+        return;
+    }
+    let (vt, vv) = scratch;
+    vt.clear();
+    vv.clear();
+    let (mut invalid, mut manual, mut estimated) = (0u64, 0u64, 0u64);
+    for ((&t, &v), &x) in ts.iter().zip(vs).zip(q) {
+        let x = Quality(x);
+        if !x.is_valid() {
+            invalid += 1;
+            continue;
+        }
+        manual += x.is_manual() as u64;
+        estimated += x.is_estimated() as u64;
+        vt.push(t);
+        vv.push(v);
+    }
+    let mut b = if vt.is_empty() {
+        Bucket::deleted(start)
+    } else {
+        Bucket::of_slices(start, vt, vv, rules)
+    };
+    b.invalid = invalid;
+    b.manual = manual;
+    b.estimated = estimated;
+    out.push(b);
+}
+
+/// Buckets of `tier` from sorted samples (their qualities counted, invalid ones left out of
+/// the aggregates).
+pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rules: &Rules<'_>) -> Vec<Bucket> {
     // At most one bucket per sample, and for the fixed-length tiers at most one per bucket
     // length of the span.
     let cap = match (tier.fixed_len(), c.ts.first(), c.ts.last()) {
@@ -201,6 +434,13 @@ pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64
     let mut out = Vec::with_capacity(cap);
     let n = c.ts.len().min(c.values.len());
     let (ts, vs) = (&c.ts[..n], &c.values[..n]);
+    // Qualities are looked at only when some sample is not a plain valid one.
+    const MASK: u8 = Quality::VALID_BIT | Quality::MANUAL_BIT | Quality::ESTIMATED_BIT;
+    let q: &[u8] = match c.quality.get(..n) {
+        Some(q) if !q.iter().all(|&x| x & MASK == Quality::VALID_BIT) => q,
+        _ => &[],
+    };
+    let mut scratch = (Vec::new(), Vec::new());
     let fixed = tier.fixed_len();
     let mut i = 0;
     // The end of the last bucket: with buckets of one length, the next sample (after it, the
@@ -215,7 +455,19 @@ pub fn buckets_of_samples(tier: Tier, tz: i32, c: &Columns, rollover: Option<f64
         prev_end = Some(end);
         // Buckets hold a few samples each: a forward scan beats a binary search.
         let j = i + 1 + ts[i + 1..].iter().take_while(|&&t| t < end).count();
-        out.push(Bucket::of_slices(start, &ts[i..j], &vs[i..j], rollover));
+        if q.is_empty() {
+            out.push(Bucket::of_slices(start, &ts[i..j], &vs[i..j], rules));
+        } else {
+            push_bucket(
+                &mut out,
+                start,
+                &ts[i..j],
+                &vs[i..j],
+                &q[i..j],
+                rules,
+                &mut scratch,
+            );
+        }
         i = j;
     }
     out
@@ -228,7 +480,7 @@ pub fn buckets_of_bucket_runs(
     tier: Tier,
     tz: i32,
     runs: &[&[Bucket]],
-    rollover: Option<f64>,
+    rules: &Rules<'_>,
 ) -> Vec<Bucket> {
     let mut out = Vec::new();
     // The bucket being combined and its end.
@@ -236,28 +488,23 @@ pub fn buckets_of_bucket_runs(
     for p in runs.iter().flat_map(|r| r.iter()) {
         if let Some((b, end)) = &mut cur {
             if p.start < *end {
-                b.add_part(p, rollover);
+                b.add_part(p, rules);
                 continue;
             }
         }
-        out.extend(cur.take().map(|(b, _)| b.settle(rollover)));
+        out.extend(cur.take().map(|(b, _)| b.settle(rules)));
         let start = tier.bucket_start(p.start, tz);
         cur = Some((
-            Bucket::combine(start, std::slice::from_ref(p), rollover),
+            Bucket::combine(start, std::slice::from_ref(p), rules),
             tier.bucket_end(start, tz),
         ));
     }
-    out.extend(cur.map(|(b, _)| b.settle(rollover)));
+    out.extend(cur.map(|(b, _)| b.settle(rules)));
     out
 }
 
 /// Buckets of `tier` from sorted, non-empty finer buckets.
-pub fn buckets_of_buckets(
-    tier: Tier,
-    tz: i32,
-    rows: &[Bucket],
-    rollover: Option<f64>,
-) -> Vec<Bucket> {
+pub fn buckets_of_buckets(tier: Tier, tz: i32, rows: &[Bucket], rules: &Rules<'_>) -> Vec<Bucket> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {
@@ -267,7 +514,7 @@ pub fn buckets_of_buckets(
         while j < rows.len() && rows[j].start < end {
             j += 1;
         }
-        out.push(Bucket::combine(start, &rows[i..j], rollover));
+        out.push(Bucket::combine(start, &rows[i..j], rules));
         i = j;
     }
     out
@@ -303,10 +550,12 @@ pub struct Neighbours {
     pub after: Option<(Timestamp, f64)>,
 }
 
-/// Turns a point's non-empty buckets (sorted, inside `[from, to)`) into rows with
-/// consumption (when `counter`), expected counts and completeness. For a counter, buckets
-/// with no sample that lie inside an outage (between two samples) are returned too, with
-/// `count == 0` and their share of the increase across the outage.
+/// Turns a point's buckets (sorted, inside `[from, to)`, with samples or with invalid samples
+/// only) into rows with consumption (when `counter`), expected counts and completeness. For a
+/// counter, buckets with no valid sample that lie inside an outage (between two valid
+/// samples) are returned too, with `count == 0` and their share of the increase across the
+/// outage; a bucket of invalid samples only is returned with its `invalid` count, and with
+/// that share when it lies inside such an outage (else no consumption).
 #[allow(clippy::too_many_arguments)]
 pub fn consumption_rows(
     tier: Tier,
@@ -316,11 +565,19 @@ pub fn consumption_rows(
     rows: &[Bucket],
     nb: Neighbours,
     counter: bool,
-    rollover: Option<f64>,
+    rules: Rules<'_>,
     multiplier: f64,
     interval_ms: Option<i64>,
 ) -> Vec<BucketRow> {
-    let mut out = Vec::with_capacity(rows.len());
+    let (valid, invalid_only): (Cow<'_, [Bucket]>, Vec<Bucket>) = if rows.iter().all(|b| b.count > 0)
+    {
+        (Cow::Borrowed(rows), Vec::new())
+    } else {
+        let (v, i): (Vec<Bucket>, Vec<Bucket>) = rows.iter().partition(|b| b.count > 0);
+        (Cow::Owned(v), i.into_iter().filter(|b| b.invalid > 0).collect())
+    };
+    let rows = &valid[..];
+    let mut out = Vec::with_capacity(rows.len() + invalid_only.len());
     let walk = Walk {
         tier,
         tz,
@@ -328,28 +585,42 @@ pub fn consumption_rows(
         to,
         nb,
         counter,
-        rollover,
+        rules,
     };
-    walk.each(rows, |k, start, consumption| {
-        let b = k.map_or_else(|| Bucket::deleted(start), |k| rows[k]);
+    let row = |b: Bucket, consumption: Option<f64>| {
         let end = tier.bucket_end(b.start, tz);
         let expected = interval_ms.map(|iv| (end - b.start) as f64 / iv as f64);
-        out.push(BucketRow {
+        BucketRow {
             bucket: b,
             end,
             mean: (b.count > 0).then(|| b.sum / b.count as f64),
             consumption: consumption.map(|c| c * multiplier),
             expected,
             completeness: expected.map(|e| b.count as f64 / e),
-        });
+        }
+    };
+    walk.each(rows, |k, start, consumption| {
+        let b = k.map_or_else(|| Bucket::deleted(start), |k| rows[k]);
+        out.push(row(b, consumption));
     });
+    if !invalid_only.is_empty() {
+        let mut extra = Vec::new();
+        for b in invalid_only {
+            match out.binary_search_by_key(&b.start, |r| r.bucket.start) {
+                Ok(i) => out[i].bucket.invalid += b.invalid,
+                Err(_) => extra.push(row(b, None)),
+            }
+        }
+        out.extend(extra);
+        out.sort_by_key(|r| r.bucket.start);
+    }
     out
 }
 
 /// The walk behind [`consumption_rows`]: the same rows and consumption handed to a sink one
 /// by one, so that a query summing many points never builds a row vector per point.
 #[derive(Clone, Copy, Debug)]
-pub struct Walk {
+pub struct Walk<'a> {
     /// The tier of the buckets.
     pub tier: Tier,
     /// The database's offset, minutes east of UTC.
@@ -362,8 +633,8 @@ pub struct Walk {
     pub nb: Neighbours,
     /// Whether the point is a counter (else no consumption and no outage rows).
     pub counter: bool,
-    /// The counter's rollover maximum.
-    pub rollover: Option<f64>,
+    /// The counter's register rules.
+    pub rules: Rules<'a>,
 }
 
 /// Buckets as a [`Walk`] reads them: sorted, non-empty, one point's.
@@ -443,7 +714,7 @@ fn snap(x: f64, err: f64, tol: f64) -> f64 {
 /// The share of the increase between samples `a` and `b` that falls in `[s, e)`, the
 /// register interpolated linearly between them.
 #[inline]
-fn share(a: (i64, f64), b: (i64, f64), s: i64, e: i64, rollover: Option<f64>) -> f64 {
+fn share(a: (i64, f64), b: (i64, f64), s: i64, e: i64, rules: &Rules<'_>) -> f64 {
     let lo = s.max(a.0);
     let hi = e.min(b.0);
     if hi <= lo || b.0 <= a.0 {
@@ -451,13 +722,13 @@ fn share(a: (i64, f64), b: (i64, f64), s: i64, e: i64, rollover: Option<f64>) ->
     } else if lo == a.0 && hi == b.0 {
         // All of it (the usual pair: a bucket's last sample and the next one's first, at
         // its start): exactly the increase, without a division.
-        inc(a.1, b.1, rollover)
+        rules.step(a.0, a.1, b.0, b.1).inc
     } else {
-        inc(a.1, b.1, rollover) * (hi - lo) as f64 / (b.0 - a.0) as f64
+        rules.step(a.0, a.1, b.0, b.1).inc * (hi - lo) as f64 / (b.0 - a.0) as f64
     }
 }
 
-impl Walk {
+impl Walk<'_> {
     /// Calls `sink(start, consumption)` for the empty buckets in `[lo, hi)` (`lo` a bucket
     /// start) that lie between samples `a` and `b`.
     fn gap(
@@ -476,7 +747,7 @@ impl Walk {
             if e > b.0 {
                 break; // the bucket holding b is not empty
             }
-            sink(s, share(a, b, s, e, self.rollover));
+            sink(s, share(a, b, s, e, &self.rules));
             s = e;
         }
     }
@@ -493,7 +764,7 @@ impl Walk {
         cons: &mut Vec<f64>,
         mut gap: impl FnMut(Timestamp, f64),
     ) -> bool {
-        let (tier, tz, rollover) = (self.tier, self.tz, self.rollover);
+        let (tier, tz, rules) = (self.tier, self.tz, &self.rules);
         let n = rows.start.len();
         if !self.counter || n == 0 {
             return false;
@@ -524,10 +795,10 @@ impl Walk {
             |k: usize, left: Option<(i64, f64)>, right: Option<(i64, f64)>, end: i64| -> f64 {
                 let mut c = inc[k];
                 if let Some(a) = left {
-                    c += share(a, (ft(k), fv[k]), st[k], end, rollover);
+                    c += share(a, (ft(k), fv[k]), st[k], end, rules);
                 }
                 if let Some(r) = right {
-                    c += share((lt(k), lv[k]), r, st[k], end, rollover);
+                    c += share((lt(k), lv[k]), r, st[k], end, rules);
                 }
                 c
             };
@@ -547,10 +818,13 @@ impl Walk {
                 // gives it nothing, and the pair after its last sample lies wholly inside
                 // it. The same additions as below, without the shares' arithmetic.
                 let mid = (&inc[1..n - 1], &lv[1..n - 1], &fv[2..n]);
-                cons.extend(mid.0.iter().zip(mid.1).zip(mid.2).map(|((&i, &l), &f)| {
+                let times = (&lo[1..n - 1], &st[1..n - 1], &st[2..n]);
+                let steps = mid.0.iter().zip(mid.1).zip(mid.2);
+                let at = times.0.iter().zip(times.1).zip(times.2);
+                cons.extend(steps.zip(at).map(|(((&i, &l), &f), ((&lof, &s), &s2))| {
                     let mut c = i;
                     c += 0.0;
-                    c += super::inc(l, f, rollover);
+                    c += rules.step(s + lof as i64, l, s2, f).inc;
                     c
                 }));
             } else {
@@ -561,8 +835,8 @@ impl Walk {
                     let next = (ft(k + 1), fv[k + 1]);
                     let last = (lt(k), lv[k]);
                     let mut c = inc[k];
-                    c += share(left, first, st[k], st[k + 1], rollover);
-                    c += share(last, next, st[k], st[k + 1], rollover);
+                    c += share(left, first, st[k], st[k + 1], rules);
+                    c += share(last, next, st[k], st[k + 1], rules);
                     cons.push(c);
                     left = last;
                     first = next;
@@ -588,7 +862,7 @@ impl Walk {
         rows: &R,
         mut sink: impl FnMut(Option<usize>, Timestamp, Option<f64>),
     ) {
-        let (tier, tz, rollover) = (self.tier, self.tz, self.rollover);
+        let (tier, tz, rules) = (self.tier, self.tz, &self.rules);
         let n = rows.len();
         if !self.counter {
             for k in 0..n {
@@ -596,7 +870,7 @@ impl Walk {
             }
             return;
         }
-        let share = |a, b, s, e| share(a, b, s, e, rollover);
+        let share = |a, b, s, e| share(a, b, s, e, rules);
         let gap = |sink: &mut dyn FnMut(Option<usize>, Timestamp, Option<f64>),
                    a: (i64, f64),
                    b: (i64, f64),

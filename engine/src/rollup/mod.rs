@@ -10,7 +10,7 @@ mod tier;
 
 pub use bucket::{
     buckets_of_bucket_runs, buckets_of_buckets, buckets_of_samples, consumption_rows, inc, Bucket,
-    BucketRow, Neighbours, Walk, WalkRows,
+    BucketRow, Neighbours, Rules, Step, Walk, WalkRows, REPLACEMENT_FRACTION,
 };
 pub use tier::{Tier, TierSet};
 
@@ -20,7 +20,11 @@ use crate::error::{Error, Result};
 use crate::segment::{BlockMeta, BlockStats, EncodedBlock, Segment};
 
 /// Number of columns of a rollup block.
-pub const COLUMNS: usize = 12;
+pub const COLUMNS: usize = 16;
+
+/// Number of columns of a rollup block written before the quality counts were added (read
+/// with every count zero).
+pub const COLUMNS_V1: usize = 12;
 
 /// First byte of a rollup column that repeats an earlier column of its block (the second
 /// byte is that column's index). No codec tag has this value.
@@ -60,7 +64,8 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 
 /// Encodes one point's buckets (sorted by start, no repeats) as a block of a rollup file:
 /// start, count, sum, min, min offset, max, max offset, first, first offset, last, last
-/// offset, increase. Offsets are milliseconds from the bucket's start.
+/// offset, increase, invalid, manual, estimated, backward. Offsets are milliseconds from
+/// the bucket's start.
 pub fn encode_block(point: PointId, rows: &[Bucket], opts: &CodecOptions) -> EncodedBlock {
     with_scratch(|s| encode_block_with(point, rows, opts, s))
 }
@@ -94,6 +99,10 @@ fn encode_block_with(
         8 => |b: &Bucket| b.last,
         9 => |b: &Bucket| (b.last_ts - b.start) as f64,
         10 => |b: &Bucket| b.inc,
+        11 => |b: &Bucket| b.invalid as f64,
+        12 => |b: &Bucket| b.manual as f64,
+        13 => |b: &Bucket| b.estimated as f64,
+        14 => |b: &Bucket| b.backward as f64,
     );
     let starts = &mut scratch.starts;
     starts.clear();
@@ -149,7 +158,7 @@ fn block_columns<'a>(
         return Ok(None);
     }
     let cols = seg.columns(m)?;
-    if cols.len() != COLUMNS {
+    if cols.len() != COLUMNS && cols.len() != COLUMNS_V1 {
         return Err(seg.block_error(
             m,
             Error::corrupt(format!("rollup block has {} columns", cols.len())),
@@ -189,8 +198,14 @@ fn decode_block_with(
     };
     let n = m.stats.count as usize;
     let err = |e| seg.block_error(m, e);
-    // Which decoded column holds each value column (references followed).
+    // Which decoded column holds each value column (references followed); the quality
+    // counts of a block written without them are a column of zeros.
     let mut src = [0usize; COLUMNS - 1];
+    if cols.len() == COLUMNS_V1 {
+        f[COLUMNS_V1 - 1].clear();
+        f[COLUMNS_V1 - 1].resize(n, 0.0);
+        src[COLUMNS_V1 - 1..].fill(COLUMNS_V1 - 1);
+    }
     for (i, c) in cols[1..].iter().enumerate() {
         if let [SAME_AS, j] = c[..] {
             // A reference to an earlier value column (1-based among all columns).
@@ -225,6 +240,13 @@ fn decode_block_with(
     };
     let (count, sum, min, min_off, max, max_off) = (col(0), col(1), col(2), col(3), col(4), col(5));
     let (first, first_off, last, last_off, inc) = (col(6), col(7), col(8), col(9), col(10));
+    let (invalid, manual, estimated, backward) = (col(11), col(12), col(13), col(14));
+    let whole = |x: f64| -> Result<u64> {
+        if x.fract() != 0.0 || !(0.0..=9.0e15).contains(&x) {
+            return Err(err(Error::corrupt(format!("rollup count {x}"))));
+        }
+        Ok(x as u64)
+    };
     out.reserve(hi.saturating_sub(lo));
     for i in lo..hi {
         let s = starts[i];
@@ -245,26 +267,35 @@ fn decode_block_with(
             last: last[i],
             last_ts: s + off(last_off[i])?,
             inc: inc[i],
+            invalid: whole(invalid[i])?,
+            manual: whole(manual[i])?,
+            estimated: whole(estimated[i])?,
+            backward: whole(backward[i])?,
         });
     }
     Ok(())
 }
 
 /// Value columns (0-based after the start column) that a sum of buckets reads: count, sum,
-/// first, first offset, last, last offset, increase. Min and max are not decoded.
-const SUM_COLUMNS: [usize; 7] = [0, 1, 6, 7, 8, 9, 10];
+/// first, first offset, last, last offset, increase, and the quality counts (invalid,
+/// manual, estimated, backward). Min and max are not decoded.
+const SUM_COLUMNS: [usize; 11] = [0, 1, 6, 7, 8, 9, 10, 11, 12, 13, 14];
 
 /// The buckets of one point decoded column by column for a sum over many points: only the
 /// columns a sum needs, decoded straight into buffers that are reused from point to point
 /// (no per-bucket structure, no copy of a block that lies wholly in the range, no
-/// allocation once warm). Markers of deleted buckets (`count == 0`) are left out.
+/// allocation once warm). Markers of deleted buckets (`count == 0`) are left out, and so
+/// are buckets of invalid samples only, whose quality counts are kept aside.
 #[derive(Debug, Default)]
 pub struct SumRows {
     /// Bucket starts.
     start: Vec<i64>,
     /// The value columns of [`SUM_COLUMNS`], in that order: count, sum, first, first offset,
-    /// last, last offset, increase (offsets in ms from the bucket's start, checked whole).
+    /// last, last offset, increase (offsets in ms from the bucket's start, checked whole),
+    /// invalid, manual, estimated, backward.
     cols: [Vec<f64>; SUM_COLUMNS.len()],
+    /// Buckets of invalid samples only: start and invalid count.
+    invalid_only: Vec<(i64, u64)>,
     tmp_starts: Vec<i64>,
 }
 
@@ -276,6 +307,7 @@ const S_FIRST_OFF: usize = 3;
 const S_LAST: usize = 4;
 const S_LAST_OFF: usize = 5;
 const S_INC: usize = 6;
+const S_INVALID: usize = 7;
 
 impl WalkRows for SumRows {
     fn len(&self) -> usize {
@@ -312,6 +344,23 @@ impl SumRows {
         for c in &mut self.cols {
             c.clear();
         }
+        self.invalid_only.clear();
+    }
+
+    /// The quality counts per bucket: invalid, manual, estimated, backward (whole, checked
+    /// when decoded).
+    pub fn quality_counts(&self) -> [&[f64]; 4] {
+        [
+            &self.cols[S_INVALID],
+            &self.cols[S_INVALID + 1],
+            &self.cols[S_INVALID + 2],
+            &self.cols[S_INVALID + 3],
+        ]
+    }
+
+    /// Buckets of invalid samples only (left out of the rows): start and invalid count.
+    pub fn invalid_only(&self) -> &[(i64, u64)] {
+        &self.invalid_only
     }
 
     /// Number of buckets.
@@ -385,6 +434,13 @@ impl SumRows {
         // another is copied from the first buffer that holds it), then cut to [lo, hi).
         let mut constant = [false; SUM_COLUMNS.len()];
         for (d, &w) in SUM_COLUMNS.iter().enumerate() {
+            if w + 1 >= cols.len() {
+                // A block written without the quality counts: zeros.
+                let v = &mut self.cols[d];
+                v.resize(base + (hi - lo), 0.0);
+                constant[d] = true;
+                continue;
+            }
             let s = src[w];
             if let Some(e) = (0..d).find(|&e| src[SUM_COLUMNS[e]] == s) {
                 let (done, rest) = self.cols.split_at_mut(d);
@@ -419,11 +475,14 @@ impl SumRows {
                 c
             }
         };
-        if let Some(&c) = checked(S_COUNT)
-            .iter()
-            .find(|&&c| !(c >= 0.0 && c == (c as i64) as f64))
-        {
-            return Err(err(Error::corrupt(format!("rollup count {c}"))));
+        let counts = [S_COUNT, S_INVALID, S_INVALID + 1, S_INVALID + 2, S_INVALID + 3];
+        for d in counts {
+            if let Some(&c) = checked(d)
+                .iter()
+                .find(|&&c| !((0.0..=9.0e15).contains(&c) && c == (c as i64) as f64))
+            {
+                return Err(err(Error::corrupt(format!("rollup count {c}"))));
+            }
         }
         let bad_off = |x: f64| !((0.0..=4.0e11).contains(&x) && x == (x as i64) as f64);
         if let Some(&x) = checked(S_FIRST_OFF)
@@ -436,11 +495,19 @@ impl SumRows {
             ))));
         }
         if checked(S_COUNT).contains(&0.0) {
-            // Markers of deleted buckets: left out.
+            // Markers of deleted buckets and buckets of invalid samples only: left out, the
+            // invalid counts of the latter kept aside.
             let keep: Vec<bool> = self.cols[S_COUNT][base..]
                 .iter()
                 .map(|&c| c != 0.0)
                 .collect();
+            for (k, &kept) in keep.iter().enumerate() {
+                let invalid = self.cols[S_INVALID][base + k];
+                if !kept && invalid > 0.0 {
+                    self.invalid_only
+                        .push((self.start[base + k], invalid as u64));
+                }
+            }
             let retain = |v: &mut Vec<f64>| {
                 let mut k = 0;
                 v.retain(|_| {
