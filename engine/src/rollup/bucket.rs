@@ -939,7 +939,7 @@ mod tests {
             v = ((v + 0.01 * ((k * 7919) % 1000) as f64) * 100.0).round() / 100.0;
             c.push(k as i64 * H / 4, v, 1);
         }
-        let hours = buckets_of_samples(Tier::Hour, 0, &c, None);
+        let hours = buckets_of_samples(Tier::Hour, 0, &c, &Rules::IMPORT);
         for b in &hours {
             let i = (b.start / (H / 4)) as usize;
             let cents: i64 = (i..i + 4)
@@ -950,10 +950,10 @@ mod tests {
             let last = (c.values[i + 3] * 100.0).round() as i64;
             assert_eq!(b.inc, (last - first) as f64 / 100.0);
         }
-        let days = buckets_of_buckets(Tier::Day, 0, &hours, None);
+        let days = buckets_of_buckets(Tier::Day, 0, &hours, &Rules::IMPORT);
         let runs: Vec<&[Bucket]> = hours.chunks(5).collect();
-        assert_eq!(days, buckets_of_samples(Tier::Day, 0, &c, None));
-        assert_eq!(days, buckets_of_bucket_runs(Tier::Day, 0, &runs, None));
+        assert_eq!(days, buckets_of_samples(Tier::Day, 0, &c, &Rules::IMPORT));
+        assert_eq!(days, buckets_of_bucket_runs(Tier::Day, 0, &runs, &Rules::IMPORT));
         assert_eq!(snap(0.1 + 0.2, 4.0 * f64::EPSILON, 4.0 * f64::EPSILON), 0.3);
     }
 
@@ -1007,13 +1007,16 @@ mod tests {
             (3 * H, 4.0),
             (3 * H + 10, 2.0),
         ]);
-        let hours = buckets_of_samples(Tier::Hour, 0, &c, None);
+        let hours = buckets_of_samples(Tier::Hour, 0, &c, &Rules::IMPORT);
         assert_eq!(hours.len(), 3);
-        let day = buckets_of_buckets(Tier::Day, 0, &hours, None);
-        let direct = buckets_of_samples(Tier::Day, 0, &c, None);
+        let day = buckets_of_buckets(Tier::Day, 0, &hours, &Rules::IMPORT);
+        let direct = buckets_of_samples(Tier::Day, 0, &c, &Rules::IMPORT);
         assert_eq!(day, direct);
         assert_eq!(day[0].count, 5);
-        assert_eq!(day[0].inc, 2.0 + 1.0 + 3.0 + 2.0); // 5->7, reset to 1, 1->4, reset to 2
+        // 5->7, a fall to 1 (under 10% of 7: a new meter from zero), 1->4, a fall to 2 (a
+        // backward step: nothing, counted).
+        assert_eq!(day[0].inc, 2.0 + 1.0 + 3.0);
+        assert_eq!(day[0].backward, 1);
         assert_eq!((day[0].min, day[0].min_ts), (1.0, H));
         assert_eq!((day[0].max, day[0].max_ts), (7.0, H / 2));
     }
@@ -1022,7 +1025,7 @@ mod tests {
     fn consumption_interpolates_at_boundaries_and_across_gaps() {
         // A register read at 00:30 (100), 02:30 (120), and, after an outage, 05:30 (150).
         let c = cols(&[(H / 2, 100.0), (5 * H / 2, 120.0), (11 * H / 2, 150.0)]);
-        let rows = buckets_of_samples(Tier::Hour, 0, &c, None);
+        let rows = buckets_of_samples(Tier::Hour, 0, &c, &Rules::IMPORT);
         let out = consumption_rows(
             Tier::Hour,
             0,
@@ -1031,7 +1034,7 @@ mod tests {
             &rows,
             Neighbours::default(),
             true,
-            None,
+            Rules::IMPORT,
             1.0,
             Some(H),
         );
@@ -1063,10 +1066,10 @@ mod tests {
             0,
             0,
             24 * H,
-            &buckets_of_samples(Tier::Day, 0, &c, None),
+            &buckets_of_samples(Tier::Day, 0, &c, &Rules::IMPORT),
             nb,
             true,
-            None,
+            Rules::IMPORT,
             2.0,
             None,
         );

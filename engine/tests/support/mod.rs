@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
-use meterdb::rollup::inc;
-use meterdb::{BucketRow, PointKind, PointMeta, Tier};
+use meterdb::{BucketRow, PointKind, PointMeta, Register, Tier};
 
 /// Whether two sums agree to a millionth (relative, or absolute near zero).
 pub fn close(a: f64, b: f64) -> bool {
@@ -16,23 +15,109 @@ pub fn close(a: f64, b: f64) -> bool {
 /// start, count, sum, min, max, first, last, consumption.
 pub type RefRow = (i64, u64, f64, f64, f64, f64, f64, Option<f64>);
 
-/// The rows a straightforward recomputation from raw samples (sorted by time) gives.
+/// A bucket's quality counts: invalid, manual, estimated, backward.
+pub type QualityCounts = [u64; 4];
+
+/// The rows a straightforward recomputation from raw samples (sorted by time, all valid)
+/// gives.
 pub fn reference(samples: &[(i64, f64)], meta: &PointMeta, tier: Tier, tz: i32) -> Vec<RefRow> {
-    let counter = meta.kind == PointKind::Counter;
-    let mut by: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
-    for &(t, v) in samples {
-        by.entry(tier.bucket_start(t, tz)).or_default().push((t, v));
+    let q: Vec<(i64, f64, u8)> = samples.iter().map(|&(t, v)| (t, v, 1)).collect();
+    reference_q(&q, meta, tier, tz)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// The step of a counter from reading `a` to the next valid reading `b` by the documented
+/// rules (`meterdb::rollup::Rules`), written out plainly: its increase and whether it is a
+/// backward step.
+pub fn step(meta: &PointMeta, (ta, a): (i64, f64), (tb, b): (i64, f64)) -> (f64, bool) {
+    let net = meta.register == Register::Net;
+    let plain = |a: f64, b: f64| -> (f64, bool) {
+        if b >= a {
+            match meta.rollover {
+                Some(m) if net && b - a >= m / 2.0 => (b - a - m, true),
+                _ => (b - a, false),
+            }
+        } else if meta.rollover.is_some_and(|m| a <= m && a - b >= m / 2.0) {
+            (meta.rollover.unwrap() - a + b, false)
+        } else if a > 0.0 && b >= 0.0 && b <= 0.1 * a {
+            (b, false)
+        } else if net {
+            (b - a, true)
+        } else {
+            (0.0, true)
+        }
+    };
+    let reps: Vec<_> = meta
+        .replacements
+        .iter()
+        .filter(|r| ta < r.ts && r.ts <= tb)
+        .collect();
+    let mut x = a;
+    let (mut inc, mut back) = (0.0, false);
+    for r in reps {
+        let (i, bk) = plain(x, r.old_final);
+        inc += i;
+        back |= bk;
+        x = r.new_initial;
     }
-    let mut starts: Vec<i64> = by.keys().copied().collect();
-    if counter && !samples.is_empty() {
-        // Every bucket from the first sample's to the last's.
-        starts.clear();
-        let mut s = tier.bucket_start(samples[0].0, tz);
-        let last = tier.bucket_start(samples[samples.len() - 1].0, tz);
+    let (i, bk) = plain(x, b);
+    (inc + i, back || bk)
+}
+
+/// The rows and quality counts a straightforward recomputation from raw samples `(ts,
+/// value, quality)` (sorted by time) gives: invalid samples (bit 0 clear) are counted and
+/// left out of everything else; a counter's consumption interpolates between consecutive
+/// valid samples.
+pub fn reference_q(
+    samples: &[(i64, f64, u8)],
+    meta: &PointMeta,
+    tier: Tier,
+    tz: i32,
+) -> Vec<(RefRow, QualityCounts)> {
+    let counter = meta.kind == PointKind::Counter;
+    let valid: Vec<(i64, f64)> = samples
+        .iter()
+        .filter(|x| x.2 & 1 == 1)
+        .map(|x| (x.0, x.1))
+        .collect();
+    let mut by: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut quality: BTreeMap<i64, QualityCounts> = BTreeMap::new();
+    for &(t, v, q) in samples {
+        let s = tier.bucket_start(t, tz);
+        let qc = quality.entry(s).or_default();
+        if q & 1 == 0 {
+            qc[0] += 1;
+            continue;
+        }
+        qc[1] += u64::from(q & 2 != 0);
+        qc[2] += u64::from(q & 4 != 0);
+        by.entry(s).or_default().push((t, v));
+    }
+    for w in valid.windows(2) {
+        let s = tier.bucket_start(w[0].0, tz);
+        if tier.bucket_start(w[1].0, tz) == s && step(meta, w[0], w[1]).1 {
+            quality.entry(s).or_default()[3] += 1;
+        }
+    }
+    // Buckets with any sample, valid or not; for a counter also every bucket from the first
+    // valid sample's to the last's.
+    let mut starts: Vec<i64> = quality.keys().copied().collect();
+    let span = match (valid.first(), valid.last()) {
+        (Some(f), Some(l)) if counter => {
+            Some((tier.bucket_start(f.0, tz), tier.bucket_start(l.0, tz)))
+        }
+        _ => None,
+    };
+    if let Some((first, last)) = span {
+        let mut s = first;
         while s <= last {
             starts.push(s);
             s = tier.bucket_end(s, tz);
         }
+        starts.sort_unstable();
+        starts.dedup();
     }
     starts
         .into_iter()
@@ -45,25 +130,42 @@ pub fn reference(samples: &[(i64, f64)], meta: &PointMeta, tier: Tier, tz: i32) 
             let max = in_b.iter().map(|x| x.1).fold(f64::NEG_INFINITY, f64::max);
             let first = in_b.first().map_or(0.0, |x| x.1);
             let last = in_b.last().map_or(0.0, |x| x.1);
-            let consumption = counter.then(|| {
+            let inside = span.is_some_and(|(f, l)| f <= s && s <= l);
+            let consumption = inside.then(|| {
                 let mut c = 0.0;
                 // Only the windows that overlap the bucket (the samples are sorted): the
                 // same sum as over every window, without a pass over all of them per bucket.
-                let lo = samples.partition_point(|x| x.0 <= s).saturating_sub(1);
-                let hi = (samples.partition_point(|x| x.0 < e) + 1).min(samples.len());
-                for w in samples[lo..hi].windows(2) {
-                    let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+                let lo = valid.partition_point(|x| x.0 <= s).saturating_sub(1);
+                let hi = (valid.partition_point(|x| x.0 < e) + 1).min(valid.len());
+                for w in valid[lo..hi].windows(2) {
+                    let ((t0, _), (t1, _)) = (w[0], w[1]);
                     let lo = s.max(t0);
                     let hi = e.min(t1);
                     if hi > lo {
-                        c += inc(v0, v1, meta.rollover) * (hi - lo) as f64 / (t1 - t0) as f64;
+                        c += step(meta, w[0], w[1]).0 * (hi - lo) as f64 / (t1 - t0) as f64;
                     }
                 }
                 c * meta.multiplier
             });
-            (s, count, sum, min, max, first, last, consumption)
+            let qc = quality.get(&s).copied().unwrap_or_default();
+            ((s, count, sum, min, max, first, last, consumption), qc)
         })
         .collect()
+}
+
+/// [`assert_rows_match`] and the quality counts of every row.
+pub fn assert_rows_match_q(got: &[BucketRow], want: &[(RefRow, QualityCounts)], what: &str) {
+    let rows: Vec<RefRow> = want.iter().map(|w| w.0).collect();
+    assert_rows_match(got, &rows, what);
+    for (g, w) in got.iter().zip(want) {
+        let b = &g.bucket;
+        assert_eq!(
+            [b.invalid, b.manual, b.estimated, b.backward],
+            w.1,
+            "quality counts of {what} bucket {}: got {g:?}",
+            b.start
+        );
+    }
 }
 
 /// The samples of point `p` in a model of the database (point and time to value), in time
