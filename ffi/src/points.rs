@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CString};
 
-use engine::{PointFilter, PointKind, PointMeta};
+use engine::{PointFilter, PointKind, PointMeta, Register};
 
 use crate::args::{out, out_slice, slice, string, string_opt};
 use crate::boundary::{Failure, FfiResult};
@@ -33,7 +33,8 @@ fn kind_to(kind: PointKind) -> i32 {
 ///
 /// - `key`: 1 to 255 bytes of UTF-8 without control characters (empty or overlong:
 ///   `MDB_INVALID_ARGUMENT`; not UTF-8: `MDB_INVALID_UTF8`).
-/// - `kind`: `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`.
+/// - `kind`: `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`. A counter defined again keeps its
+///   register (`meterdb_db_set_point_register`) and its recorded meter replacements.
 /// - `unit`, `energy_type`: text, NULL for none.
 /// - `precision`: decimal digits of the values, 0 to 18, or -1 for unknown.
 /// - `interval_ms`: expected collection interval, or 0 for unknown (negative: rejected).
@@ -65,10 +66,23 @@ pub unsafe extern "C" fn meterdb_db_define_point(
         // SAFETY: every pointer is NULL or valid as this function's `# Safety` says.
         unsafe { with_db(db, |d| {
             let id_out = out(id_out, "id_out")?;
-            let meta = base_meta(key, kind, unit, precision, energy_type, interval_ms, multiplier, tag_keys, tag_values, n_tags)?;
+            let mut meta = base_meta(key, kind, unit, precision, energy_type, interval_ms, multiplier, tag_keys, tag_values, n_tags)?;
+            keep_register(d, &mut meta);
             id_out.set(d.define_point(meta)?);
             Ok(())
         }) }
+    }
+}
+
+/// Keeps the register of a counter already defined with `meta`'s key (set by
+/// `meterdb_db_set_point_register`): the define functions have no register argument, so
+/// defining a point again with its other metadata does not turn a net register back into an
+/// import one. (Recorded meter replacements are kept by the engine itself.)
+fn keep_register(d: &engine::Db, meta: &mut PointMeta) {
+    if let Some(old) = d.point_id(&meta.key).and_then(|id| d.point(id)) {
+        if meta.kind == PointKind::Counter && old.kind == PointKind::Counter {
+            meta.register = old.register;
+        }
     }
 }
 
@@ -173,6 +187,7 @@ pub unsafe extern "C" fn meterdb_db_define_point_v2(
                 MDB_TIERS_DEFAULT => None,
                 t => Some(tier_mask(t)?),
             };
+            keep_register(d, &mut meta);
             id_out.set(d.define_point(meta)?);
             Ok(())
         }) }
@@ -517,6 +532,182 @@ pub unsafe extern "C" fn meterdb_db_list_points(
                 return Err(Failure::new(
                     meterdb_status::MDB_BUFFER_TOO_SMALL,
                     format!("{} points match, the array holds {cap}", found.len()),
+                ));
+            }
+            Ok(())
+        }) }
+    }
+}
+
+fn register_from(register: i32) -> FfiResult<Register> {
+    match register {
+        0 => Ok(Register::Import),
+        1 => Ok(Register::Net),
+        r => Err(Failure::invalid(format!(
+            "register {r} is neither 0 (MDB_REGISTER_IMPORT) nor 1 (MDB_REGISTER_NET)"
+        ))),
+    }
+}
+
+fn register_to(register: Register) -> i32 {
+    match register {
+        Register::Import => 0,
+        Register::Net => 1,
+    }
+}
+
+/// The metadata of a defined point, else `MDB_NOT_FOUND`.
+fn meta_of(d: &engine::Db, point: u32) -> FfiResult<PointMeta> {
+    d.point(point).ok_or_else(|| {
+        Failure::new(
+            meterdb_status::MDB_NOT_FOUND,
+            format!("point id {point} is not defined"),
+        )
+    })
+}
+
+/// Sets how counter `point`'s register is read (a `meterdb_register`): `MDB_REGISTER_IMPORT`
+/// (the default: a backward step adds nothing to consumption) or `MDB_REGISTER_NET` (a net,
+/// bidirectional register: consumption is the signed change). Either way a backward step is
+/// counted in the bucket's `backward` (`meterdb_bucket_row_v2`). The point's buckets are
+/// derived again; its other metadata and recorded replacements are kept, and defining the
+/// point again (`meterdb_db_define_point`, `_v2`) keeps the register.
+///
+/// Errors: `MDB_NOT_FOUND` for an undefined point; `MDB_INVALID_ARGUMENT` for a gauge or
+/// another register number. Not atomic with a concurrent `meterdb_db_define_point` of the
+/// same point (one of the two changes wins).
+///
+/// # Safety
+/// `db` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_set_point_register(
+    db: *const meterdb_db,
+    point: u32,
+    register: i32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| {
+            let register = register_from(register)?;
+            let meta = meta_of(d, point)?;
+            if meta.kind != PointKind::Counter {
+                return Err(Failure::invalid(format!(
+                    "point {} is a gauge: only a counter has a register", meta.key
+                )));
+            }
+            if meta.register != register {
+                d.define_point(meta.with_register(register))?;
+            }
+            Ok(())
+        }) }
+    }
+}
+
+/// Writes how point `point`'s register is read (`MDB_REGISTER_IMPORT` or `MDB_REGISTER_NET`;
+/// a gauge's is `MDB_REGISTER_IMPORT`) to `*out_register`. An undefined point gives
+/// `MDB_NOT_FOUND`.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `out_register` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_point_register(
+    db: *const meterdb_db,
+    point: u32,
+    out_register: *mut i32,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| {
+            let o = out(out_register, "out_register")?;
+            o.set(register_to(meta_of(d, point)?.register));
+            Ok(())
+        }) }
+    }
+}
+
+/// Records that the meter of counter `point` was replaced at `ts`: the old meter's register
+/// read `old_final` for the last time, the new one started at `new_initial`. Readings before
+/// `ts` are the old meter's, readings at or after it the new one's, and the consumption
+/// between the last valid reading before `ts` and the first at or after it is
+/// `(old_final - before) + (after - new_initial)`. Without a recorded replacement, a fall to
+/// 10% of the previous reading or less is taken as one (from zero). Durable like a write,
+/// exported in bundles; a replacement recorded late re-derives the buckets it changes. One
+/// already recorded at `ts` is replaced.
+///
+/// Errors: `MDB_NOT_FOUND` for an undefined point; `MDB_INVALID_ARGUMENT` for a gauge, a
+/// non-finite reading or a timestamp outside years 1000 to 9999.
+///
+/// # Safety
+/// `db` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_replace_meter(
+    db: *const meterdb_db,
+    point: u32,
+    ts: i64,
+    old_final: f64,
+    new_initial: f64,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| Ok(d.replace_meter(point, ts, old_final, new_initial)?)) }
+    }
+}
+
+/// Removes the meter replacement recorded at `ts` for `point`; the buckets around it are
+/// derived again. `MDB_NOT_FOUND` when the point is undefined or has no replacement at `ts`.
+///
+/// # Safety
+/// `db` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_forget_meter_replacement(
+    db: *const meterdb_db,
+    point: u32,
+    ts: i64,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| Ok(d.forget_meter_replacement(point, ts)?)) }
+    }
+}
+
+/// The meter replacements recorded for `point`, in time order: up to `cap` of them into the
+/// caller's parallel arrays `ts`, `old_final` and `new_initial`, and their number to `*n_out`
+/// (always the full number). When there are more than `cap`, the first `cap` are written and
+/// the call returns `MDB_BUFFER_TOO_SMALL`: call again with larger arrays. The arrays may be
+/// NULL when `cap` is 0, to ask for the count. An undefined point gives `MDB_NOT_FOUND`.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `ts`, `old_final` and `new_initial` are NULL or writable for
+/// `cap` elements each; `n_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_meter_replacements(
+    db: *const meterdb_db,
+    point: u32,
+    ts: *mut i64,
+    old_final: *mut f64,
+    new_initial: *mut f64,
+    cap: usize,
+    n_out: *mut usize,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| {
+            let n_out = out(n_out, "n_out")?;
+            let mut ts = out_slice(ts, cap, "ts", false)?;
+            let mut old_final = out_slice(old_final, cap, "old_final", false)?;
+            let mut new_initial = out_slice(new_initial, cap, "new_initial", false)?;
+            let reps = meta_of(d, point)?.replacements;
+            n_out.set(reps.len());
+            let k = reps.len().min(cap);
+            let col = |f: fn(&engine::Replacement) -> f64| -> Vec<f64> { reps[..k].iter().map(f).collect() };
+            let times: Vec<i64> = reps[..k].iter().map(|r| r.ts).collect();
+            ts.write_at(0, &times);
+            old_final.write_at(0, &col(|r| r.old_final));
+            new_initial.write_at(0, &col(|r| r.new_initial));
+            if reps.len() > cap {
+                return Err(Failure::new(
+                    meterdb_status::MDB_BUFFER_TOO_SMALL,
+                    format!("point {point} has {} meter replacements, the arrays hold {cap}", reps.len()),
                 ));
             }
             Ok(())

@@ -19,7 +19,9 @@ use crate::status::meterdb_status;
 /// `min`, `max`, `first`, `last` and `inc` are 0 and their timestamps are `start`.
 ///
 /// The optional figures have a flag each: when the flag is 0 the figure is absent and its
-/// value is NaN.
+/// value is NaN. Invalid readings (quality without `MDB_QUALITY_VALID`) enter no figure;
+/// `meterdb_bucket_row_v2` (`meterdb_rollup_row_v2`) also counts them, and the manual and
+/// estimated readings and backward steps of the register.
 ///
 /// A later version that reports more adds a `_v2` with a larger struct; this one never
 /// changes.
@@ -97,6 +99,110 @@ pub struct meterdb_sum_row {
     pub points: u32,
     /// 1 when some point had consumption in the bucket (`consumption` is present), else 0.
     pub has_consumption: u8,
+}
+
+/// One bucket of a point with its quality counts, filled by `meterdb_rollup_row_v2` /
+/// `meterdb_rollup_rows_v2`: the fields of `meterdb_bucket_row`, in the same order and at the
+/// same offsets, then four counts.
+///
+/// Invalid readings (quality without `MDB_QUALITY_VALID`) enter no figure of the bucket: its
+/// `count`, sums, extremes, first, last, mean and consumption are those of the valid readings
+/// alone, the consumption interpolated across an invalid reading as across a missing one. A
+/// bucket can hold only invalid readings: then `count` is 0, `invalid` is not, and `mean` and
+/// `consumption` are absent (unless the bucket lies inside an outage of a counter).
+/// `completeness` counts valid readings only. A later version that reports more adds a `_v3`;
+/// this one never changes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct meterdb_bucket_row_v2 {
+    /// Start of the bucket (ms since the epoch, UTC; a calendar boundary in the database's
+    /// time zone).
+    pub start: i64,
+    /// End of the bucket (exclusive).
+    pub end: i64,
+    /// Valid samples in the bucket.
+    pub count: u64,
+    /// Sum of their values.
+    pub sum: f64,
+    /// The smallest value ...
+    pub min: f64,
+    /// ... and when it was first reached.
+    pub min_ts: i64,
+    /// The largest value ...
+    pub max: f64,
+    /// ... and when it was first reached.
+    pub max_ts: i64,
+    /// The first valid sample's value ...
+    pub first: f64,
+    /// ... and timestamp.
+    pub first_ts: i64,
+    /// The last valid sample's value ...
+    pub last: f64,
+    /// ... and timestamp.
+    pub last_ts: i64,
+    /// The increase of a counter from the bucket's first valid sample to its last, step by
+    /// step under the register rules (see `meterdb_bucket_row_v2.backward`).
+    pub inc: f64,
+    /// `sum / count` (present when `count > 0`).
+    pub mean: f64,
+    /// For a counter: the increase of its register over `[start, end)`, interpolated to each
+    /// boundary, times the point's multiplier. Absent for gauges.
+    pub consumption: f64,
+    /// Samples expected at the point's collection interval (present when the interval is
+    /// known).
+    pub expected: f64,
+    /// `count / expected` (present when the interval is known).
+    pub completeness: f64,
+    /// 1 when `mean` is present, else 0.
+    pub has_mean: u8,
+    /// 1 when `consumption` is present, else 0.
+    pub has_consumption: u8,
+    /// 1 when `expected` is present, else 0.
+    pub has_expected: u8,
+    /// 1 when `completeness` is present, else 0.
+    pub has_completeness: u8,
+    /// Invalid readings in the bucket (not counted in `count`, in no figure).
+    pub invalid: u64,
+    /// Valid readings entered by hand (`MDB_QUALITY_MANUAL`) the bucket used.
+    pub manual: u64,
+    /// Valid estimated readings (`MDB_QUALITY_ESTIMATED`) the bucket used.
+    pub estimated: u64,
+    /// Backward steps of a counter's register between two valid readings inside the bucket:
+    /// a fall that is neither a rollover, nor a recorded meter replacement, nor a fall to near
+    /// zero (an inferred replacement). An import register (the default) adds 0 for it, a net
+    /// register (`MDB_REGISTER_NET`) the signed change.
+    pub backward: u64,
+}
+
+/// One bucket of several points summed with their quality counts, filled by
+/// `meterdb_rollup_sum_row_v2` / `meterdb_rollup_sum_rows_v2`: the fields of
+/// `meterdb_sum_row`, in the same order and at the same offsets, then four counts summed over
+/// the points. A later version that reports more adds a `_v3`; this one never changes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct meterdb_sum_row_v2 {
+    /// Start of the bucket.
+    pub start: i64,
+    /// End of the bucket (exclusive).
+    pub end: i64,
+    /// Valid samples of all the points in the bucket.
+    pub count: u64,
+    /// Sum of all their values.
+    pub sum: f64,
+    /// Sum of the counters' consumption (as in `meterdb_sum_row`). NaN when absent.
+    pub consumption: f64,
+    /// Points that contributed a bucket.
+    pub points: u32,
+    /// 1 when some point had consumption in the bucket (`consumption` is present), else 0.
+    pub has_consumption: u8,
+    /// Invalid readings of all the points in the bucket (not in `count`).
+    pub invalid: u64,
+    /// Valid readings entered by hand, of all the points.
+    pub manual: u64,
+    /// Valid estimated readings, of all the points.
+    pub estimated: u64,
+    /// Backward steps of the counters' registers inside their buckets.
+    pub backward: u64,
 }
 
 /// One bucket of several points' summed series with the bucket before it (环比) and the same
@@ -188,6 +294,59 @@ impl From<&SumRow> for meterdb_sum_row {
     }
 }
 
+impl From<&BucketRow> for meterdb_bucket_row_v2 {
+    fn from(r: &BucketRow) -> Self {
+        let v1 = meterdb_bucket_row::from(r);
+        let b = &r.bucket;
+        meterdb_bucket_row_v2 {
+            start: v1.start,
+            end: v1.end,
+            count: v1.count,
+            sum: v1.sum,
+            min: v1.min,
+            min_ts: v1.min_ts,
+            max: v1.max,
+            max_ts: v1.max_ts,
+            first: v1.first,
+            first_ts: v1.first_ts,
+            last: v1.last,
+            last_ts: v1.last_ts,
+            inc: v1.inc,
+            mean: v1.mean,
+            consumption: v1.consumption,
+            expected: v1.expected,
+            completeness: v1.completeness,
+            has_mean: v1.has_mean,
+            has_consumption: v1.has_consumption,
+            has_expected: v1.has_expected,
+            has_completeness: v1.has_completeness,
+            invalid: b.invalid,
+            manual: b.manual,
+            estimated: b.estimated,
+            backward: b.backward,
+        }
+    }
+}
+
+impl From<&SumRow> for meterdb_sum_row_v2 {
+    fn from(r: &SumRow) -> Self {
+        let v1 = meterdb_sum_row::from(r);
+        meterdb_sum_row_v2 {
+            start: v1.start,
+            end: v1.end,
+            count: v1.count,
+            sum: v1.sum,
+            consumption: v1.consumption,
+            points: v1.points,
+            has_consumption: v1.has_consumption,
+            invalid: r.invalid,
+            manual: r.manual,
+            estimated: r.estimated,
+            backward: r.backward,
+        }
+    }
+}
+
 impl From<&Comparison> for meterdb_compare_row {
     fn from(c: &Comparison) -> Self {
         let (value, has_value) = opt(c.value);
@@ -217,6 +376,16 @@ impl From<&Comparison> for meterdb_compare_row {
 #[derive(Debug)]
 pub struct meterdb_rollup {
     rows: Vec<meterdb_bucket_row>,
+    rows_v2: Vec<meterdb_bucket_row_v2>,
+}
+
+impl meterdb_rollup {
+    fn new(rows: &[BucketRow]) -> Self {
+        meterdb_rollup {
+            rows: rows.iter().map(meterdb_bucket_row::from).collect(),
+            rows_v2: rows.iter().map(meterdb_bucket_row_v2::from).collect(),
+        }
+    }
 }
 
 /// The buckets of several points summed, made by `meterdb_db_rollup_sum` or
@@ -225,6 +394,16 @@ pub struct meterdb_rollup {
 #[derive(Debug)]
 pub struct meterdb_rollup_sum {
     rows: Vec<meterdb_sum_row>,
+    rows_v2: Vec<meterdb_sum_row_v2>,
+}
+
+impl meterdb_rollup_sum {
+    fn new(rows: &[SumRow]) -> Self {
+        meterdb_rollup_sum {
+            rows: rows.iter().map(meterdb_sum_row::from).collect(),
+            rows_v2: rows.iter().map(meterdb_sum_row_v2::from).collect(),
+        }
+    }
 }
 
 /// Period comparisons, made by `meterdb_db_compare` and freed by `meterdb_comparison_free`.
@@ -397,7 +576,8 @@ pub unsafe extern "C" fn meterdb_db_tz_offset_min(
 /// `meterdb_bucket_row`).
 ///
 /// On success `*out_rollup` is a new result (read it with `meterdb_rollup_count` and
-/// `meterdb_rollup_row` / `meterdb_rollup_rows`, free it with `meterdb_rollup_free`); on
+/// `meterdb_rollup_row` / `meterdb_rollup_rows`, or with the quality counts
+/// `meterdb_rollup_row_v2` / `meterdb_rollup_rows_v2`, free it with `meterdb_rollup_free`); on
 /// failure it is set to NULL. `from == to` gives an empty result (pass `INT64_MIN` and
 /// `INT64_MAX` for everything). Errors: `MDB_INVALID_ARGUMENT` for a tier number other than 1
 /// to 5, for `from > to`, and for a tier the point does not keep; `MDB_NOT_FOUND` for an
@@ -422,7 +602,7 @@ pub unsafe extern "C" fn meterdb_db_rollup(
             let tier = tier_from(tier)?;
             check_range(from, to)?;
             let rows = d.rollup(point, tier, from, to)?;
-            Ok(meterdb_rollup { rows: rows.iter().map(meterdb_bucket_row::from).collect() })
+            Ok(meterdb_rollup::new(&rows))
         }) }
     }
 }
@@ -482,6 +662,44 @@ pub unsafe extern "C" fn meterdb_rollup_rows(
     }
 }
 
+/// Copies row `index` of a rollup result into `*out_row` with its quality counts (invalid,
+/// manual and estimated readings, backward steps), as `meterdb_rollup_row` does. Any
+/// `meterdb_rollup` may be read with either function.
+///
+/// # Safety
+/// `rollup` is NULL or a live result; `out_row` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_rollup_row_v2(
+    rollup: *const meterdb_rollup,
+    index: usize,
+    out_row: *mut meterdb_bucket_row_v2,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { row(rollup, "rollup", |r| &r.rows_v2, index, out_row) }
+    }
+}
+
+/// Copies rows `first`, `first + 1`, ... of a rollup result with their quality counts into
+/// the caller's array, as `meterdb_rollup_rows` does.
+///
+/// # Safety
+/// `rollup` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out`
+/// is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_rollup_rows_v2(
+    rollup: *const meterdb_rollup,
+    first: usize,
+    out_rows: *mut meterdb_bucket_row_v2,
+    cap: usize,
+    n_out: *mut usize,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { rows_into(rollup, "rollup", |r| &r.rows_v2, first, out_rows, cap, n_out) }
+    }
+}
+
 /// Frees a rollup result. NULL is allowed and does nothing.
 ///
 /// # Safety
@@ -502,7 +720,8 @@ pub unsafe extern "C" fn meterdb_rollup_free(rollup: *mut meterdb_rollup) {
 /// repeatedly. `points` may be NULL when `n_points` is 0 (an empty result).
 ///
 /// On success `*out_sum` is a new result (read it with `meterdb_rollup_sum_count` and
-/// `meterdb_rollup_sum_row` / `_rows`, free it with `meterdb_rollup_sum_free`); on failure it
+/// `meterdb_rollup_sum_row` / `_rows`, or `_row_v2` / `_rows_v2` with the quality counts, free
+/// it with `meterdb_rollup_sum_free`); on failure it
 /// is set to NULL. Errors as `meterdb_db_rollup`'s, for any of the points.
 ///
 /// # Safety
@@ -527,7 +746,7 @@ pub unsafe extern "C" fn meterdb_db_rollup_sum(
             let tier = tier_from(tier)?;
             check_range(from, to)?;
             let rows = d.rollup_sum(points, tier, from, to)?;
-            Ok(meterdb_rollup_sum { rows: rows.iter().map(meterdb_sum_row::from).collect() })
+            Ok(meterdb_rollup_sum::new(&rows))
         }) }
     }
 }
@@ -563,7 +782,7 @@ pub unsafe extern "C" fn meterdb_db_coal_sum(
             let unit = coal_from(unit, false)?.expect("MDB_COAL_NONE refused");
             check_range(from, to)?;
             let rows = d.coal_sum(points, tier, from, to, unit)?;
-            Ok(meterdb_rollup_sum { rows: rows.iter().map(meterdb_sum_row::from).collect() })
+            Ok(meterdb_rollup_sum::new(&rows))
         }) }
     }
 }
@@ -617,6 +836,44 @@ pub unsafe extern "C" fn meterdb_rollup_sum_rows(
     boundary! {
         // SAFETY: as this function's.
         unsafe { rows_into(sum, "sum", |r| &r.rows, first, out_rows, cap, n_out) }
+    }
+}
+
+/// Copies row `index` of a summed result into `*out_row` with its quality counts summed over
+/// the points, as `meterdb_rollup_sum_row` does. Any `meterdb_rollup_sum` may be read with
+/// either function.
+///
+/// # Safety
+/// `sum` is NULL or a live result; `out_row` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_rollup_sum_row_v2(
+    sum: *const meterdb_rollup_sum,
+    index: usize,
+    out_row: *mut meterdb_sum_row_v2,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { row(sum, "sum", |r| &r.rows_v2, index, out_row) }
+    }
+}
+
+/// Copies rows `first`, `first + 1`, ... of a summed result with their quality counts into
+/// the caller's array, as `meterdb_rollup_rows` does.
+///
+/// # Safety
+/// `sum` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_rollup_sum_rows_v2(
+    sum: *const meterdb_rollup_sum,
+    first: usize,
+    out_rows: *mut meterdb_sum_row_v2,
+    cap: usize,
+    n_out: *mut usize,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { rows_into(sum, "sum", |r| &r.rows_v2, first, out_rows, cap, n_out) }
     }
 }
 
@@ -757,6 +1014,19 @@ mod tests {
         assert_eq!(std::mem::offset_of!(meterdb_bucket_row, has_mean), 136);
         assert_eq!(std::mem::offset_of!(meterdb_sum_row, points), 40);
         assert_eq!(std::mem::offset_of!(meterdb_compare_row, has_value), 48);
+        // The _v2 rows begin with the fields of the first version, at the same offsets.
+        assert_eq!(size_of::<meterdb_bucket_row_v2>(), 176);
+        assert_eq!(std::mem::offset_of!(meterdb_bucket_row_v2, has_mean), 136);
+        assert_eq!(std::mem::offset_of!(meterdb_bucket_row_v2, invalid), 144);
+        assert_eq!(std::mem::offset_of!(meterdb_bucket_row_v2, backward), 168);
+        assert_eq!(size_of::<meterdb_sum_row_v2>(), 80);
+        assert_eq!(std::mem::offset_of!(meterdb_sum_row_v2, points), 40);
+        assert_eq!(
+            std::mem::offset_of!(meterdb_sum_row_v2, has_consumption),
+            44
+        );
+        assert_eq!(std::mem::offset_of!(meterdb_sum_row_v2, invalid), 48);
+        assert_eq!(std::mem::offset_of!(meterdb_sum_row_v2, backward), 72);
     }
 
     #[test]

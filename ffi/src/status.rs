@@ -13,6 +13,12 @@ pub const MDB_VERSION_PATCH: u32 = 0;
 pub const MDB_QUALITY_VALID: u8 = 1;
 /// Quality bit: the value was entered by hand rather than collected.
 pub const MDB_QUALITY_MANUAL: u8 = 2;
+/// Quality bit: the value was estimated (the national record's inputType 3) rather than read.
+/// A valid estimated reading has the quality `MDB_QUALITY_VALID | MDB_QUALITY_ESTIMATED` (5).
+/// A reading without `MDB_QUALITY_VALID` (quality 0, or only other bits) is invalid: it is
+/// stored and read back as written, but enters no rollup figure, only the buckets' `invalid`
+/// counts (`meterdb_bucket_row_v2`).
+pub const MDB_QUALITY_ESTIMATED: u8 = 4;
 
 /// Longest point key, in bytes of UTF-8 (not counting the terminating NUL).
 pub const MDB_MAX_KEY_LEN: usize = 255;
@@ -173,6 +179,22 @@ pub enum meterdb_point_kind {
     MDB_KIND_GAUGE = 0,
     /// A cumulative register (kWh, m³): consumption is its increase.
     MDB_KIND_COUNTER = 1,
+}
+
+/// How a counter's register is read where it falls between two valid readings by a step that
+/// is neither a rollover, nor a recorded meter replacement (`meterdb_db_replace_meter`), nor a
+/// fall to near zero (10% of the previous reading or less, taken as a replacement): for
+/// `meterdb_db_set_point_register` and `meterdb_db_point_register` (which take an `int32_t`).
+/// Either way the bucket counts the step in its `backward`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum meterdb_register {
+    /// An import register (the default): it only counts up, so a backward step adds nothing to
+    /// consumption.
+    MDB_REGISTER_IMPORT = 0,
+    /// A net (bidirectional) register: consumption is the signed change, a backward step
+    /// subtracting what the register fell by.
+    MDB_REGISTER_NET = 1,
 }
 
 /// Rollup tiers, for the `tier` arguments of the rollup queries (which take an `int32_t`).

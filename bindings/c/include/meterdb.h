@@ -69,6 +69,15 @@
 #define MDB_QUALITY_MANUAL 2
 
 /**
+ * Quality bit: the value was estimated (the national record's inputType 3) rather than read.
+ * A valid estimated reading has the quality `MDB_QUALITY_VALID | MDB_QUALITY_ESTIMATED` (5).
+ * A reading without `MDB_QUALITY_VALID` (quality 0, or only other bits) is invalid: it is
+ * stored and read back as written, but enters no rollup figure, only the buckets' `invalid`
+ * counts (`meterdb_bucket_row_v2`).
+ */
+#define MDB_QUALITY_ESTIMATED 4
+
+/**
  * Longest point key, in bytes of UTF-8 (not counting the terminating NUL).
  */
 #define MDB_MAX_KEY_LEN 255
@@ -218,6 +227,26 @@ typedef enum meterdb_point_kind {
    */
   MDB_KIND_COUNTER = 1,
 } meterdb_point_kind;
+
+/**
+ * How a counter's register is read where it falls between two valid readings by a step that
+ * is neither a rollover, nor a recorded meter replacement (`meterdb_db_replace_meter`), nor a
+ * fall to near zero (10% of the previous reading or less, taken as a replacement): for
+ * `meterdb_db_set_point_register` and `meterdb_db_point_register` (which take an `int32_t`).
+ * Either way the bucket counts the step in its `backward`.
+ */
+typedef enum meterdb_register {
+  /**
+   * An import register (the default): it only counts up, so a backward step adds nothing to
+   * consumption.
+   */
+  MDB_REGISTER_IMPORT = 0,
+  /**
+   * A net (bidirectional) register: consumption is the signed change, a backward step
+   * subtracting what the register fell by.
+   */
+  MDB_REGISTER_NET = 1,
+} meterdb_register;
 
 /**
  * Rollup tiers, for the `tier` arguments of the rollup queries (which take an `int32_t`).
@@ -597,7 +626,9 @@ typedef struct meterdb_point_stats {
  * `min`, `max`, `first`, `last` and `inc` are 0 and their timestamps are `start`.
  *
  * The optional figures have a flag each: when the flag is 0 the figure is absent and its
- * value is NaN.
+ * value is NaN. Invalid readings (quality without `MDB_QUALITY_VALID`) enter no figure;
+ * `meterdb_bucket_row_v2` (`meterdb_rollup_row_v2`) also counts them, and the manual and
+ * estimated readings and backward steps of the register.
  *
  * A later version that reports more adds a `_v2` with a larger struct; this one never
  * changes.
@@ -695,6 +726,129 @@ typedef struct meterdb_bucket_row {
 } meterdb_bucket_row;
 
 /**
+ * One bucket of a point with its quality counts, filled by `meterdb_rollup_row_v2` /
+ * `meterdb_rollup_rows_v2`: the fields of `meterdb_bucket_row`, in the same order and at the
+ * same offsets, then four counts.
+ *
+ * Invalid readings (quality without `MDB_QUALITY_VALID`) enter no figure of the bucket: its
+ * `count`, sums, extremes, first, last, mean and consumption are those of the valid readings
+ * alone, the consumption interpolated across an invalid reading as across a missing one. A
+ * bucket can hold only invalid readings: then `count` is 0, `invalid` is not, and `mean` and
+ * `consumption` are absent (unless the bucket lies inside an outage of a counter).
+ * `completeness` counts valid readings only. A later version that reports more adds a `_v3`;
+ * this one never changes.
+ */
+typedef struct meterdb_bucket_row_v2 {
+  /**
+   * Start of the bucket (ms since the epoch, UTC; a calendar boundary in the database's
+   * time zone).
+   */
+  int64_t start;
+  /**
+   * End of the bucket (exclusive).
+   */
+  int64_t end;
+  /**
+   * Valid samples in the bucket.
+   */
+  uint64_t count;
+  /**
+   * Sum of their values.
+   */
+  double sum;
+  /**
+   * The smallest value ...
+   */
+  double min;
+  /**
+   * ... and when it was first reached.
+   */
+  int64_t min_ts;
+  /**
+   * The largest value ...
+   */
+  double max;
+  /**
+   * ... and when it was first reached.
+   */
+  int64_t max_ts;
+  /**
+   * The first valid sample's value ...
+   */
+  double first;
+  /**
+   * ... and timestamp.
+   */
+  int64_t first_ts;
+  /**
+   * The last valid sample's value ...
+   */
+  double last;
+  /**
+   * ... and timestamp.
+   */
+  int64_t last_ts;
+  /**
+   * The increase of a counter from the bucket's first valid sample to its last, step by
+   * step under the register rules (see `meterdb_bucket_row_v2.backward`).
+   */
+  double inc;
+  /**
+   * `sum / count` (present when `count > 0`).
+   */
+  double mean;
+  /**
+   * For a counter: the increase of its register over `[start, end)`, interpolated to each
+   * boundary, times the point's multiplier. Absent for gauges.
+   */
+  double consumption;
+  /**
+   * Samples expected at the point's collection interval (present when the interval is
+   * known).
+   */
+  double expected;
+  /**
+   * `count / expected` (present when the interval is known).
+   */
+  double completeness;
+  /**
+   * 1 when `mean` is present, else 0.
+   */
+  uint8_t has_mean;
+  /**
+   * 1 when `consumption` is present, else 0.
+   */
+  uint8_t has_consumption;
+  /**
+   * 1 when `expected` is present, else 0.
+   */
+  uint8_t has_expected;
+  /**
+   * 1 when `completeness` is present, else 0.
+   */
+  uint8_t has_completeness;
+  /**
+   * Invalid readings in the bucket (not counted in `count`, in no figure).
+   */
+  uint64_t invalid;
+  /**
+   * Valid readings entered by hand (`MDB_QUALITY_MANUAL`) the bucket used.
+   */
+  uint64_t manual;
+  /**
+   * Valid estimated readings (`MDB_QUALITY_ESTIMATED`) the bucket used.
+   */
+  uint64_t estimated;
+  /**
+   * Backward steps of a counter's register between two valid readings inside the bucket:
+   * a fall that is neither a rollover, nor a recorded meter replacement, nor a fall to near
+   * zero (an inferred replacement). An import register (the default) adds 0 for it, a net
+   * register (`MDB_REGISTER_NET`) the signed change.
+   */
+  uint64_t backward;
+} meterdb_bucket_row_v2;
+
+/**
  * One bucket of several points summed, filled by `meterdb_rollup_sum_row` /
  * `meterdb_rollup_sum_rows`. A later version that reports more adds a `_v2`; this one never
  * changes.
@@ -731,6 +885,59 @@ typedef struct meterdb_sum_row {
    */
   uint8_t has_consumption;
 } meterdb_sum_row;
+
+/**
+ * One bucket of several points summed with their quality counts, filled by
+ * `meterdb_rollup_sum_row_v2` / `meterdb_rollup_sum_rows_v2`: the fields of
+ * `meterdb_sum_row`, in the same order and at the same offsets, then four counts summed over
+ * the points. A later version that reports more adds a `_v3`; this one never changes.
+ */
+typedef struct meterdb_sum_row_v2 {
+  /**
+   * Start of the bucket.
+   */
+  int64_t start;
+  /**
+   * End of the bucket (exclusive).
+   */
+  int64_t end;
+  /**
+   * Valid samples of all the points in the bucket.
+   */
+  uint64_t count;
+  /**
+   * Sum of all their values.
+   */
+  double sum;
+  /**
+   * Sum of the counters' consumption (as in `meterdb_sum_row`). NaN when absent.
+   */
+  double consumption;
+  /**
+   * Points that contributed a bucket.
+   */
+  uint32_t points;
+  /**
+   * 1 when some point had consumption in the bucket (`consumption` is present), else 0.
+   */
+  uint8_t has_consumption;
+  /**
+   * Invalid readings of all the points in the bucket (not in `count`).
+   */
+  uint64_t invalid;
+  /**
+   * Valid readings entered by hand, of all the points.
+   */
+  uint64_t manual;
+  /**
+   * Valid estimated readings, of all the points.
+   */
+  uint64_t estimated;
+  /**
+   * Backward steps of the counters' registers inside their buckets.
+   */
+  uint64_t backward;
+} meterdb_sum_row_v2;
 
 /**
  * One bucket of several points' summed series with the bucket before it (环比) and the same
@@ -1495,7 +1702,8 @@ enum meterdb_status meterdb_db_verify(const struct meterdb_db *db,
  *
  * - `key`: 1 to 255 bytes of UTF-8 without control characters (empty or overlong:
  *   `MDB_INVALID_ARGUMENT`; not UTF-8: `MDB_INVALID_UTF8`).
- * - `kind`: `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`.
+ * - `kind`: `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`. A counter defined again keeps its
+ *   register (`meterdb_db_set_point_register`) and its recorded meter replacements.
  * - `unit`, `energy_type`: text, NULL for none.
  * - `precision`: decimal digits of the values, 0 to 18, or -1 for unknown.
  * - `interval_ms`: expected collection interval, or 0 for unknown (negative: rejected).
@@ -1643,6 +1851,89 @@ enum meterdb_status meterdb_db_list_points(const struct meterdb_db *db,
                                            size_t *n_out);
 
 /**
+ * Sets how counter `point`'s register is read (a `meterdb_register`): `MDB_REGISTER_IMPORT`
+ * (the default: a backward step adds nothing to consumption) or `MDB_REGISTER_NET` (a net,
+ * bidirectional register: consumption is the signed change). Either way a backward step is
+ * counted in the bucket's `backward` (`meterdb_bucket_row_v2`). The point's buckets are
+ * derived again; its other metadata and recorded replacements are kept, and defining the
+ * point again (`meterdb_db_define_point`, `_v2`) keeps the register.
+ *
+ * Errors: `MDB_NOT_FOUND` for an undefined point; `MDB_INVALID_ARGUMENT` for a gauge or
+ * another register number. Not atomic with a concurrent `meterdb_db_define_point` of the
+ * same point (one of the two changes wins).
+ *
+ * # Safety
+ * `db` is NULL or a live handle.
+ */
+enum meterdb_status meterdb_db_set_point_register(const struct meterdb_db *db,
+                                                  uint32_t point,
+                                                  int32_t register_);
+
+/**
+ * Writes how point `point`'s register is read (`MDB_REGISTER_IMPORT` or `MDB_REGISTER_NET`;
+ * a gauge's is `MDB_REGISTER_IMPORT`) to `*out_register`. An undefined point gives
+ * `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_register` is NULL or writable.
+ */
+enum meterdb_status meterdb_db_point_register(const struct meterdb_db *db,
+                                              uint32_t point,
+                                              int32_t *out_register);
+
+/**
+ * Records that the meter of counter `point` was replaced at `ts`: the old meter's register
+ * read `old_final` for the last time, the new one started at `new_initial`. Readings before
+ * `ts` are the old meter's, readings at or after it the new one's, and the consumption
+ * between the last valid reading before `ts` and the first at or after it is
+ * `(old_final - before) + (after - new_initial)`. Without a recorded replacement, a fall to
+ * 10% of the previous reading or less is taken as one (from zero). Durable like a write,
+ * exported in bundles; a replacement recorded late re-derives the buckets it changes. One
+ * already recorded at `ts` is replaced.
+ *
+ * Errors: `MDB_NOT_FOUND` for an undefined point; `MDB_INVALID_ARGUMENT` for a gauge, a
+ * non-finite reading or a timestamp outside years 1000 to 9999.
+ *
+ * # Safety
+ * `db` is NULL or a live handle.
+ */
+enum meterdb_status meterdb_db_replace_meter(const struct meterdb_db *db,
+                                             uint32_t point,
+                                             int64_t ts,
+                                             double old_final,
+                                             double new_initial);
+
+/**
+ * Removes the meter replacement recorded at `ts` for `point`; the buckets around it are
+ * derived again. `MDB_NOT_FOUND` when the point is undefined or has no replacement at `ts`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle.
+ */
+enum meterdb_status meterdb_db_forget_meter_replacement(const struct meterdb_db *db,
+                                                        uint32_t point,
+                                                        int64_t ts);
+
+/**
+ * The meter replacements recorded for `point`, in time order: up to `cap` of them into the
+ * caller's parallel arrays `ts`, `old_final` and `new_initial`, and their number to `*n_out`
+ * (always the full number). When there are more than `cap`, the first `cap` are written and
+ * the call returns `MDB_BUFFER_TOO_SMALL`: call again with larger arrays. The arrays may be
+ * NULL when `cap` is 0, to ask for the count. An undefined point gives `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `ts`, `old_final` and `new_initial` are NULL or writable for
+ * `cap` elements each; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_db_meter_replacements(const struct meterdb_db *db,
+                                                  uint32_t point,
+                                                  int64_t *ts,
+                                                  double *old_final,
+                                                  double *new_initial,
+                                                  size_t cap,
+                                                  size_t *n_out);
+
+/**
  * Creates a cursor over point `point`'s samples with `from <= ts < to` (an empty range
  * when `from >= to`; pass `INT64_MIN` and `INT64_MAX` for all). On success `*out_cursor` is a
  * new cursor (free it with `meterdb_cursor_free`); on failure it is set to NULL. An undefined
@@ -1761,7 +2052,8 @@ enum meterdb_status meterdb_db_tz_offset_min(const struct meterdb_db *db, int32_
  * `meterdb_bucket_row`).
  *
  * On success `*out_rollup` is a new result (read it with `meterdb_rollup_count` and
- * `meterdb_rollup_row` / `meterdb_rollup_rows`, free it with `meterdb_rollup_free`); on
+ * `meterdb_rollup_row` / `meterdb_rollup_rows`, or with the quality counts
+ * `meterdb_rollup_row_v2` / `meterdb_rollup_rows_v2`, free it with `meterdb_rollup_free`); on
  * failure it is set to NULL. `from == to` gives an empty result (pass `INT64_MIN` and
  * `INT64_MAX` for everything). Errors: `MDB_INVALID_ARGUMENT` for a tier number other than 1
  * to 5, for `from > to`, and for a tier the point does not keep; `MDB_NOT_FOUND` for an
@@ -1814,6 +2106,32 @@ enum meterdb_status meterdb_rollup_rows(const struct meterdb_rollup *rollup,
                                         size_t *n_out);
 
 /**
+ * Copies row `index` of a rollup result into `*out_row` with its quality counts (invalid,
+ * manual and estimated readings, backward steps), as `meterdb_rollup_row` does. Any
+ * `meterdb_rollup` may be read with either function.
+ *
+ * # Safety
+ * `rollup` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_row_v2(const struct meterdb_rollup *rollup,
+                                          size_t index,
+                                          struct meterdb_bucket_row_v2 *out_row);
+
+/**
+ * Copies rows `first`, `first + 1`, ... of a rollup result with their quality counts into
+ * the caller's array, as `meterdb_rollup_rows` does.
+ *
+ * # Safety
+ * `rollup` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out`
+ * is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_rows_v2(const struct meterdb_rollup *rollup,
+                                           size_t first,
+                                           struct meterdb_bucket_row_v2 *out_rows,
+                                           size_t cap,
+                                           size_t *n_out);
+
+/**
  * Frees a rollup result. NULL is allowed and does nothing.
  *
  * # Safety
@@ -1828,7 +2146,8 @@ void meterdb_rollup_free(struct meterdb_rollup *rollup);
  * repeatedly. `points` may be NULL when `n_points` is 0 (an empty result).
  *
  * On success `*out_sum` is a new result (read it with `meterdb_rollup_sum_count` and
- * `meterdb_rollup_sum_row` / `_rows`, free it with `meterdb_rollup_sum_free`); on failure it
+ * `meterdb_rollup_sum_row` / `_rows`, or `_row_v2` / `_rows_v2` with the quality counts, free
+ * it with `meterdb_rollup_sum_free`); on failure it
  * is set to NULL. Errors as `meterdb_db_rollup`'s, for any of the points.
  *
  * # Safety
@@ -1896,6 +2215,32 @@ enum meterdb_status meterdb_rollup_sum_rows(const struct meterdb_rollup_sum *sum
                                             struct meterdb_sum_row *out_rows,
                                             size_t cap,
                                             size_t *n_out);
+
+/**
+ * Copies row `index` of a summed result into `*out_row` with its quality counts summed over
+ * the points, as `meterdb_rollup_sum_row` does. Any `meterdb_rollup_sum` may be read with
+ * either function.
+ *
+ * # Safety
+ * `sum` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_sum_row_v2(const struct meterdb_rollup_sum *sum,
+                                              size_t index,
+                                              struct meterdb_sum_row_v2 *out_row);
+
+/**
+ * Copies rows `first`, `first + 1`, ... of a summed result with their quality counts into
+ * the caller's array, as `meterdb_rollup_rows` does.
+ *
+ * # Safety
+ * `sum` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out` is
+ * NULL or writable.
+ */
+enum meterdb_status meterdb_rollup_sum_rows_v2(const struct meterdb_rollup_sum *sum,
+                                               size_t first,
+                                               struct meterdb_sum_row_v2 *out_rows,
+                                               size_t cap,
+                                               size_t *n_out);
 
 /**
  * Frees a summed result. NULL is allowed and does nothing.

@@ -5,5 +5,6 @@
 
 mod abi;
 mod forward;
+mod meter_truth;
 mod rollup;
 mod shared_data;

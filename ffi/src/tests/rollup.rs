@@ -82,7 +82,7 @@ fn define_v2(
 ///
 /// # Safety
 /// `h` is a live result handle of the functions given.
-unsafe fn read_all<H, T: Copy + Default + std::fmt::Debug>(
+pub(super) unsafe fn read_all<H, T: Copy + Default + std::fmt::Debug>(
     h: *const H,
     count: unsafe extern "C" fn(*const H, *mut usize) -> meterdb_status,
     row: unsafe extern "C" fn(*const H, usize, *mut T) -> meterdb_status,
