@@ -227,6 +227,10 @@ impl Inner {
         self.storage
             .sync_dir(&self.dir)
             .map_err(self.io_err(format!("sync {}", self.dir.display())))?;
+        // Statistics cursors: buckets read before and changed by this flush's data are
+        // marked for delivery again, durably, before the flush (and so the dropping of its
+        // WAL files) is committed.
+        self.mark_changed_buckets(&frozen, last_seq)?;
 
         // 4. Install: manifest first (the commit point), then the in-memory version. Rollup
         //    files the new ones supersede leave the list (a compaction may have merged some
