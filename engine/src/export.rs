@@ -272,6 +272,10 @@ pub fn rollup_schema(tz_offset_min: i32) -> SchemaRef {
         f64n("consumption"),
         f64n("expected"),
         f64n("completeness"),
+        Field::new("invalid", DataType::UInt64, false),
+        Field::new("manual", DataType::UInt64, false),
+        Field::new("estimated", DataType::UInt64, false),
+        Field::new("backward", DataType::UInt64, false),
     ]);
     Arc::new(Schema::new(f))
 }
@@ -477,6 +481,13 @@ impl BucketRows {
         a.push(f64s(&|r| r.consumption));
         a.push(f64s(&|r| r.expected));
         a.push(f64s(&|r| r.completeness));
+        let u64s = |f: &dyn Fn(&BucketRow) -> u64| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<UInt64Array>())
+        };
+        a.push(u64s(&|r| r.bucket.invalid));
+        a.push(u64s(&|r| r.bucket.manual));
+        a.push(u64s(&|r| r.bucket.estimated));
+        a.push(u64s(&|r| r.bucket.backward));
         RecordBatch::try_new(schema.clone(), a).expect("columns match the rollup schema")
     }
 }

@@ -43,7 +43,15 @@ fn shared_db(dir: &Path) -> Option<Db> {
     let db = Db::open(dir, opts()).unwrap();
     let mut ids: BTreeMap<String, PointId> = BTreeMap::new();
     let mut b = WriteBatch::new();
-    for (p, t, v) in &rows {
+    for (i, (p, t, v)) in rows.iter().enumerate() {
+        // Some readings invalid, manual or estimated, so that the tiers' quality counts
+        // are exported too.
+        let q = match i % 97 {
+            0 => meterdb::Quality::INVALID,
+            1 => meterdb::Quality::MANUAL,
+            2 => meterdb::Quality::ESTIMATED,
+            _ => meterdb::Quality::GOOD,
+        };
         let id = *ids.entry(p.clone()).or_insert_with(|| {
             let kind = if p.contains("register") {
                 PointKind::Counter
@@ -57,7 +65,7 @@ fn shared_db(dir: &Path) -> Option<Db> {
             )
             .unwrap()
         });
-        b.put(id, *t, *v);
+        b.put_with_quality(id, *t, *v, q.0);
         if b.len() == 50_000 {
             db.write(&b).unwrap();
             b.clear();
@@ -255,6 +263,10 @@ fn shared_data_raw_and_day_buckets_read_back_exactly() {
                 .column_by_name("count")
                 .unwrap()
                 .as_primitive::<UInt64Type>();
+            let quality: Vec<_> = ["invalid", "manual", "estimated", "backward"]
+                .iter()
+                .map(|c| b.column_by_name(c).unwrap().as_primitive::<UInt64Type>())
+                .collect();
             for i in 0..b.num_rows() {
                 let start = cols[0][i].unwrap();
                 let (y, m, _) = local_date(start);
@@ -270,6 +282,12 @@ fn shared_data_raw_and_day_buckets_read_back_exactly() {
                 let bk = &mut r.bucket;
                 bk.count = count.value(i);
                 bk.sum = fl[0][i].unwrap();
+                (bk.invalid, bk.manual, bk.estimated, bk.backward) = (
+                    quality[0].value(i),
+                    quality[1].value(i),
+                    quality[2].value(i),
+                    quality[3].value(i),
+                );
                 if bk.count > 0 {
                     (bk.min, bk.max, bk.first, bk.last) = (
                         fl[1][i].unwrap(),
@@ -334,6 +352,13 @@ fn shared_data_raw_and_day_buckets_read_back_exactly() {
             assert_eq!(
                 (a.mean, a.consumption, a.expected, a.completeness),
                 (w.mean, w.consumption, w.expected, w.completeness),
+                "{} {}",
+                meta.key,
+                wb.start
+            );
+            assert_eq!(
+                (ab.invalid, ab.manual, ab.estimated, ab.backward),
+                (wb.invalid, wb.manual, wb.estimated, wb.backward),
                 "{} {}",
                 meta.key,
                 wb.start

@@ -569,13 +569,16 @@ pub fn consumption_rows(
     multiplier: f64,
     interval_ms: Option<i64>,
 ) -> Vec<BucketRow> {
-    let (valid, invalid_only): (Cow<'_, [Bucket]>, Vec<Bucket>) = if rows.iter().all(|b| b.count > 0)
-    {
-        (Cow::Borrowed(rows), Vec::new())
-    } else {
-        let (v, i): (Vec<Bucket>, Vec<Bucket>) = rows.iter().partition(|b| b.count > 0);
-        (Cow::Owned(v), i.into_iter().filter(|b| b.invalid > 0).collect())
-    };
+    let (valid, invalid_only): (Cow<'_, [Bucket]>, Vec<Bucket>) =
+        if rows.iter().all(|b| b.count > 0) {
+            (Cow::Borrowed(rows), Vec::new())
+        } else {
+            let (v, i): (Vec<Bucket>, Vec<Bucket>) = rows.iter().partition(|b| b.count > 0);
+            (
+                Cow::Owned(v),
+                i.into_iter().filter(|b| b.invalid > 0).collect(),
+            )
+        };
     let rows = &valid[..];
     let mut out = Vec::with_capacity(rows.len() + invalid_only.len());
     let walk = Walk {
@@ -953,7 +956,10 @@ mod tests {
         let days = buckets_of_buckets(Tier::Day, 0, &hours, &Rules::IMPORT);
         let runs: Vec<&[Bucket]> = hours.chunks(5).collect();
         assert_eq!(days, buckets_of_samples(Tier::Day, 0, &c, &Rules::IMPORT));
-        assert_eq!(days, buckets_of_bucket_runs(Tier::Day, 0, &runs, &Rules::IMPORT));
+        assert_eq!(
+            days,
+            buckets_of_bucket_runs(Tier::Day, 0, &runs, &Rules::IMPORT)
+        );
         assert_eq!(snap(0.1 + 0.2, 4.0 * f64::EPSILON, 4.0 * f64::EPSILON), 0.3);
     }
 
@@ -996,6 +1002,122 @@ mod tests {
         assert_eq!(inc(10.0, 12.5, None), 2.5);
         assert_eq!(inc(1000.0, 3.0, None), 3.0);
         assert_eq!(inc(9990.0, 5.0, Some(10_000.0)), 15.0);
+        // Falls that are neither: backward steps, nothing for an import register.
+        assert_eq!(inc(1000.0, 998.4, None), 0.0);
+        assert_eq!(inc(9990.0, 6000.0, Some(10_000.0)), 0.0);
+    }
+
+    #[test]
+    fn rules_tell_falls_apart() {
+        let step = |r: &Rules<'_>, a: f64, b: f64| {
+            let s = r.step(0, a, 10, b);
+            (s.inc, s.backward)
+        };
+        let import = Rules::IMPORT;
+        let net = Rules {
+            net: true,
+            ..Rules::IMPORT
+        };
+        let wrap = Rules::rollover(Some(100_000.0));
+        let net_wrap = Rules { net: true, ..wrap };
+        // A rise, and a backward step of 1.6 on a register of tens of thousands.
+        assert_eq!(step(&import, 50_000.0, 50_002.5), (2.5, false));
+        assert_eq!(step(&import, 50_000.0, 49_998.4), (0.0, true));
+        assert_eq!(step(&net, 50_000.0, 49_998.5), (-1.5, true));
+        // A fall to near zero is a new meter (from zero), for net registers too.
+        assert_eq!(step(&import, 50_000.0, 12.0), (12.0, false));
+        assert_eq!(step(&net, 50_000.0, 12.0), (12.0, false));
+        assert_eq!(step(&import, 0.0, -1.0), (0.0, true));
+        // A rollover: a fall of at least half the range; a smaller fall is a backward step.
+        assert_eq!(step(&wrap, 99_990.0, 10.0), (20.0, false));
+        assert_eq!(step(&wrap, 60_000.0, 50_000.0), (0.0, true));
+        // A net register running backwards past zero wraps the other way.
+        assert_eq!(step(&net_wrap, 10.0, 99_990.0), (-20.0, true));
+        // Recorded replacements between the readings (a < ts <= b), chained.
+        let reps = [
+            Replacement {
+                ts: 5,
+                old_final: 50_003.0,
+                new_initial: 2.0,
+            },
+            Replacement {
+                ts: 8,
+                old_final: 4.0,
+                new_initial: 0.0,
+            },
+        ];
+        let rec = Rules {
+            replacements: &reps,
+            ..Rules::IMPORT
+        };
+        assert_eq!(rec.step(0, 50_000.0, 10, 1.5).inc, 3.0 + 2.0 + 1.5);
+        assert_eq!(rec.step(0, 50_000.0, 6, 3.0).inc, 3.0 + 1.0);
+        assert_eq!(rec.step(5, 3.0, 7, 3.5).inc, 0.5);
+        assert_eq!(rec.step(8, 0.5, 9, 0.75).inc, 0.25);
+    }
+
+    #[test]
+    fn invalid_samples_enter_nothing_but_their_count() {
+        // The example: a garbage reading flagged invalid in the middle of a day.
+        let mut c = Columns::default();
+        for (h, v, q) in [
+            (0, 100.0, 1),
+            (6, 106.0, 1),
+            (12, 999_999.0, 0),
+            (18, 118.0, 3),
+            (24, 124.0, 5),
+        ] {
+            c.push(h * H, v, q);
+        }
+        let days = buckets_of_samples(Tier::Day, 0, &c, &Rules::IMPORT);
+        let d = days[0];
+        assert_eq!((d.count, d.invalid, d.manual, d.estimated), (3, 1, 1, 0));
+        assert_eq!((d.max, d.last, d.inc, d.sum), (118.0, 118.0, 18.0, 324.0));
+        assert_eq!((days[1].count, days[1].estimated), (1, 1));
+        let rows = consumption_rows(
+            Tier::Day,
+            0,
+            0,
+            48 * H,
+            &days,
+            Neighbours::default(),
+            true,
+            Rules::IMPORT,
+            1.0,
+            Some(6 * H),
+        );
+        assert_eq!(rows[0].consumption, Some(24.0));
+        assert_eq!(rows[0].completeness, Some(0.75));
+        // A day of invalid readings only: reported with its count, and its share of the
+        // consumption across it.
+        let mut c = Columns::default();
+        for (h, v, q) in [(0, 100.0, 1), (30, 5.0, 0), (48, 124.0, 1)] {
+            c.push(h * H, v, q);
+        }
+        let days = buckets_of_samples(Tier::Day, 0, &c, &Rules::IMPORT);
+        assert_eq!(days[1].count, 0);
+        assert_eq!(days[1].invalid, 1);
+        assert!(!days[1].is_marker());
+        let rows = consumption_rows(
+            Tier::Day,
+            0,
+            0,
+            72 * H,
+            &days,
+            Neighbours::default(),
+            true,
+            Rules::IMPORT,
+            1.0,
+            None,
+        );
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.bucket.count, r.bucket.invalid, r.consumption))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(1, 0, Some(12.0)), (0, 1, Some(12.0)), (1, 0, Some(0.0))]
+        );
     }
 
     #[test]
@@ -1003,7 +1125,7 @@ mod tests {
         let c = cols(&[
             (0, 5.0),
             (H / 2, 7.0),
-            (H, 1.0),
+            (H, 0.5),
             (3 * H, 4.0),
             (3 * H + 10, 2.0),
         ]);
@@ -1013,11 +1135,11 @@ mod tests {
         let direct = buckets_of_samples(Tier::Day, 0, &c, &Rules::IMPORT);
         assert_eq!(day, direct);
         assert_eq!(day[0].count, 5);
-        // 5->7, a fall to 1 (under 10% of 7: a new meter from zero), 1->4, a fall to 2 (a
-        // backward step: nothing, counted).
-        assert_eq!(day[0].inc, 2.0 + 1.0 + 3.0);
+        // 5->7, a fall to 0.5 (under 10% of 7: a new meter from zero), 0.5->4, a fall to 2
+        // (a backward step: nothing, counted).
+        assert_eq!(day[0].inc, 2.0 + 0.5 + 3.5);
         assert_eq!(day[0].backward, 1);
-        assert_eq!((day[0].min, day[0].min_ts), (1.0, H));
+        assert_eq!((day[0].min, day[0].min_ts), (0.5, H));
         assert_eq!((day[0].max, day[0].max_ts), (7.0, H / 2));
     }
 
