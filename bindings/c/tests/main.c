@@ -1,5 +1,6 @@
 /* Runs the C tests: misuse of every function, the rollup queries, the shared-data
- * scenarios, the unit catalog, and store-and-forward and export.
+ * scenarios, the unit catalog, store-and-forward and export, and meter truth (quality
+ * counts, meter replacements, net registers).
  * Usage: meterdb_test [uk-meters.csv]  (the CSV decompressed; without it the round trip is
  * skipped). Prints "N passed, M failed" last and exits non-zero on a failure. */
 #define _XOPEN_SOURCE 700
@@ -24,6 +25,8 @@ extern const h_test unit_tests[];
 extern const size_t unit_count;
 extern const h_test forward_tests[];
 extern const size_t forward_count;
+extern const h_test meter_truth_tests[];
+extern const size_t meter_truth_count;
 
 char *h_tempdir(void) {
     const char *base = getenv("TMPDIR");
@@ -86,6 +89,7 @@ int main(int argc, char **argv) {
     run(shared_tests, shared_count, &passed, &failed, &skipped);
     run(unit_tests, unit_count, &passed, &failed, &skipped);
     run(forward_tests, forward_count, &passed, &failed, &skipped);
+    run(meter_truth_tests, meter_truth_count, &passed, &failed, &skipped);
     if (skipped)
         printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     else
