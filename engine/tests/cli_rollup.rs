@@ -20,10 +20,11 @@ fn day_and_month_buckets_as_csv() {
     let r = ok(["rollup", "--db", s(&db), "--point", "m", "--tier", "day"]);
     assert_eq!(
         r.stdout,
-        "point,bucket_start,count,sum,min,max,first,last,mean,consumption\n\
-         m,2026-01-01T00:00:00+08:00,2,210.5,100,110.5,100,110.5,105.25,17\n\
-         m,2026-01-02T00:00:00+08:00,0,0,,,,,,13\n\
-         m,2026-01-03T00:00:00+08:00,1,130,130,130,130,130,130,0\n"
+        "point,bucket_start,count,sum,min,max,first,last,mean,consumption,\
+         invalid,manual,estimated,backward\n\
+         m,2026-01-01T00:00:00+08:00,2,210.5,100,110.5,100,110.5,105.25,17,0,0,0,0\n\
+         m,2026-01-02T00:00:00+08:00,0,0,,,,,,13,0,0,0,0\n\
+         m,2026-01-03T00:00:00+08:00,1,130,130,130,130,130,130,0,0,0,0,0\n"
     );
     let r = ok([
         "rollup",
@@ -38,7 +39,7 @@ fn day_and_month_buckets_as_csv() {
     ]);
     assert!(
         r.stdout
-            .ends_with("m,2026-01-01T00:00:00+08:00,3,340.5,100,130,100,130,113.5,30\n"),
+            .ends_with("m,2026-01-01T00:00:00+08:00,3,340.5,100,130,100,130,113.5,30,0,0,0,0\n"),
         "{}",
         r.stdout
     );
@@ -55,7 +56,7 @@ fn day_and_month_buckets_as_csv() {
     ]);
     assert_eq!(
         r.stdout.lines().nth(1),
-        Some("g,2026-01-01T06:00:00+08:00,1,4.5,4.5,4.5,4.5,4.5,4.5,")
+        Some("g,2026-01-01T06:00:00+08:00,1,4.5,4.5,4.5,4.5,4.5,4.5,,0,0,0,0")
     );
     let r = meterdb([
         "rollup",

@@ -17,8 +17,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use meterdb::catalog::validate_key;
 use meterdb::time::parse_timestamp;
 use meterdb::{
-    Db, Durability, Options, PointFilter, PointId, PointKind, PointMeta, Quality, Timestamp,
-    WriteBatch,
+    Db, Durability, Options, PointFilter, PointId, PointKind, PointMeta, Quality, Register,
+    Timestamp, WriteBatch,
 };
 
 use crate::out::{engine_msg, warn, CliError, Stdout};
@@ -52,6 +52,7 @@ pub fn run(a: ImportArgs) -> Result<(), CliError> {
     let mut imp = Importer {
         db: &db,
         kind: a.kind.map(PointKind::from),
+        register: a.register.map(Register::from),
         ids: HashMap::new(),
         last: None,
         batch: WriteBatch::with_capacity(BATCH),
@@ -61,8 +62,8 @@ pub fn run(a: ImportArgs) -> Result<(), CliError> {
         rejected: 0,
         new_points: 0,
     };
-    for m in metas {
-        imp.define(m).map_err(CliError::Fail)?;
+    for (m, register_given) in metas {
+        imp.define(m, register_given).map_err(CliError::Fail)?;
     }
 
     let mut input_failed = false;
@@ -139,6 +140,8 @@ struct Importer<'a> {
     db: &'a Db,
     /// Kind of points created from the data, if given.
     kind: Option<PointKind>,
+    /// Register of the counters defined, if given.
+    register: Option<Register>,
     ids: HashMap<String, PointId>,
     /// The last key seen and its id: rows usually come grouped by point.
     last: Option<(String, PointId)>,
@@ -161,10 +164,19 @@ struct DataColumns {
 }
 
 impl Importer<'_> {
-    /// Defines a point from the metadata file.
-    fn define(&mut self, m: PointMeta) -> Result<(), String> {
+    /// Defines a point from the metadata file. A counter whose row names no register takes
+    /// `--register`, else keeps the one it has (a new one: import).
+    fn define(&mut self, mut m: PointMeta, register_given: bool) -> Result<(), String> {
         let key = m.key.clone();
-        let existed = self.db.point_id(&key).is_some();
+        let old = self.db.point_id(&key).and_then(|id| self.db.point(id));
+        let existed = old.is_some();
+        if m.kind == PointKind::Counter && !register_given {
+            match (self.register, old) {
+                (Some(r), _) => m.register = r,
+                (None, Some(old)) if old.kind == PointKind::Counter => m.register = old.register,
+                _ => {}
+            }
+        }
         let id = self
             .db
             .define_point(m)
@@ -228,7 +240,13 @@ impl Importer<'_> {
                     Some(id) => id,
                     None => {
                         let id = match self.kind {
-                            Some(kind) => self.db.define_point(PointMeta::new(key, kind)),
+                            Some(kind) => {
+                                let mut m = PointMeta::new(key, kind);
+                                if kind == PointKind::Counter {
+                                    m.register = self.register.unwrap_or_default();
+                                }
+                                self.db.define_point(m)
+                            }
                             None => self.db.ensure_point(key),
                         }
                         .map_err(|e| Reject::Db(format!("define point {key:?}: {e}")))?;
@@ -402,7 +420,7 @@ fn open_input(path: &Path, progress: Option<&Progress>) -> std::io::Result<Box<d
 }
 
 /// Columns of the metadata file; the first two are required.
-const META_COLUMNS: [&str; 7] = [
+const META_COLUMNS: [&str; 9] = [
     "point",
     "kind",
     "unit",
@@ -410,10 +428,13 @@ const META_COLUMNS: [&str; 7] = [
     "energy_type",
     "interval_ms",
     "multiplier",
+    "register",
+    "rollover",
 ];
 
-/// Reads and checks the whole metadata file. Any bad row fails the command.
-fn read_meta(path: &Path) -> Result<Vec<PointMeta>, CliError> {
+/// Reads and checks the whole metadata file, each point's metadata with whether its row
+/// names a register. Any bad row fails the command.
+fn read_meta(path: &Path) -> Result<Vec<(PointMeta, bool)>, CliError> {
     let name = path.display().to_string();
     let input = open_input(path, None).map_err(|e| CliError::fail(format!("{name}: {e}")))?;
     let mut rdr = csv_reader(input);
@@ -431,13 +452,16 @@ fn read_meta(path: &Path) -> Result<Vec<PointMeta>, CliError> {
             Err(e) => return Err(CliError::fail(format!("{name}: read error: {e}"))),
         }
         let line = rec.position().map_or(0, |p| p.line());
-        let r = meta_row(&rec, &at, names.len()).and_then(|m| match seen.get(&m.key) {
-            Some(first) => Err(format!("point {:?} is defined on line {first} too", m.key)),
+        let r = meta_row(&rec, &at, names.len()).and_then(|m| match seen.get(&m.0.key) {
+            Some(first) => Err(format!(
+                "point {:?} is defined on line {first} too",
+                m.0.key
+            )),
             None => Ok(m),
         });
         match r {
             Ok(m) => {
-                seen.insert(m.key.clone(), line);
+                seen.insert(m.0.key.clone(), line);
                 metas.push(m);
             }
             Err(reason) => {
@@ -457,7 +481,12 @@ fn read_meta(path: &Path) -> Result<Vec<PointMeta>, CliError> {
     Ok(metas)
 }
 
-fn meta_row(rec: &ByteRecord, at: &[Option<usize>], count: usize) -> Result<PointMeta, String> {
+/// A row of the metadata file: the point's metadata, and whether the row names a register.
+fn meta_row(
+    rec: &ByteRecord,
+    at: &[Option<usize>],
+    count: usize,
+) -> Result<(PointMeta, bool), String> {
     if rec.len() != count {
         return Err(format!("expected {count} fields, found {}", rec.len()));
     }
@@ -492,8 +521,29 @@ fn meta_row(rec: &ByteRecord, at: &[Option<usize>], count: usize) -> Result<Poin
             .parse()
             .map_err(|_| format!("multiplier {mul:?} is not a number"))?;
     }
+    let reg = get(7)?;
+    if !reg.is_empty() {
+        if kind != PointKind::Counter {
+            return Err(format!(
+                "register {reg:?} given for a gauge (only counters have one)"
+            ));
+        }
+        m.register = Register::parse(reg).map_err(|e| engine_msg(&e))?;
+    }
+    let roll = get(8)?;
+    if !roll.is_empty() {
+        if kind != PointKind::Counter {
+            return Err(format!(
+                "rollover {roll:?} given for a gauge (only counters have one)"
+            ));
+        }
+        m.rollover = Some(
+            roll.parse()
+                .map_err(|_| format!("rollover {roll:?} is not a number"))?,
+        );
+    }
     m.validate().map_err(|e| engine_msg(&e))?;
-    Ok(m)
+    Ok((m, !reg.is_empty()))
 }
 
 /// A progress bar of input bytes read, on stderr, only when stderr is a terminal.

@@ -9,6 +9,7 @@ mod export;
 mod import;
 mod out;
 mod query;
+mod replace;
 mod rollup;
 mod stats;
 mod verify;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use meterdb::{Db, Durability, Options, PointKind, Timestamp};
+use meterdb::{Db, Durability, Options, PointKind, Register, Timestamp};
 
 use crate::out::CliError;
 
@@ -51,10 +52,20 @@ enum Command {
     /// Print a point's samples as CSV `point,ts,value` (ts in RFC 3339 UTC).
     Query(QueryArgs),
     /// Print a point's buckets at a tier as CSV
-    /// `point,bucket_start,count,sum,min,max,first,last,mean,consumption` (bucket_start in
-    /// RFC 3339 with the database's offset; consumption empty for gauges; a counter's buckets
-    /// inside an outage have count 0 and their share of the consumption).
+    /// `point,bucket_start,count,sum,min,max,first,last,mean,consumption,invalid,manual,estimated,backward`
+    ///
+    /// bucket_start is RFC 3339 with the database's offset; consumption is empty for gauges.
+    /// Invalid readings (quality bit 0 clear) enter no figure: count, sum, min, max, first,
+    /// last, mean and consumption are those of the valid readings, and `invalid` counts the
+    /// others. `manual` and `estimated` count the valid readings entered by hand (quality
+    /// bit 1) and estimated (quality bit 2); `backward` counts a counter's backward steps
+    /// (falls that are neither a rollover nor a meter replacement). A counter's buckets
+    /// inside an outage have count 0 and their share of the consumption.
     Rollup(RollupArgs),
+    /// Record that a counter's meter was replaced at a time (or, with --forget, remove that
+    /// record): the old meter's register read --old-final last, the new one started at
+    /// --new-initial. The buckets it changes are derived again.
+    ReplaceMeter(ReplaceMeterArgs),
     /// Show storage figures: points, samples, bytes on disk, codecs per point.
     Stats(StatsArgs),
     /// Check every checksum of every file; exit 1 when damage is found.
@@ -133,10 +144,18 @@ struct ImportArgs {
     #[arg(long, value_enum)]
     kind: Option<KindArg>,
     /// CSV of point metadata, defined before the data is read: header
-    /// `point,kind[,unit,precision,energy_type,interval_ms,multiplier]`. It is checked
-    /// whole first: any bad row stops the command before anything is written.
+    /// `point,kind[,unit,precision,energy_type,interval_ms,multiplier,register,rollover]`
+    /// (register: import or net, for counters; rollover: the reading after which a counter's
+    /// register wraps to zero). It is checked whole first: any bad row stops the command
+    /// before anything is written.
     #[arg(long, value_name = "FILE.csv")]
     meta: Option<PathBuf>,
+    /// Register of the counters this import defines (from the data, and in --meta rows
+    /// without a register): import (the default: a backward step adds nothing) or net (a
+    /// bidirectional register: consumption is the signed change). A counter defined again
+    /// without one keeps its register.
+    #[arg(long, value_enum)]
+    register: Option<RegisterArg>,
     /// Time zone of the rollup buckets (e.g. +08:00) when the import creates the database;
     /// an existing database keeps its own (a different value is an error). Default +08:00.
     #[arg(long, value_parser = parse_tz_arg, allow_hyphen_values = true)]
@@ -159,6 +178,44 @@ impl From<KindArg> for PointKind {
             KindArg::Gauge => PointKind::Gauge,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RegisterArg {
+    Import,
+    Net,
+}
+
+impl From<RegisterArg> for Register {
+    fn from(r: RegisterArg) -> Register {
+        match r {
+            RegisterArg::Import => Register::Import,
+            RegisterArg::Net => Register::Net,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplaceMeterArgs {
+    /// Database directory.
+    #[arg(long)]
+    db: PathBuf,
+    /// Key of the counter.
+    #[arg(long)]
+    point: String,
+    /// When the new meter took over (RFC 3339 or epoch ms): readings before it are the old
+    /// meter's, readings at or after it the new one's.
+    #[arg(long, value_parser = parse_ts_arg)]
+    ts: Timestamp,
+    /// The old meter's last reading.
+    #[arg(long, required_unless_present = "forget", allow_hyphen_values = true)]
+    old_final: Option<f64>,
+    /// The new meter's first reading.
+    #[arg(long, required_unless_present = "forget", allow_hyphen_values = true)]
+    new_initial: Option<f64>,
+    /// Remove the replacement recorded at --ts instead.
+    #[arg(long, conflicts_with_all = ["old_final", "new_initial"])]
+    forget: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -246,6 +303,7 @@ fn main() -> ExitCode {
         Command::Import(a) => import::run(a),
         Command::Query(a) => query::run(a),
         Command::Rollup(a) => rollup::run(a),
+        Command::ReplaceMeter(a) => replace::run(a),
         Command::Stats(a) => stats::run(a),
         Command::Verify(a) => verify::run(a),
         #[cfg(feature = "parquet")]

@@ -36,7 +36,11 @@ pub fn run(a: RollupArgs) -> Result<(), CliError> {
         .rollup(id, a.tier, from, to)
         .map_err(|e| CliError::fail(format!("rollup {}: {e}", a.point)))?;
     let mut out = Stdout::new();
-    out.line("point,bucket_start,count,sum,min,max,first,last,mean,consumption")?;
+    // New columns go at the end, so that the positions of the earlier ones stay.
+    out.line(
+        "point,bucket_start,count,sum,min,max,first,last,mean,consumption,\
+         invalid,manual,estimated,backward",
+    )?;
     let key = csv_field(&a.point);
     let opt = |v: Option<f64>| v.map(format_value).unwrap_or_default();
     for r in rows {
@@ -52,12 +56,16 @@ pub fn run(a: RollupArgs) -> Result<(), CliError> {
             Default::default()
         };
         out.line(&format!(
-            "{key},{},{},{},{min},{max},{first},{last},{},{}",
+            "{key},{},{},{},{min},{max},{first},{last},{},{},{},{},{},{}",
             format_rfc3339(b.start, tz),
             b.count,
             format_value(b.sum),
             opt(r.mean),
-            opt(r.consumption)
+            opt(r.consumption),
+            b.invalid,
+            b.manual,
+            b.estimated,
+            b.backward
         ))?;
     }
     out.flush()?;
