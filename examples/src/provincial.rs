@@ -30,7 +30,8 @@ use sha2::{Digest, Sha256};
 
 use crate::industry::{check_uscc, DataCode, Measure};
 use crate::records::{
-    check, format_stat_date, parse_date, Record, STAT_DAY, STAT_MONTH, STAT_REALTIME,
+    check, format_stat_date, input_type_of, parse_date, quality_of, Record, STAT_DAY, STAT_MONTH,
+    STAT_REALTIME,
 };
 use crate::upload::{now_ms, Destination};
 
@@ -223,6 +224,7 @@ struct Outcome {
     accepted: usize,
     rejected: usize,
     duplicates: usize,
+    superseded: usize,
 }
 
 /// A platform.
@@ -237,6 +239,15 @@ pub struct Platform {
     /// are applied one at a time).
     hwm: Mutex<HashMap<String, Arc<Mutex<u64>>>>,
     stop: AtomicBool,
+}
+
+/// The key suffix of a statistic type.
+fn suffix(stat_type: u8) -> &'static str {
+    match stat_type {
+        STAT_DAY => "d",
+        STAT_MONTH => "m",
+        _ => "y",
+    }
 }
 
 fn point_key(r: &Record) -> String {
@@ -260,6 +271,27 @@ fn parse_key(key: &str) -> Option<(&str, &str, u8)> {
         Some(_) => return None,
     };
     (e.len() == 18 && it.next().is_none()).then_some((e, c, st))
+}
+
+/// The revision stored for the statistic at `ts` in its revision point `_rev/{key}`, and
+/// whether it replaced an earlier one (the sample's value is `revision * 2 + corrected`).
+fn stored_revision(db: &Db, rid: PointId, ts: i64) -> meterdb::Result<Option<(u64, bool)>> {
+    let c = db.read_range(rid, ts, ts + 1)?;
+    Ok(c.values.first().map(|&v| {
+        let v = v as u64;
+        (v >> 1, v & 1 == 1)
+    }))
+}
+
+/// What a point of the platform's database holds, for forwarding.
+#[derive(Clone, Debug)]
+enum Held {
+    /// Samples or a statistic of (enterprise, data code, stat type).
+    Data(String, String, u8),
+    /// The revisions of the statistic point.
+    Revisions(PointId),
+    /// Bookkeeping.
+    Other,
 }
 
 impl Platform {
@@ -382,6 +414,7 @@ impl Platform {
             "accepted": out.accepted,
             "rejected": out.rejected,
             "duplicates": out.duplicates,
+            "superseded": out.superseded,
         });
         let mut f = self.log.lock();
         if let Err(e) = writeln!(f, "{line}").and_then(|_| f.sync_data()) {
@@ -432,6 +465,7 @@ impl Platform {
         let mut good = Vec::with_capacity(items.len());
         let mut top = *hwm;
         let mut duplicates = 0;
+        let mut superseded = 0;
         for (i, item) in items.iter().enumerate() {
             match check(item) {
                 Err(e) => rejected.push(json!({
@@ -459,6 +493,8 @@ impl Platform {
         }
         if let Some(db) = &self.db {
             let mut batch = WriteBatch::with_capacity(good.len() + 1);
+            // Revisions stored by this request, per (revision point, period).
+            let mut revs: HashMap<(PointId, i64), u64> = HashMap::new();
             let mut last_key = String::new();
             let mut last_id = 0;
             for c in &good {
@@ -470,14 +506,42 @@ impl Platform {
                     };
                     last_key = key;
                 }
-                let mut q = 0;
-                if c.record.valid {
-                    q |= meterdb::Quality::VALID_BIT;
+                let r = &c.record;
+                if r.stat_type != STAT_REALTIME {
+                    // The statistic of the highest revision is kept: an older one arriving
+                    // later is not stored.
+                    let rkey = format!("_rev/{last_key}");
+                    let rid = match db
+                        .point_id(&rkey)
+                        .map(Ok)
+                        .unwrap_or_else(|| db.ensure_point(&rkey))
+                    {
+                        Ok(id) => id,
+                        Err(e) => return error(503, format!("storing {rkey}: {e}")),
+                    };
+                    let stored = match revs.get(&(rid, r.stat_ts)) {
+                        Some(&x) => Some(x),
+                        None => match stored_revision(db, rid, r.stat_ts) {
+                            Ok(x) => x.map(|x| x.0),
+                            Err(e) => return error(503, format!("reading {rkey}: {e}")),
+                        },
+                    };
+                    let rev = r.revision.unwrap_or(0);
+                    if stored.is_some_and(|s| rev < s) {
+                        superseded += 1;
+                        continue;
+                    }
+                    revs.insert((rid, r.stat_ts), rev);
+                    let corrected = r.corrected || stored.is_some();
+                    // Before the statistic, so that a forwarder reads it first.
+                    batch.put(rid, r.stat_ts, (rev * 2 + u64::from(corrected)) as f64);
                 }
-                if c.record.input_type == 2 {
-                    q |= meterdb::Quality::MANUAL_BIT;
-                }
-                batch.put_with_quality(last_id, c.record.stat_ts, c.record.value, q);
+                batch.put_with_quality(
+                    last_id,
+                    r.stat_ts,
+                    r.value,
+                    quality_of(r.valid, r.input_type),
+                );
             }
             if top > *hwm {
                 let key = format!("_hwm/{who}");
@@ -496,15 +560,17 @@ impl Platform {
             }
         }
         *hwm = top;
-        out.accepted = good.len();
+        out.accepted = good.len() - superseded;
         out.rejected = rejected.len();
         out.duplicates = duplicates;
+        out.superseded = superseded;
         reply(
             200,
             json!({
                 "ok": true,
-                "accepted": good.len(),
+                "accepted": good.len() - superseded,
                 "duplicates": duplicates,
+                "superseded": superseded,
                 "rejected": rejected,
                 "serverTime": now_ms(),
             }),
@@ -695,30 +761,56 @@ impl Platform {
     /// the cursor of `dest`, until [`Platform::stop`]; returns when stopped.
     pub fn forward_loop(&self, dest: &mut Destination, every: Duration) {
         let Some(db) = &self.db else { return };
-        let mut keys: Vec<Option<(String, String, u8)>> = Vec::new();
+        let mut held: Vec<Option<Held>> = Vec::new();
+        // Revisions read from the change stream (each is written just before its statistic,
+        // in the same batch), per (statistic point, period).
+        let mut revs: HashMap<(PointId, i64), f64> = HashMap::new();
         while !self.stop.load(Ordering::Acquire) {
             let mut map = |c: &Change| -> Option<Record> {
                 if c.kind != ChangeKind::Sample {
                     return None;
                 }
                 let i = c.point as usize;
-                if keys.len() <= i {
-                    keys.resize(i + 1, None);
+                if held.len() <= i {
+                    held.resize(i + 1, None);
                 }
-                if keys[i].is_none() {
+                if held[i].is_none() {
                     let m = db.point(c.point)?;
-                    keys[i] = parse_key(&m.key).map(|(e, d, s)| (e.to_string(), d.to_string(), s));
+                    held[i] = Some(match m.key.strip_prefix("_rev/") {
+                        Some(k) => db.point_id(k).map_or(Held::Other, Held::Revisions),
+                        None => parse_key(&m.key).map_or(Held::Other, |(e, d, s)| {
+                            Held::Data(e.to_string(), d.to_string(), s)
+                        }),
+                    });
                 }
-                let (e, d, s) = keys[i].as_ref()?;
-                (*s != STAT_REALTIME).then(|| Record {
+                let (e, d, s) = match held[i].as_ref()? {
+                    Held::Revisions(p) => {
+                        revs.insert((*p, c.ts), c.value);
+                        return None;
+                    }
+                    Held::Other => return None,
+                    Held::Data(e, d, s) => (e, d, *s),
+                };
+                if s == STAT_REALTIME {
+                    return None;
+                }
+                let rev = revs.remove(&(c.point, c.ts)).map(|v| v as u64).or_else(|| {
+                    let rid = db.point_id(&format!("_rev/{e}/{d}/{}", suffix(s)))?;
+                    stored_revision(db, rid, c.ts)
+                        .ok()?
+                        .map(|(r, k)| r * 2 + u64::from(k))
+                });
+                Some(Record {
                     enterprise: e.clone(),
                     data_code: d.clone(),
                     value: c.value,
-                    input_type: 1,
-                    stat_type: *s,
+                    input_type: input_type_of(c.quality),
+                    stat_type: s,
                     stat_ts: c.ts,
                     valid: meterdb::Quality(c.quality).is_valid(),
                     id: Some(c.id),
+                    revision: rev.map(|r| r >> 1),
+                    corrected: rev.is_some_and(|r| r & 1 == 1),
                 })
             };
             if let Err(e) = dest.send_changes(db, now_ms(), &mut map) {
@@ -865,6 +957,8 @@ mod tests {
                     stat_ts: ts,
                     valid: true,
                     id: Some(id),
+                    revision: None,
+                    corrected: false,
                 });
             }
         }

@@ -2,8 +2,10 @@
 //! ones a platform receives, field by field.
 //!
 //! A record is a JSON object with exactly the fields `enterpriseCode, dataCode, dataValue,
-//! inputType, statType, statDate, uploadDate, valid`, plus `id` (the sender's change id, so
-//! that a receiver can drop a record it has already stored). Times are local (+08:00) text:
+//! inputType, statType, statDate, uploadDate, valid`, plus, optionally, `id` (the sender's
+//! change id, so that a receiver can drop a record it has already stored), and on
+//! statistics `revision` (the sender's revision of the statistic: a receiver keeps the
+//! highest) and `corrected` (1 when it replaces a statistic sent before). Times are local (+08:00) text:
 //! `statDate` is `yyyy-MM-dd HH:mm:ss` for real-time data (statType 0), `yyyy-MM-dd` for a
 //! day (1), `yyyy-MM` for a month (2), `yyyy` for a year (3).
 
@@ -119,7 +121,7 @@ pub struct Record {
     pub data_code: String,
     /// Value.
     pub value: f64,
-    /// 1: collected automatically.
+    /// 1 collected automatically, 2 entered by hand, 3 estimated.
     pub input_type: u8,
     /// 0..=3.
     pub stat_type: u8,
@@ -129,6 +131,37 @@ pub struct Record {
     pub valid: bool,
     /// The sender's change id, when there is one.
     pub id: Option<u64>,
+    /// For a statistic: the sender's revision of it (higher is newer).
+    pub revision: Option<u64>,
+    /// For a statistic: whether it replaces one sent before.
+    pub corrected: bool,
+}
+
+/// The quality byte of a record's `valid` and `inputType`: bit 0 valid, the manual bit for
+/// input type 2, the estimated bit for 3.
+pub fn quality_of(valid: bool, input_type: u8) -> u8 {
+    let mut q = 0;
+    if valid {
+        q |= meterdb::Quality::VALID_BIT;
+    }
+    match input_type {
+        2 => q |= meterdb::Quality::MANUAL_BIT,
+        3 => q |= meterdb::Quality::ESTIMATED_BIT,
+        _ => {}
+    }
+    q
+}
+
+/// The `inputType` of a quality byte: 3 estimated, 2 manual, else 1 collected.
+pub fn input_type_of(quality: u8) -> u8 {
+    let q = meterdb::Quality(quality);
+    if q.is_estimated() {
+        3
+    } else if q.is_manual() {
+        2
+    } else {
+        1
+    }
 }
 
 impl Record {
@@ -146,6 +179,12 @@ impl Record {
         });
         if let Some(id) = self.id {
             v["id"] = json!(id);
+        }
+        if let Some(r) = self.revision {
+            v["revision"] = json!(r);
+        }
+        if self.corrected {
+            v["corrected"] = json!(1);
         }
         v
     }
@@ -186,6 +225,9 @@ pub const FIELDS: [&str; 8] = [
     "valid",
 ];
 
+/// The fields a record may have.
+pub const OPTIONAL: [&str; 3] = ["id", "revision", "corrected"];
+
 fn small_int(o: &Map<String, Value>, f: &'static str, max: u64) -> Result<u8, FieldError> {
     let v = &o[f];
     let n = v
@@ -220,7 +262,7 @@ pub fn check(v: &Value) -> Result<Checked, FieldError> {
     }
     if let Some(k) = o
         .keys()
-        .find(|k| !FIELDS.contains(&k.as_str()) && *k != "id")
+        .find(|k| !FIELDS.contains(&k.as_str()) && !OPTIONAL.contains(&k.as_str()))
     {
         return Err(FieldError {
             field: "record",
@@ -283,6 +325,14 @@ pub fn check(v: &Value) -> Result<Checked, FieldError> {
             reason: format!("{v} is not a non-negative integer"),
         })?),
     };
+    let revision = match o.get("revision") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| FieldError {
+            field: "revision",
+            reason: format!("{v} is not a non-negative integer"),
+        })?),
+    };
+    let corrected = o.contains_key("corrected") && small_int(o, "corrected", 1)? == 1;
     Ok(Checked {
         record: Record {
             enterprise: enterprise.to_string(),
@@ -293,6 +343,8 @@ pub fn check(v: &Value) -> Result<Checked, FieldError> {
             stat_ts,
             valid,
             id,
+            revision,
+            corrected,
         },
         code,
     })
@@ -337,6 +389,8 @@ mod tests {
             stat_ts: 1_767_196_800_000,
             valid: true,
             id: Some(42),
+            revision: None,
+            corrected: false,
         };
         let v = r.to_json(1_767_196_900_000);
         assert_eq!(check(&v).unwrap().record, r);
@@ -352,6 +406,23 @@ mod tests {
         assert_eq!(bad("dataCode", json!("9999100102")).field, "dataCode");
         assert_eq!(bad("valid", json!(2)).field, "valid");
         assert_eq!(bad("extra", json!(1)).reason, "unknown field \"extra\"");
+        assert_eq!(bad("revision", json!(-1)).field, "revision");
+        assert_eq!(bad("corrected", json!(2)).field, "corrected");
+        let st = Record {
+            stat_type: STAT_DAY,
+            revision: Some(7),
+            corrected: true,
+            input_type: 3,
+            ..r.clone()
+        };
+        assert_eq!(check(&st.to_json(0)).unwrap().record, st);
+        for (valid, it) in [(true, 1), (true, 2), (true, 3), (false, 1), (false, 3)] {
+            let q = quality_of(valid, it);
+            assert_eq!(
+                (meterdb::Quality(q).is_valid(), input_type_of(q)),
+                (valid, it)
+            );
+        }
         let mut v2 = v.clone();
         v2.as_object_mut().unwrap().remove("uploadDate");
         assert_eq!(check(&v2).unwrap_err().field, "uploadDate");

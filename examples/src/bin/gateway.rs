@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use meterdb::{ChangeKind, Db, Durability, Options, Tier, TierSet, WriteBatch};
 use meterdb_examples::industry::{check_uscc, Industry, Measure, Plant};
-use meterdb_examples::records::{parse_date, Record, STAT_DAY, STAT_REALTIME};
+use meterdb_examples::records::{input_type_of, parse_date, Record, STAT_DAY, STAT_REALTIME};
 use meterdb_examples::upload::{peak_rss_kib, Destination, Pass};
 
 const UPLOAD_EVERY_MS: i64 = 15 * 60_000;
@@ -253,11 +253,13 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
                     enterprise: ent.clone(),
                     data_code: code.clone(),
                     value: c.value,
-                    input_type: 1,
+                    input_type: input_type_of(c.quality),
                     stat_type: STAT_REALTIME,
                     stat_ts: c.ts,
                     valid: meterdb::Quality(c.quality).is_valid(),
                     id: Some(c.id),
+                    revision: None,
+                    corrected: false,
                 })
             };
             let p1 = d.send_changes(db, sim_now, &mut rt)?;
@@ -268,15 +270,27 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 } else {
                     b.row.consumption?
                 };
+                // A day with estimated readings is estimated; else one with readings
+                // entered by hand is manual.
+                let bk = &b.row.bucket;
+                let input_type = if bk.estimated > 0 {
+                    3
+                } else if bk.manual > 0 {
+                    2
+                } else {
+                    1
+                };
                 Some(Record {
                     enterprise: ent.clone(),
                     data_code: code.clone(),
                     value: (value * 1000.0).round() / 1000.0,
-                    input_type: 1,
+                    input_type,
                     stat_type: STAT_DAY,
                     stat_ts: b.row.bucket.start,
                     valid: true,
                     id: None,
+                    revision: Some(b.revision),
+                    corrected: b.corrected,
                 })
             };
             let p2 = if p1 == Pass::Idle {

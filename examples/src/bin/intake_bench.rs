@@ -69,6 +69,8 @@ fn workload(units: usize, requests: usize, per: usize) -> Vec<(String, Vec<Strin
                                 stat_ts: tick,
                                 valid: true,
                                 id: Some(id),
+                                revision: None,
+                                corrected: false,
                             });
                         }
                     }
@@ -85,6 +87,8 @@ fn workload(units: usize, requests: usize, per: usize) -> Vec<(String, Vec<Strin
                         stat_ts: day,
                         valid: true,
                         id: None,
+                        revision: None,
+                        corrected: false,
                     });
                 }
                 day += 86_400_000;

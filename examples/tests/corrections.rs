@@ -1,0 +1,316 @@
+//! Corrected statistics and input types, end to end: a gateway's day statistic corrected by
+//! late data reaches the provincial and the national platform with the corrected value; a
+//! platform keeps the statistic of the highest revision whatever the order of requests; the
+//! quality of `valid` and `inputType` is stored and forwarded as received.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meterdb::{Db, Options, Quality, Tier, TierSet};
+use meterdb_examples::industry::{uscc_with_check, Industry, Measure, Plant};
+use meterdb_examples::provincial::{add_token, serve, Config, Platform, Role};
+use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY, STAT_REALTIME};
+use meterdb_examples::upload::Destination;
+
+const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
+const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
+const TOKEN: &str = "corr-token-0123456789abcdef";
+const PROVINCE: &str = "PROVINCE35";
+const PROVINCE_TOKEN: &str = "province-token-0123456789";
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("meterdb-corr-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn post(p: &Platform, who: &str, token: &str, recs: &[Record]) -> serde_json::Value {
+    let r = p.handle(
+        "POST",
+        "/api/upload",
+        Some(&format!("Bearer {token}")),
+        Some(who),
+        to_body(recs, recs[0].stat_ts).as_bytes(),
+        "test",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+fn values(db: &Db, key: &str) -> Vec<(i64, f64, u8)> {
+    let id = db.point_id(key).unwrap_or_else(|| panic!("no point {key}"));
+    let c = db.read_range(id, i64::MIN / 4, i64::MAX / 4).unwrap();
+    (0..c.len())
+        .map(|i| (c.ts[i], c.values[i], c.quality[i]))
+        .collect()
+}
+
+#[test]
+fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarded() {
+    let dir = tmp("order");
+    let ent = uscc_with_check("91350100MA2C00001").unwrap();
+    let (dp, dn) = (dir.join("prov"), dir.join("nat"));
+    add_token(&dp, &ent, TOKEN).unwrap();
+    add_token(&dn, PROVINCE, PROVINCE_TOKEN).unwrap();
+    let cfg = |d: &Path, role| Config {
+        data: d.to_path_buf(),
+        role,
+        no_store: false,
+        national: None,
+    };
+    let nat = Arc::new(Platform::open(&cfg(&dn, Role::National)).unwrap());
+    let running = serve(nat.clone(), "127.0.0.1:0", 2).unwrap();
+    let prov = Arc::new(Platform::open(&cfg(&dp, Role::Provincial)).unwrap());
+
+    let day = parse_date("2026-01-01").unwrap();
+    let code = "3300100104".to_string(); // an electricity consumption register
+    let stat = |value: f64, revision: u64, corrected: bool| Record {
+        enterprise: ent.clone(),
+        data_code: code.clone(),
+        value,
+        input_type: 1,
+        stat_type: STAT_DAY,
+        stat_ts: day,
+        valid: true,
+        id: None,
+        revision: Some(revision),
+        corrected,
+    };
+    // The first statistic, its correction, then the first again (a late retry).
+    assert_eq!(
+        post(&prov, &ent, TOKEN, &[stat(100.0, 10, false)])["accepted"],
+        1
+    );
+    assert_eq!(
+        post(&prov, &ent, TOKEN, &[stat(120.0, 15, true)])["accepted"],
+        1
+    );
+    let r = post(&prov, &ent, TOKEN, &[stat(100.0, 10, false)]);
+    assert_eq!(
+        (r["accepted"].as_u64(), r["superseded"].as_u64()),
+        (Some(0), Some(1))
+    );
+    // In one request, the older after the newer: the newer stays.
+    let r = post(
+        &prov,
+        &ent,
+        TOKEN,
+        &[stat(130.0, 20, true), stat(125.0, 18, true)],
+    );
+    assert_eq!(r["superseded"], 1);
+    let db = prov.db().unwrap();
+    let key = format!("{ent}/{code}/d");
+    assert_eq!(values(db, &key), [(day, 130.0, Quality::GOOD.0)]);
+
+    // Real-time records keep their input type and validity.
+    let rt = |ts: i64, value: f64, input_type: u8, valid: bool, id: u64| Record {
+        enterprise: ent.clone(),
+        data_code: code.clone(),
+        value,
+        input_type,
+        stat_type: STAT_REALTIME,
+        stat_ts: ts,
+        valid,
+        id: Some(id),
+        revision: None,
+        corrected: false,
+    };
+    post(
+        &prov,
+        &ent,
+        TOKEN,
+        &[
+            rt(day, 1.0, 1, true, 1),
+            rt(day + 60_000, 2.0, 2, true, 2),
+            rt(day + 120_000, 3.0, 3, true, 3),
+            rt(day + 180_000, 4.0, 3, false, 4),
+        ],
+    );
+    let qs: Vec<u8> = values(db, &format!("{ent}/{code}"))
+        .iter()
+        .map(|x| x.2)
+        .collect();
+    assert_eq!(
+        qs,
+        [
+            Quality::GOOD.0,
+            Quality::MANUAL.0,
+            Quality::ESTIMATED.0,
+            Quality::ESTIMATED_BIT
+        ]
+    );
+
+    // Forwarding: the national platform gets the newest statistic, with its revision.
+    let url = format!("http://{}/api/upload", running.addr);
+    let mut dest = Destination::open(db, &url, PROVINCE_TOKEN, PROVINCE).unwrap();
+    let fwd = {
+        let prov = prov.clone();
+        std::thread::spawn(move || prov.forward_loop(&mut dest, Duration::from_millis(20)))
+    };
+    let ndb = nat.db().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let nkey = format!("_rev/{key}");
+    while ndb.point_id(&nkey).is_none_or(|id| {
+        ndb.read_range(id, day, day + 1)
+            .unwrap()
+            .values
+            .first()
+            .is_none_or(|&v| (v as u64) >> 1 != 20)
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "the national platform got revision 20"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    prov.stop();
+    fwd.join().unwrap();
+    assert_eq!(values(ndb, &key), [(day, 130.0, Quality::GOOD.0)]);
+    // An older revision sent to the national platform directly is ignored there too.
+    let r = post(&nat, PROVINCE, PROVINCE_TOKEN, &[stat(120.0, 15, true)]);
+    assert_eq!(r["superseded"], 1);
+    assert_eq!(values(ndb, &key), [(day, 130.0, Quality::GOOD.0)]);
+    running.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+struct Server {
+    child: Child,
+}
+
+fn start(data: &Path, extra: &[&str]) -> (Server, String) {
+    let mut child = Command::new(PROVINCIAL)
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0", "--threads", "2"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (Server { child }, addr)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_gateway(dir: &Path, ent: &str, url: &str) {
+    let out = Command::new(GATEWAY)
+        .args(["--industry", "steel", "--enterprise", ent, "--db"])
+        .arg(dir.join("gw"))
+        .args(["--token", TOKEN, "--points", "7", "--interval-s", "60"])
+        .args(["--start", "2026-01-01", "--days", "1", "--speed", "max"])
+        .args(["--seed", "42", "--drain-timeout-s", "40", "--endpoint", url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gateway: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Statistics records accepted by a server so far, from its access log.
+fn accepted(data: &Path) -> u64 {
+    std::fs::read_to_string(data.join("access.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["accepted"].as_u64())
+        .sum()
+}
+
+#[test]
+fn a_day_statistic_corrected_by_late_data_reaches_the_national_platform() {
+    let dir = tmp("e2e");
+    let ent = uscc_with_check("91350100MA2C00002").unwrap();
+    let (dp, dn) = (dir.join("prov"), dir.join("nat"));
+    add_token(&dp, &ent, TOKEN).unwrap();
+    add_token(&dn, PROVINCE, PROVINCE_TOKEN).unwrap();
+    let (national, nat_addr) = start(&dn, &["--role", "national"]);
+    let nat_url = format!("http://{nat_addr}/api/upload");
+    let (prov, prov_addr) = start(
+        &dp,
+        &[
+            "--national",
+            &nat_url,
+            "--national-token",
+            PROVINCE_TOKEN,
+            "--province-code",
+            PROVINCE,
+        ],
+    );
+    let url = format!("http://{prov_addr}/api/upload");
+    run_gateway(&dir, &ent, &url);
+
+    // Late data on the gateway: a gauge's reading at noon of the day already sent.
+    let start_ts = parse_date("2026-01-01").unwrap();
+    let end_ts = start_ts + 86_400_000;
+    let plant = Plant::new(Industry::Steel, &ent, 42, 7, start_ts, 60_000, 1);
+    let gauge = plant
+        .meters
+        .iter()
+        .find(|m| m.code.measure == Measure::Instant)
+        .unwrap();
+    let code = gauge.code.text();
+    let (before, after) = {
+        // The gateway's tiers (day only): the database keeps what it was written with.
+        let o = Options {
+            tiers: TierSet::NONE.with(Tier::Day),
+            ..Options::default()
+        };
+        let gdb = Db::open(dir.join("gw"), o).unwrap();
+        let id = gdb.point_id(&code).unwrap();
+        let day = |db: &Db| {
+            let r = db.rollup(id, Tier::Day, start_ts, end_ts).unwrap();
+            (r[0].mean.unwrap() * 1000.0).round() / 1000.0
+        };
+        let before = day(&gdb);
+        let c = gdb.read_range(id, start_ts, end_ts).unwrap();
+        let i = c.len() / 2;
+        gdb.put(id, c.ts[i], c.values[i] + 100_000.0).unwrap();
+        let after = day(&gdb);
+        gdb.close().unwrap();
+        (before, after)
+    };
+    assert_ne!(before, after);
+    run_gateway(&dir, &ent, &url);
+
+    // The provincial platform forwards every day statistic, then the replacement.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let want = plant.meters.len() as u64 + 1;
+    while accepted(&dn) < want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(prov);
+    drop(national);
+    let key = format!("{ent}/{code}/d");
+    for (name, d) in [("provincial", &dp), ("national", &dn)] {
+        let db = Db::open(d.join("db"), Options::default()).unwrap();
+        let v = values(&db, &key);
+        assert_eq!(v.len(), 1, "{name}: one statistic for the day");
+        assert_eq!(v[0].1, after, "{name}: the corrected value (was {before})");
+        let rid = db.point_id(&format!("_rev/{key}")).unwrap();
+        let rev = db.read_range(rid, start_ts, start_ts + 1).unwrap().values[0] as u64;
+        assert_eq!(rev & 1, 1, "{name}: marked corrected");
+        db.close().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
