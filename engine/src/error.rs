@@ -151,12 +151,18 @@ impl Error {
 
     /// Attaches a file (and a base offset, added to any offset already present) to a
     /// corruption error, and the file to an unsupported version found by a decoder that
-    /// did not know it; other errors pass through unchanged.
+    /// did not know it; other errors pass through unchanged. An offset the decoder did not
+    /// know stays unknown with a base of 0 (the whole file was being decoded); with another
+    /// base (the start of the record or block being decoded) it becomes that base.
     pub fn in_file(self, path: &std::path::Path, base_offset: u64) -> Error {
         match self {
             Error::Corruption { file, offset, msg } => Error::Corruption {
                 file: file.or_else(|| Some(path.to_path_buf())),
-                offset: Some(offset.unwrap_or(0) + base_offset),
+                offset: match (offset, base_offset) {
+                    (Some(o), b) => Some(o + b),
+                    (None, 0) => None,
+                    (None, b) => Some(b),
+                },
                 msg,
             },
             Error::UnsupportedVersion { file, version } if file.as_os_str().is_empty() => {
@@ -230,6 +236,25 @@ mod tests {
             s.contains("wal-1.log") && s.contains("42") && s.contains("bad crc"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn an_unknown_offset_stays_unknown() {
+        let p = std::path::Path::new("catalog-1.cat");
+        let e = Error::corrupt("point without a key").in_file(p, 0);
+        assert!(matches!(e, Error::Corruption { offset: None, .. }));
+        assert!(!e.to_string().contains("offset"), "{e}");
+        // Within a record found at a known offset: that offset.
+        let e = Error::corrupt("bad field").in_file(p, 100);
+        assert!(matches!(e, Error::Corruption { offset: Some(100), .. }));
+        // A known offset inside the record, added to it.
+        let e = Error::Corruption {
+            file: None,
+            offset: Some(3),
+            msg: "x".into(),
+        }
+        .in_file(p, 100);
+        assert!(matches!(e, Error::Corruption { offset: Some(103), .. }));
     }
 
     #[test]
