@@ -133,6 +133,7 @@ fn kind_of(p: &Path) -> Option<&'static str> {
         // makes the next open apply the catalog's configs again (idempotent).
         _ if name == "UNITCAT.applied" => return None,
         _ if name.starts_with("UNITCAT") => "unit catalog",
+        _ if name == "TIERS" => "tiers",
         _ if name == "LOCK" => return None,
         _ => "other",
     })
@@ -191,6 +192,7 @@ fn verify_sees_a_flipped_byte_in_every_kind_of_file() {
         "cursors",
         "unit catalog",
         "upload log",
+        "tiers",
     ] {
         assert!(tried.contains_key(k), "no {k} file was made: {all:?}");
     }

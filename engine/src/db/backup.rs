@@ -126,6 +126,17 @@ impl Db {
             }
         }
 
+        // The default tier set the rollup files were derived with.
+        {
+            let name = super::tiers_file::FILE;
+            let (f, t) = (inner.dir.join(name), to.join(name));
+            if st.exists(&f) {
+                st.copy_file(&f, &t).map_err(io("copy", &f))?;
+                rep.copied_files += 1;
+                rep.copied_bytes += st.file_size(&t).unwrap_or(0);
+            }
+        }
+
         // The manifest last: the commit point of the copy.
         st.sync_dir(to).map_err(io("sync", to))?;
         m.store(st, to)?;

@@ -11,6 +11,7 @@ pub(crate) mod forward;
 mod options;
 mod retention;
 mod rollup;
+mod tiers_file;
 mod unit;
 pub(crate) mod uploads;
 
@@ -310,12 +311,39 @@ impl Db {
         }
         inner.remove_orphans()?;
         inner.reconcile_unit()?;
+        let stored_tiers = tiers_file::load(&*storage, &dir)?;
         let db = Db {
             inner,
             threads: Mutex::new(Vec::new()),
         };
         db.start_threads();
+        match stored_tiers {
+            Some(t) if t == db.inner.opts.tiers => {}
+            Some(_) => db.rederive_default_tiers()?,
+            None => tiers_file::store(&*storage, &dir, db.inner.opts.tiers)?,
+        }
         Ok(db)
+    }
+
+    /// At an open with another default tier set than the rollup files were derived with:
+    /// every point that follows the default has its tiers derived again from the raw
+    /// samples (a flush, before `open` returns), then the new set is stored. A crash before
+    /// the set is stored does the same at the next open.
+    fn rederive_default_tiers(&self) -> Result<()> {
+        let inner = &self.inner;
+        {
+            let cat = inner.catalog.read();
+            let mut st = inner.state.write();
+            for (id, _) in cat.iter().filter(|(_, m)| m.tiers.is_none()) {
+                st.mem.touch(
+                    id,
+                    crate::sample::MIN_TIMESTAMP,
+                    crate::sample::MAX_TIMESTAMP + 1,
+                );
+            }
+        }
+        self.flush()?;
+        tiers_file::store(&*inner.storage, &inner.dir, inner.opts.tiers)
     }
 
     /// The directory of the database.
@@ -672,7 +700,7 @@ impl Db {
 
     /// Checks every live file: every checksum of the raw segments and rollup files (hour,
     /// day, month, year), each block decoded as a read would decode it; the catalog,
-    /// manifest, cursors, unit catalog and upload log. Returns the problems found (empty when
+    /// manifest, cursors, unit catalog, upload log and tiers file. Returns the problems found (empty when
     /// all is well). The WAL is checked when the database opens.
     pub fn verify(&self) -> Result<Vec<Error>> {
         let inner = &self.inner;
@@ -716,6 +744,9 @@ impl Db {
             problems.push(e);
         }
         inner.verify_upload_log(&mut problems);
+        if let Err(e) = tiers_file::load(&*inner.storage, &inner.dir) {
+            problems.push(e);
+        }
         let cat_no = inner.files.lock().manifest.catalog_file_no;
         if cat_no != 0 {
             let path = inner.dir.join(catalog_file_name(cat_no));
@@ -768,7 +799,7 @@ fn undefined(point: PointId) -> Error {
 }
 
 /// The spans whose buckets a change of a point's metadata from `old` to `new` changes:
-/// every bucket when the kind, rollover or register changes, the buckets around each
+/// every bucket when the kind, rollover, register or tiers change, the buckets around each
 /// replacement added, removed or changed otherwise (the one pair of readings around a
 /// replacement lies in the buckets that hold its time, or across their boundaries, where
 /// queries compute it).
@@ -776,7 +807,11 @@ pub(crate) fn rederive_spans(old: Option<&PointMeta>, new: &PointMeta) -> Vec<(i
     let Some(old) = old else {
         return Vec::new();
     };
-    if old.kind != new.kind || old.rollover != new.rollover || old.register != new.register {
+    if old.kind != new.kind
+        || old.rollover != new.rollover
+        || old.register != new.register
+        || old.tiers != new.tiers
+    {
         return vec![(
             crate::sample::MIN_TIMESTAMP,
             crate::sample::MAX_TIMESTAMP + 1,
