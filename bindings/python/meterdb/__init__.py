@@ -12,6 +12,7 @@ A ctypes binding of the C library ``libmeterdb`` (see ``bindings/c/include/meter
 """
 
 from ._db import (
+    QUALITY_ESTIMATED,
     QUALITY_MANUAL,
     QUALITY_VALID,
     TS_MAX,
@@ -27,6 +28,8 @@ from ._db import (
     PointKind,
     PointMeta,
     PointStats,
+    Register,
+    Replacement,
     Sample,
     Stats,
     Status,
@@ -55,6 +58,7 @@ __all__ = [
     "ExportSummary",
     "RetentionReport",
     "UploadRecord",
+    "QUALITY_ESTIMATED",
     "QUALITY_MANUAL",
     "QUALITY_VALID",
     "TS_MAX",
@@ -70,6 +74,8 @@ __all__ = [
     "PointKind",
     "PointMeta",
     "PointStats",
+    "Register",
+    "Replacement",
     "Sample",
     "Stats",
     "Status",

@@ -25,6 +25,11 @@ TS_MAX = 2**63 - 1
 QUALITY_VALID = 1
 #: Quality bit: the value was entered by hand.
 QUALITY_MANUAL = 2
+#: Quality bit: the value was estimated (the national record's inputType 3). A valid estimated
+#: reading has the quality ``QUALITY_VALID | QUALITY_ESTIMATED``. A reading without
+#: ``QUALITY_VALID`` is invalid: stored and read back as written, but in no rollup figure, only
+#: in the buckets' ``invalid`` counts.
+QUALITY_ESTIMATED = 4
 
 
 class Status(enum.IntEnum):
@@ -83,6 +88,18 @@ class PointKind(enum.IntEnum):
     COUNTER = 1  #: a cumulative register (kWh): consumption is its increase
 
 
+class Register(enum.IntEnum):
+    """How a counter's register is read where it falls by a step that is neither a rollover, nor
+    a recorded meter replacement (:meth:`MeterDb.replace_meter`), nor a fall to near zero (10% of
+    the previous reading or less, taken as a replacement). Either way the bucket counts the step
+    in ``backward``."""
+
+    #: The default: the register only counts up, a backward step adds nothing to consumption.
+    IMPORT = 0
+    #: A net (bidirectional) register: consumption is the signed change.
+    NET = 1
+
+
 class Tier(enum.IntEnum):
     """A rollup tier: calendar buckets in the database's time zone (``MeterDb.tz_offset_min``)."""
 
@@ -129,8 +146,8 @@ def _tiers_of(mask: int) -> FrozenSet[Tier]:
 class PointMeta:
     """A point's metadata. ``precision`` and ``interval_ms`` are None when unknown.
 
-    For the rollup tiers: ``rollover`` is a counter's register maximum (None: a falling
-    reading is a meter reset); ``coal`` maps a timestamp to the standard-coal coefficient (kgce
+    For the rollup tiers: ``rollover`` is a counter's register maximum (None: a fall to near
+    zero is taken as a meter replacement, a smaller one as a backward step, see ``register``); ``coal`` maps a timestamp to the standard-coal coefficient (kgce
     per unit of consumption) valid from then on; ``tiers`` is the set of :class:`Tier` the
     point keeps (None: the database's default).
     """
@@ -146,6 +163,17 @@ class PointMeta:
     rollover: Optional[float] = None
     coal: Dict[int, float] = field(default_factory=dict)
     tiers: Optional[FrozenSet[Tier]] = None
+    #: A counter's :class:`Register` (a gauge's is ``Register.IMPORT``). Like every field here,
+    #: :meth:`MeterDb.define_point` sets it: defining a net counter again with the default
+    #: turns it back into an import one.
+    register: Register = Register.IMPORT
+
+
+Replacement = namedtuple("Replacement", "ts old_final new_initial")
+Replacement.__doc__ = (
+    "A meter replacement recorded for a counter: at ts (ms, UTC) the old meter read old_final for "
+    "the last time and the new one started at new_initial."
+)
 
 
 Sample = namedtuple("Sample", "ts value quality")
@@ -194,6 +222,12 @@ class BucketRow:
     consumption across the gap. ``consumption`` (counters: the register's increase over the
     bucket, interpolated to its boundaries, times the multiplier), ``expected`` and
     ``completeness`` (when the point's interval is known) and ``mean`` are None when absent.
+
+    Invalid readings (quality without ``QUALITY_VALID``) enter no figure: ``count`` and every
+    figure are those of the valid readings, ``invalid`` counts the others (a bucket of invalid
+    readings only has ``count == 0`` and no mean). ``manual`` and ``estimated`` count the valid
+    readings entered by hand and estimated that the bucket used; ``backward`` counts a counter's
+    backward steps (see :class:`Register`).
     """
 
     start: int
@@ -213,13 +247,17 @@ class BucketRow:
     consumption: Optional[float]
     expected: Optional[float]
     completeness: Optional[float]
+    invalid: int = 0
+    manual: int = 0
+    estimated: int = 0
+    backward: int = 0
 
 
 @dataclass(frozen=True)
 class SumRow:
     """One bucket of several points summed: samples and their sum over all of them, the
     counters' consumption summed (None when none had any), the number of points that had a
-    bucket."""
+    bucket, and the quality counts of :class:`BucketRow` summed over the points."""
 
     start: int
     end: int
@@ -227,6 +265,10 @@ class SumRow:
     sum: float
     consumption: Optional[float]
     points: int
+    invalid: int = 0
+    manual: int = 0
+    estimated: int = 0
+    backward: int = 0
 
 
 @dataclass(frozen=True)
@@ -265,11 +307,18 @@ def _bucket_row(r) -> BucketRow:
         _opt(r, "consumption"),
         _opt(r, "expected"),
         _opt(r, "completeness"),
+        # The bucket rows of upload cursors (meterdb_bucket_change) have no counts yet: 0.
+        getattr(r, "invalid", 0),
+        getattr(r, "manual", 0),
+        getattr(r, "estimated", 0),
+        getattr(r, "backward", 0),
     )
 
 
 def _sum_row(r) -> SumRow:
-    return SumRow(r.start, r.end, r.count, r.sum, _opt(r, "consumption"), r.points)
+    return SumRow(
+        r.start, r.end, r.count, r.sum, _opt(r, "consumption"), r.points, r.invalid, r.manual, r.estimated, r.backward
+    )
 
 
 def _comparison(r) -> Comparison:
@@ -631,7 +680,50 @@ class MeterDb:
                 byref(out),
             )
         )
+        if meta.kind == PointKind.COUNTER:
+            # The C define keeps a counter's register; set the one given (a no-op when equal).
+            self.set_point_register(out.value, meta.register)
         return out.value
+
+    def set_point_register(self, point: int, register):
+        """Sets how a counter's register is read (:class:`Register`, or ``"import"`` / ``"net"``);
+        its buckets are derived again. A gauge raises ``Status.INVALID_ARGUMENT``."""
+        if isinstance(register, str):
+            register = Register[register.upper()]
+        _check(lib.meterdb_db_set_point_register(self._h, point, int(Register(register))))
+
+    def point_register(self, point: int) -> Register:
+        """How a point's register is read (a gauge's: ``Register.IMPORT``)."""
+        out = c_int32()
+        _check(lib.meterdb_db_point_register(self._h, point, byref(out)))
+        return Register(out.value)
+
+    def replace_meter(self, point: int, ts: int, old_final: float, new_initial: float):
+        """Records that counter ``point``'s meter was replaced at ``ts``: the old meter read
+        ``old_final`` last, the new one started at ``new_initial``. The consumption between the last
+        reading before ``ts`` and the first at or after it is then ``(old_final - before) + (after -
+        new_initial)``. Durable like a write; the buckets it changes are derived again. A gauge or a
+        non-finite reading raises ``Status.INVALID_ARGUMENT``."""
+        _check(lib.meterdb_db_replace_meter(self._h, point, ts, old_final, new_initial))
+
+    def forget_meter_replacement(self, point: int, ts: int):
+        """Removes the meter replacement recorded at ``ts`` (``Status.NOT_FOUND`` when none)."""
+        _check(lib.meterdb_db_forget_meter_replacement(self._h, point, ts))
+
+    def meter_replacements(self, point: int) -> List[Replacement]:
+        """The meter replacements recorded for a counter, in time order."""
+        cap = 8
+        n = c_size_t()
+        while True:
+            ts = (ctypes.c_int64 * cap)()
+            old = (ctypes.c_double * cap)()
+            new = (ctypes.c_double * cap)()
+            st = lib.meterdb_db_meter_replacements(self._h, point, ts, old, new, cap, byref(n))
+            if st == Status.BUFFER_TOO_SMALL:
+                cap = n.value + 8
+                continue
+            _check(st)
+            return [Replacement(ts[i], old[i], new[i]) for i in range(n.value)]
 
     def ensure_point(self, key: str) -> int:
         """The id of a key, defining it as a gauge with default metadata if missing."""
@@ -668,6 +760,7 @@ class MeterDb:
                 rollover=None if v2.rollover != v2.rollover else v2.rollover,  # NaN: none
                 coal={v2.coal_from[k]: v2.coal_kgce[k] for k in range(v2.n_coal)},
                 tiers=None if v2.tiers == _TIERS_DEFAULT else _tiers_of(v2.tiers),
+                register=self.point_register(id),
             )
         finally:
             lib.meterdb_point_info_v2_free(p)
@@ -774,7 +867,7 @@ class MeterDb:
             )
         )
         return _read_rows(
-            h, lib.meterdb_rollup_count, lib.meterdb_rollup_rows, _native.BucketRow, _bucket_row, lib.meterdb_rollup_free
+            h, lib.meterdb_rollup_count, lib.meterdb_rollup_rows_v2, _native.BucketRowV2, _bucket_row, lib.meterdb_rollup_free
         )
 
     def iter_rollup(self, point: int, tier, start: Optional[int] = None, end: Optional[int] = None) -> Iterator[BucketRow]:
@@ -796,7 +889,12 @@ class MeterDb:
         else:
             _check(lib.meterdb_db_coal_sum(*args, int(CoalUnit(unit)), byref(h)))
         return _read_rows(
-            h, lib.meterdb_rollup_sum_count, lib.meterdb_rollup_sum_rows, _native.SumRow, _sum_row, lib.meterdb_rollup_sum_free
+            h,
+            lib.meterdb_rollup_sum_count,
+            lib.meterdb_rollup_sum_rows_v2,
+            _native.SumRowV2,
+            _sum_row,
+            lib.meterdb_rollup_sum_free,
         )
 
     def rollup_sum(self, points, tier, start: Optional[int] = None, end: Optional[int] = None) -> List[SumRow]:

@@ -154,6 +154,28 @@ class SumRow(ctypes.Structure):
     ]
 
 
+class BucketRowV2(ctypes.Structure):
+    """``meterdb_bucket_row_v2``: ``meterdb_bucket_row`` and the quality counts."""
+
+    _fields_ = BucketRow._fields_ + [
+        ("invalid", c_uint64),
+        ("manual", c_uint64),
+        ("estimated", c_uint64),
+        ("backward", c_uint64),
+    ]
+
+
+class SumRowV2(ctypes.Structure):
+    """``meterdb_sum_row_v2``: ``meterdb_sum_row`` and the quality counts."""
+
+    _fields_ = SumRow._fields_ + [
+        ("invalid", c_uint64),
+        ("manual", c_uint64),
+        ("estimated", c_uint64),
+        ("backward", c_uint64),
+    ]
+
+
 class CompareRow(ctypes.Structure):
     """``meterdb_compare_row``."""
 
@@ -372,12 +394,20 @@ _signatures = {
     "meterdb_db_rollup": (c_int, [_P, c_uint32, c_int32, c_int64, c_int64, _PP]),
     "meterdb_rollup_count": (c_int, [_P, POINTER(c_size_t)]),
     "meterdb_rollup_rows": (c_int, [_P, c_size_t, POINTER(BucketRow), c_size_t, POINTER(c_size_t)]),
+    "meterdb_rollup_rows_v2": (c_int, [_P, c_size_t, POINTER(BucketRowV2), c_size_t, POINTER(c_size_t)]),
     "meterdb_rollup_free": (None, [_P]),
     "meterdb_db_rollup_sum": (c_int, [_P, _P, c_size_t, c_int32, c_int64, c_int64, _PP]),
     "meterdb_db_coal_sum": (c_int, [_P, _P, c_size_t, c_int32, c_int64, c_int64, c_int32, _PP]),
     "meterdb_rollup_sum_count": (c_int, [_P, POINTER(c_size_t)]),
     "meterdb_rollup_sum_rows": (c_int, [_P, c_size_t, POINTER(SumRow), c_size_t, POINTER(c_size_t)]),
+    "meterdb_rollup_sum_rows_v2": (c_int, [_P, c_size_t, POINTER(SumRowV2), c_size_t, POINTER(c_size_t)]),
     "meterdb_rollup_sum_free": (None, [_P]),
+    # Meter truth: registers and meter replacements.
+    "meterdb_db_set_point_register": (c_int, [_P, c_uint32, c_int32]),
+    "meterdb_db_point_register": (c_int, [_P, c_uint32, POINTER(c_int32)]),
+    "meterdb_db_replace_meter": (c_int, [_P, c_uint32, c_int64, c_double, c_double]),
+    "meterdb_db_forget_meter_replacement": (c_int, [_P, c_uint32, c_int64]),
+    "meterdb_db_meter_replacements": (c_int, [_P, c_uint32, _P, _P, _P, c_size_t, POINTER(c_size_t)]),
     "meterdb_db_compare": (c_int, [_P, _P, c_size_t, c_int32, c_int64, c_int64, c_int32, _PP]),
     "meterdb_comparison_count": (c_int, [_P, POINTER(c_size_t)]),
     "meterdb_comparison_rows": (c_int, [_P, c_size_t, POINTER(CompareRow), c_size_t, POINTER(c_size_t)]),
