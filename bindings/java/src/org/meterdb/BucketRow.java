@@ -13,6 +13,12 @@ import java.util.OptionalDouble;
  * {@code consumption} is present for counters (the register's increase over the bucket,
  * interpolated to its boundaries, times the multiplier); {@code expected} and
  * {@code completeness} when the point's collection interval is known.
+ *
+ * <p>Invalid readings (quality without {@link Sample#VALID}) enter no figure: {@code count}
+ * and every aggregate are those of the valid readings, {@code invalid} counts the others (a
+ * bucket of invalid readings only has {@code count == 0} and no mean). {@code manual} and
+ * {@code estimated} count the valid readings entered by hand and estimated that the bucket
+ * used; {@code backward} counts a counter's backward steps (see {@link Register}).
  */
 public record BucketRow(
         long start,
@@ -31,4 +37,31 @@ public record BucketRow(
         OptionalDouble mean,
         OptionalDouble consumption,
         OptionalDouble expected,
-        OptionalDouble completeness) {}
+        OptionalDouble completeness,
+        long invalid,
+        long manual,
+        long estimated,
+        long backward) {
+    /** A row without quality counts (all 0): the components of the first version. */
+    public BucketRow(
+            long start,
+            long end,
+            long count,
+            double sum,
+            double min,
+            long minTs,
+            double max,
+            long maxTs,
+            double first,
+            long firstTs,
+            double last,
+            long lastTs,
+            double inc,
+            OptionalDouble mean,
+            OptionalDouble consumption,
+            OptionalDouble expected,
+            OptionalDouble completeness) {
+        this(start, end, count, sum, min, minTs, max, maxTs, first, firstTs, last, lastTs, inc, mean, consumption,
+                expected, completeness, 0, 0, 0, 0);
+    }
+}

@@ -182,6 +182,8 @@ final class Lib {
 
     static native int meterdb_rollup_rows(Pointer rollup, long first, Pointer out, long cap, long[] nOut);
 
+    static native int meterdb_rollup_rows_v2(Pointer rollup, long first, Pointer out, long cap, long[] nOut);
+
     static native void meterdb_rollup_free(Pointer rollup);
 
     static native int meterdb_db_rollup_sum(
@@ -194,7 +196,20 @@ final class Lib {
 
     static native int meterdb_rollup_sum_rows(Pointer sum, long first, Pointer out, long cap, long[] nOut);
 
+    static native int meterdb_rollup_sum_rows_v2(Pointer sum, long first, Pointer out, long cap, long[] nOut);
+
     static native void meterdb_rollup_sum_free(Pointer sum);
+
+    static native int meterdb_db_set_point_register(Pointer db, int point, int register);
+
+    static native int meterdb_db_point_register(Pointer db, int point, int[] out);
+
+    static native int meterdb_db_replace_meter(Pointer db, int point, long ts, double oldFinal, double newInitial);
+
+    static native int meterdb_db_forget_meter_replacement(Pointer db, int point, long ts);
+
+    static native int meterdb_db_meter_replacements(
+            Pointer db, int point, long[] ts, double[] oldFinal, double[] newInitial, long cap, long[] nOut);
 
     static native int meterdb_db_compare(
             Pointer db, int[] points, long nPoints, int tier, long from, long to, int coalUnit, PointerByReference out);

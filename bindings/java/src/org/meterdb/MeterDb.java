@@ -39,8 +39,8 @@ public final class MeterDb implements AutoCloseable {
     /** {@code MDB_COAL_NONE}. */
     private static final int COAL_NONE = -1;
     // Sizes of the row structs on 64-bit platforms (pinned by the C and Rust tests).
-    private static final int BUCKET_ROW = 144;
-    private static final int SUM_ROW = 48;
+    private static final int BUCKET_ROW_V2 = 176;
+    private static final int SUM_ROW_V2 = 80;
     private static final int COMPARE_ROW = 56;
 
     private final Pointer handle;
@@ -127,7 +127,66 @@ public final class MeterDb implements AutoCloseable {
                 nCoal,
                 m.tiers().map(Tier::mask).orElse(TIERS_DEFAULT),
                 id));
+        if (m.kind() == PointKind.COUNTER) {
+            // The C define keeps a counter's register; set the one given (a no-op when equal).
+            setPointRegister(id[0], m.register());
+        }
         return id[0];
+    }
+
+    /**
+     * Sets how counter {@code point}'s register is read; its buckets are derived again. Throws
+     * with {@link Status#INVALID_ARGUMENT} for a gauge, {@link Status#NOT_FOUND} for an
+     * undefined point.
+     */
+    public void setPointRegister(int point, Register register) {
+        MeterDbException.check(Lib.meterdb_db_set_point_register(handle, point, register.code));
+    }
+
+    /** How point {@code point}'s register is read (a gauge's: {@link Register#IMPORT}). */
+    public Register pointRegister(int point) {
+        int[] out = new int[1];
+        MeterDbException.check(Lib.meterdb_db_point_register(handle, point, out));
+        return Register.of(out[0]);
+    }
+
+    /**
+     * Records that counter {@code point}'s meter was replaced at {@code ts}: the old meter read
+     * {@code oldFinal} last, the new one started at {@code newInitial}. The consumption between
+     * the last reading before {@code ts} and the first at or after it is then
+     * {@code (oldFinal - before) + (after - newInitial)}. Durable like a write; the buckets it
+     * changes are derived again; one recorded at {@code ts} already is replaced. Throws with
+     * {@link Status#INVALID_ARGUMENT} for a gauge or a non-finite reading.
+     */
+    public void replaceMeter(int point, long ts, double oldFinal, double newInitial) {
+        MeterDbException.check(Lib.meterdb_db_replace_meter(handle, point, ts, oldFinal, newInitial));
+    }
+
+    /** Removes the meter replacement recorded at {@code ts} ({@link Status#NOT_FOUND} when none). */
+    public void forgetMeterReplacement(int point, long ts) {
+        MeterDbException.check(Lib.meterdb_db_forget_meter_replacement(handle, point, ts));
+    }
+
+    /** The meter replacements recorded for a counter, in time order. */
+    public List<Replacement> meterReplacements(int point) {
+        long[] n = new long[1];
+        int cap = 8;
+        while (true) {
+            long[] ts = new long[cap];
+            double[] oldFinal = new double[cap];
+            double[] newInitial = new double[cap];
+            int st = Lib.meterdb_db_meter_replacements(handle, point, ts, oldFinal, newInitial, cap, n);
+            if (st == Status.BUFFER_TOO_SMALL.code) {
+                cap = (int) n[0] + 8;
+                continue;
+            }
+            MeterDbException.check(st);
+            List<Replacement> out = new ArrayList<>((int) n[0]);
+            for (int i = 0; i < n[0]; i++) {
+                out.add(new Replacement(ts[i], oldFinal[i], newInitial[i]));
+            }
+            return out;
+        }
     }
 
     /** The id of a key, defining it as a gauge with default metadata if it does not exist. */
@@ -166,6 +225,7 @@ public final class MeterDb implements AutoCloseable {
                 m.withTag(Lib.str(p.getPointer(64).getPointer(8 * i)), Lib.str(p.getPointer(72).getPointer(8 * i)));
             }
             m.withRollover(p.getDouble(80));
+            m.withRegister(pointRegister(id));
             int tiers = p.getInt(88);
             if (tiers != TIERS_DEFAULT) {
                 m.withTiers(Tier.ofMask(tiers));
@@ -401,12 +461,25 @@ public final class MeterDb implements AutoCloseable {
                 opt(m, o + 104, o + 136),
                 opt(m, o + 112, o + 137),
                 opt(m, o + 120, o + 138),
-                opt(m, o + 128, o + 139));
+                opt(m, o + 128, o + 139),
+                m.getLong(o + 144),
+                m.getLong(o + 152),
+                m.getLong(o + 160),
+                m.getLong(o + 168));
     }
 
     private static SumRow sumRow(Memory m, long o) {
         return new SumRow(
-                m.getLong(o), m.getLong(o + 8), m.getLong(o + 16), m.getDouble(o + 24), opt(m, o + 32, o + 44), m.getInt(o + 40));
+                m.getLong(o),
+                m.getLong(o + 8),
+                m.getLong(o + 16),
+                m.getDouble(o + 24),
+                opt(m, o + 32, o + 44),
+                m.getInt(o + 40),
+                m.getLong(o + 48),
+                m.getLong(o + 56),
+                m.getLong(o + 64),
+                m.getLong(o + 72));
     }
 
     private static Comparison comparison(Memory m, long o) {
@@ -437,10 +510,10 @@ public final class MeterDb implements AutoCloseable {
                 }
 
                 public int copy(Pointer h, long first, Pointer o, long cap, long[] n) {
-                    return Lib.meterdb_rollup_rows(h, first, o, cap, n);
+                    return Lib.meterdb_rollup_rows_v2(h, first, o, cap, n);
                 }
             };
-            return readRows(r, rows, BUCKET_ROW, MeterDb::bucketRow);
+            return readRows(r, rows, BUCKET_ROW_V2, MeterDb::bucketRow);
         } finally {
             Lib.meterdb_rollup_free(r);
         }
@@ -473,10 +546,10 @@ public final class MeterDb implements AutoCloseable {
                 }
 
                 public int copy(Pointer h, long first, Pointer o, long cap, long[] n) {
-                    return Lib.meterdb_rollup_sum_rows(h, first, o, cap, n);
+                    return Lib.meterdb_rollup_sum_rows_v2(h, first, o, cap, n);
                 }
             };
-            return readRows(r, rows, SUM_ROW, MeterDb::sumRow);
+            return readRows(r, rows, SUM_ROW_V2, MeterDb::sumRow);
         } finally {
             Lib.meterdb_rollup_sum_free(r);
         }

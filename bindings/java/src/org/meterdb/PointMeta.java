@@ -29,6 +29,7 @@ public final class PointMeta {
     private double rollover = Double.NaN;
     private final TreeMap<Long, Double> coal = new TreeMap<>();
     private EnumSet<Tier> tiers;
+    private Register register = Register.IMPORT;
 
     private PointMeta(String key, PointKind kind) {
         this.key = key;
@@ -87,6 +88,16 @@ public final class PointMeta {
         return this;
     }
 
+    /**
+     * How a counter's register is read ({@link Register#IMPORT} by default). Like every field
+     * here, {@link MeterDb#definePoint} sets it: defining a net counter again without it turns
+     * it back into an import one.
+     */
+    public PointMeta withRegister(Register register) {
+        this.register = java.util.Objects.requireNonNull(register, "register");
+        return this;
+    }
+
     public String key() {
         return key;
     }
@@ -130,6 +141,11 @@ public final class PointMeta {
         return Collections.unmodifiableSortedMap(coal);
     }
 
+    /** How a counter's register is read (a gauge's: {@link Register#IMPORT}). */
+    public Register register() {
+        return register;
+    }
+
     /** The tiers the point keeps, or empty for the database's default. */
     public Optional<Set<Tier>> tiers() {
         return Optional.ofNullable(tiers).map(Collections::unmodifiableSet);
@@ -148,7 +164,8 @@ public final class PointMeta {
                 && tags.equals(m.tags)
                 && Double.compare(rollover, m.rollover) == 0
                 && coal.equals(m.coal)
-                && java.util.Objects.equals(tiers, m.tiers);
+                && java.util.Objects.equals(tiers, m.tiers)
+                && register == m.register;
     }
 
     @Override
@@ -161,6 +178,6 @@ public final class PointMeta {
         return "PointMeta[" + key + ", " + kind + ", unit=" + unit + ", precision=" + precision
                 + ", energyType=" + energyType + ", intervalMs=" + intervalMs + ", multiplier="
                 + multiplier + ", tags=" + tags + ", rollover=" + rollover + ", coal=" + coal
-                + ", tiers=" + (tiers == null ? "default" : tiers) + "]";
+                + ", tiers=" + (tiers == null ? "default" : tiers) + ", register=" + register + "]";
     }
 }

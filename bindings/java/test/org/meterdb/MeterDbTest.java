@@ -730,6 +730,121 @@ public final class MeterDbTest {
         }
     }
 
+    /** 2026-01-01T00:00:00+08:00, midnight in the default zone; readings 6 hours apart. */
+    static final long M0 = 1_767_196_800_000L;
+    static final long H6 = 6 * 3_600_000L;
+
+    static int counter6h(MeterDb db, String key) {
+        return db.definePoint(PointMeta.of(key, PointKind.COUNTER).withUnit("kWh").withIntervalMs(H6));
+    }
+
+    static void write5(MeterDb db, int p, double[] v, byte[] q) {
+        long[] ts = new long[5];
+        for (int i = 0; i < 5; i++) {
+            ts[i] = M0 + i * H6;
+        }
+        if (q == null) {
+            db.write(p, ts, v);
+        } else {
+            db.write(p, ts, v, q);
+        }
+    }
+
+    static BucketRow day1(MeterDb db, int p) {
+        return db.rollup(p, Tier.DAY, M0, M0 + DAY).get(0);
+    }
+
+    static {
+        TESTS.put("meter_truth_invalid_readings", dir -> {
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                int m = counter6h(db, "m");
+                // The day: 999999 flagged invalid; 06:00 entered by hand, 18:00 estimated.
+                byte[] q = {
+                    Sample.VALID, Sample.VALID | Sample.MANUAL, Sample.INVALID, Sample.VALID | Sample.ESTIMATED, Sample.VALID
+                };
+                write5(db, m, new double[] {100, 106, 999999, 118, 124}, q);
+                for (int pass = 0; pass < 2; pass++) {
+                    List<BucketRow> days = db.rollup(m, Tier.DAY, M0, M0 + 2 * DAY);
+                    BucketRow d = days.get(0);
+                    eq(d.count(), 3L, "valid readings");
+                    eq(d.max(), 118.0, "max");
+                    eq(d.sum(), 324.0, "sum");
+                    eq(d.consumption(), OptionalDouble.of(24.0), "consumption");
+                    eq(List.of(d.invalid(), d.manual(), d.estimated(), d.backward()), List.of(1L, 1L, 1L, 0L), "counts");
+                    eq(d.completeness(), OptionalDouble.of(0.75), "completeness");
+                    eq(days.get(1).invalid(), 0L, "next day");
+                    SumRow s = db.rollupSum(new int[] {m, m}, Tier.DAY, M0, M0 + DAY).get(0);
+                    eq(List.of(s.count(), s.invalid(), s.manual(), s.estimated(), s.backward()),
+                            List.of(6L, 2L, 2L, 2L, 0L), "summed counts");
+                    eq(s.consumption(), OptionalDouble.of(48.0), "summed consumption");
+                    db.flush();
+                }
+                int g = db.ensurePoint("g");
+                db.put(g, M0, 5.0, Sample.INVALID);
+                BucketRow b = db.rollup(g, Tier.DAY).get(0);
+                eq(List.of(b.count(), b.invalid()), List.of(0L, 1L), "a bucket of invalid readings only");
+                eq(b.mean(), OptionalDouble.empty(), "its mean");
+            }
+        });
+
+        TESTS.put("meter_truth_replacement", dir -> {
+            long at = M0 + 3 * H6;
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                int p = counter6h(db, "r");
+                // At 18:00 the meter was replaced: the old one read 1060 last, the new one began at 2.
+                write5(db, p, new double[] {1000, 1040, 1050, 5, 20}, null);
+                eq(day1(db, p).consumption(), OptionalDouble.of(70.0), "inferred replacement");
+                db.replaceMeter(p, at, 1060.0, 2.0);
+                eq(day1(db, p).consumption(), OptionalDouble.of(78.0), "recorded replacement");
+                eq(db.meterReplacements(p), List.of(new Replacement(at, 1060.0, 2.0)), "read back");
+            }
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                int p = db.pointId("r").getAsInt();
+                eq(day1(db, p).consumption(), OptionalDouble.of(78.0), "after a reopen");
+                for (int i = 1; i <= 10; i++) {
+                    db.replaceMeter(p, M0 + DAY + i * 60_000L, 20.0, 0.0);
+                }
+                eq(db.meterReplacements(p).size(), 11, "more than the first array holds");
+                for (int i = 1; i <= 10; i++) {
+                    db.forgetMeterReplacement(p, M0 + DAY + i * 60_000L);
+                }
+                db.forgetMeterReplacement(p, at);
+                eq(day1(db, p).consumption(), OptionalDouble.of(70.0), "forgotten");
+                throwsStatus(Status.NOT_FOUND, "no meter replacement", () -> db.forgetMeterReplacement(p, at));
+                int g = db.ensurePoint("gauge");
+                throwsStatus(Status.INVALID_ARGUMENT, "gauge", () -> db.replaceMeter(g, at, 1.0, 0.0));
+                throwsStatus(Status.INVALID_ARGUMENT, "finite", () -> db.replaceMeter(p, at, Double.NaN, 0.0));
+            }
+        });
+
+        TESTS.put("meter_truth_net_register", dir -> {
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                int p = counter6h(db, "pv");
+                // A fall of 2 at 12:00: a backward step (not a rollover, not near zero).
+                write5(db, p, new double[] {100, 105, 103, 104, 106}, null);
+                eq(db.pointRegister(p), Register.IMPORT, "default register");
+                BucketRow d = day1(db, p);
+                eq(d.consumption(), OptionalDouble.of(8.0), "import");
+                eq(d.backward(), 1L, "backward steps");
+                db.setPointRegister(p, Register.NET);
+                d = day1(db, p);
+                eq(d.consumption(), OptionalDouble.of(6.0), "net: the signed change");
+                eq(d.backward(), 1L, "backward steps (net)");
+                db.flush();
+                eq(day1(db, p).consumption(), OptionalDouble.of(6.0), "net, flushed");
+                PointMeta meta = db.point(p);
+                eq(meta.register(), Register.NET, "PointMeta.register");
+                db.definePoint(meta);
+                eq(db.pointRegister(p), Register.NET, "defined again from its metadata");
+                int q = db.definePoint(PointMeta.of("pv2", PointKind.COUNTER).withRegister(Register.NET));
+                eq(db.point(q).register(), Register.NET, "defined as net");
+                int g = db.ensurePoint("gauge");
+                throwsStatus(Status.INVALID_ARGUMENT, "only a counter", () -> db.setPointRegister(g, Register.NET));
+                throwsStatus(Status.NOT_FOUND, "not defined", () -> db.pointRegister(999));
+            }
+        });
+    }
+
     public static void main(String[] args) throws IOException {
         int passed = 0;
         int failed = 0;
