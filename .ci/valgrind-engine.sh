@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 tests=(fuzz_corpus regression_cursor_now_unsynced regression_catalog_version forward_uploads)
-args=(-p meterdb --lib)
+args=(-p meterdb --features fuzzing --lib)
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 # `cargo test --no-run` names each test executable on stderr. (Shown through `cat >&2`,
 # not `tee /dev/stderr`, which reopens stderr and so truncates a log file it is sent to.)

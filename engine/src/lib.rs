@@ -30,6 +30,7 @@ pub mod error;
 pub mod export;
 pub mod format;
 #[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod io;
 pub mod manifest;
