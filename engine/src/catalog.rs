@@ -256,7 +256,11 @@ impl PointMeta {
                 self.key
             )));
         }
-        if let Some(r) = self.replacements.iter().find(|r| crate::sample::check_ts(r.ts).is_err()) {
+        if let Some(r) = self
+            .replacements
+            .iter()
+            .find(|r| crate::sample::check_ts(r.ts).is_err())
+        {
             return Err(Error::invalid(format!(
                 "point {}: meter replacement at {} ms is outside years 1000..=9999",
                 self.key, r.ts

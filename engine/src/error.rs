@@ -246,7 +246,13 @@ mod tests {
         assert!(!e.to_string().contains("offset"), "{e}");
         // Within a record found at a known offset: that offset.
         let e = Error::corrupt("bad field").in_file(p, 100);
-        assert!(matches!(e, Error::Corruption { offset: Some(100), .. }));
+        assert!(matches!(
+            e,
+            Error::Corruption {
+                offset: Some(100),
+                ..
+            }
+        ));
         // A known offset inside the record, added to it.
         let e = Error::Corruption {
             file: None,
@@ -254,7 +260,13 @@ mod tests {
             msg: "x".into(),
         }
         .in_file(p, 100);
-        assert!(matches!(e, Error::Corruption { offset: Some(103), .. }));
+        assert!(matches!(
+            e,
+            Error::Corruption {
+                offset: Some(103),
+                ..
+            }
+        ));
     }
 
     #[test]

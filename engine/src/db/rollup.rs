@@ -189,7 +189,11 @@ fn refresh<'r>(
 
 /// The last valid sample of `c` (`before`) or its first.
 fn valid_end(c: &Columns, before: bool) -> Option<(Timestamp, f64)> {
-    let ok = |i: &usize| c.quality.get(*i).is_none_or(|&q| crate::Quality(q).is_valid());
+    let ok = |i: &usize| {
+        c.quality
+            .get(*i)
+            .is_none_or(|&q| crate::Quality(q).is_valid())
+    };
     let i = if before {
         (0..c.len()).rev().find(ok)
     } else {

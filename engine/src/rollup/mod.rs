@@ -475,7 +475,13 @@ impl SumRows {
                 c
             }
         };
-        let counts = [S_COUNT, S_INVALID, S_INVALID + 1, S_INVALID + 2, S_INVALID + 3];
+        let counts = [
+            S_COUNT,
+            S_INVALID,
+            S_INVALID + 1,
+            S_INVALID + 2,
+            S_INVALID + 3,
+        ];
         for d in counts {
             if let Some(&c) = checked(d)
                 .iter()
