@@ -338,6 +338,7 @@ impl Bucket {
     /// Adds `p`, the next part after this bucket's last one (in time order): counts and
     /// sums, extremes, the increase across the boundary between them and `p`'s own. A part
     /// of invalid samples only adds its quality counts.
+    #[inline]
     fn add_part(&mut self, p: &Bucket, rules: &Rules<'_>) {
         self.invalid += p.invalid;
         self.manual += p.manual;
