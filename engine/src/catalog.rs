@@ -120,7 +120,7 @@ pub struct PointMeta {
     /// from its timestamp on, sorted by timestamp.
     pub coal: Vec<(crate::sample::Timestamp, f64)>,
     /// The rollup tiers this point keeps; `None` means the database's default.
-    pub tiers: Option<crate::rollup::TierSet>,
+    pub tiers: Option<crate::tier::TierSet>,
     /// For a counter: an import register (the default) or a net one.
     pub register: Register,
     /// For a counter: the meter replacements recorded ([`crate::Db::replace_meter`]),
@@ -191,7 +191,7 @@ impl PointMeta {
         self
     }
     /// Sets the tiers the point keeps.
-    pub fn with_tiers(mut self, tiers: crate::rollup::TierSet) -> Self {
+    pub fn with_tiers(mut self, tiers: crate::tier::TierSet) -> Self {
         self.tiers = Some(tiers);
         self
     }
@@ -389,7 +389,7 @@ impl PointMeta {
                     let from = b.i64("coal from")?;
                     m.coal.push((from, b.f64("coal coefficient")?));
                 }
-                11 => m.tiers = Some(crate::rollup::TierSet(b.u8("tiers")? & 0b11111)),
+                11 => m.tiers = Some(crate::tier::TierSet(b.u8("tiers")? & 0b11111)),
                 12 => {
                     m.register = match b.u8("register")? {
                         0 => Register::Import,
@@ -611,7 +611,7 @@ mod tests {
             .with_rollover(1e8)
             .with_coal_coefficient(0, 0.1229)
             .with_coal_coefficient(1_000_000, 0.1300)
-            .with_tiers(crate::rollup::TierSet::ALL)
+            .with_tiers(crate::tier::TierSet::ALL)
     }
 
     #[test]

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use crate::catalog::PointId;
 use crate::codec::CodecOptions;
 use crate::error::Result;
-use crate::query::overlay;
 use crate::rollup::Bucket;
-use crate::sample::Columns;
+use crate::sample::{overlay, Columns};
 use crate::segment::{encode_raw_block, EncodedBlock, Segment};
 
 /// Merges `inputs` (all of one partition, any order) into each point's final samples,
@@ -50,34 +49,7 @@ pub fn merge_partition(inputs: &[Arc<Segment>], opts: &CodecOptions) -> Result<V
     Ok(out)
 }
 
-/// Overlays `newer` buckets (sorted by start) on `acc` (sorted): a newer bucket replaces the
-/// one with the same start (markers of deleted buckets included).
-pub fn overlay_buckets(acc: &mut Vec<Bucket>, newer: Vec<Bucket>) {
-    if newer.is_empty() {
-        return;
-    }
-    if acc.last().is_none_or(|l| l.start < newer[0].start) {
-        acc.extend(newer);
-        return;
-    }
-    let mut out = Vec::with_capacity(acc.len() + newer.len());
-    let (mut i, mut j) = (0, 0);
-    while i < acc.len() && j < newer.len() {
-        if acc[i].start < newer[j].start {
-            out.push(acc[i]);
-            i += 1;
-        } else {
-            if acc[i].start == newer[j].start {
-                i += 1;
-            }
-            out.push(newer[j]);
-            j += 1;
-        }
-    }
-    out.extend_from_slice(&acc[i..]);
-    out.extend_from_slice(&newer[j..]);
-    *acc = out;
-}
+pub use crate::rollup::overlay_buckets;
 
 /// Merges the rollup files of one tier partition into each point's final buckets. With
 /// `whole` (the inputs are every file of the partition) the markers of deleted buckets are

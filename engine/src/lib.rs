@@ -39,6 +39,7 @@ pub mod query;
 pub mod rollup;
 pub mod sample;
 pub mod segment;
+pub mod tier;
 pub mod time;
 pub mod unit;
 pub mod wal;

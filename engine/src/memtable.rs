@@ -8,8 +8,7 @@
 use crate::catalog::PointId;
 use crate::sample::{Columns, Timestamp};
 
-/// A half-open deleted range `[from, to)` of one point.
-pub type Tombstone = (Timestamp, Timestamp);
+pub use crate::sample::Tombstone;
 
 #[derive(Debug, Default, Clone)]
 struct PointBuf {

@@ -83,58 +83,7 @@ impl Version {
     }
 }
 
-/// Removes from `acc` every sample inside one of `tombs`.
-fn apply_tombstones(acc: &mut Columns, tombs: &[Tombstone]) {
-    if tombs.is_empty() || acc.is_empty() {
-        return;
-    }
-    let hidden = |t: Timestamp| tombs.iter().any(|&(f, e)| t >= f && t < e);
-    if !acc.ts.iter().any(|&t| hidden(t)) {
-        return;
-    }
-    let mut out = Columns::with_capacity(acc.len());
-    for i in 0..acc.len() {
-        if !hidden(acc.ts[i]) {
-            out.push(acc.ts[i], acc.values[i], acc.quality[i]);
-        }
-    }
-    *acc = out;
-}
-
-/// Merges `newer` (sorted, unique) over `acc` (sorted, unique): newer wins on equal
-/// timestamps, and `tombs` (of the newer source) first hide samples of `acc`.
-pub fn overlay(acc: &mut Columns, newer: Columns, tombs: &[Tombstone]) {
-    apply_tombstones(acc, tombs);
-    if newer.is_empty() {
-        return;
-    }
-    if acc.is_empty() {
-        *acc = newer;
-        return;
-    }
-    if acc.ts[acc.len() - 1] < newer.ts[0] {
-        acc.extend_from(&newer, 0..newer.len());
-        return;
-    }
-    let mut out = Columns::with_capacity(acc.len() + newer.len());
-    let (mut i, mut j) = (0, 0);
-    while i < acc.len() && j < newer.len() {
-        let (a, b) = (acc.ts[i], newer.ts[j]);
-        if a < b {
-            out.push(a, acc.values[i], acc.quality[i]);
-            i += 1;
-        } else {
-            out.push(b, newer.values[j], newer.quality[j]);
-            j += 1;
-            if a == b {
-                i += 1;
-            }
-        }
-    }
-    out.extend_from(acc, i..acc.len());
-    out.extend_from(&newer, j..newer.len());
-    *acc = out;
-}
+pub use crate::sample::overlay;
 
 /// A consistent view for reads: the segments, frozen memtables and a copy of the active
 /// memtable's part that a read needs, all as of one moment.

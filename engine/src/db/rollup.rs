@@ -15,13 +15,12 @@ use std::sync::Arc;
 
 use super::{undefined, Db, Inner};
 use crate::catalog::{PointId, PointMeta};
-use crate::compaction::overlay_buckets;
 use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Tombstone};
 use crate::query::{overlapping_in, Snapshot, Version};
 use crate::rollup::{
-    self, buckets_of_bucket_runs, buckets_of_samples, consumption_rows, Bucket, BucketRow,
-    Neighbours, Rules, Tier, TierSet,
+    self, buckets_of_bucket_runs, buckets_of_samples, consumption_rows, overlay_buckets, Bucket,
+    BucketRow, Neighbours, Rules, Tier, TierSet,
 };
 use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::segment::{self, BlockMeta, EncodedBlock, Segment, SegmentId};

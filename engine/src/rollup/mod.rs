@@ -6,13 +6,12 @@
 //! in segment files of their own kind (one column per field). See `docs/format.md`.
 
 mod bucket;
-mod tier;
 
+pub use crate::tier::{Tier, TierSet};
 pub use bucket::{
     buckets_of_bucket_runs, buckets_of_buckets, buckets_of_samples, consumption_rows, inc, Bucket,
     BucketRow, Neighbours, Rules, Step, Walk, WalkRows, REPLACEMENT_FRACTION,
 };
-pub use tier::{Tier, TierSet};
 
 use crate::catalog::PointId;
 use crate::codec::{self, CodecOptions};
@@ -532,4 +531,33 @@ impl SumRows {
         }
         Ok(())
     }
+}
+
+/// Overlays `newer` buckets (sorted by start) on `acc` (sorted): a newer bucket replaces the
+/// one with the same start (markers of deleted buckets included).
+pub fn overlay_buckets(acc: &mut Vec<Bucket>, newer: Vec<Bucket>) {
+    if newer.is_empty() {
+        return;
+    }
+    if acc.last().is_none_or(|l| l.start < newer[0].start) {
+        acc.extend(newer);
+        return;
+    }
+    let mut out = Vec::with_capacity(acc.len() + newer.len());
+    let (mut i, mut j) = (0, 0);
+    while i < acc.len() && j < newer.len() {
+        if acc[i].start < newer[j].start {
+            out.push(acc[i]);
+            i += 1;
+        } else {
+            if acc[i].start == newer[j].start {
+                i += 1;
+            }
+            out.push(newer[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&acc[i..]);
+    out.extend_from_slice(&newer[j..]);
+    *acc = out;
 }
