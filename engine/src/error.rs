@@ -136,6 +136,15 @@ impl Error {
         }
     }
 
+    /// A corruption found in `file` at a known byte `offset` (0 included).
+    pub fn corrupt_at(msg: impl Into<String>, file: &std::path::Path, offset: u64) -> Error {
+        Error::Corruption {
+            file: Some(file.to_path_buf()),
+            offset: Some(offset),
+            msg: msg.into(),
+        }
+    }
+
     /// An invalid argument.
     pub fn invalid(msg: impl Into<String>) -> Error {
         Error::InvalidArgument(msg.into())

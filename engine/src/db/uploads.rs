@@ -225,7 +225,7 @@ impl Inner {
             let scan = wal::scan(&bytes);
             match &scan.end {
                 wal::ScanEnd::Corrupt { offset, reason } => {
-                    problems.push(Error::corrupt(reason.clone()).in_file(&path, *offset));
+                    problems.push(Error::corrupt_at(reason.clone(), &path, *offset));
                     continue;
                 }
                 wal::ScanEnd::Torn { offset, reason } => {
@@ -235,10 +235,11 @@ impl Inner {
                         "a damaged or interrupted last record (dropped at the next use of \
                          the log)"
                     };
-                    problems.push(
-                        Error::corrupt(format!("upload log: {what}: {reason}"))
-                            .in_file(&path, *offset),
-                    );
+                    problems.push(Error::corrupt_at(
+                        format!("upload log: {what}: {reason}"),
+                        &path,
+                        *offset,
+                    ));
                 }
                 _ => {}
             }
@@ -292,7 +293,7 @@ impl Db {
                 .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
             let scan = wal::scan(&bytes);
             if let wal::ScanEnd::Corrupt { offset, reason } = &scan.end {
-                return Err(Error::corrupt(reason.clone()).in_file(&path, *offset));
+                return Err(Error::corrupt_at(reason.clone(), &path, *offset));
             }
             for r in &scan.records {
                 if r.seq < oldest {

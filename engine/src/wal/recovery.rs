@@ -117,13 +117,14 @@ impl Wal {
                     })
                 }
                 ScanEnd::Corrupt { offset, reason } => {
-                    return Err(Error::corrupt(reason).in_file(&path, offset))
+                    return Err(Error::corrupt_at(reason, &path, offset))
                 }
                 ScanEnd::Torn { offset, reason } if !is_last => {
-                    return Err(Error::corrupt(format!(
-                        "{reason} (a later wal file exists, so this is no torn tail)"
+                    return Err(Error::corrupt_at(
+                        format!("{reason} (a later wal file exists, so this is no torn tail)"),
+                        &path,
+                        offset,
                     ))
-                    .in_file(&path, offset))
                 }
                 ScanEnd::Torn { .. } if !header_ok => {
                     // A file created just before a crash: no record made it to disk.
