@@ -18,7 +18,9 @@ use engine::sample::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::args::{handle, out, out_opt, slice, string, string_opt};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
-use crate::rollup::{answer, count, meterdb_bucket_row, row, rows_into, tier_from};
+use crate::rollup::{
+    answer, count, meterdb_bucket_row, meterdb_bucket_row_v2, row, rows_into, tier_from,
+};
 use crate::status::meterdb_status;
 
 /// Where a new upload cursor starts, for `meterdb_db_upload_cursor_create` (which takes an
@@ -131,12 +133,56 @@ impl From<&BucketChange> for meterdb_bucket_change {
     }
 }
 
-/// Buckets read by `meterdb_db_upload_cursor_read_buckets`, ordered by (bucket start, point);
-/// freed by `meterdb_bucket_changes_free`. Like `meterdb_changes`: may outlive the database
-/// handle; immutable.
+/// One statistics bucket of a point read by an upload cursor with its quality counts, its
+/// revision and whether it corrects a bucket sent before, filled by
+/// `meterdb_bucket_changes_row_v2` / `_rows_v2`. Any `meterdb_bucket_changes` may be read with
+/// either version. A later version that reports more adds a `_v3`; this one never changes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct meterdb_bucket_change_v2 {
+    /// The point's id.
+    pub point: u32,
+    /// 1 when this is a delivery again of a bucket already sent whose figures changed since
+    /// (late data, a correction, a delete, an invalidated reading, a meter replacement
+    /// recorded late), else 0. Such buckets come before new ones.
+    pub corrected: u8,
+    /// The database's revision when the bucket was read (the write-ahead log's last durable
+    /// sequence number). It never decreases, across reopens too; a bucket delivered again
+    /// because its data changed has a higher revision than any earlier delivery of it. A
+    /// receiver keeps, per bucket, the figures of the highest revision it has seen.
+    pub revision: u64,
+    /// The bucket with its quality counts, as `meterdb_rollup_row_v2` returns it.
+    pub row: meterdb_bucket_row_v2,
+}
+
+impl From<&BucketChange> for meterdb_bucket_change_v2 {
+    fn from(b: &BucketChange) -> Self {
+        meterdb_bucket_change_v2 {
+            point: b.point,
+            corrected: u8::from(b.corrected),
+            revision: b.revision,
+            row: meterdb_bucket_row_v2::from(&b.row),
+        }
+    }
+}
+
+/// Buckets read by `meterdb_db_upload_cursor_read_buckets`, ordered as read (buckets
+/// delivered again first, then new ones by bucket start and point); freed by
+/// `meterdb_bucket_changes_free`. Like `meterdb_changes`: may outlive the database handle;
+/// immutable.
 #[derive(Debug)]
 pub struct meterdb_bucket_changes {
     rows: Vec<meterdb_bucket_change>,
+    rows_v2: Vec<meterdb_bucket_change_v2>,
+}
+
+impl meterdb_bucket_changes {
+    pub(crate) fn new(v: &[BucketChange]) -> Self {
+        meterdb_bucket_changes {
+            rows: v.iter().map(meterdb_bucket_change::from).collect(),
+            rows_v2: v.iter().map(meterdb_bucket_change_v2::from).collect(),
+        }
+    }
 }
 
 /// One upload cursor, filled by `meterdb_upload_cursor_list_row`. `name` belongs to the list
@@ -756,7 +802,7 @@ pub unsafe extern "C" fn meterdb_db_upload_cursor_read_buckets(
             }
             let wm = (has_watermark != 0).then_some(watermark);
             let v = d.cursor_read_buckets(name, tier, max, wm)?;
-            Ok(meterdb_bucket_changes { rows: v.iter().map(meterdb_bucket_change::from).collect() })
+            Ok(meterdb_bucket_changes::new(&v))
         }) }
     }
 }
@@ -810,6 +856,43 @@ pub unsafe extern "C" fn meterdb_bucket_changes_rows(
     boundary! {
         // SAFETY: as this function's.
         unsafe { rows_into(buckets, "buckets", |c| &c.rows, first, out_rows, cap, n_out) }
+    }
+}
+
+/// Copies bucket `index` of a result into `*out_row` with its quality counts, revision and
+/// `corrected` flag, as `meterdb_bucket_changes_row` does.
+///
+/// # Safety
+/// `buckets` is NULL or a live result; `out_row` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_bucket_changes_row_v2(
+    buckets: *const meterdb_bucket_changes,
+    index: usize,
+    out_row: *mut meterdb_bucket_change_v2,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { row(buckets, "buckets", |c| &c.rows_v2, index, out_row) }
+    }
+}
+
+/// Copies buckets `first`, `first + 1`, ... of a result with their quality counts, revisions
+/// and `corrected` flags into the caller's array, as `meterdb_rollup_rows` does.
+///
+/// # Safety
+/// `buckets` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out`
+/// is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_bucket_changes_rows_v2(
+    buckets: *const meterdb_bucket_changes,
+    first: usize,
+    out_rows: *mut meterdb_bucket_change_v2,
+    cap: usize,
+    n_out: *mut usize,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { rows_into(buckets, "buckets", |c| &c.rows_v2, first, out_rows, cap, n_out) }
     }
 }
 
@@ -1375,6 +1458,10 @@ mod tests {
         assert_eq!(offset_of!(meterdb_change, quality), 37);
         assert_eq!(size_of::<meterdb_bucket_change>(), 152);
         assert_eq!(offset_of!(meterdb_bucket_change, row), 8);
+        assert_eq!(size_of::<meterdb_bucket_change_v2>(), 192);
+        assert_eq!(offset_of!(meterdb_bucket_change_v2, corrected), 4);
+        assert_eq!(offset_of!(meterdb_bucket_change_v2, revision), 8);
+        assert_eq!(offset_of!(meterdb_bucket_change_v2, row), 16);
         assert_eq!(size_of::<meterdb_upload_cursor_info>(), 32);
         assert_eq!(size_of::<meterdb_upload_record>(), 64);
         assert_eq!(offset_of!(meterdb_upload_record, outcome), 56);

@@ -351,9 +351,10 @@ typedef enum meterdb_upload_outcome {
 } meterdb_upload_outcome;
 
 /**
- * Buckets read by `meterdb_db_upload_cursor_read_buckets`, ordered by (bucket start, point);
- * freed by `meterdb_bucket_changes_free`. Like `meterdb_changes`: may outlive the database
- * handle; immutable.
+ * Buckets read by `meterdb_db_upload_cursor_read_buckets`, ordered as read (buckets
+ * delivered again first, then new ones by bucket start and point); freed by
+ * `meterdb_bucket_changes_free`. Like `meterdb_changes`: may outlive the database handle;
+ * immutable.
  */
 typedef struct meterdb_bucket_changes meterdb_bucket_changes;
 
@@ -1070,6 +1071,36 @@ typedef struct meterdb_bucket_change {
    */
   struct meterdb_bucket_row row;
 } meterdb_bucket_change;
+
+/**
+ * One statistics bucket of a point read by an upload cursor with its quality counts, its
+ * revision and whether it corrects a bucket sent before, filled by
+ * `meterdb_bucket_changes_row_v2` / `_rows_v2`. Any `meterdb_bucket_changes` may be read with
+ * either version. A later version that reports more adds a `_v3`; this one never changes.
+ */
+typedef struct meterdb_bucket_change_v2 {
+  /**
+   * The point's id.
+   */
+  uint32_t point;
+  /**
+   * 1 when this is a delivery again of a bucket already sent whose figures changed since
+   * (late data, a correction, a delete, an invalidated reading, a meter replacement
+   * recorded late), else 0. Such buckets come before new ones.
+   */
+  uint8_t corrected;
+  /**
+   * The database's revision when the bucket was read (the write-ahead log's last durable
+   * sequence number). It never decreases, across reopens too; a bucket delivered again
+   * because its data changed has a higher revision than any earlier delivery of it. A
+   * receiver keeps, per bucket, the figures of the highest revision it has seen.
+   */
+  uint64_t revision;
+  /**
+   * The bucket with its quality counts, as `meterdb_rollup_row_v2` returns it.
+   */
+  struct meterdb_bucket_row_v2 row;
+} meterdb_bucket_change_v2;
 
 /**
  * One upload attempt, filled by `meterdb_upload_records_row`. The strings belong to the
@@ -2544,6 +2575,31 @@ enum meterdb_status meterdb_bucket_changes_rows(const struct meterdb_bucket_chan
                                                 struct meterdb_bucket_change *out_rows,
                                                 size_t cap,
                                                 size_t *n_out);
+
+/**
+ * Copies bucket `index` of a result into `*out_row` with its quality counts, revision and
+ * `corrected` flag, as `meterdb_bucket_changes_row` does.
+ *
+ * # Safety
+ * `buckets` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_bucket_changes_row_v2(const struct meterdb_bucket_changes *buckets,
+                                                  size_t index,
+                                                  struct meterdb_bucket_change_v2 *out_row);
+
+/**
+ * Copies buckets `first`, `first + 1`, ... of a result with their quality counts, revisions
+ * and `corrected` flags into the caller's array, as `meterdb_rollup_rows` does.
+ *
+ * # Safety
+ * `buckets` is NULL or a live result; `out_rows` is NULL or writable for `cap` rows; `n_out`
+ * is NULL or writable.
+ */
+enum meterdb_status meterdb_bucket_changes_rows_v2(const struct meterdb_bucket_changes *buckets,
+                                                   size_t first,
+                                                   struct meterdb_bucket_change_v2 *out_rows,
+                                                   size_t cap,
+                                                   size_t *n_out);
 
 /**
  * Frees a buckets result. NULL is allowed and does nothing.

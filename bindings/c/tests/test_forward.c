@@ -4,6 +4,7 @@
  * directory (when the library has it: METERDB_EXPECT_PARQUET=1 makes its absence a failure),
  * and misuse of the new functions (NULL, closed handle, bad UTF-8, unknown cursor, stale ack). */
 #define _POSIX_C_SOURCE 200809L
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,9 @@
 /* The layouts other languages read by offset (64-bit platforms). */
 _Static_assert(sizeof(meterdb_change) == 40, "meterdb_change layout");
 _Static_assert(sizeof(meterdb_bucket_change) == 152, "meterdb_bucket_change layout");
+_Static_assert(sizeof(meterdb_bucket_change_v2) == 192, "meterdb_bucket_change_v2 layout");
+_Static_assert(offsetof(meterdb_bucket_change_v2, revision) == 8, "meterdb_bucket_change_v2 layout");
+_Static_assert(offsetof(meterdb_bucket_change_v2, row) == 16, "meterdb_bucket_change_v2 layout");
 _Static_assert(sizeof(meterdb_upload_record) == 64, "meterdb_upload_record layout");
 _Static_assert(sizeof(meterdb_bundle_totals) == 48, "meterdb_bundle_totals layout");
 _Static_assert(sizeof(meterdb_export_summary) == 48, "meterdb_export_summary layout");
@@ -166,6 +170,47 @@ static void test_bucket_cursor(void) {
     OK(meterdb_db_upload_cursor_read_buckets(db, "daily", MDB_TIER_DAY, 10, 1, D0 + 2 * DAY, &b));
     OK(meterdb_bucket_changes_count(b, &n));
     CHECK(n == 0);
+    meterdb_bucket_changes_free(b);
+    meterdb_db_free(db);
+    h_rmdir(dir);
+}
+
+/* The _v2 rows of a statistics cursor: quality counts, revision, and a corrected bucket sent
+ * again after its acknowledgement. */
+static void test_bucket_cursor_v2(void) {
+    char *dir;
+    meterdb_db *db = h_open(&dir);
+    CHECK(db != NULL);
+    if (!db) { h_rmdir(dir); return; }
+    uint32_t p = point(db, "kw");
+    OK(meterdb_db_upload_cursor_create(db, "daily", MDB_CURSOR_OLDEST, 0));
+    for (int h = 0; h < 24; h++) {
+        uint8_t q = h == 3 ? 0
+                  : h == 5 ? (MDB_QUALITY_VALID | MDB_QUALITY_MANUAL)
+                  : h == 7 ? (MDB_QUALITY_VALID | MDB_QUALITY_ESTIMATED)
+                           : MDB_QUALITY_VALID;
+        OK(meterdb_db_put(db, p, D0 + h * 3600000LL, 2.0, q));
+    }
+    OK(meterdb_db_put(db, p, D0 + DAY + 3600000LL, 2.0, MDB_QUALITY_VALID));
+    meterdb_bucket_changes *b = NULL;
+    size_t n = 0;
+    meterdb_bucket_change_v2 first, again;
+    MUST(meterdb_db_upload_cursor_read_buckets(db, "daily", MDB_TIER_DAY, 10, 1, D0 + DAY, &b));
+    OK(meterdb_bucket_changes_rows_v2(b, 0, &first, 1, &n));
+    CHECK(n == 1);
+    CHECK(first.point == p && first.row.start == D0 && first.corrected == 0 && first.revision > 0);
+    CHECK(first.row.count == 23 && first.row.invalid == 1 && first.row.manual == 1 && first.row.estimated == 1);
+    EXPECT(meterdb_bucket_changes_row_v2(b, 1, &again), MDB_INVALID_ARGUMENT, "past the");
+    meterdb_bucket_changes_free(b);
+    OK(meterdb_db_upload_cursor_ack_buckets(db, "daily", MDB_TIER_DAY, D0, p));
+    OK(meterdb_db_put(db, p, D0 + 3 * 3600000LL, 10.0, MDB_QUALITY_VALID));
+    MUST(meterdb_db_upload_cursor_read_buckets(db, "daily", MDB_TIER_DAY, 10, 1, D0 + DAY, &b));
+    OK(meterdb_bucket_changes_count(b, &n));
+    CHECK(n == 1);
+    OK(meterdb_bucket_changes_row_v2(b, 0, &again));
+    CHECK(again.point == p && again.row.start == D0 && again.corrected == 1);
+    CHECK(again.revision > first.revision);
+    CHECK(again.row.count == 24 && again.row.invalid == 0 && again.row.sum == 56.0);
     meterdb_bucket_changes_free(b);
     meterdb_db_free(db);
     h_rmdir(dir);
@@ -448,6 +493,7 @@ static void test_forward_misuse(void) {
 const h_test forward_tests[] = {
     {"upload_cursor_loop_read_ack_reopen_resume", test_cursor_loop},
     {"upload_cursor_day_buckets", test_bucket_cursor},
+    {"upload_cursor_day_buckets_v2", test_bucket_cursor_v2},
     {"upload_records", test_upload_records},
     {"bundle_round_trip_and_damaged_bundle", test_bundle_round_trip},
     {"backup_then_open_the_copy", test_backup},

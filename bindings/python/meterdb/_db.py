@@ -284,6 +284,36 @@ class Comparison:
     year_change_pct: Optional[float]
 
 
+class BucketChange(tuple):
+    """A statistics bucket read by an upload cursor: the pair ``(point, row)`` (it unpacks and
+    compares as one), with the attributes ``point``, ``row``, ``revision`` (the database's
+    revision when it was read: a receiver keeps, per bucket, the figures of the highest
+    revision) and ``corrected`` (True when it is a bucket sent before whose figures changed
+    since)."""
+
+    def __new__(cls, point: int, row: "BucketRow", revision: int = 0, corrected: bool = False):
+        t = tuple.__new__(cls, (point, row))
+        t.revision = revision
+        t.corrected = corrected
+        return t
+
+    @property
+    def point(self) -> int:
+        return self[0]
+
+    @property
+    def row(self) -> "BucketRow":
+        return self[1]
+
+    def __repr__(self):
+        return "BucketChange(point=%r, row=%r, revision=%r, corrected=%r)" % (
+            self[0],
+            self[1],
+            self.revision,
+            self.corrected,
+        )
+
+
 def _opt(row, name):
     return getattr(row, name) if getattr(row, "has_" + name) else None
 
@@ -307,11 +337,10 @@ def _bucket_row(r) -> BucketRow:
         _opt(r, "consumption"),
         _opt(r, "expected"),
         _opt(r, "completeness"),
-        # The bucket rows of upload cursors (meterdb_bucket_change) have no counts yet: 0.
-        getattr(r, "invalid", 0),
-        getattr(r, "manual", 0),
-        getattr(r, "estimated", 0),
-        getattr(r, "backward", 0),
+        r.invalid,
+        r.manual,
+        r.estimated,
+        r.backward,
     )
 
 
@@ -1033,8 +1062,10 @@ class MeterDb:
 
     def cursor_read_buckets(self, name: str, tier, max: int = 10000, watermark: Optional[int] = None):
         """Up to ``max`` closed buckets of ``tier`` of every point after the cursor's position for
-        that tier, as ``(point, BucketRow)`` pairs ordered by (start, point). A bucket is closed
-        when it ends at or before ``watermark`` (None: the newest sample time seen)."""
+        that tier, as :class:`BucketChange` pairs ``(point, BucketRow)`` with ``revision`` and
+        ``corrected`` attributes: buckets delivered again because their data changed
+        (``corrected``) first, then new ones ordered by (start, point). A bucket is closed when
+        it ends at or before ``watermark`` (None: the newest sample time seen)."""
         h = c_void_p()
         _check(
             lib.meterdb_db_upload_cursor_read_buckets(
@@ -1050,9 +1081,9 @@ class MeterDb:
         return _read_rows(
             h,
             lib.meterdb_bucket_changes_count,
-            lib.meterdb_bucket_changes_rows,
-            _native.BucketChange,
-            lambda b: (b.point, _bucket_row(b.row)),
+            lib.meterdb_bucket_changes_rows_v2,
+            _native.BucketChangeV2,
+            lambda b: BucketChange(b.point, _bucket_row(b.row), b.revision, bool(b.corrected)),
             lib.meterdb_bucket_changes_free,
         )
 

@@ -214,6 +214,12 @@ class BucketChange(ctypes.Structure):
     _fields_ = [("point", c_uint32), ("row", BucketRow)]
 
 
+class BucketChangeV2(ctypes.Structure):
+    """``meterdb_bucket_change_v2``."""
+
+    _fields_ = [("point", c_uint32), ("corrected", c_uint8), ("revision", c_uint64), ("row", BucketRowV2)]
+
+
 class UploadCursorInfo(ctypes.Structure):
     """``meterdb_upload_cursor_info``."""
 
@@ -430,6 +436,7 @@ _signatures = {
     "meterdb_db_upload_cursor_read_buckets": (c_int, [_P, c_char_p, c_int32, c_size_t, c_int32, c_int64, _PP]),
     "meterdb_bucket_changes_count": (c_int, [_P, POINTER(c_size_t)]),
     "meterdb_bucket_changes_rows": (c_int, [_P, c_size_t, POINTER(BucketChange), c_size_t, POINTER(c_size_t)]),
+    "meterdb_bucket_changes_rows_v2": (c_int, [_P, c_size_t, POINTER(BucketChangeV2), c_size_t, POINTER(c_size_t)]),
     "meterdb_bucket_changes_free": (None, [_P]),
     "meterdb_db_upload_cursor_ack_buckets": (c_int, [_P, c_char_p, c_int32, c_int64, c_uint32]),
     "meterdb_db_record_upload": (
@@ -465,6 +472,7 @@ if ctypes.sizeof(c_void_p) == 8:
     assert ctypes.sizeof(BucketRow) == 144 and ctypes.sizeof(SumRow) == 48 and ctypes.sizeof(CompareRow) == 56
     assert ctypes.sizeof(PointInfoV2) == 120
     assert ctypes.sizeof(Change) == 40 and ctypes.sizeof(BucketChange) == 152
+    assert ctypes.sizeof(BucketChangeV2) == 192
     assert ctypes.sizeof(UploadRecord) == 64 and ctypes.sizeof(ExportSummary) == 48
 
 for _name, (_res, _args) in _signatures.items():

@@ -5,7 +5,7 @@ import os
 import pytest
 
 import meterdb
-from meterdb import MeterDb, MeterDbError, Status, Tier
+from meterdb import QUALITY_ESTIMATED, QUALITY_MANUAL, QUALITY_VALID, BucketChange, MeterDb, MeterDbError, Status, Tier
 
 T0 = 1_704_038_400_000  # 2024-01-01T00:00:00+08:00
 MIN = 60_000
@@ -89,6 +89,29 @@ def test_bucket_cursor(db):
     assert [(pt, r.start, r.count, r.sum) for pt, r in b] == [(p, T0, 24, 48.0), (p, T0 + DAY, 24, 48.0)]
     db.cursor_ack_buckets("daily", "day", b[-1][1].start, p)
     assert db.cursor_read_buckets("daily", Tier.DAY, watermark=T0 + 2 * DAY) == []
+
+
+def test_bucket_cursor_quality_counts_revision_and_corrections(db):
+    p = db.ensure_point("kw")
+    db.create_cursor("daily")
+    quality = {3: 0, 5: QUALITY_VALID | QUALITY_MANUAL, 7: QUALITY_VALID | QUALITY_ESTIMATED}
+    for h in range(24):
+        db.put(p, T0 + h * HOUR, 2.0, quality.get(h, QUALITY_VALID))
+    db.put(p, T0 + DAY + HOUR, 2.0)
+    (b,) = db.cursor_read_buckets("daily", Tier.DAY, watermark=T0 + DAY)
+    assert isinstance(b, BucketChange)
+    assert (b.point, b.row.start, b.corrected) == (p, T0, False)
+    assert (b.row.count, b.row.invalid, b.row.manual, b.row.estimated, b.row.backward) == (23, 1, 1, 1, 0)
+    assert b.revision > 0
+    db.cursor_ack_buckets("daily", Tier.DAY, T0, p)
+    # A correction after the acknowledgement: the bucket comes again, corrected, newer.
+    db.put(p, T0 + 3 * HOUR, 10.0)
+    (c,) = db.cursor_read_buckets("daily", Tier.DAY, watermark=T0 + DAY)
+    assert (c.point, c.row.start, c.corrected) == (p, T0, True)
+    assert c.revision > b.revision
+    assert (c.row.count, c.row.invalid, c.row.sum) == (24, 0, 56.0)
+    point, row = c
+    assert (point, row) == (c.point, c.row)
 
 
 def test_upload_records(db):

@@ -1405,3 +1405,109 @@ fn misuse_of_the_forward_functions() {
     }
     assert!(last_error().contains("closed") || last_error().is_empty());
 }
+
+/// Reads day buckets of cursor `name` with the `_v2` readers (and checks `_row_v2` and the
+/// first version agree on the shared fields).
+fn read_buckets_v2(db: *const meterdb_db, name: &str, wm: i64) -> Vec<meterdb_bucket_change_v2> {
+    let n = cstr(name);
+    let mut h = ptr::null_mut();
+    // SAFETY: live handle, valid string and out-pointers; arrays of the counted length.
+    unsafe {
+        ok(meterdb_db_upload_cursor_read_buckets(
+            db,
+            n.as_ptr(),
+            meterdb_tier::MDB_TIER_DAY as i32,
+            100,
+            1,
+            wm,
+            &mut h,
+        ));
+        let mut count = 0;
+        ok(meterdb_bucket_changes_count(h, &mut count));
+        let mut rows = vec![meterdb_bucket_change_v2::default(); count];
+        let mut got = 0;
+        ok(meterdb_bucket_changes_rows_v2(
+            h,
+            0,
+            rows.as_mut_ptr(),
+            count,
+            &mut got,
+        ));
+        assert_eq!(got, count);
+        for (i, r) in rows.iter().enumerate() {
+            let mut one = meterdb_bucket_change_v2::default();
+            ok(meterdb_bucket_changes_row_v2(h, i, &mut one));
+            assert_eq!(format!("{one:?}"), format!("{r:?}"));
+            let mut v1 = meterdb_bucket_change::default();
+            ok(meterdb_bucket_changes_row(h, i, &mut v1));
+            assert_eq!(
+                (v1.point, v1.row.start, v1.row.count),
+                (r.point, r.row.start, r.row.count)
+            );
+        }
+        let mut one = meterdb_bucket_change_v2::default();
+        fails(
+            meterdb_bucket_changes_row_v2(h, count, &mut one),
+            MDB_INVALID_ARGUMENT,
+            "past the",
+        );
+        fails(
+            meterdb_bucket_changes_row_v2(h, 0, ptr::null_mut()),
+            MDB_NULL_ARGUMENT,
+            "out_row",
+        );
+        meterdb_bucket_changes_free(h);
+        rows
+    }
+}
+
+#[test]
+fn bucket_changes_v2_carry_quality_counts_revision_and_corrections() {
+    let t = TestDb::new();
+    let g = t.define("g");
+    ok(create(t.db, "stats", MDB_CURSOR_OLDEST as i32, 0));
+    // Day 0: 24 hourly readings, one invalid, two manual, one estimated.
+    let quality = |h: i64| match h {
+        3 => 0,
+        5 | 6 => MDB_QUALITY_VALID | MDB_QUALITY_MANUAL,
+        7 => MDB_QUALITY_VALID | MDB_QUALITY_ESTIMATED,
+        _ => MDB_QUALITY_VALID,
+    };
+    for h in 0..24 {
+        // SAFETY: live handle.
+        ok(unsafe { meterdb_db_put(t.db, g, T0 + h * 3_600_000, 2.0, quality(h)) });
+    }
+    put(t.db, g, T0 + DAY + 3_600_000, 2.0);
+    let v = read_buckets_v2(t.db, "stats", T0 + DAY);
+    assert_eq!(v.len(), 1);
+    let b = v[0];
+    assert_eq!((b.point, b.row.start, b.corrected), (g, T0, 0));
+    assert_eq!(
+        (b.row.count, b.row.invalid, b.row.manual, b.row.estimated),
+        (23, 1, 2, 1)
+    );
+    assert_eq!(b.row.sum, 46.0);
+    assert!(b.revision > 0);
+    let n = cstr("stats");
+    // SAFETY: live handle, valid string.
+    ok(unsafe {
+        meterdb_db_upload_cursor_ack_buckets(
+            t.db,
+            n.as_ptr(),
+            meterdb_tier::MDB_TIER_DAY as i32,
+            T0,
+            g,
+        )
+    });
+    assert!(read_buckets_v2(t.db, "stats", T0 + DAY).is_empty());
+    // A correction of day 0 after it was acknowledged: delivered again, corrected, with a
+    // higher revision and the new figures.
+    put(t.db, g, T0 + 3 * 3_600_000, 10.0);
+    let again = read_buckets_v2(t.db, "stats", T0 + DAY);
+    assert_eq!(again.len(), 1);
+    let c = again[0];
+    assert_eq!((c.point, c.row.start, c.corrected), (g, T0, 1));
+    assert!(c.revision > b.revision, "{} > {}", c.revision, b.revision);
+    assert_eq!((c.row.count, c.row.invalid), (24, 0));
+    assert_eq!(c.row.sum, 56.0);
+}

@@ -238,6 +238,17 @@ final class Lib {
 
     static native int meterdb_db_upload_cursor_rewind(Pointer db, byte[] name);
 
+    static native int meterdb_db_upload_cursor_read_buckets(
+            Pointer db, byte[] name, int tier, long max, int hasWatermark, long watermark, PointerByReference out);
+
+    static native int meterdb_bucket_changes_count(Pointer buckets, long[] n);
+
+    static native int meterdb_bucket_changes_rows_v2(Pointer buckets, long first, Pointer out, long cap, long[] n);
+
+    static native void meterdb_bucket_changes_free(Pointer buckets);
+
+    static native int meterdb_db_upload_cursor_ack_buckets(Pointer db, byte[] name, int tier, long start, int point);
+
     static native int meterdb_db_backup(Pointer db, byte[] dir, Pointer report);
 
     static native int meterdb_db_export_bundle(

@@ -669,6 +669,58 @@ public final class MeterDb implements AutoCloseable {
         MeterDbException.check(Lib.meterdb_db_upload_cursor_ack(handle, cstr(name), upToId));
     }
 
+    private static final int BUCKET_CHANGE_V2 = 192;
+
+    /**
+     * Up to {@code max} closed statistics buckets of {@code tier}, of every point, after the
+     * cursor's position for that tier: buckets delivered again because their data changed
+     * ({@link BucketChange#corrected}) first, then new ones by (bucket start, point). A bucket is
+     * closed when its end is at or before {@code watermark}. Acknowledge with
+     * {@link #cursorAckBuckets}.
+     */
+    public List<BucketChange> cursorReadBuckets(String name, Tier tier, int max, long watermark) {
+        return readBuckets(name, tier, max, true, watermark);
+    }
+
+    /**
+     * As {@link #cursorReadBuckets(String, Tier, int, long)}, closed by the newest sample time the
+     * database has seen.
+     */
+    public List<BucketChange> cursorReadBuckets(String name, Tier tier, int max) {
+        return readBuckets(name, tier, max, false, 0);
+    }
+
+    private List<BucketChange> readBuckets(String name, Tier tier, int max, boolean hasWatermark, long watermark) {
+        PointerByReference out = new PointerByReference();
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_read_buckets(
+                handle, cstr(name), tier.code, max, hasWatermark ? 1 : 0, watermark, out));
+        Pointer r = out.getValue();
+        try {
+            Rows rows = new Rows() {
+                public int count(Pointer h, long[] n) {
+                    return Lib.meterdb_bucket_changes_count(h, n);
+                }
+
+                public int copy(Pointer h, long first, Pointer o, long cap, long[] n) {
+                    return Lib.meterdb_bucket_changes_rows_v2(h, first, o, cap, n);
+                }
+            };
+            return readRows(r, rows, BUCKET_CHANGE_V2, (m, o) -> new BucketChange(
+                    m.getInt(o), bucketRow(m, o + 16), m.getLong(o + 8), m.getByte(o + 4) != 0));
+        } finally {
+            Lib.meterdb_bucket_changes_free(r);
+        }
+    }
+
+    /**
+     * Acknowledges, durably, every bucket of {@code tier} up to and including the one of
+     * {@code point} starting at {@code start} (in the order read). Throws with
+     * {@link Status#INVALID_ARGUMENT} for a bucket not read yet.
+     */
+    public void cursorAckBuckets(String name, Tier tier, long start, int point) {
+        MeterDbException.check(Lib.meterdb_db_upload_cursor_ack_buckets(handle, cstr(name), tier.code, start, point));
+    }
+
     /** Moves the cursor's read position back to its acknowledged one (after a failed upload). */
     public void cursorRewind(String name) {
         MeterDbException.check(Lib.meterdb_db_upload_cursor_rewind(handle, cstr(name)));

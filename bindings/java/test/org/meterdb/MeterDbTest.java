@@ -496,6 +496,37 @@ public final class MeterDbTest {
             }
         });
 
+        TESTS.put("bucket_cursor_counts_revision_and_corrections", dir -> {
+            try (MeterDb db = MeterDb.open(dir.toString(), fast())) {
+                int g = db.ensurePoint("g");
+                db.createCursor("daily", CursorStart.OLDEST);
+                for (int h = 0; h < 24; h++) {
+                    byte q = h == 3 ? 0 : h == 5 ? (byte) (Sample.VALID | Sample.MANUAL)
+                            : h == 7 ? (byte) (Sample.VALID | Sample.ESTIMATED) : Sample.VALID;
+                    db.put(g, D0 + h * 3_600_000L, 2.0, q);
+                }
+                db.put(g, D0 + DAY + 3_600_000L, 2.0, Sample.VALID);
+                List<BucketChange> v = db.cursorReadBuckets("daily", Tier.DAY, 100, D0 + DAY);
+                eq(v.size(), 1, "one closed day");
+                BucketChange b = v.get(0);
+                eq(List.of(b.point(), b.row().start(), b.corrected()), List.of(g, D0, false), "the day");
+                eq(List.of(b.row().count(), b.row().invalid(), b.row().manual(), b.row().estimated()),
+                        List.of(23L, 1L, 1L, 1L), "its counts");
+                check(b.revision() > 0, "a revision");
+                db.cursorAckBuckets("daily", Tier.DAY, D0, g);
+                eq(db.cursorReadBuckets("daily", Tier.DAY, 100, D0 + DAY).size(), 0, "acknowledged");
+                db.put(g, D0 + 3 * 3_600_000L, 10.0, Sample.VALID);
+                BucketChange c = db.cursorReadBuckets("daily", Tier.DAY, 100, D0 + DAY).get(0);
+                eq(List.of(c.point(), c.row().start(), c.corrected()), List.of(g, D0, true), "corrected");
+                check(c.revision() > b.revision(), "a higher revision");
+                eq(List.of(c.row().count(), c.row().invalid()), List.of(24L, 0L), "new counts");
+                eq(c.row().sum(), 56.0, "new sum");
+                throwsStatus(Status.INVALID_ARGUMENT, "has not been read",
+                        () -> db.cursorAckBuckets("daily", Tier.DAY, D0 + 9 * DAY, g));
+                throwsStatus(Status.NOT_FOUND, "nobody", () -> db.cursorReadBuckets("nobody", Tier.DAY, 1));
+            }
+        });
+
         TESTS.put("bundle_round_trip_damaged_bundle_and_backup", dir -> {
             try (MeterDb db = MeterDb.open(dir.resolve("src").toString(), fast())) {
                 int a = db.ensurePoint("plant/a");
