@@ -6,13 +6,16 @@
 //! hours missing); one register is replaced during the run (its reading drops to near zero
 //! and counts on from there).
 //!
-//! A point's data code (`dataCode`) has 10 digits: energy type (4), measure kind (1: a
-//! consumption register, 2: a production or throughput register, 3: an instantaneous
-//! reading), production unit (3) and sequence (2). The energy type codes and the
-//! standard-coal coefficients follow GB/T 2589 (equivalent values); the code numbers are
-//! this example's own, not an official dictionary.
+//! A point's data code (`dataCode`) is the engine's 16-digit data-item code
+//! ([`meterdb::DataItemCode`]): energy type (4 digits), process stage (1), energy-using unit
+//! (3: the production unit), collection-object type (1: `5`, a metering instrument),
+//! collection-object code (3: the point's sequence in its production unit) and data-item
+//! type (4: this example's item types, [`ITEM_TYPES`]: `0001` a consumption register, `0002`
+//! a production or throughput register, `0003` an instantaneous reading). The energy type
+//! codes and the standard-coal coefficients follow GB/T 2589 (equivalent values); the code
+//! numbers are this example's own, not an official dictionary.
 
-use meterdb::{PointKind, PointMeta};
+use meterdb::{DataItemCode, ObjectType, PointKind, PointMeta, ProcessStage};
 
 use crate::sim::Rng;
 
@@ -108,87 +111,128 @@ pub fn energy_type(code: &str) -> Option<&'static EnergyType> {
     ENERGY_TYPES.iter().find(|e| e.code == code)
 }
 
-/// What a point measures, as the measure-kind digit of its data code says.
+/// What a point measures, as the data-item type (digits 13-16) of its code says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Measure {
-    /// A register of energy consumed (`1`).
+    /// A register of energy consumed (item type `0001`).
     Consumption,
-    /// A register of output or throughput (`2`).
+    /// A register of output or throughput (`0002`).
     Production,
-    /// An instantaneous reading (`3`).
+    /// An instantaneous reading (`0003`).
     Instant,
 }
 
+/// The data-item types of this example's dictionary: (code, name, statistic kept per bucket).
+pub const ITEM_TYPES: &[(u16, &str, &str)] = &[
+    (1, "consumption register", "consumption"),
+    (2, "production or throughput register", "consumption"),
+    (3, "instantaneous reading", "mean"),
+];
+
 impl Measure {
-    /// The digit in a data code.
-    pub fn digit(self) -> char {
+    /// The data-item type of a code with this measure.
+    pub fn item_type(self) -> u16 {
         match self {
-            Measure::Consumption => '1',
-            Measure::Production => '2',
-            Measure::Instant => '3',
+            Measure::Consumption => 1,
+            Measure::Production => 2,
+            Measure::Instant => 3,
         }
     }
-    /// The measure of a data code's digit.
-    pub fn from_digit(c: char) -> Option<Measure> {
-        match c {
-            '1' => Some(Measure::Consumption),
-            '2' => Some(Measure::Production),
-            '3' => Some(Measure::Instant),
+    /// The measure of a data-item type.
+    pub fn from_item_type(t: u16) -> Option<Measure> {
+        match t {
+            1 => Some(Measure::Consumption),
+            2 => Some(Measure::Production),
+            3 => Some(Measure::Instant),
             _ => None,
         }
     }
+    /// The process stage of this example's codes: end use for consumption, processing and
+    /// conversion for production and process readings.
+    pub fn stage(self) -> ProcessStage {
+        match self {
+            Measure::Consumption => ProcessStage::EndUse,
+            _ => ProcessStage::Conversion,
+        }
+    }
+    /// `counter` or `gauge`.
+    pub fn kind(self) -> PointKind {
+        match self {
+            Measure::Instant => PointKind::Gauge,
+            _ => PointKind::Counter,
+        }
+    }
 }
 
-/// A data code's fields.
+/// A data code, decoded, with the dictionary entries it names.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DataCode {
-    /// Energy type.
+    /// The 16-digit code's fields.
+    pub item: DataItemCode,
+    /// Energy type (digits 1-4).
     pub energy: &'static EnergyType,
-    /// Measure kind.
+    /// Measure (the data-item type, digits 13-16).
     pub measure: Measure,
-    /// Production unit number.
-    pub unit_no: u16,
-    /// Sequence within the unit.
-    pub seq: u8,
 }
 
 impl DataCode {
-    /// Decodes a 10-digit data code; the error says what is wrong.
-    pub fn parse(s: &str) -> Result<DataCode, String> {
-        if s.len() != 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("{s:?} is not 10 digits"));
-        }
-        let energy =
-            energy_type(&s[..4]).ok_or_else(|| format!("unknown energy type {:?}", &s[..4]))?;
-        let measure = Measure::from_digit(s.as_bytes()[4] as char)
-            .ok_or_else(|| format!("measure kind {:?} is not 1, 2 or 3", &s[4..5]))?;
-        Ok(DataCode {
+    /// The code of a point of production unit `unit_no` (1-999), sequence `seq` (1-999).
+    pub fn new(energy: &'static EnergyType, measure: Measure, unit_no: u16, seq: u16) -> DataCode {
+        DataCode {
+            item: DataItemCode {
+                energy_type: energy.code.parse().unwrap_or(0),
+                stage: measure.stage(),
+                unit_code: unit_no.min(999),
+                object_type: ObjectType::Instrument,
+                object_code: seq.min(999),
+                item_type: measure.item_type(),
+            },
             energy,
             measure,
-            unit_no: s[5..8].parse().map_err(|_| "bad unit number".to_string())?,
-            seq: s[8..].parse().map_err(|_| "bad sequence".to_string())?,
+        }
+    }
+    /// Decodes a 16-digit data code against this example's dictionary; the error says
+    /// what is wrong.
+    pub fn parse(s: &str) -> Result<DataCode, String> {
+        let item = DataItemCode::parse(s).map_err(|e| {
+            e.to_string()
+                .trim_start_matches("invalid argument: ")
+                .to_string()
+        })?;
+        let e = item.energy_type_code();
+        let energy = energy_type(&e).ok_or_else(|| {
+            format!("{s:?}: energy type {e:?} (digits 1-4) is not in the dictionary")
+        })?;
+        let measure = Measure::from_item_type(item.item_type).ok_or_else(|| {
+            format!(
+                "{s:?}: data-item type {:04} (digits 13-16) is not in the dictionary (0001-0003)",
+                item.item_type
+            )
+        })?;
+        Ok(DataCode {
+            item,
+            energy,
+            measure,
         })
     }
-    /// The code's text.
+    /// Production unit number (digits 6-8).
+    pub fn unit_no(&self) -> u16 {
+        self.item.unit_code
+    }
+    /// Sequence in the production unit (digits 10-12).
+    pub fn seq(&self) -> u16 {
+        self.item.object_code
+    }
+    /// The code's 16 digits.
     pub fn text(&self) -> String {
-        format!(
-            "{}{}{:03}{:02}",
-            self.energy.code,
-            self.measure.digit(),
-            self.unit_no,
-            self.seq
-        )
+        self.item.to_string()
     }
     /// The MeterDB metadata of a point with this code, under `key`.
     pub fn meta(&self, key: String) -> PointMeta {
-        let kind = match self.measure {
-            Measure::Instant => PointKind::Gauge,
-            _ => PointKind::Counter,
-        };
-        let mut m = PointMeta::new(key, kind)
+        let mut m = PointMeta::new(key, self.measure.kind())
             .with_unit(self.energy.unit)
             .with_energy_type(self.energy.code)
-            .with_tag("measure", self.measure.digit().to_string());
+            .with_tag("itemType", format!("{:04}", self.item.item_type));
         if self.measure == Measure::Consumption && self.energy.kgce_per_unit > 0.0 {
             m = m.with_coal_coefficient(COAL_VALID_FROM, self.energy.kgce_per_unit);
         }
@@ -218,6 +262,35 @@ impl Industry {
                 "unknown industry {s:?}: use power, steel or petrochemical"
             )),
         }
+    }
+    /// `power`, `steel` or `petrochemical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Industry::Power => "power",
+            Industry::Steel => "steel",
+            Industry::Petrochemical => "petrochemical",
+        }
+    }
+    /// The industry's classification code (GB/T 4754-2017) of the simulated unit: thermal
+    /// power generation, steel rolling and smelting, crude oil refining.
+    pub fn classification(self) -> &'static str {
+        match self {
+            Industry::Power => "D4411",
+            Industry::Steel => "C3120",
+            Industry::Petrochemical => "C2511",
+        }
+    }
+    /// The template index of the meter with this code (production units repeat the
+    /// industry's points), when the code is one of this industry's.
+    pub fn meter_index(self, code: &DataCode) -> Option<usize> {
+        let tpl = self.template();
+        let (u, q) = (usize::from(code.unit_no()), usize::from(code.seq()));
+        if u == 0 || q == 0 || q > tpl.len() {
+            return None;
+        }
+        let (_, energy, measure, ..) = tpl[q - 1];
+        (energy == code.energy.code && measure == code.measure)
+            .then_some((u - 1) * tpl.len() + q - 1)
     }
     /// The points of one production unit: (name, energy code, measure, decimals, rate per
     /// hour for a register or level for a gauge, gappy).
@@ -385,16 +458,16 @@ impl Plant {
         for i in 0..points {
             let (name, energy, measure, decimals, scale, gappy) = tpl[i % tpl.len()];
             let unit_no = (i / tpl.len() + 1) as u16;
-            let seq = (i % tpl.len() + 1) as u8;
+            let seq = (i % tpl.len() + 1) as u16;
             let replaced_at = (!replaced && measure == Measure::Consumption).then_some(replace);
             replaced |= replaced_at.is_some();
             meters.push(Meter {
-                code: DataCode {
-                    energy: energy_type(energy).expect("template codes are in the dictionary"),
+                code: DataCode::new(
+                    energy_type(energy).expect("template codes are in the dictionary"),
                     measure,
                     unit_no,
                     seq,
-                },
+                ),
                 name: format!("unit {unit_no} {name}"),
                 decimals,
                 scale: scale * (0.8 + 0.4 * rng.unit()),
@@ -545,12 +618,24 @@ mod tests {
         assert!(s.iter().any(|x| x.len() < full), "some gaps");
         assert!(s.iter().any(|x| x.len() == full));
         assert_eq!(p.samples(0, 10 * 86_400_000), s, "deterministic");
-        assert!(DataCode::parse("12345").is_err());
-        assert!(DataCode::parse("7777100101")
+        for (i, m) in p.meters.iter().enumerate() {
+            assert_eq!(m.code.text().len(), 16);
+            assert_eq!(Industry::Power.meter_index(&m.code), Some(i));
+            assert_eq!(
+                Industry::Steel.meter_index(&m.code).is_some(),
+                i == 5 || i == 6
+            );
+        }
+        assert_eq!(p.meters[1].code.text(), "3300400150020001");
+        assert!(DataCode::parse("12345").unwrap_err().contains("not 16"));
+        assert!(DataCode::parse("7777400150020001")
             .unwrap_err()
             .contains("energy type"));
-        assert!(DataCode::parse("3300400101")
+        assert!(DataCode::parse("3300400150020009")
             .unwrap_err()
-            .contains("measure"));
+            .contains("data-item type"));
+        assert!(DataCode::parse("3300900150020001")
+            .unwrap_err()
+            .contains("process stage"));
     }
 }

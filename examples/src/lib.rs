@@ -1,8 +1,13 @@
-//! What the example programs share: simulated meters, the platform's upload records, the
-//! resend-until-acknowledged upload path, and the provincial platform's server.
+//! What the example programs share: simulated meters, the `/api/v1/` contract, the
+//! platform's upload records, the resend-until-acknowledged upload path, the provincial
+//! platform (its services, registry and HTTP server), and the gateway's client side.
 
+pub mod api;
+pub mod client;
 pub mod industry;
 pub mod provincial;
 pub mod records;
+pub mod registry;
+pub mod server;
 pub mod sim;
 pub mod upload;

@@ -1,230 +1,139 @@
-//! The provincial platform (and, with [`Role::National`], the national one): receives the
-//! gateways' uploads over HTTP, checks every record, stores the good ones in MeterDB,
-//! answers queries, forwards the day statistics to the national platform through its own
-//! cursor, and writes an access log of every request.
+//! The provincial platform (and, with [`Role::National`], the national one): the services
+//! of the `/api/v1/` contract as plain methods (the HTTP layer is [`crate::server`]). It
+//! registers devices, serves the dictionaries, the units' basic information and collection
+//! configurations, checks every uploaded record (against the unit's configuration too),
+//! stores the good ones in MeterDB, keeps a log of what it received per unit, answers
+//! history queries from the engine's rollup tiers, forwards statistics to the national
+//! platform through its own cursor, and keeps an access log of every request.
 //!
 //! Storage: one point per enterprise and data code, `{enterprise}/{dataCode}`, holding the
-//! real-time samples; received statistics go to `{enterprise}/{dataCode}/d` (day), `/m`,
-//! `/y`, one sample per bucket at its start. A sender's highest change id stored is kept in
-//! the point `_hwm/{sender}`, written in the same atomic batch as the records, so that a
-//! record sent again (at-least-once) is recognised and dropped even after a restart.
-//!
-//! Tokens: `{data}/tokens` holds one line per sender: code, a random salt and
-//! SHA-256(salt || token), in hex. The token itself is never stored.
+//! real-time samples (defined from the unit's configuration: unit, precision, interval,
+//! multiplier, standard-coal coefficients); received statistics go to
+//! `{enterprise}/{dataCode}/d` (day), `/m`, `/y`, one sample per bucket at its start. A
+//! sender's highest change id stored is kept in the point `_hwm/{credential id}`, written in
+//! the same atomic batch as the records, so that a record sent again (at-least-once) is
+//! recognised and dropped even after a restart.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meterdb::{
     Change, ChangeKind, CoalUnit, Db, ErrorKind, Options, PointFilter, PointId, Tier, WriteBatch,
 };
-use parking_lot_shim::{Mutex, RwLock};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
+use crate::api::{dictionaries, ConfigItem, RegisterAnswer, RegisterRequest, UnitConfig};
 use crate::industry::{check_uscc, DataCode, Measure};
 use crate::records::{
-    check, format_stat_date, input_type_of, parse_date, quality_of, Record, STAT_DAY, STAT_MONTH,
-    STAT_REALTIME,
+    check, format_datetime, format_stat_date, input_type_of, parse_date, parse_stat_date,
+    quality_of, Record, STAT_DAY, STAT_MONTH, STAT_REALTIME,
 };
+use crate::registry::{Caller, Registry};
 use crate::upload::{now_ms, Destination};
-
-/// `std::sync` locks that ignore poisoning (a panicking request thread must not take the
-/// whole platform down with it).
-mod parking_lot_shim {
-    /// A mutex.
-    #[derive(Debug, Default)]
-    pub struct Mutex<T>(std::sync::Mutex<T>);
-    impl<T> Mutex<T> {
-        pub fn new(t: T) -> Self {
-            Mutex(std::sync::Mutex::new(t))
-        }
-        pub fn lock(&self) -> std::sync::MutexGuard<'_, T> {
-            self.0.lock().unwrap_or_else(|e| e.into_inner())
-        }
-    }
-    /// A read-write lock.
-    #[derive(Debug, Default)]
-    pub struct RwLock<T>(std::sync::RwLock<T>);
-    impl<T> RwLock<T> {
-        pub fn new(t: T) -> Self {
-            RwLock(std::sync::RwLock::new(t))
-        }
-        pub fn read(&self) -> std::sync::RwLockReadGuard<'_, T> {
-            self.0.read().unwrap_or_else(|e| e.into_inner())
-        }
-        pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, T> {
-            self.0.write().unwrap_or_else(|e| e.into_inner())
-        }
-    }
-}
 
 /// Which platform this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Accepts each enterprise's own records only (the record's `enterpriseCode` must be
-    /// the authenticated sender's).
+    /// Accepts each unit's records from its own registered devices only, for the data items
+    /// of its collection configuration.
     Provincial,
-    /// Accepts records of any enterprise from an authenticated sender (a province).
+    /// Accepts records of any enterprise from the national link's credentials (a province).
     National,
+}
+
+impl Role {
+    /// `provincial` or `national`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Provincial => "provincial",
+            Role::National => "national",
+        }
+    }
 }
 
 /// How a platform is set up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Directory of the database, the token file and the access log.
+    /// Directory of the database, the registry and the logs.
     pub data: PathBuf,
     /// Provincial or national.
     pub role: Role,
     /// Parse and check uploads, but store nothing (the intake benchmark's baseline).
     pub no_store: bool,
-    /// Where to forward day statistics: (URL, token, this platform's sender code).
-    pub national: Option<(String, String, String)>,
+    /// Where to forward statistics: (URL of the national `/api/v1/data`, bearer token).
+    pub national: Option<(String, String)>,
 }
 
-/// Largest request body accepted.
+/// Largest body of `POST /api/v1/data`.
 pub const MAX_BODY: usize = 64 << 20;
+/// Largest body of any other request.
+pub const MAX_SMALL_BODY: usize = 16 << 10;
+/// Most records in one request.
+pub const MAX_RECORDS: usize = 100_000;
+/// Most rejected records listed in an answer (`rejectedCount` has them all).
+pub const MAX_REJECTED_LISTED: usize = 1000;
+/// Most buckets in one history answer.
+pub const MAX_HISTORY_ROWS: i64 = 50_000;
+/// Most upload entries in one answer.
+pub const MAX_UPLOAD_ROWS: usize = 10_000;
 
-/// A reply: HTTP status and JSON body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+/// An answer that is not a success: HTTP status and what was wrong, for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
     /// HTTP status.
     pub status: u16,
-    /// Body.
-    pub body: Value,
+    /// What was wrong with the request (never a server path).
+    pub message: String,
 }
 
-fn reply(status: u16, body: Value) -> Reply {
-    Reply { status, body }
-}
-
-fn error(status: u16, msg: impl Into<String>) -> Reply {
-    reply(status, json!({"ok": false, "error": msg.into()}))
-}
-
-/// The salted token hashes of `{data}/tokens`.
-#[derive(Debug, Default)]
-struct Tokens(HashMap<String, ([u8; 16], [u8; 32])>);
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-fn token_hash(salt: &[u8; 16], token: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(token.as_bytes());
-    h.finalize().into()
-}
-
-impl Tokens {
-    fn load(path: &Path) -> std::io::Result<Tokens> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e),
-        };
-        let mut map = HashMap::new();
-        for (n, line) in text.lines().enumerate() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            match (
-                f.as_slice(),
-                f.get(1).and_then(|s| unhex(s)),
-                f.get(2).and_then(|s| unhex(s)),
-            ) {
-                ([code, _, _], Some(salt), Some(hash)) => {
-                    map.insert(code.to_string(), (salt, hash));
-                }
-                _ => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{}: line {} is not `code salt hash`", path.display(), n + 1),
-                    ))
-                }
-            }
+impl ApiError {
+    /// An error answer.
+    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
         }
-        Ok(Tokens(map))
     }
-
-    fn verify(&self, code: &str, token: &str) -> bool {
-        let Some((salt, want)) = self.0.get(code) else {
-            return false;
-        };
-        let got = token_hash(salt, token);
-        // Constant time in the token.
-        got.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+    /// The JSON body of the answer.
+    pub fn body(&self) -> Value {
+        json!({"ok": false, "error": self.message})
     }
 }
 
-/// Registers (or replaces) the token of `code` in `{data}/tokens`: stored as a random salt
-/// and SHA-256(salt || token), never the token itself. The file is replaced atomically.
-pub fn add_token(data: &Path, code: &str, token: &str) -> Result<(), String> {
-    if code.is_empty() || code.len() > 64 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!("sender code {code:?}: 1..=64 letters or digits"));
-    }
-    if token.len() < 16 {
-        return Err("a token must have at least 16 characters".into());
-    }
-    std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
-    let path = data.join("tokens");
-    let mut t = Tokens::load(&path).map_err(|e| e.to_string())?;
-    let mut salt = [0u8; 16];
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut salt))
-        .map_err(|e| format!("/dev/urandom: {e}"))?;
-    t.0.insert(code.to_string(), (salt, token_hash(&salt, token)));
-    let mut codes: Vec<_> = t.0.iter().collect();
-    codes.sort_by(|a, b| a.0.cmp(b.0));
-    let text: String = codes
-        .iter()
-        .map(|(c, (s, h))| format!("{c} {} {}\n", hex(s), hex(h)))
-        .collect();
-    let tmp = data.join("tokens.tmp");
-    (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        File::open(data)?.sync_all()
-    })()
-    .map_err(|e| format!("{}: {e}", path.display()))
+fn bad(m: impl Into<String>) -> ApiError {
+    ApiError::new(400, m)
 }
 
-/// A random token (32 hex digits).
-pub fn random_token() -> Result<String, String> {
-    let mut b = [0u8; 16];
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| format!("/dev/urandom: {e}"))?;
-    Ok(hex(&b))
+fn forbidden(m: impl Into<String>) -> ApiError {
+    ApiError::new(403, m)
 }
 
-/// What a request did, for the access log.
-#[derive(Debug, Default)]
-struct Outcome {
-    who: Option<String>,
-    records: usize,
-    accepted: usize,
-    rejected: usize,
-    duplicates: usize,
-    superseded: usize,
+/// A server-side failure: the detail goes to the server's log, the client is told to retry.
+fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
+    eprintln!("provincial: {what}: {e}");
+    ApiError::new(503, format!("{what} failed on the platform; retry later"))
+}
+
+/// What an intake request did, for the access log and the unit's upload log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Records in the request.
+    pub records: usize,
+    /// Records stored.
+    pub accepted: usize,
+    /// Records refused.
+    pub rejected: usize,
+    /// Records already stored (by change id).
+    pub duplicates: usize,
+    /// Statistics older than the stored revision.
+    pub superseded: usize,
 }
 
 /// A platform.
@@ -232,8 +141,8 @@ struct Outcome {
 pub struct Platform {
     db: Option<Db>,
     role: Role,
-    tokens: RwLock<Tokens>,
-    token_path: PathBuf,
+    data: PathBuf,
+    registry: Registry,
     log: Mutex<File>,
     /// Per sender: the highest change id stored, behind its own lock (a sender's requests
     /// are applied one at a time).
@@ -241,70 +150,60 @@ pub struct Platform {
     stop: AtomicBool,
 }
 
-/// The key suffix of a statistic type.
-fn suffix(stat_type: u8) -> &'static str {
-    match stat_type {
-        STAT_DAY => "d",
-        STAT_MONTH => "m",
-        _ => "y",
-    }
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn point_key(r: &Record) -> String {
-    match r.stat_type {
-        STAT_REALTIME => format!("{}/{}", r.enterprise, r.data_code),
-        STAT_DAY => format!("{}/{}/d", r.enterprise, r.data_code),
-        STAT_MONTH => format!("{}/{}/m", r.enterprise, r.data_code),
-        _ => format!("{}/{}/y", r.enterprise, r.data_code),
-    }
+fn private_append(path: &std::path::Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
 }
 
-/// (enterprise, data code, stat type) of a point key.
-fn parse_key(key: &str) -> Option<(&str, &str, u8)> {
-    let mut it = key.split('/');
-    let (e, c) = (it.next()?, it.next()?);
-    let st = match it.next() {
-        None => STAT_REALTIME,
-        Some("d") => STAT_DAY,
-        Some("m") => STAT_MONTH,
-        Some("y") => crate::records::STAT_YEAR,
-        Some(_) => return None,
+/// A time of a query: `yyyy-MM-dd` or `yyyy-MM-dd HH:mm:ss` (+08:00).
+fn parse_time(what: &str, s: &str) -> Result<i64, ApiError> {
+    if s.len() == 10 {
+        parse_date(s)
+    } else {
+        parse_stat_date(STAT_REALTIME, s)
+    }
+    .map_err(|e| {
+        bad(format!(
+            "{what}: {e} (give yyyy-MM-dd or yyyy-MM-dd HH:mm:ss)"
+        ))
+    })
+}
+
+/// `[from, to)` of a query, both required, `to` after `from`, at most `max_days` apart.
+fn time_range(from: Option<&str>, to: Option<&str>, max_days: i64) -> Result<(i64, i64), ApiError> {
+    let (Some(f), Some(t)) = (from, to) else {
+        return Err(bad(
+            "give from= and to= (yyyy-MM-dd or yyyy-MM-dd HH:mm:ss; to exclusive)",
+        ));
     };
-    (e.len() == 18 && it.next().is_none()).then_some((e, c, st))
-}
-
-/// The revision stored for the statistic at `ts` in its revision point `_rev/{key}`, and
-/// whether it replaced an earlier one (the sample's value is `revision * 2 + corrected`).
-fn stored_revision(db: &Db, rid: PointId, ts: i64) -> meterdb::Result<Option<(u64, bool)>> {
-    let c = db.read_range(rid, ts, ts + 1)?;
-    Ok(c.values.first().map(|&v| {
-        let v = v as u64;
-        (v >> 1, v & 1 == 1)
-    }))
-}
-
-/// What a point of the platform's database holds, for forwarding.
-#[derive(Clone, Debug)]
-enum Held {
-    /// Samples or a statistic of (enterprise, data code, stat type).
-    Data(String, String, u8),
-    /// The revisions of the statistic point.
-    Revisions(PointId),
-    /// Bookkeeping.
-    Other,
+    let (f, t) = (parse_time("from", f)?, parse_time("to", t)?);
+    if t <= f || t - f > max_days * 86_400_000 {
+        return Err(bad(format!(
+            "`to` must be after `from`, at most {max_days} days later"
+        )));
+    }
+    Ok((f, t))
 }
 
 impl Platform {
-    /// Opens the platform's database, token file and access log in `cfg.data`.
+    /// Opens the platform's database, registry and access log in `cfg.data`.
     pub fn open(cfg: &Config) -> Result<Platform, String> {
-        std::fs::create_dir_all(&cfg.data).map_err(|e| format!("{}: {e}", cfg.data.display()))?;
-        let token_path = cfg.data.join("tokens");
-        let tokens = Tokens::load(&token_path).map_err(|e| e.to_string())?;
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(cfg.data.join("access.log"))
-            .map_err(|e| format!("access log: {e}"))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .create(&cfg.data)
+            .map_err(|e| format!("{}: {e}", cfg.data.display()))?;
+        let registry = Registry::open(&cfg.data)?;
+        std::fs::create_dir_all(cfg.data.join("intake"))
+            .map_err(|e| format!("{}: {e}", cfg.data.join("intake").display()))?;
+        let log =
+            private_append(&cfg.data.join("access.log")).map_err(|e| format!("access log: {e}"))?;
         let db = if cfg.no_store {
             None
         } else {
@@ -325,8 +224,8 @@ impl Platform {
         Ok(Platform {
             db,
             role: cfg.role,
-            tokens: RwLock::new(tokens),
-            token_path,
+            data: cfg.data.clone(),
+            registry,
             log: Mutex::new(log),
             hwm: Mutex::new(hwm),
             stop: AtomicBool::new(false),
@@ -338,157 +237,295 @@ impl Platform {
         self.db.as_ref()
     }
 
-    fn authenticate(&self, auth: Option<&str>, sender: Option<&str>) -> Result<String, Reply> {
-        let (Some(auth), Some(sender)) = (auth, sender) else {
-            return Err(error(
-                401,
-                "authenticate with `Authorization: Bearer TOKEN` and `X-Enterprise-Code: CODE`",
-            ));
-        };
-        let Some(token) = auth.strip_prefix("Bearer ") else {
-            return Err(error(
-                401,
-                "the Authorization header must be `Bearer TOKEN`",
-            ));
-        };
-        if self.tokens.read().verify(sender, token) {
-            return Ok(sender.to_string());
+    /// The registry (units, devices, credentials).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Provincial or national.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    fn store(&self) -> Result<&Db, ApiError> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| ApiError::new(503, "this platform stores nothing (--no-store)"))
+    }
+
+    /// Who an `Authorization` header belongs to (401 when it names no valid credential).
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, ApiError> {
+        self.registry
+            .authenticate(header)
+            .map_err(|e| ApiError::new(401, e.0))
+    }
+
+    /// Appends a line to the access log and syncs it.
+    pub fn log_access(&self, line: &Value) -> Result<(), String> {
+        let mut f = lock(&self.log);
+        writeln!(f, "{line}")
+            .and_then(|_| f.sync_data())
+            .map_err(|e| format!("access log: {e}"))
+    }
+
+    fn unit_for(
+        &self,
+        caller: &Caller,
+        code: &str,
+    ) -> Result<Arc<crate::registry::Unit>, ApiError> {
+        if let Err(e) = check_uscc(code) {
+            return Err(bad(format!("enterprise code {code:?}: {e}")));
         }
-        // A token registered since start-up: read the file again once.
-        if let Ok(t) = Tokens::load(&self.token_path) {
-            let ok = t.verify(sender, token);
-            *self.tokens.write() = t;
-            if ok {
-                return Ok(sender.to_string());
+        if !caller.may_read(code) {
+            return Err(forbidden(format!(
+                "{} may not read unit {code}",
+                caller.who()
+            )));
+        }
+        self.registry
+            .unit(code)
+            .map_err(|e| internal("reading the registry", e))?
+            .ok_or_else(|| ApiError::new(404, format!("no unit {code} is registered")))
+    }
+
+    /// Function 1: registers a device with the enrollment code the caller authenticated with.
+    pub fn register_device(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<RegisterAnswer, ApiError> {
+        let Caller::Enrollment { enterprise, id } = caller else {
+            return Err(forbidden(
+                "register a device with an enrollment code as the bearer token",
+            ));
+        };
+        let req: RegisterRequest = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("the body is not a registration: {e}")))?;
+        if &req.enterprise_code != enterprise {
+            return Err(forbidden(format!(
+                "the enrollment code is not one of unit {}",
+                req.enterprise_code
+            )));
+        }
+        self.registry
+            .register_device(
+                enterprise,
+                id,
+                &req.serial,
+                req.kind.as_deref().unwrap_or("gateway"),
+                req.name.as_deref().unwrap_or(""),
+            )
+            .map_err(bad)
+    }
+
+    /// Function 2: the dictionaries (any authenticated caller).
+    pub fn dictionaries(&self, caller: &Caller, have: Option<u64>) -> Result<Value, ApiError> {
+        match caller {
+            Caller::Anonymous | Caller::Enrollment { .. } => {
+                Err(ApiError::new(401, "authenticate with a bearer token"))
+            }
+            _ => Ok(dictionaries(have)),
+        }
+    }
+
+    /// Function 3: a unit's basic information.
+    pub fn unit_info(&self, caller: &Caller, code: &str) -> Result<Value, ApiError> {
+        let u = self.unit_for(caller, code)?;
+        serde_json::to_value(u.info()).map_err(|e| internal("encoding", e))
+    }
+
+    /// Function 5: a unit's collection configuration; `have` the version the caller holds.
+    pub fn unit_config(
+        &self,
+        caller: &Caller,
+        code: &str,
+        have: Option<u64>,
+    ) -> Result<UnitConfig, ApiError> {
+        let u = self.unit_for(caller, code)?;
+        let changed = have != Some(u.config_version());
+        Ok(UnitConfig {
+            enterprise_code: code.to_string(),
+            version: u.config_version(),
+            changed,
+            items: if changed {
+                u.config_items().to_vec()
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Every registered unit (operators and the national link).
+    pub fn units(&self, caller: &Caller) -> Result<Value, ApiError> {
+        if !matches!(caller, Caller::Operator { .. } | Caller::National { .. }) {
+            return Err(forbidden(
+                "only operators and the national platform list the units",
+            ));
+        }
+        let mut out = Vec::new();
+        for code in self
+            .registry
+            .unit_codes()
+            .map_err(|e| internal("reading the registry", e))?
+        {
+            if let Some(u) = self
+                .registry
+                .unit(&code)
+                .map_err(|e| internal("reading the registry", e))?
+            {
+                out.push(json!({
+                    "enterpriseCode": code,
+                    "name": u.enterprise().name,
+                    "industry": u.enterprise().industry,
+                    "devices": u.info().devices.len(),
+                    "configVersion": u.config_version(),
+                    "items": u.config_items().len(),
+                }));
             }
         }
-        Err(error(
-            401,
-            format!("unknown sender or wrong token for {sender:?}"),
-        ))
+        Ok(json!({"units": out}))
     }
 
-    /// Handles one request and writes it to the access log.
-    pub fn handle(
+    /// Function 6: what the platform received from unit `code` in `[from, to)`, per request.
+    pub fn uploads(
         &self,
-        method: &str,
-        url: &str,
-        auth: Option<&str>,
-        sender: Option<&str>,
-        body: &[u8],
-        remote: &str,
-    ) -> Reply {
-        let mut out = Outcome::default();
-        let (path, query) = url.split_once('?').unwrap_or((url, ""));
-        let r = match (method, path) {
-            ("POST", "/api/upload") => match self.authenticate(auth, sender) {
-                Ok(who) => {
-                    out.who = Some(who.clone());
-                    self.upload(&who, body, &mut out)
-                }
-                Err(r) => {
-                    out.who = sender.map(|s| format!("{s}?"));
-                    r
-                }
-            },
-            ("GET", "/api/health") => reply(200, json!({"ok": true, "serverTime": now_ms()})),
-            ("GET", "/api/units") => self.units(),
-            ("GET", "/api/ranking") => self.ranking(query),
-            ("GET", p) => match p
-                .strip_prefix("/api/units/")
-                .and_then(|x| x.strip_suffix("/daily"))
-            {
-                Some(code) => self.daily(code, query),
-                None => error(404, format!("no endpoint {method} {path}")),
-            },
-            _ => error(404, format!("no endpoint {method} {path}")),
+        caller: &Caller,
+        code: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        self.unit_for(caller, code)?;
+        let (from, to) = time_range(from, to, 3660)?;
+        let path = self.data.join("intake").join(format!("{code}.jsonl"));
+        let f = match File::open(&path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(internal("reading the upload log", e)),
         };
-        let line = json!({
-            "t": now_ms(),
-            "remote": remote,
-            "who": out.who.as_deref().unwrap_or("-"),
-            "method": method,
-            "path": path,
-            "status": r.status,
-            "records": out.records,
-            "accepted": out.accepted,
-            "rejected": out.rejected,
-            "duplicates": out.duplicates,
-            "superseded": out.superseded,
-        });
-        let mut f = self.log.lock();
-        if let Err(e) = writeln!(f, "{line}").and_then(|_| f.sync_data()) {
-            eprintln!("access log: {e}");
-            // A request that cannot be logged is not served.
-            return error(503, format!("access log: {e}"));
+        let mut rows = Vec::new();
+        let mut truncated = false;
+        for line in f.into_iter().flat_map(|f| BufReader::new(f).lines()) {
+            let line = line.map_err(|e| internal("reading the upload log", e))?;
+            let Ok(mut v) = serde_json::from_str::<Value>(&line) else {
+                continue; // a torn last line after a crash
+            };
+            let t = v["t"].as_i64().unwrap_or(0);
+            if t < from || t >= to {
+                continue;
+            }
+            if rows.len() == MAX_UPLOAD_ROWS {
+                truncated = true;
+                break;
+            }
+            v["receivedAt"] = format_datetime(t).into();
+            rows.push(v);
         }
-        r
+        Ok(json!({"enterpriseCode": code, "uploads": rows, "truncated": truncated}))
     }
 
-    fn point_for(
-        &self,
-        db: &Db,
-        key: &str,
-        code: &DataCode,
-        stat_type: u8,
-    ) -> meterdb::Result<PointId> {
-        if let Some(id) = db.point_id(key) {
-            return Ok(id);
-        }
-        let mut meta = code.meta(key.to_string());
-        if stat_type != STAT_REALTIME {
-            // A received statistic is a value per bucket, not a register.
-            meta = meterdb::PointMeta::new(key, meterdb::PointKind::Gauge)
-                .with_unit(code.energy.unit)
-                .with_energy_type(code.energy.code)
-                .with_tag("stat", stat_type.to_string());
-        }
-        match db.define_point(meta) {
-            Ok(id) => Ok(id),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => db.point_id(key).ok_or(e),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn upload(&self, who: &str, body: &[u8], out: &mut Outcome) -> Reply {
-        let v: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(e) => return error(400, format!("the body is not JSON: {e}")),
+    /// Function 4: checks and stores the records of `POST /api/v1/data`. A device sends its
+    /// own unit's records for the data items of the unit's configuration; on a national
+    /// platform the national link sends any unit's records.
+    pub fn ingest(&self, caller: &Caller, body: &[u8]) -> Result<(Value, Outcome), ApiError> {
+        let unit = match (self.role, caller) {
+            (Role::Provincial, Caller::Device { enterprise, .. }) => Some(
+                self.registry
+                    .unit(enterprise)
+                    .map_err(|e| internal("reading the registry", e))?
+                    .ok_or_else(|| forbidden(format!("unit {enterprise} is not registered")))?,
+            ),
+            (Role::National, Caller::National { .. }) => None,
+            (Role::Provincial, _) => {
+                return Err(forbidden(
+                    "data is uploaded by a registered device of the unit",
+                ))
+            }
+            (Role::National, _) => {
+                return Err(forbidden(
+                    "the national platform takes data from a province's credentials",
+                ))
+            }
         };
-        let Value::Array(items) = v else {
-            return error(400, "the body must be a JSON array of records");
+        let who = caller.who();
+        let items: Vec<&RawValue> = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("the body must be a JSON array of records: {e}")))?;
+        if items.len() > MAX_RECORDS {
+            return Err(ApiError::new(
+                413,
+                format!(
+                    "{} records; at most {MAX_RECORDS} in one request",
+                    items.len()
+                ),
+            ));
+        }
+        let mut out = Outcome {
+            records: items.len(),
+            ..Outcome::default()
         };
-        out.records = items.len();
-        let hwm = self.hwm.lock().entry(who.to_string()).or_default().clone();
-        let mut hwm = hwm.lock();
+        let hwm = lock(&self.hwm).entry(who.clone()).or_default().clone();
+        let mut hwm = lock(&hwm);
         let mut rejected = Vec::new();
+        let mut reject = |i: usize, code: Option<&Value>, field: &str, reason: String| {
+            out.rejected += 1;
+            if rejected.len() < MAX_REJECTED_LISTED {
+                let code = code.filter(|c| c.as_str().is_some_and(|s| s.len() <= 64));
+                rejected
+                    .push(json!({"index": i, "dataCode": code, "field": field, "reason": reason}));
+            }
+        };
         let mut good = Vec::with_capacity(items.len());
         let mut top = *hwm;
-        let mut duplicates = 0;
-        let mut superseded = 0;
-        for (i, item) in items.iter().enumerate() {
-            match check(item) {
-                Err(e) => rejected.push(json!({
-                    "index": i,
-                    "dataCode": item.get("dataCode"),
-                    "field": e.field,
-                    "reason": e.reason,
-                })),
-                Ok(c) if self.role == Role::Provincial && c.record.enterprise != who => {
-                    rejected.push(json!({
-                        "index": i,
-                        "dataCode": item.get("dataCode"),
-                        "field": "enterpriseCode",
-                        "reason": format!("{} is not the authenticated enterprise {who}", c.record.enterprise),
-                    }))
+        let (mut first_id, mut last_id) = (u64::MAX, 0u64);
+        for (i, raw) in items.iter().enumerate() {
+            let item: Value = match serde_json::from_str(raw.get()) {
+                Ok(v) => v,
+                Err(e) => {
+                    reject(i, None, "record", format!("not JSON: {e}"));
+                    continue;
                 }
-                Ok(c) => match c.record.id {
-                    Some(id) if id <= *hwm && *hwm > 0 => duplicates += 1,
-                    _ => {
-                        top = top.max(c.record.id.unwrap_or(0));
-                        good.push(c);
+            };
+            let c = match check(&item) {
+                Ok(c) => c,
+                Err(e) => {
+                    reject(i, item.get("dataCode"), e.field, e.reason);
+                    continue;
+                }
+            };
+            if let Some(u) = &unit {
+                let ent = &u.enterprise().enterprise_code;
+                if &c.record.enterprise != ent {
+                    reject(
+                        i,
+                        item.get("dataCode"),
+                        "enterpriseCode",
+                        format!("{} is not the device's unit {ent}", c.record.enterprise),
+                    );
+                    continue;
+                }
+                if u.item(&c.record.data_code).is_none() {
+                    reject(
+                        i,
+                        item.get("dataCode"),
+                        "dataCode",
+                        format!(
+                            "{} is not in the collection configuration of unit {ent} (version {})",
+                            c.record.data_code,
+                            u.config_version()
+                        ),
+                    );
+                    continue;
+                }
+            }
+            match c.record.id {
+                Some(id) if id <= *hwm && *hwm > 0 => out.duplicates += 1,
+                _ => {
+                    if let Some(id) = c.record.id {
+                        top = top.max(id);
+                        first_id = first_id.min(id);
+                        last_id = last_id.max(id);
                     }
-                },
+                    good.push(c);
+                }
             }
         }
         if let Some(db) = &self.db {
@@ -496,14 +533,14 @@ impl Platform {
             // Revisions stored by this request, per (revision point, period).
             let mut revs: HashMap<(PointId, i64), u64> = HashMap::new();
             let mut last_key = String::new();
-            let mut last_id = 0;
+            let mut last_pid = 0;
             for c in &good {
                 let key = point_key(&c.record);
                 if key != last_key {
-                    last_id = match self.point_for(db, &key, &c.code, c.record.stat_type) {
-                        Ok(id) => id,
-                        Err(e) => return error(503, format!("storing {key}: {e}")),
-                    };
+                    let item = unit.as_ref().and_then(|u| u.item(&c.record.data_code));
+                    last_pid = self
+                        .point_for(db, &key, &c.code, item, c.record.stat_type)
+                        .map_err(|e| internal("storing the records", e))?;
                     last_key = key;
                 }
                 let r = &c.record;
@@ -511,24 +548,20 @@ impl Platform {
                     // The statistic of the highest revision is kept: an older one arriving
                     // later is not stored.
                     let rkey = format!("_rev/{last_key}");
-                    let rid = match db
+                    let rid = db
                         .point_id(&rkey)
                         .map(Ok)
                         .unwrap_or_else(|| db.ensure_point(&rkey))
-                    {
-                        Ok(id) => id,
-                        Err(e) => return error(503, format!("storing {rkey}: {e}")),
-                    };
+                        .map_err(|e| internal("storing the records", e))?;
                     let stored = match revs.get(&(rid, r.stat_ts)) {
                         Some(&x) => Some(x),
-                        None => match stored_revision(db, rid, r.stat_ts) {
-                            Ok(x) => x.map(|x| x.0),
-                            Err(e) => return error(503, format!("reading {rkey}: {e}")),
-                        },
+                        None => stored_revision(db, rid, r.stat_ts)
+                            .map_err(|e| internal("storing the records", e))?
+                            .map(|x| x.0),
                     };
                     let rev = r.revision.unwrap_or(0);
                     if stored.is_some_and(|s| rev < s) {
-                        superseded += 1;
+                        out.superseded += 1;
                         continue;
                     }
                     revs.insert((rid, r.stat_ts), rev);
@@ -537,7 +570,7 @@ impl Platform {
                     batch.put(rid, r.stat_ts, (rev * 2 + u64::from(corrected)) as f64);
                 }
                 batch.put_with_quality(
-                    last_id,
+                    last_pid,
                     r.stat_ts,
                     r.value,
                     quality_of(r.valid, r.input_type),
@@ -545,120 +578,189 @@ impl Platform {
             }
             if top > *hwm {
                 let key = format!("_hwm/{who}");
-                let id = match db
+                let id = db
                     .point_id(&key)
                     .map(Ok)
                     .unwrap_or_else(|| db.ensure_point(&key))
-                {
-                    Ok(id) => id,
-                    Err(e) => return error(503, format!("storing {key}: {e}")),
-                };
+                    .map_err(|e| internal("storing the records", e))?;
                 batch.put(id, 0, top as f64);
             }
-            if let Err(e) = db.write(&batch) {
-                return error(503, format!("storing the records: {e}"));
-            }
+            db.write(&batch)
+                .map_err(|e| internal("storing the records", e))?;
         }
         *hwm = top;
-        out.accepted = good.len() - superseded;
-        out.rejected = rejected.len();
-        out.duplicates = duplicates;
-        out.superseded = superseded;
-        reply(
-            200,
+        out.accepted = good.len() - out.superseded;
+        let now = now_ms();
+        let log_code = match &unit {
+            Some(u) => u.enterprise().enterprise_code.clone(),
+            None => who.clone(),
+        };
+        let mut entry = json!({
+            "t": now,
+            "device": who,
+            "records": out.records,
+            "accepted": out.accepted,
+            "rejected": out.rejected,
+            "duplicates": out.duplicates,
+            "superseded": out.superseded,
+        });
+        if last_id > 0 {
+            entry["firstId"] = first_id.into();
+            entry["lastId"] = last_id.into();
+        }
+        let path = self.data.join("intake").join(format!("{log_code}.jsonl"));
+        private_append(&path)
+            .and_then(|mut f| {
+                writeln!(f, "{entry}")?;
+                f.sync_data()
+            })
+            .map_err(|e| internal("the upload log", e))?;
+        Ok((
             json!({
                 "ok": true,
-                "accepted": good.len() - superseded,
-                "duplicates": duplicates,
-                "superseded": superseded,
+                "accepted": out.accepted,
+                "duplicates": out.duplicates,
+                "superseded": out.superseded,
                 "rejected": rejected,
-                "serverTime": now_ms(),
+                "rejectedCount": out.rejected,
+                "serverTime": now,
             }),
-        )
+            out,
+        ))
     }
 
-    fn units(&self) -> Reply {
-        let Some(db) = &self.db else {
-            return error(503, "this platform stores nothing (--no-store)");
-        };
-        let mut units: HashMap<&str, usize> = HashMap::new();
-        let pts = db.points(&PointFilter::default());
-        for (_, m) in &pts {
-            if let Some((e, _, STAT_REALTIME)) = parse_key(&m.key) {
-                *units.entry(e).or_default() += 1;
-            }
+    fn point_for(
+        &self,
+        db: &Db,
+        key: &str,
+        code: &DataCode,
+        item: Option<&ConfigItem>,
+        stat_type: u8,
+    ) -> meterdb::Result<PointId> {
+        if let Some(id) = db.point_id(key) {
+            return Ok(id);
         }
-        let mut list: Vec<_> = units.into_iter().collect();
-        list.sort();
-        reply(
-            200,
-            json!({"units": list.iter().map(|(e, n)| json!({"enterpriseCode": e, "points": n})).collect::<Vec<_>>()}),
-        )
+        let meta = if stat_type != STAT_REALTIME {
+            // A received statistic is a value per bucket, not a register.
+            meterdb::PointMeta::new(key, meterdb::PointKind::Gauge)
+                .with_unit(code.energy.unit)
+                .with_energy_type(code.energy.code)
+                .with_tag("stat", stat_type.to_string())
+        } else if let Some(cfg) = item.and_then(|i| i.to_collection_config().ok()) {
+            let mut m = cfg.to_point_meta(None);
+            m.key = key.to_string();
+            m
+        } else {
+            code.meta(key.to_string())
+        };
+        match db.define_point(meta) {
+            Ok(id) => Ok(id),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => db.point_id(key).ok_or(e),
+            Err(e) => Err(e),
+        }
     }
 
-    /// The consumption registers of a unit, by energy type.
-    fn consumption_points(&self, db: &Db, ent: &str) -> Vec<(String, PointId)> {
-        let f = PointFilter {
-            key_prefix: Some(format!("{ent}/")),
-            ..Default::default()
+    /// History: the buckets of one data item of a unit at a granularity, from the engine's
+    /// rollup tiers, with their quality counts.
+    pub fn history(&self, caller: &Caller, q: &HashMap<String, String>) -> Result<Value, ApiError> {
+        let get = |k: &str| q.get(k).map(String::as_str);
+        let ent = get("enterpriseCode").ok_or_else(|| bad("enterpriseCode= is required"))?;
+        if let Err(e) = check_uscc(ent) {
+            return Err(bad(format!("enterprise code {ent:?}: {e}")));
+        }
+        if !caller.may_read(ent) {
+            return Err(forbidden(format!(
+                "{} may not read unit {ent}",
+                caller.who()
+            )));
+        }
+        let code = get("dataCode").ok_or_else(|| bad("dataCode= is required"))?;
+        DataCode::parse(code).map_err(|e| bad(format!("dataCode: {e}")))?;
+        let g = get("granularity")
+            .ok_or_else(|| bad("granularity= is required (minute, hour, day, month or year)"))?;
+        let tier = Tier::parse(g).map_err(|_| {
+            bad(format!(
+                "granularity {g:?} is not minute, hour, day, month or year"
+            ))
+        })?;
+        let (from, to) = time_range(get("from"), get("to"), 3660 * 10)?;
+        let bucket_ms: i64 = match tier {
+            Tier::Minute => 60_000,
+            Tier::Hour => 3_600_000,
+            Tier::Day => 86_400_000,
+            Tier::Month => 28 * 86_400_000,
+            _ => 365 * 86_400_000,
         };
-        let mut out: Vec<(String, PointId)> = db
-            .points(&f)
-            .into_iter()
-            .filter_map(|(id, m)| {
-                let (_, code, st) = parse_key(&m.key)?;
-                let c = DataCode::parse(code).ok()?;
-                (st == STAT_REALTIME
-                    && c.measure == Measure::Consumption
-                    && c.energy.kgce_per_unit > 0.0)
-                    .then(|| (c.energy.code.to_string(), id))
+        if (to - from) / bucket_ms > MAX_HISTORY_ROWS {
+            return Err(bad(format!("more than {MAX_HISTORY_ROWS} buckets: narrow from/to or take a coarser granularity")));
+        }
+        let db = self.store()?;
+        let key = format!("{ent}/{code}");
+        let id = db
+            .point_id(&key)
+            .ok_or_else(|| ApiError::new(404, format!("no data of {code} for unit {ent}")))?;
+        let meta = db.point(id);
+        let rows = db
+            .rollup(id, tier, from, to)
+            .map_err(|e| internal("reading the tiers", e))?;
+        let fmt = |ts: i64| format_datetime(ts);
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let b = &r.bucket;
+                let some = b.count > 0;
+                json!({
+                    "start": fmt(b.start),
+                    "end": fmt(r.end),
+                    "count": b.count,
+                    "mean": r.mean,
+                    "min": some.then_some(b.min),
+                    "max": some.then_some(b.max),
+                    "first": some.then_some(b.first),
+                    "last": some.then_some(b.last),
+                    "sum": some.then_some(b.sum),
+                    "consumption": r.consumption,
+                    "expected": r.expected,
+                    "completeness": r.completeness,
+                    "invalid": b.invalid,
+                    "manual": b.manual,
+                    "estimated": b.estimated,
+                    "backward": b.backward,
+                })
             })
             .collect();
-        out.sort();
-        out
+        Ok(json!({
+            "enterpriseCode": ent,
+            "dataCode": code,
+            "granularity": tier.as_str(),
+            "unit": meta.map(|m| m.unit),
+            "rows": rows,
+        }))
     }
 
-    fn range(query: &str) -> Result<(i64, i64), Reply> {
-        let mut from = None;
-        let mut to = None;
-        for kv in query.split('&') {
-            match kv.split_once('=') {
-                Some(("from", v)) => from = Some(v),
-                Some(("to", v)) => to = Some(v),
-                _ => {}
-            }
-        }
-        let (Some(f), Some(t)) = (from, to) else {
-            return Err(error(
-                400,
-                "give from=yyyy-MM-dd&to=yyyy-MM-dd (to exclusive)",
-            ));
-        };
-        let f = parse_date(f).map_err(|e| error(400, format!("from: {e}")))?;
-        let t = parse_date(t).map_err(|e| error(400, format!("to: {e}")))?;
-        if t <= f || t - f > 400 * 86_400_000 {
-            return Err(error(
-                400,
-                "`to` must be after `from`, at most 400 days later",
-            ));
-        }
-        Ok((f, t))
-    }
-
-    fn daily(&self, ent: &str, query: &str) -> Reply {
-        let Some(db) = &self.db else {
-            return error(503, "this platform stores nothing (--no-store)");
-        };
+    /// Per day of `[from, to)`: unit `ent`'s consumption in kgce with the previous day's
+    /// and the year before's (同比), in total and per energy type.
+    pub fn daily(
+        &self,
+        caller: &Caller,
+        ent: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Value, ApiError> {
         if let Err(e) = check_uscc(ent) {
-            return error(400, format!("enterprise code {ent:?}: {e}"));
+            return Err(bad(format!("enterprise code {ent:?}: {e}")));
         }
-        let (from, to) = match Self::range(query) {
-            Ok(r) => r,
-            Err(r) => return r,
-        };
+        if !caller.may_read(ent) {
+            return Err(forbidden(format!(
+                "{} may not read unit {ent}",
+                caller.who()
+            )));
+        }
+        let db = self.store()?;
+        let (from, to) = time_range(from, to, 400)?;
         let pts = self.consumption_points(db, ent);
         if pts.is_empty() {
-            return error(404, format!("no consumption data of {ent}"));
+            return Err(ApiError::new(404, format!("no consumption data of {ent}")));
         }
         let mut groups: Vec<(String, Vec<PointId>)> = Vec::new();
         for (e, id) in &pts {
@@ -668,16 +770,15 @@ impl Platform {
             }
         }
         let all: Vec<PointId> = pts.iter().map(|p| p.1).collect();
-        let total = match db.compare(&all, Tier::Day, from, to, Some(CoalUnit::Kgce)) {
-            Ok(t) => t,
-            Err(e) => return error(500, e.to_string()),
-        };
+        let total = db
+            .compare(&all, Tier::Day, from, to, Some(CoalUnit::Kgce))
+            .map_err(|e| internal("reading the tiers", e))?;
         let mut by_energy = Vec::new();
         for (e, ids) in &groups {
-            match db.compare(ids, Tier::Day, from, to, Some(CoalUnit::Kgce)) {
-                Ok(rows) => by_energy.push((e, rows)),
-                Err(e) => return error(500, e.to_string()),
-            }
+            let rows = db
+                .compare(ids, Tier::Day, from, to, Some(CoalUnit::Kgce))
+                .map_err(|e| internal("reading the tiers", e))?;
+            by_energy.push((e, rows));
         }
         let days: Vec<Value> = total
             .iter()
@@ -706,20 +807,23 @@ impl Platform {
                 })
             })
             .collect();
-        reply(
-            200,
-            json!({"enterpriseCode": ent, "unit": "kgce", "days": days}),
-        )
+        Ok(json!({"enterpriseCode": ent, "unit": "kgce", "days": days}))
     }
 
-    fn ranking(&self, query: &str) -> Reply {
-        let Some(db) = &self.db else {
-            return error(503, "this platform stores nothing (--no-store)");
-        };
-        let (from, to) = match Self::range(query) {
-            Ok(r) => r,
-            Err(r) => return r,
-        };
+    /// Units ranked by consumption in tce over `[from, to)` (operators and the national link).
+    pub fn ranking(
+        &self,
+        caller: &Caller,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        if !matches!(caller, Caller::Operator { .. } | Caller::National { .. }) {
+            return Err(forbidden(
+                "only operators and the national platform read the ranking",
+            ));
+        }
+        let db = self.store()?;
+        let (from, to) = time_range(from, to, 400)?;
         let mut ents: Vec<String> = db
             .points(&PointFilter::default())
             .iter()
@@ -737,13 +841,10 @@ impl Platform {
             if ids.is_empty() {
                 continue;
             }
-            match db.coal_sum(&ids, Tier::Day, from, to, CoalUnit::Tce) {
-                Ok(r) => {
-                    let t: f64 = r.iter().filter_map(|x| x.consumption).sum();
-                    rows.push((e, t));
-                }
-                Err(e) => return error(500, e.to_string()),
-            }
+            let r = db
+                .coal_sum(&ids, Tier::Day, from, to, CoalUnit::Tce)
+                .map_err(|e| internal("reading the tiers", e))?;
+            rows.push((e, r.iter().filter_map(|x| x.consumption).sum::<f64>()));
         }
         rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let list: Vec<Value> = rows
@@ -751,10 +852,36 @@ impl Platform {
             .enumerate()
             .map(|(i, (e, t))| json!({"rank": i + 1, "enterpriseCode": e, "tce": t}))
             .collect();
-        reply(
-            200,
+        Ok(
             json!({"from": format_stat_date(STAT_DAY, from), "to": format_stat_date(STAT_DAY, to), "unit": "tce", "ranking": list}),
         )
+    }
+
+    /// The platform's state (anyone).
+    pub fn health(&self) -> Value {
+        json!({"ok": true, "role": self.role.as_str(), "serverTime": now_ms()})
+    }
+
+    /// The consumption registers of a unit, by energy type.
+    fn consumption_points(&self, db: &Db, ent: &str) -> Vec<(String, PointId)> {
+        let f = PointFilter {
+            key_prefix: Some(format!("{ent}/")),
+            ..Default::default()
+        };
+        let mut out: Vec<(String, PointId)> = db
+            .points(&f)
+            .into_iter()
+            .filter_map(|(id, m)| {
+                let (_, code, st) = parse_key(&m.key)?;
+                let c = DataCode::parse(code).ok()?;
+                (st == STAT_REALTIME
+                    && c.measure == Measure::Consumption
+                    && c.energy.kgce_per_unit > 0.0)
+                    .then(|| (c.energy.code.to_string(), id))
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// Forwards the received statistics (day, month, year) to the national platform through
@@ -826,291 +953,55 @@ impl Platform {
     }
 }
 
-/// A running HTTP server.
-pub struct Running {
-    server: Arc<tiny_http::Server>,
-    threads: Vec<JoinHandle<()>>,
-    /// The address it listens on.
-    pub addr: std::net::SocketAddr,
-}
-
-impl std::fmt::Debug for Running {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("addr", &self.addr).finish()
+/// The key suffix of a statistic type.
+fn suffix(stat_type: u8) -> &'static str {
+    match stat_type {
+        STAT_DAY => "d",
+        STAT_MONTH => "m",
+        _ => "y",
     }
 }
 
-impl Running {
-    /// Stops accepting requests and waits for the worker threads.
-    pub fn stop(self) {
-        for _ in &self.threads {
-            self.server.unblock();
-        }
-        for t in self.threads {
-            let _ = t.join();
-        }
+fn point_key(r: &Record) -> String {
+    match r.stat_type {
+        STAT_REALTIME => format!("{}/{}", r.enterprise, r.data_code),
+        STAT_DAY => format!("{}/{}/d", r.enterprise, r.data_code),
+        STAT_MONTH => format!("{}/{}/m", r.enterprise, r.data_code),
+        _ => format!("{}/{}/y", r.enterprise, r.data_code),
     }
 }
 
-fn header<'a>(req: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
-    req.headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+/// (enterprise, data code, stat type) of a point key.
+fn parse_key(key: &str) -> Option<(&str, &str, u8)> {
+    let mut it = key.split('/');
+    let (e, c) = (it.next()?, it.next()?);
+    let st = match it.next() {
+        None => STAT_REALTIME,
+        Some("d") => STAT_DAY,
+        Some("m") => STAT_MONTH,
+        Some("y") => crate::records::STAT_YEAR,
+        Some(_) => return None,
+    };
+    (e.len() == 18 && it.next().is_none()).then_some((e, c, st))
 }
 
-/// Serves `platform` on `addr` with `threads` worker threads.
-pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Running, String> {
-    let server =
-        Arc::new(tiny_http::Server::http(addr).map_err(|e| format!("listen on {addr}: {e}"))?);
-    let local = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| "not an IP listener".to_string())?;
-    let threads = (0..threads.max(1))
-        .map(|_| {
-            let (server, platform) = (server.clone(), platform.clone());
-            std::thread::spawn(move || {
-                while let Ok(mut req) = server.recv() {
-                    let remote = req.remote_addr().map(|a| a.to_string()).unwrap_or_default();
-                    let mut body = Vec::new();
-                    let too_big = req.body_length().is_some_and(|n| n > MAX_BODY);
-                    let r = if too_big
-                        || req
-                            .as_reader()
-                            .take(MAX_BODY as u64 + 1)
-                            .read_to_end(&mut body)
-                            .is_err()
-                        || body.len() > MAX_BODY
-                    {
-                        error(413, format!("the body must be at most {MAX_BODY} bytes"))
-                    } else {
-                        platform.handle(
-                            &req.method().to_string(),
-                            req.url(),
-                            header(&req, "Authorization"),
-                            header(&req, "X-Enterprise-Code"),
-                            &body,
-                            &remote,
-                        )
-                    };
-                    let resp = tiny_http::Response::from_string(r.body.to_string())
-                        .with_status_code(r.status)
-                        .with_header(
-                            tiny_http::Header::from_bytes(
-                                &b"Content-Type"[..],
-                                &b"application/json"[..],
-                            )
-                            .expect("a valid header"),
-                        );
-                    let _ = req.respond(resp);
-                }
-            })
-        })
-        .collect();
-    Ok(Running {
-        server,
-        threads,
-        addr: local,
-    })
+/// The revision stored for the statistic at `ts` in its revision point `_rev/{key}`, and
+/// whether it replaced an earlier one (the sample's value is `revision * 2 + corrected`).
+fn stored_revision(db: &Db, rid: PointId, ts: i64) -> meterdb::Result<Option<(u64, bool)>> {
+    let c = db.read_range(rid, ts, ts + 1)?;
+    Ok(c.values.first().map(|&v| {
+        let v = v as u64;
+        (v >> 1, v & 1 == 1)
+    }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::industry::{uscc_with_check, Industry, Plant};
-
-    const TOKEN: &str = "unit-test-token-0123456789";
-
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("meterdb-prov-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    fn cfg(dir: &Path) -> Config {
-        Config {
-            data: dir.to_path_buf(),
-            role: Role::Provincial,
-            no_store: false,
-            national: None,
-        }
-    }
-
-    /// Real-time records of a plant's days `[from, from + days)`, ids from `id0`.
-    fn records(p: &Plant, from: i64, days: i64, id0: u64) -> Vec<Record> {
-        let mut id = id0;
-        let mut out = Vec::new();
-        for (m, s) in p
-            .meters
-            .iter()
-            .zip(p.samples(from, from + days * 86_400_000))
-        {
-            for (ts, v) in s {
-                id += 1;
-                out.push(Record {
-                    enterprise: p.enterprise.clone(),
-                    data_code: m.code.text(),
-                    value: v,
-                    input_type: 1,
-                    stat_type: STAT_REALTIME,
-                    stat_ts: ts,
-                    valid: true,
-                    id: Some(id),
-                    revision: None,
-                    corrected: false,
-                });
-            }
-        }
-        out
-    }
-
-    fn post(p: &Platform, ent: &str, token: &str, body: &str) -> Reply {
-        p.handle(
-            "POST",
-            "/api/upload",
-            Some(&format!("Bearer {token}")),
-            Some(ent),
-            body.as_bytes(),
-            "test",
-        )
-    }
-
-    #[test]
-    fn tokens_are_hashed_duplicates_dropped_after_restart_and_bad_records_named() {
-        let dir = tmp("dup");
-        let ent = uscc_with_check("91350100MA2D00001").unwrap();
-        add_token(&dir, &ent, TOKEN).unwrap();
-        let file = std::fs::read_to_string(dir.join("tokens")).unwrap();
-        assert!(!file.contains(TOKEN) && file.starts_with(&ent));
-        let start = parse_date("2026-01-01").unwrap();
-        let plant = Plant::new(Industry::Power, &ent, 3, 7, start, 900_000, 1);
-        let recs = records(&plant, start, 1, 0);
-        let body = crate::records::to_body(&recs, start);
-        {
-            let p = Platform::open(&cfg(&dir)).unwrap();
-            assert_eq!(post(&p, &ent, "wrong-token-0123456789", &body).status, 401);
-            assert_eq!(post(&p, &ent, TOKEN, "{\"a\":1}").status, 400);
-            let r = post(&p, &ent, TOKEN, &body);
-            assert_eq!(r.body["accepted"], recs.len());
-        }
-        // After a restart, the same records are duplicates; a bad one is named.
-        let p = Platform::open(&cfg(&dir)).unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v[3]["statDate"] = "2026-01-01 25:00:00".into();
-        let r = post(&p, &ent, TOKEN, &v.to_string());
-        assert_eq!(r.status, 200);
-        assert_eq!(r.body["accepted"], 0);
-        assert_eq!(r.body["duplicates"], recs.len() - 1);
-        assert_eq!(r.body["rejected"][0]["index"], 3);
-        assert_eq!(r.body["rejected"][0]["field"], "statDate");
-        // Another enterprise's record, with this enterprise's token: refused.
-        let other = uscc_with_check("91350100MA2D00002").unwrap();
-        let mut r0 = recs[0].clone();
-        r0.enterprise = other;
-        r0.id = Some(1 << 40);
-        let r = post(&p, &ent, TOKEN, &crate::records::to_body(&[r0], start));
-        assert_eq!(r.body["rejected"][0]["field"], "enterpriseCode");
-        let log = std::fs::read_to_string(dir.join("access.log")).unwrap();
-        assert_eq!(log.lines().count(), 5, "one line per request");
-        assert!(log.lines().next().unwrap().contains("\"status\":401"));
-        drop(p);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn daily_consumption_with_year_over_year_and_ranking() {
-        let dir = tmp("yoy");
-        let a = uscc_with_check("91350100MA2Y00001").unwrap();
-        let b = uscc_with_check("91350100MA2Y00002").unwrap();
-        add_token(&dir, &a, TOKEN).unwrap();
-        add_token(&dir, &b, TOKEN).unwrap();
-        let p = Platform::open(&cfg(&dir)).unwrap();
-        let last_year = parse_date("2025-01-01").unwrap();
-        let this_year = parse_date("2026-01-01").unwrap();
-        let small = Plant::new(Industry::Power, &a, 1, 7, last_year, 900_000, 400);
-        let big = Plant::new(Industry::Steel, &b, 2, 21, this_year, 900_000, 3);
-        let body = |p: &Plant, from: i64, id0: u64| {
-            crate::records::to_body(&records(p, from, 3, id0), from)
-        };
-        assert_eq!(post(&p, &a, TOKEN, &body(&small, last_year, 0)).status, 200);
-        assert_eq!(
-            post(&p, &a, TOKEN, &body(&small, this_year, 1 << 30)).status,
-            200
-        );
-        assert_eq!(post(&p, &b, TOKEN, &body(&big, this_year, 0)).status, 200);
-        let r = p.handle(
-            "GET",
-            &format!("/api/units/{a}/daily?from=2026-01-01&to=2026-01-03"),
-            None,
-            None,
-            b"",
-            "t",
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        let days = r.body["days"].as_array().unwrap();
-        assert_eq!(days.len(), 2);
-        for d in days {
-            let (now, then) = (
-                d["kgce"].as_f64().unwrap(),
-                d["yearAgoKgce"].as_f64().unwrap(),
-            );
-            assert!(now > 0.0 && then > 0.0);
-            let pct = d["yoyPct"].as_f64().unwrap();
-            assert!(((now - then) / then * 100.0 - pct).abs() < 1e-9);
-            let sum: f64 = d["byEnergy"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["kgce"].as_f64().unwrap())
-                .sum();
-            assert!((sum - now).abs() < 1e-6 * now);
-        }
-        let r = p.handle(
-            "GET",
-            "/api/ranking?from=2026-01-01&to=2026-01-03",
-            None,
-            None,
-            b"",
-            "t",
-        );
-        let rk = r.body["ranking"].as_array().unwrap();
-        assert_eq!(rk.len(), 2);
-        assert_eq!(
-            rk[0]["enterpriseCode"],
-            b.as_str(),
-            "the steel works consumes more"
-        );
-        assert!(rk[0]["tce"].as_f64() > rk[1]["tce"].as_f64());
-        let r = p.handle(
-            "GET",
-            "/api/ranking?from=2026-01-03&to=2026-01-01",
-            None,
-            None,
-            b"",
-            "t",
-        );
-        assert_eq!(r.status, 400);
-        let r = p.handle(
-            "GET",
-            "/api/units/123/daily?from=2026-01-01&to=2026-01-03",
-            None,
-            None,
-            b"",
-            "t",
-        );
-        assert_eq!(r.status, 400);
-        // Paths that only look like a query: answered, never a panic.
-        for path in [
-            "/api/units/daily",
-            "/api/units//daily",
-            "/api/unitsdaily",
-            "/x",
-        ] {
-            let r = p.handle("GET", path, None, None, b"", "t");
-            assert!(r.status == 404 || r.status == 400, "{path}: {}", r.status);
-        }
-        drop(p);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+/// What a point of the platform's database holds, for forwarding.
+#[derive(Clone, Debug)]
+enum Held {
+    /// Samples or a statistic of (enterprise, data code, stat type).
+    Data(String, String, u8),
+    /// The revisions of the statistic point.
+    Revisions(PointId),
+    /// Bookkeeping.
+    Other,
 }

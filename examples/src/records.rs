@@ -382,7 +382,7 @@ mod tests {
         let ent = crate::industry::uscc_with_check("91350100M000100Y4").unwrap();
         let r = Record {
             enterprise: ent,
-            data_code: "3300100102".into(),
+            data_code: "3300400150020001".into(),
             value: 1234.5,
             input_type: 1,
             stat_type: 0,
@@ -403,7 +403,7 @@ mod tests {
         assert_eq!(bad("statType", json!(7)).field, "statType");
         assert_eq!(bad("statDate", json!("2026-01-01")).field, "statDate");
         assert_eq!(bad("enterpriseCode", json!("123")).field, "enterpriseCode");
-        assert_eq!(bad("dataCode", json!("9999100102")).field, "dataCode");
+        assert_eq!(bad("dataCode", json!("3300100102")).field, "dataCode");
         assert_eq!(bad("valid", json!(2)).field, "valid");
         assert_eq!(bad("extra", json!(1)).reason, "unknown field \"extra\"");
         assert_eq!(bad("revision", json!(-1)).field, "revision");

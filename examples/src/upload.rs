@@ -37,8 +37,6 @@ pub struct Destination {
     pub url: String,
     /// Bearer token.
     pub token: String,
-    /// The sender's code (header `X-Enterprise-Code`).
-    pub sender: String,
     /// The cursor.
     pub cursor: String,
     /// How long to leave the destination alone after a failure.
@@ -64,7 +62,7 @@ pub enum Pass {
 
 impl Destination {
     /// A destination, creating its cursor (from the database's first change) if needed.
-    pub fn open(db: &Db, url: &str, token: &str, sender: &str) -> meterdb::Result<Destination> {
+    pub fn open(db: &Db, url: &str, token: &str) -> meterdb::Result<Destination> {
         let cursor = cursor_name(url);
         if !db.cursors().iter().any(|c| c.name == cursor) {
             db.create_cursor(&cursor, CursorStart::Beginning)?;
@@ -72,7 +70,6 @@ impl Destination {
         Ok(Destination {
             url: url.to_string(),
             token: token.to_string(),
-            sender: sender.to_string(),
             cursor,
             retry: Duration::from_millis(300),
             batch: 5000,
@@ -93,7 +90,6 @@ impl Destination {
             .post(&self.url)
             .set("Content-Type", "application/json")
             .set("Authorization", &format!("Bearer {}", self.token))
-            .set("X-Enterprise-Code", &self.sender)
             .send_string(body);
         match r {
             Ok(resp) => {

@@ -10,16 +10,34 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meterdb::{Db, Options, Quality, Tier, TierSet};
-use meterdb_examples::industry::{uscc_with_check, Industry, Measure, Plant};
-use meterdb_examples::provincial::{add_token, serve, Config, Platform, Role};
+use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::industry::{
+    energy_type, uscc_with_check, DataCode, Industry, Measure, Plant,
+};
+use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY, STAT_REALTIME};
+use meterdb_examples::registry::Registry;
+use meterdb_examples::server::serve;
 use meterdb_examples::upload::Destination;
 
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
 const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
-const TOKEN: &str = "corr-token-0123456789abcdef";
 const PROVINCE: &str = "PROVINCE35";
-const PROVINCE_TOKEN: &str = "province-token-0123456789";
+
+/// Registers a steel works of 7 points at the platform in `data`; its enrollment code.
+fn add_unit(data: &Path, ent: &str) -> String {
+    let info = EnterpriseInfo {
+        enterprise_code: ent.into(),
+        name: "steel works".into(),
+        region_code: "350100".into(),
+        industry: "steel".into(),
+        industry_code: Industry::Steel.classification().into(),
+    };
+    Registry::open(data)
+        .unwrap()
+        .add_unit(info, standard_config(Industry::Steel, 7, 60_000))
+        .unwrap()
+}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meterdb-corr-{name}-{}", std::process::id()));
@@ -28,17 +46,12 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn post(p: &Platform, who: &str, token: &str, recs: &[Record]) -> serde_json::Value {
-    let r = p.handle(
-        "POST",
-        "/api/upload",
-        Some(&format!("Bearer {token}")),
-        Some(who),
-        to_body(recs, recs[0].stat_ts).as_bytes(),
-        "test",
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
+fn post(p: &Platform, token: &str, recs: &[Record]) -> serde_json::Value {
+    let caller = p.authenticate(Some(&format!("Bearer {token}"))).unwrap();
+    let (v, _) = p
+        .ingest(&caller, to_body(recs, recs[0].stat_ts).as_bytes())
+        .unwrap();
+    v
 }
 
 fn values(db: &Db, key: &str) -> Vec<(i64, f64, u8)> {
@@ -54,8 +67,11 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     let dir = tmp("order");
     let ent = uscc_with_check("91350100MA2C00001").unwrap();
     let (dp, dn) = (dir.join("prov"), dir.join("nat"));
-    add_token(&dp, &ent, TOKEN).unwrap();
-    add_token(&dn, PROVINCE, PROVINCE_TOKEN).unwrap();
+    add_unit(&dp, &ent);
+    let province_token = Registry::open(&dn)
+        .unwrap()
+        .add_credential("national", PROVINCE)
+        .unwrap();
     let cfg = |d: &Path, role| Config {
         data: d.to_path_buf(),
         role,
@@ -65,9 +81,15 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     let nat = Arc::new(Platform::open(&cfg(&dn, Role::National)).unwrap());
     let running = serve(nat.clone(), "127.0.0.1:0", 2).unwrap();
     let prov = Arc::new(Platform::open(&cfg(&dp, Role::Provincial)).unwrap());
+    let token = prov
+        .registry()
+        .enroll_and_register(&ent, "SN-1")
+        .unwrap()
+        .token;
 
     let day = parse_date("2026-01-01").unwrap();
-    let code = "3300100104".to_string(); // an electricity consumption register
+    // An electricity consumption register of the configuration.
+    let code = DataCode::new(energy_type("3300").unwrap(), Measure::Consumption, 1, 4).text();
     let stat = |value: f64, revision: u64, corrected: bool| Record {
         enterprise: ent.clone(),
         data_code: code.clone(),
@@ -82,14 +104,11 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     };
     // The first statistic, its correction, then the first again (a late retry).
     assert_eq!(
-        post(&prov, &ent, TOKEN, &[stat(100.0, 10, false)])["accepted"],
+        post(&prov, &token, &[stat(100.0, 10, false)])["accepted"],
         1
     );
-    assert_eq!(
-        post(&prov, &ent, TOKEN, &[stat(120.0, 15, true)])["accepted"],
-        1
-    );
-    let r = post(&prov, &ent, TOKEN, &[stat(100.0, 10, false)]);
+    assert_eq!(post(&prov, &token, &[stat(120.0, 15, true)])["accepted"], 1);
+    let r = post(&prov, &token, &[stat(100.0, 10, false)]);
     assert_eq!(
         (r["accepted"].as_u64(), r["superseded"].as_u64()),
         (Some(0), Some(1))
@@ -97,8 +116,7 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     // In one request, the older after the newer: the newer stays.
     let r = post(
         &prov,
-        &ent,
-        TOKEN,
+        &token,
         &[stat(130.0, 20, true), stat(125.0, 18, true)],
     );
     assert_eq!(r["superseded"], 1);
@@ -121,8 +139,7 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     };
     post(
         &prov,
-        &ent,
-        TOKEN,
+        &token,
         &[
             rt(day, 1.0, 1, true, 1),
             rt(day + 60_000, 2.0, 2, true, 2),
@@ -145,8 +162,8 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     );
 
     // Forwarding: the national platform gets the newest statistic, with its revision.
-    let url = format!("http://{}/api/upload", running.addr);
-    let mut dest = Destination::open(db, &url, PROVINCE_TOKEN, PROVINCE).unwrap();
+    let url = format!("http://{}/api/v1/data", running.addr);
+    let mut dest = Destination::open(db, &url, &province_token).unwrap();
     let fwd = {
         let prov = prov.clone();
         std::thread::spawn(move || prov.forward_loop(&mut dest, Duration::from_millis(20)))
@@ -171,7 +188,7 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     fwd.join().unwrap();
     assert_eq!(values(ndb, &key), [(day, 130.0, Quality::GOOD.0)]);
     // An older revision sent to the national platform directly is ignored there too.
-    let r = post(&nat, PROVINCE, PROVINCE_TOKEN, &[stat(120.0, 15, true)]);
+    let r = post(&nat, &province_token, &[stat(120.0, 15, true)]);
     assert_eq!(r["superseded"], 1);
     assert_eq!(values(ndb, &key), [(day, 130.0, Quality::GOOD.0)]);
     running.stop();
@@ -213,11 +230,15 @@ impl Drop for Server {
 
 fn run_gateway(dir: &Path, ent: &str, url: &str) {
     let out = Command::new(GATEWAY)
-        .args(["--industry", "steel", "--enterprise", ent, "--db"])
+        .args(["run", "--industry", "steel", "--enterprise", ent, "--db"])
         .arg(dir.join("gw"))
-        .args(["--token", TOKEN, "--points", "7", "--interval-s", "60"])
+        .args(["--interval-s", "60"])
         .args(["--start", "2026-01-01", "--days", "1", "--speed", "max"])
-        .args(["--seed", "42", "--drain-timeout-s", "40", "--endpoint", url])
+        .args(["--seed", "42", "--drain-timeout-s", "40", "--platform", url])
+        .env(
+            "METERDB_ENROLLMENT_CODE",
+            std::fs::read_to_string(dir.join("enroll")).unwrap(),
+        )
         .output()
         .unwrap();
     assert!(
@@ -242,22 +263,28 @@ fn a_day_statistic_corrected_by_late_data_reaches_the_national_platform() {
     let dir = tmp("e2e");
     let ent = uscc_with_check("91350100MA2C00002").unwrap();
     let (dp, dn) = (dir.join("prov"), dir.join("nat"));
-    add_token(&dp, &ent, TOKEN).unwrap();
-    add_token(&dn, PROVINCE, PROVINCE_TOKEN).unwrap();
+    std::fs::write(dir.join("enroll"), add_unit(&dp, &ent)).unwrap();
+    let nat_token = dir.join("national.token");
+    std::fs::write(
+        &nat_token,
+        Registry::open(&dn)
+            .unwrap()
+            .add_credential("national", PROVINCE)
+            .unwrap(),
+    )
+    .unwrap();
     let (national, nat_addr) = start(&dn, &["--role", "national"]);
-    let nat_url = format!("http://{nat_addr}/api/upload");
+    let nat_url = format!("http://{nat_addr}");
     let (prov, prov_addr) = start(
         &dp,
         &[
             "--national",
             &nat_url,
-            "--national-token",
-            PROVINCE_TOKEN,
-            "--province-code",
-            PROVINCE,
+            "--national-token-file",
+            &nat_token.to_string_lossy(),
         ],
     );
-    let url = format!("http://{prov_addr}/api/upload");
+    let url = format!("http://{prov_addr}");
     run_gateway(&dir, &ent, &url);
 
     // Late data on the gateway: a gauge's reading at noon of the day already sent.

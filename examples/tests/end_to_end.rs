@@ -17,24 +17,46 @@ use meterdb_examples::upload::cursor_name;
 
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
 const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
-const TOKEN: &str = "e2e-token-0123456789abcdef";
 const PROVINCE: &str = "PROVINCE35";
-const PROVINCE_TOKEN: &str = "province-token-0123456789";
 
 struct Server {
     child: Child,
     addr: String,
 }
 
-fn register(data: &Path, code: &str, token: &str) {
+/// Registers the unit at a platform (`provincial unit add`); its enrollment code goes to
+/// `enroll`.
+fn register(data: &Path, code: &str, enroll: &Path) {
     let st = Command::new(PROVINCIAL)
-        .args(["token", "add", "--data"])
+        .args(["unit", "add", "--data"])
         .arg(data)
-        .args(["--enterprise", code, "--token", token])
+        .args([
+            "--enterprise",
+            code,
+            "--name",
+            "e2e steel works",
+            "--industry",
+            "steel",
+        ])
+        .args(["--points", "7", "--interval-s", "60", "--enrollment-out"])
+        .arg(enroll)
         .stdout(Stdio::null())
         .status()
         .unwrap();
-    assert!(st.success(), "token add");
+    assert!(st.success(), "unit add");
+}
+
+/// A national-link credential at the national platform; its token goes to `out`.
+fn national_credential(data: &Path, out: &Path) {
+    let st = Command::new(PROVINCIAL)
+        .args(["credential", "add", "--data"])
+        .arg(data)
+        .args(["--kind", "national", "--name", PROVINCE, "--token-out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "credential add");
 }
 
 /// Starts a server on `listen` and waits for its `listening on ADDR` line.
@@ -67,9 +89,9 @@ fn kill(s: &mut Server) {
 
 fn gateway(dir: &Path, ent: &str, urls: &[String], log: &Path) -> Child {
     let mut c = Command::new(GATEWAY);
-    c.args(["--industry", "steel", "--enterprise", ent, "--db"])
+    c.args(["run", "--industry", "steel", "--enterprise", ent, "--db"])
         .arg(dir.join("gw"))
-        .args(["--token", TOKEN, "--points", "7", "--interval-s", "60"])
+        .args(["--interval-s", "60"])
         .args(["--start", "2026-01-01", "--days", "1", "--speed", "10800"])
         .args([
             "--seed",
@@ -79,8 +101,10 @@ fn gateway(dir: &Path, ent: &str, urls: &[String], log: &Path) -> Child {
             "--drain-timeout-s",
             "40",
         ]);
-    for u in urls {
-        c.args(["--endpoint", u]);
+    for (i, u) in urls.iter().enumerate() {
+        c.args(["--platform", u]);
+        c.arg("--enrollment-file")
+            .arg(dir.join(format!("enroll{i}")));
     }
     c.stdout(std::fs::File::create(log).unwrap())
         .stderr(Stdio::inherit())
@@ -111,26 +135,23 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
     std::fs::create_dir_all(&dir).unwrap();
     let ent = uscc_with_check("91350100MA2GTL001").unwrap();
     let (d1, d2, dn) = (dir.join("s1"), dir.join("s2"), dir.join("national"));
-    register(&d1, &ent, TOKEN);
-    register(&d2, &ent, TOKEN);
-    register(&dn, PROVINCE, PROVINCE_TOKEN);
+    register(&d1, &ent, &dir.join("enroll0"));
+    register(&d2, &ent, &dir.join("enroll1"));
+    let nat_token = dir.join("national.token");
+    national_credential(&dn, &nat_token);
 
     let mut national = start(&dn, "127.0.0.1:0", &["--role", "national"]);
-    let nat_url = format!("http://{}/api/upload", national.addr);
+    let nat_url = format!("http://{}", national.addr);
+    let nat_token = nat_token.to_string_lossy().into_owned();
     let fwd = [
         "--national",
         nat_url.as_str(),
-        "--national-token",
-        PROVINCE_TOKEN,
-        "--province-code",
-        PROVINCE,
+        "--national-token-file",
+        nat_token.as_str(),
     ];
     let mut s1 = start(&d1, "127.0.0.1:0", &fwd);
     let mut s2 = start(&d2, "127.0.0.1:0", &[]);
-    let urls = vec![
-        format!("http://{}/api/upload", s1.addr),
-        format!("http://{}/api/upload", s2.addr),
-    ];
+    let urls = vec![format!("http://{}", s1.addr), format!("http://{}", s2.addr)];
 
     let t0 = Instant::now();
     let mut gw = gateway(&dir, &ent, &urls, &dir.join("gw1.out"));
@@ -205,7 +226,7 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
         .upload_records(i64::MIN, i64::MAX, OutcomeFilter::Failed)
         .unwrap();
     let last_failure = |url: &str| {
-        let c = cursor_name(url);
+        let c = cursor_name(&format!("{url}/api/v1/data"));
         recs.iter()
             .filter(|r| r.cursor == c || r.cursor.starts_with(&format!("{c}:")))
             .map(|r| r.at)
@@ -280,10 +301,19 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
         }
         db.close().unwrap();
         let log = std::fs::read_to_string(d.join("access.log")).unwrap();
+        // Every request the gateway made is known by its credential: the enrollment code
+        // once, the device's token after.
         assert!(
-            log.lines()
-                .all(|l| l.contains(&format!("\"who\":\"{ent}\""))),
+            log.lines().all(|l| l.contains(&format!("\"who\":\"{ent}-"))
+                || l.contains(&format!("\"who\":\"enroll-{ent}-"))),
             "{name}: access log"
+        );
+        // The gateway follows the first platform's configuration.
+        assert_eq!(
+            log.lines()
+                .any(|l| l.contains("/api/v1/units/") && l.contains("/config")),
+            name == "server 1",
+            "{name}: configuration downloaded"
         );
     }
     let ndb = Db::open(dn.join("db"), Options::default()).unwrap();

@@ -1,179 +1,420 @@
-//! The gateway of a key energy-consuming unit: collects its simulated meters into MeterDB
-//! and uploads them to one or more platforms, resending until each acknowledges.
+//! The gateway of a key energy-consuming unit: registers with its platforms, downloads the
+//! dictionaries and the unit's collection configuration, collects exactly the data items the
+//! configuration names from its simulated meters into MeterDB, and uploads them to each
+//! platform, resending until each acknowledges.
 //!
 //! ```text
-//! gateway --industry power|steel|petrochemical --enterprise CODE --db DIR
-//!         [--endpoint URL]... [--token TOKEN] [--points N] [--interval-s 60]
-//!         [--start 2026-01-01] [--days 7] [--speed max|N] [--seed N]
-//!         [--memtable-mib 4] [--batch 5000] [--retry-ms 300] [--drain-timeout-s 60]
-//!         [--partition-hours 6] [--wal-mib 16] [--keep-days 0] [--tiers day[,month,...]] [--rss-report]
+//! gateway run --industry power|steel|petrochemical --enterprise CODE --db DIR
+//!         --platform URL [--platform URL]... [--enrollment-file FILE]... [--credentials DIR]
+//!         [--serial S] [--config-every-s 60] [--interval-s 60] [--start 2026-01-01] [--days 7]
+//!         [--speed max|N] [--seed N] [--memtable-mib 4] [--batch 5000] [--retry-ms 300]
+//!         [--drain-timeout-s 60] [--partition-hours 6] [--wal-mib 16] [--keep-days 0]
+//!         [--tiers day[,month,...]] [--rss-report]
+//! gateway uploads --db DIR [--credentials DIR] [--from yyyy-MM-dd] [--to yyyy-MM-dd] [--failed]
 //! ```
+//!
+//! The first start registers with every platform that has no credentials yet, with the
+//! enrollment code of that platform (`--enrollment-file`, in the order of `--platform`; or
+//! the environment variable `METERDB_ENROLLMENT_CODE` when there is one platform): never on
+//! the command line. The device's token is kept in `--credentials DIR` (default
+//! `DB.credentials`, 0700, files 0600). The first platform's configuration is applied with
+//! `Db::apply_unit_catalog` at the start and every `--config-every-s` (wall time).
 //!
 //! The clock is simulated: collection runs from `--start` for `--days`, `--speed N` times
 //! faster than real time (`max`: as fast as it can). Every collection tick is one durable
-//! write batch. Every 15 simulated minutes, each destination is sent the real-time samples
+//! write batch. Every 15 simulated minutes, each platform is sent the real-time samples
 //! after its cursor; once a day (when a day closes) the day statistics of every point. When
-//! the simulated span is collected, the gateway keeps trying each destination until all is
+//! the simulated span is collected, the gateway keeps trying each platform until all is
 //! acknowledged (or `--drain-timeout-s` passes: exit status 2). Killed at any point, it
 //! resumes on restart from what it stored and from its cursors.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use meterdb::{ChangeKind, Db, Durability, Options, Tier, TierSet, WriteBatch};
-use meterdb_examples::industry::{check_uscc, Industry, Measure, Plant};
-use meterdb_examples::records::{input_type_of, parse_date, Record, STAT_DAY, STAT_REALTIME};
-use meterdb_examples::upload::{peak_rss_kib, Destination, Pass};
+use clap::{Parser, Subcommand, ValueEnum};
+use meterdb::{
+    ChangeKind, Db, DeviceKind, Durability, Options, OutcomeFilter, PointId, Tier, TierSet,
+    UnitCatalogUpdate, UploadOutcome, WriteBatch,
+};
+use meterdb_examples::api::RegisterRequest;
+use meterdb_examples::client::{enrollment_code, Client, Credentials};
+use meterdb_examples::industry::{check_uscc, DataCode, Industry, Measure, Plant};
+use meterdb_examples::records::{
+    format_datetime, input_type_of, parse_date, Record, STAT_DAY, STAT_REALTIME,
+};
+use meterdb_examples::upload::{cursor_name, peak_rss_kib, Destination, Pass};
 
 const UPLOAD_EVERY_MS: i64 = 15 * 60_000;
 
-struct Args {
-    industry: Industry,
+#[derive(Parser, Debug)]
+#[command(name = "gateway", about = "The gateway of a key energy-consuming unit")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Register, download the configuration, collect and upload.
+    Run(Box<RunArgs>),
+    /// The upload log: every attempt to send, with its outcome.
+    Uploads(UploadsArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum IndustryArg {
+    Power,
+    Steel,
+    Petrochemical,
+}
+
+/// Simulated time per wall time: `None` as fast as possible.
+#[derive(Clone, Copy, Debug)]
+struct Speed(Option<f64>);
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    if s == "max" {
+        return Ok(Speed(None));
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(Speed(Some(v))),
+        _ => Err("max or a positive number".into()),
+    }
+}
+
+fn parse_tiers(s: &str) -> Result<TierSet, String> {
+    let mut t = TierSet::NONE.with(Tier::Day);
+    for x in s.split(',').filter(|x| !x.is_empty()) {
+        t = t.with(Tier::parse(x).map_err(|e| e.to_string())?);
+    }
+    Ok(t)
+}
+
+fn parse_day(s: &str) -> Result<i64, String> {
+    parse_date(s)
+}
+
+fn parse_code(s: &str) -> Result<String, String> {
+    check_uscc(s)?;
+    Ok(s.to_string())
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[arg(long, value_enum)]
+    industry: IndustryArg,
+    /// The unit's unified social credit code.
+    #[arg(long, value_parser = parse_code)]
     enterprise: String,
-    db: String,
-    endpoints: Vec<String>,
-    token: String,
-    points: usize,
-    interval_ms: i64,
+    /// The gateway's database directory.
+    #[arg(long)]
+    db: PathBuf,
+    /// A platform's base URL (http://host:port); the first one's configuration is followed.
+    #[arg(long = "platform", required = true)]
+    platforms: Vec<String>,
+    /// The enrollment code for a platform not registered with yet (one per --platform, in order).
+    #[arg(long = "enrollment-file")]
+    enrollment_files: Vec<PathBuf>,
+    /// Where the device's credentials are kept (default: DB.credentials).
+    #[arg(long)]
+    credentials: Option<PathBuf>,
+    /// The gateway's serial number (default: SIM-{enterprise}).
+    #[arg(long)]
+    serial: Option<String>,
+    /// How often to download the configuration, in wall seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    config_every_s: u64,
+    /// Collection tick, in seconds (must divide a day).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=86400))]
+    interval_s: i64,
+    #[arg(long, default_value = "2026-01-01", value_parser = parse_day)]
     start: i64,
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3660))]
     days: u32,
-    speed: Option<f64>,
+    #[arg(long, default_value = "max", value_parser = parse_speed)]
+    speed: Speed,
+    #[arg(long, default_value_t = 1)]
     seed: u64,
-    memtable_mib: usize,
-    batch: usize,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    memtable_mib: u64,
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100000))]
+    batch: u64,
+    #[arg(long, default_value_t = 300)]
     retry_ms: u64,
+    #[arg(long, default_value_t = 60)]
     drain_timeout_s: u64,
-    rss_report: bool,
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i64).range(1..=24 * 366))]
     partition_hours: i64,
-    tiers: TierSet,
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
     wal_mib: u64,
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=36600))]
     keep_days: i64,
+    /// Rollup tiers kept besides day (e.g. month,year).
+    #[arg(long, default_value = "day", value_parser = parse_tiers)]
+    tiers: TierSet,
+    /// Print the peak RSS at the end.
+    #[arg(long)]
+    rss_report: bool,
 }
 
-fn usage(msg: &str) -> ! {
-    eprintln!("gateway: {msg}");
-    eprintln!(
-        "usage: gateway --industry power|steel|petrochemical --enterprise CODE --db DIR \
-         [--endpoint URL]... [--token T] [--points N] [--interval-s S] [--start yyyy-MM-dd] \
-         [--days N] [--speed max|N] [--seed N] [--memtable-mib N] [--batch N] [--retry-ms N] \
-         [--drain-timeout-s N] [--partition-hours N] [--wal-mib N] [--keep-days N] [--tiers day,month,...] [--rss-report]"
-    );
-    std::process::exit(64)
+#[derive(clap::Args, Debug)]
+struct UploadsArgs {
+    #[arg(long)]
+    db: PathBuf,
+    /// Where the device's credentials are kept (default: DB.credentials), to name platforms.
+    #[arg(long)]
+    credentials: Option<PathBuf>,
+    #[arg(long, value_parser = parse_day)]
+    from: Option<i64>,
+    #[arg(long, value_parser = parse_day)]
+    to: Option<i64>,
+    /// Failed attempts only.
+    #[arg(long)]
+    failed: bool,
+    /// The tiers the gateway was run with (opening with others would derive them again).
+    #[arg(long, default_value = "day", value_parser = parse_tiers)]
+    tiers: TierSet,
 }
 
-fn parse_args() -> Args {
-    let mut a = Args {
-        industry: Industry::Power,
-        enterprise: String::new(),
-        db: String::new(),
-        endpoints: Vec::new(),
-        token: String::new(),
-        points: 0,
-        interval_ms: 60_000,
-        start: parse_date("2026-01-01").unwrap_or(0),
-        days: 7,
-        speed: None,
-        seed: 1,
-        memtable_mib: 4,
-        batch: 5000,
-        retry_ms: 300,
-        drain_timeout_s: 60,
-        rss_report: false,
-        partition_hours: 6,
-        wal_mib: 16,
-        keep_days: 0,
-        tiers: TierSet::NONE.with(Tier::Day),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        if k == "--rss-report" {
-            a.rss_report = true;
-            continue;
-        }
-        let v = it
-            .next()
-            .unwrap_or_else(|| usage(&format!("{k} needs a value")));
-        let n = |v: &str| -> u64 {
-            v.parse()
-                .unwrap_or_else(|_| usage(&format!("{k}: {v:?} is not a number")))
-        };
-        match k.as_str() {
-            "--industry" => a.industry = Industry::parse(&v).unwrap_or_else(|e| usage(&e)),
-            "--enterprise" => a.enterprise = v,
-            "--db" => a.db = v,
-            "--endpoint" => a.endpoints.push(v),
-            "--token" => a.token = v,
-            "--points" => a.points = n(&v) as usize,
-            "--interval-s" => a.interval_ms = n(&v) as i64 * 1000,
-            "--start" => a.start = parse_date(&v).unwrap_or_else(|e| usage(&e)),
-            "--days" => a.days = n(&v) as u32,
-            "--speed" => {
-                a.speed = if v == "max" {
-                    None
-                } else {
-                    Some(
-                        v.parse()
-                            .unwrap_or_else(|_| usage("--speed: max or a number")),
-                    )
-                }
-            }
-            "--seed" => a.seed = n(&v),
-            "--memtable-mib" => a.memtable_mib = n(&v) as usize,
-            "--batch" => a.batch = n(&v) as usize,
-            "--retry-ms" => a.retry_ms = n(&v),
-            "--drain-timeout-s" => a.drain_timeout_s = n(&v),
-            "--partition-hours" => a.partition_hours = n(&v) as i64,
-            "--wal-mib" => a.wal_mib = n(&v),
-            "--keep-days" => a.keep_days = n(&v) as i64,
-            "--tiers" => {
-                let mut t = TierSet::NONE.with(Tier::Day);
-                for x in v.split(',').filter(|x| !x.is_empty()) {
-                    t = t.with(Tier::parse(x).unwrap_or_else(|e| usage(&e.to_string())));
-                }
-                a.tiers = t;
-            }
-            _ => usage(&format!("unknown option {k}")),
-        }
-    }
-    if let Err(e) = check_uscc(&a.enterprise) {
-        usage(&format!("--enterprise {:?}: {e}", a.enterprise));
-    }
-    if a.db.is_empty() {
-        usage("--db DIR is required");
-    }
-    if a.interval_ms <= 0 || 86_400_000 % a.interval_ms != 0 {
-        usage("--interval-s must divide a day");
-    }
-    if a.days == 0 || a.batch == 0 || a.memtable_mib == 0 || a.wal_mib == 0 {
-        usage("--days, --batch, --memtable-mib and --wal-mib must be positive");
-    }
-    a
+fn credentials_dir(db: &Path, given: Option<&Path>) -> PathBuf {
+    given.map(Path::to_path_buf).unwrap_or_else(|| {
+        let mut s = db.as_os_str().to_owned();
+        s.push(".credentials");
+        PathBuf::from(s)
+    })
 }
 
 fn main() {
-    let a = parse_args();
-    if let Err(e) = run(&a) {
+    let r = match Cli::parse().cmd {
+        Cmd::Run(a) => run(&a),
+        Cmd::Uploads(a) => uploads(&a),
+    };
+    if let Err(e) = r {
         eprintln!("gateway: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let points = if a.points == 0 { 7 } else { a.points };
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn uploads(a: &UploadsArgs) -> Res<()> {
+    let opts = Options {
+        tiers: a.tiers,
+        ..Options::default()
+    };
+    let db = Db::open(&a.db, opts).map_err(|e| {
+        if e.kind() == meterdb::ErrorKind::Locked {
+            format!(
+                "{}: the gateway is running; look again when it has stopped",
+                a.db.display()
+            )
+        } else {
+            e.to_string()
+        }
+    })?;
+    // Cursor names back to the platforms they send to.
+    let dir = credentials_dir(&a.db, a.credentials.as_deref());
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if let Ok(b) = std::fs::read(e.path()) {
+            if let Ok(c) = serde_json::from_slice::<Credentials>(&b) {
+                let url = Client::new(&c.platform).url("/api/v1/data");
+                names.push((cursor_name(&url), c.platform));
+            }
+        }
+    }
+    let filter = if a.failed {
+        OutcomeFilter::Failed
+    } else {
+        OutcomeFilter::All
+    };
+    let recs = db.upload_records(
+        a.from.unwrap_or(i64::MIN / 4),
+        a.to.unwrap_or(i64::MAX / 4),
+        filter,
+    )?;
+    println!("time\tplatform\tkind\tfirst id\tlast id\trecords\toutcome\tplatform time");
+    for r in &recs {
+        let (cursor, kind) = r.cursor.split_once(':').unwrap_or((&r.cursor, "real-time"));
+        let platform = names
+            .iter()
+            .find(|n| n.0 == cursor)
+            .map_or(cursor, |n| n.1.as_str());
+        let outcome = match &r.outcome {
+            UploadOutcome::Ok => "ok".to_string(),
+            UploadOutcome::Failed(m) => format!("failed: {m}"),
+        };
+        println!(
+            "{}\t{platform}\t{kind}\t{}\t{}\t{}\t{outcome}\t{}",
+            format_datetime(r.at),
+            r.first_id,
+            r.last_id,
+            r.samples,
+            r.platform_time
+                .map(format_datetime)
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    println!("{} attempts", recs.len());
+    db.close()?;
+    Ok(())
+}
+
+/// A configured data item the gateway collects.
+#[derive(Debug, Clone)]
+struct Collected {
+    meter: usize,
+    point: PointId,
+    interval_ms: i64,
+}
+
+/// What the applied configuration makes the gateway collect, and the record fields per
+/// point id (data code, gauge?).
+struct Collection {
+    plant: Plant,
+    items: Vec<Collected>,
+    codes: Vec<Option<(String, bool)>>,
+    version: u64,
+}
+
+fn collection(db: &Db, a: &RunArgs, industry: Industry) -> Res<Collection> {
+    let cat = db
+        .unit_catalog()
+        .ok_or("no collection configuration applied yet")?;
+    let mut found = Vec::new();
+    for (key, cfg) in &cat.configs {
+        let code = match DataCode::parse(key) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("gateway: configured item {key}: {e}; not collected");
+                continue;
+            }
+        };
+        let Some(meter) = industry.meter_index(&code) else {
+            eprintln!("gateway: no simulated meter for configured item {key}; not collected");
+            continue;
+        };
+        let Some(point) = db.point_id(key) else {
+            continue;
+        };
+        let tick = a.interval_s * 1000;
+        let mut interval_ms = cfg.interval_ms.unwrap_or(tick);
+        if interval_ms % tick != 0 {
+            eprintln!(
+                "gateway: item {key}: interval {interval_ms} ms is not a multiple of the {tick} ms tick; collected every tick"
+            );
+            interval_ms = tick;
+        }
+        found.push((
+            code,
+            Collected {
+                meter,
+                point,
+                interval_ms,
+            },
+        ));
+    }
+    let n = found.iter().map(|f| f.1.meter + 1).max().unwrap_or(0);
     let plant = Plant::new(
-        a.industry,
+        industry,
         &a.enterprise,
         a.seed,
-        points,
+        n,
         a.start,
-        a.interval_ms,
+        a.interval_s * 1000,
         a.days,
     );
+    let mut codes: Vec<Option<(String, bool)>> = Vec::new();
+    for (code, c) in &found {
+        let i = c.point as usize;
+        if codes.len() <= i {
+            codes.resize(i + 1, None);
+        }
+        codes[i] = Some((code.text(), code.measure == Measure::Instant));
+    }
+    Ok(Collection {
+        plant,
+        items: found.into_iter().map(|f| f.1).collect(),
+        codes,
+        version: cat.version,
+    })
+}
+
+/// Downloads the configuration from `client`; applies it when it is newer than the one
+/// applied. Returns whether it changed.
+fn sync_config(
+    db: &Db,
+    client: &Client,
+    creds: &Credentials,
+    serial: &str,
+) -> Result<bool, String> {
+    let have = db.unit_catalog_version();
+    let cfg = client.config(&creds.token, &creds.enterprise_code, have)?;
+    if !cfg.changed || cfg.version == have {
+        return Ok(false);
+    }
+    if cfg.version < have {
+        return Err(format!(
+            "the platform's configuration version {} is older than the applied {have}",
+            cfg.version
+        ));
+    }
+    let info = client.unit(&creds.token, &creds.enterprise_code)?;
+    let enterprise = meterdb::Enterprise {
+        credit_code: info.enterprise.enterprise_code,
+        name: info.enterprise.name,
+        region_code: info.enterprise.region_code,
+        industry: info.enterprise.industry_code,
+        address: String::new(),
+    };
+    let device = meterdb::Device {
+        id: creds.device_id.clone(),
+        kind: DeviceKind::Gateway,
+        name: "gateway".into(),
+        model: "meterdb-examples".into(),
+        serial: serial.into(),
+        installed_at: None,
+    };
+    let configs = cfg
+        .items
+        .iter()
+        .map(|i| i.to_collection_config())
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = configs.len();
+    db.apply_unit_catalog(&UnitCatalogUpdate::full(
+        have,
+        cfg.version,
+        enterprise,
+        vec![device],
+        configs,
+    ))
+    .map_err(|e| format!("applying configuration version {}: {e}", cfg.version))?;
+    println!(
+        "configuration version {} applied: {n} data items",
+        cfg.version
+    );
+    Ok(true)
+}
+
+fn run(a: &RunArgs) -> Res<()> {
+    if 86_400 % a.interval_s != 0 {
+        return Err("--interval-s must divide a day".into());
+    }
+    let industry = match a.industry {
+        IndustryArg::Power => Industry::Power,
+        IndustryArg::Steel => Industry::Steel,
+        IndustryArg::Petrochemical => Industry::Petrochemical,
+    };
+    let serial = a
+        .serial
+        .clone()
+        .unwrap_or_else(|| format!("SIM-{}", a.enterprise));
     let end = a.start + i64::from(a.days) * 86_400_000;
     let opts = Options {
         // A process crash loses nothing in this mode (every write reaches the kernel); a
         // power loss can lose the last 200 ms, which the meters still hold.
         durability: Durability::Interval(Duration::from_millis(200)),
-        memtable_bytes: a.memtable_mib << 20,
+        memtable_bytes: (a.memtable_mib as usize) << 20,
         // A cursor reads WAL files through mmap: their pages count in the RSS.
         wal_file_bytes: a.wal_mib << 20,
         // Small partitions: a compaction decodes at most one partition of raw data (6 h of
@@ -193,43 +434,85 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         ..Options::default()
     };
     let db = Db::open(&a.db, opts)?;
-    let mut ids = Vec::with_capacity(plant.meters.len());
-    for m in &plant.meters {
-        let key = m.code.text();
-        let id = match db.point_id(&key) {
-            Some(id) => id,
-            None => db.define_point(
-                m.code
-                    .meta(key)
-                    .with_precision(m.decimals as u8)
-                    .with_interval_ms(a.interval_ms)
-                    .with_tag("name", m.name.clone()),
-            )?,
+    // Registration, with every platform not registered with yet.
+    let cdir = credentials_dir(&a.db, a.credentials.as_deref());
+    let mut clients = Vec::new();
+    for (i, url) in a.platforms.iter().enumerate() {
+        let client = Client::new(url);
+        let creds = match Credentials::load(&cdir, url)? {
+            Some(c) if c.enterprise_code == a.enterprise => c,
+            Some(c) => {
+                return Err(format!(
+                    "{url}: the credentials in {} are of unit {}, not {}",
+                    cdir.display(),
+                    c.enterprise_code,
+                    a.enterprise
+                )
+                .into())
+            }
+            None => {
+                let file = a.enrollment_files.get(i);
+                if file.is_none() && a.platforms.len() > 1 {
+                    return Err(
+                        format!("{url}: not registered yet: give its --enrollment-file").into(),
+                    );
+                }
+                let code = enrollment_code(file.map(PathBuf::as_path))?;
+                let req = RegisterRequest {
+                    enterprise_code: a.enterprise.clone(),
+                    serial: serial.clone(),
+                    kind: Some("gateway".into()),
+                    name: Some("gateway".into()),
+                };
+                let ans = client
+                    .register(&code, &req)
+                    .map_err(|e| format!("registering with {url}: {e}"))?;
+                let c = Credentials {
+                    platform: url.clone(),
+                    enterprise_code: ans.enterprise_code,
+                    device_id: ans.device_id,
+                    token: ans.token,
+                };
+                c.save(&cdir)?;
+                println!("registered with {url} as device {}", c.device_id);
+                c
+            }
         };
-        ids.push(id);
+        clients.push((client, creds));
     }
-    // Point id -> (data code, gauge?), for the records.
-    let mut codes: Vec<Option<(String, bool)>> = Vec::new();
-    for (m, &id) in plant.meters.iter().zip(&ids) {
-        let i = id as usize;
-        if codes.len() <= i {
-            codes.resize(i + 1, None);
+    let (primary, pcreds) = &clients[0];
+    match primary.dictionaries(&pcreds.token, None) {
+        Ok(d) => println!(
+            "dictionaries version {} ({} energy types)",
+            d["version"],
+            d["energyTypes"].as_array().map_or(0, Vec::len)
+        ),
+        Err(e) => eprintln!("gateway: dictionaries: {e}"),
+    }
+    if let Err(e) = sync_config(&db, primary, pcreds, &serial) {
+        if db.unit_catalog().is_none() {
+            return Err(format!("no collection configuration: {e}").into());
         }
-        codes[i] = Some((m.code.text(), m.code.measure == Measure::Instant));
+        eprintln!(
+            "gateway: configuration not refreshed ({e}); collecting version {}",
+            db.unit_catalog_version()
+        );
     }
+    let mut col = collection(&db, a, industry)?;
     let mut dests = Vec::new();
-    for url in &a.endpoints {
-        let mut d = Destination::open(&db, url, &a.token, &a.enterprise)?;
+    for (client, creds) in &clients {
+        let url = client.url("/api/v1/data");
+        let mut d = Destination::open(&db, &url, &creds.token)?;
         d.retry = Duration::from_millis(a.retry_ms);
-        d.batch = a.batch;
-        println!("endpoint {url}: cursor {}", d.cursor);
+        d.batch = a.batch as usize;
+        println!("platform {}: cursor {}", client.base, d.cursor);
         dests.push(d);
     }
     // Resume after the last tick stored (a tick is one atomic batch).
     let mut tick = a.start;
-    for &id in &ids {
-        if let Some(s) = db.latest(id)? {
-            tick = tick.max(s.ts + a.interval_ms);
+    for c in &col.items {
+        if let Some(s) = db.latest(c.point)? {
+            tick = tick.max(s.ts + a.interval_s * 1000);
         }
     }
     if tick > a.start {
@@ -238,95 +521,47 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let wall0 = Instant::now();
     let sim0 = tick;
     let mut next_upload = (tick / UPLOAD_EVERY_MS + 1) * UPLOAD_EVERY_MS;
-    let mut batch = WriteBatch::with_capacity(ids.len());
+    let config_every = Duration::from_secs(a.config_every_s);
+    let mut next_config = Instant::now() + config_every;
+    let mut batch = WriteBatch::with_capacity(col.items.len());
     let mut collected = 0u64;
-    let ent = a.enterprise.clone();
-    let upload = |db: &Db, dests: &mut Vec<Destination>, sim_now: i64| -> meterdb::Result<bool> {
-        let mut idle = true;
-        for d in dests.iter_mut() {
-            let mut rt = |c: &meterdb::Change| {
-                if c.kind != ChangeKind::Sample {
-                    return None;
-                }
-                let (code, _) = codes.get(c.point as usize)?.as_ref()?;
-                Some(Record {
-                    enterprise: ent.clone(),
-                    data_code: code.clone(),
-                    value: c.value,
-                    input_type: input_type_of(c.quality),
-                    stat_type: STAT_REALTIME,
-                    stat_ts: c.ts,
-                    valid: meterdb::Quality(c.quality).is_valid(),
-                    id: Some(c.id),
-                    revision: None,
-                    corrected: false,
-                })
-            };
-            let p1 = d.send_changes(db, sim_now, &mut rt)?;
-            let mut day = |b: &meterdb::BucketChange| {
-                let (code, gauge) = codes.get(b.point as usize)?.as_ref()?;
-                let value = if *gauge {
-                    b.row.mean?
-                } else {
-                    b.row.consumption?
-                };
-                // A day with estimated readings is estimated; else one with readings
-                // entered by hand is manual.
-                let bk = &b.row.bucket;
-                let input_type = if bk.estimated > 0 {
-                    3
-                } else if bk.manual > 0 {
-                    2
-                } else {
-                    1
-                };
-                Some(Record {
-                    enterprise: ent.clone(),
-                    data_code: code.clone(),
-                    value: (value * 1000.0).round() / 1000.0,
-                    input_type,
-                    stat_type: STAT_DAY,
-                    stat_ts: b.row.bucket.start,
-                    valid: true,
-                    id: None,
-                    revision: Some(b.revision),
-                    corrected: b.corrected,
-                })
-            };
-            let p2 = if p1 == Pass::Idle {
-                d.send_buckets(db, Tier::Day, sim_now, sim_now, &mut day)?
-            } else {
-                Pass::Backoff
-            };
-            idle &= p2 == Pass::Idle;
-        }
-        Ok(idle)
-    };
     while tick < end {
-        if let Some(speed) = a.speed {
+        if let Some(speed) = a.speed.0 {
             let due = Duration::from_secs_f64((tick - sim0) as f64 / 1000.0 / speed);
             if let Some(wait) = due.checked_sub(wall0.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
+        if Instant::now() >= next_config {
+            next_config = Instant::now() + config_every;
+            match sync_config(&db, primary, pcreds, &serial) {
+                Ok(true) => col = collection(&db, a, industry)?,
+                Ok(false) => {}
+                Err(e) => eprintln!("gateway: configuration: {e}"),
+            }
+        }
         batch.clear();
-        for (m, &id) in plant.meters.iter().zip(&ids) {
-            if let Some(v) = m.value(plant.start, plant.interval_ms, tick) {
-                batch.put(id, tick, v);
+        for c in &col.items {
+            if (tick - a.start) % c.interval_ms != 0 {
+                continue;
+            }
+            let m = &col.plant.meters[c.meter];
+            if let Some(v) = m.value(col.plant.start, col.plant.interval_ms, tick) {
+                batch.put(c.point, tick, v);
             }
         }
         db.write(&batch)?;
         collected += batch.len() as u64;
         if tick >= next_upload {
-            upload(&db, &mut dests, tick)?;
+            upload(&db, &mut dests, &col.codes, &a.enterprise, tick)?;
             next_upload += UPLOAD_EVERY_MS;
         }
-        tick += a.interval_ms;
+        tick += a.interval_s * 1000;
     }
     // The span is collected: send what is left, the last day's statistics too.
     let deadline = Instant::now() + Duration::from_secs(a.drain_timeout_s);
     let drained = loop {
-        if upload(&db, &mut dests, end)? {
+        if upload(&db, &mut dests, &col.codes, &a.enterprise, end)? {
             break true;
         }
         if Instant::now() >= deadline {
@@ -337,8 +572,9 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let failures: u64 = dests.iter().map(|d| d.failures).sum();
     let acked: u64 = dests.iter().map(|d| d.acked).sum();
     println!(
-        "collected {collected} samples in this run ({} points, {:.1} s); {acked} records acknowledged, {failures} failed attempts",
-        ids.len(),
+        "collected {collected} samples in this run ({} points, configuration version {}, {:.1} s); {acked} records acknowledged, {failures} failed attempts",
+        col.items.len(),
+        col.version,
         wall0.elapsed().as_secs_f64()
     );
     if a.rss_report {
@@ -360,4 +596,74 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     }
     Ok(())
+}
+
+/// One upload pass to every destination: real-time samples, then closed day statistics.
+/// True when nothing is left to send.
+fn upload(
+    db: &Db,
+    dests: &mut [Destination],
+    codes: &[Option<(String, bool)>],
+    ent: &str,
+    sim_now: i64,
+) -> meterdb::Result<bool> {
+    let mut idle = true;
+    for d in dests.iter_mut() {
+        let mut rt = |c: &meterdb::Change| {
+            if c.kind != ChangeKind::Sample {
+                return None;
+            }
+            let (code, _) = codes.get(c.point as usize)?.as_ref()?;
+            Some(Record {
+                enterprise: ent.to_string(),
+                data_code: code.clone(),
+                value: c.value,
+                input_type: input_type_of(c.quality),
+                stat_type: STAT_REALTIME,
+                stat_ts: c.ts,
+                valid: meterdb::Quality(c.quality).is_valid(),
+                id: Some(c.id),
+                revision: None,
+                corrected: false,
+            })
+        };
+        let p1 = d.send_changes(db, sim_now, &mut rt)?;
+        let mut day = |b: &meterdb::BucketChange| {
+            let (code, gauge) = codes.get(b.point as usize)?.as_ref()?;
+            let value = if *gauge {
+                b.row.mean?
+            } else {
+                b.row.consumption?
+            };
+            // A day with estimated readings is estimated; else one with readings entered
+            // by hand is manual.
+            let bk = &b.row.bucket;
+            let input_type = if bk.estimated > 0 {
+                3
+            } else if bk.manual > 0 {
+                2
+            } else {
+                1
+            };
+            Some(Record {
+                enterprise: ent.to_string(),
+                data_code: code.clone(),
+                value: (value * 1000.0).round() / 1000.0,
+                input_type,
+                stat_type: STAT_DAY,
+                stat_ts: b.row.bucket.start,
+                valid: true,
+                id: None,
+                revision: Some(b.revision),
+                corrected: b.corrected,
+            })
+        };
+        let p2 = if p1 == Pass::Idle {
+            d.send_buckets(db, Tier::Day, sim_now, sim_now, &mut day)?
+        } else {
+            Pass::Backoff
+        };
+        idle &= p2 == Pass::Idle;
+    }
+    Ok(idle)
 }

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use meterdb_examples::api::{standard_config, EnterpriseInfo};
 use meterdb_examples::industry::{uscc_with_check, Industry, Plant};
-use meterdb_examples::provincial::{add_token, serve, Config, Platform, Role};
+use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::records::{parse_date, Record, STAT_DAY, STAT_REALTIME};
-
-const TOKEN: &str = "intake-bench-token-0123456789";
+use meterdb_examples::server::serve;
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter()
@@ -35,8 +35,8 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Per unit: its code and its request bodies, in order.
-fn workload(units: usize, requests: usize, per: usize) -> Vec<(String, Vec<String>)> {
+/// Per unit: its code, industry and request bodies, in order.
+fn workload(units: usize, requests: usize, per: usize) -> Vec<(String, Industry, Vec<String>)> {
     let start = parse_date("2026-01-01").unwrap_or(0);
     let per_unit = requests.div_ceil(units);
     (0..units)
@@ -99,14 +99,14 @@ fn workload(units: usize, requests: usize, per: usize) -> Vec<(String, Vec<Strin
                     match i % 3 {
                         0 => v["dataValue"] = "n/a".into(),
                         1 => v["statDate"] = "2026-13-01 00:00:00".into(),
-                        _ => v["dataCode"] = "7777100101".into(),
+                        _ => v["dataCode"] = "7777400150020001".into(),
                     }
                     v.as_object_mut().map(|o| o.remove("id"));
                     body.push(v);
                 }
                 bodies.push(serde_json::Value::Array(body).to_string());
             }
-            (ent, bodies)
+            (ent, ind, bodies)
         })
         .collect()
 }
@@ -121,19 +121,32 @@ enum Mode {
 fn run(
     mode: Mode,
     dir: &Path,
-    work: &Arc<Vec<(String, Vec<String>)>>,
+    work: &Arc<Vec<(String, Industry, Vec<String>)>>,
     threads: usize,
 ) -> Result<(f64, f64, u64), String> {
     let _ = std::fs::remove_dir_all(dir);
-    for (ent, _) in work.iter() {
-        add_token(dir, ent, TOKEN)?;
-    }
     let p = Arc::new(Platform::open(&Config {
         data: dir.to_path_buf(),
         role: Role::Provincial,
         no_store: mode == Mode::HttpNoStore,
         national: None,
     })?);
+    // Every unit registered with its configuration, and one device of each.
+    let mut tokens = std::collections::HashMap::new();
+    for (ent, ind, _) in work.iter() {
+        let info = EnterpriseInfo {
+            enterprise_code: ent.clone(),
+            name: format!("unit {ent}"),
+            region_code: "350100".into(),
+            industry: ind.as_str().into(),
+            industry_code: ind.classification().into(),
+        };
+        p.registry()
+            .add_unit(info, standard_config(*ind, 14, 60_000))?;
+        let a = p.registry().enroll_and_register(ent, "BENCH")?;
+        tokens.insert(ent.clone(), a.token);
+    }
+    let tokens = Arc::new(tokens);
     let server = if mode == Mode::Handler {
         None
     } else {
@@ -141,46 +154,36 @@ fn run(
     };
     let url = server
         .as_ref()
-        .map(|s| format!("http://{}/api/upload", s.addr));
+        .map(|s| format!("http://{}/api/v1/data", s.addr));
     let t0 = Instant::now();
     let c0 = cpu_secs();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let (work, url, p) = (work.clone(), url.clone(), p.clone());
+            let (work, url, p, tokens) = (work.clone(), url.clone(), p.clone(), tokens.clone());
             std::thread::spawn(move || -> Result<(u64, u64), String> {
                 let agent = ureq::AgentBuilder::new().build();
                 let (mut records, mut accepted) = (0u64, 0u64);
-                for (ent, bodies) in work.iter().skip(t).step_by(threads) {
+                for (ent, _, bodies) in work.iter().skip(t).step_by(threads) {
+                    let token = &tokens[ent];
+                    let caller = p
+                        .authenticate(Some(&format!("Bearer {token}")))
+                        .map_err(|e| e.message)?;
                     for b in bodies {
                         let v: serde_json::Value = match &url {
                             Some(u) => {
                                 let r = agent
                                     .post(u)
-                                    .set("Authorization", &format!("Bearer {TOKEN}"))
-                                    .set("X-Enterprise-Code", ent)
+                                    .set("Authorization", &format!("Bearer {token}"))
                                     .send_string(b)
                                     .map_err(|e| e.to_string())?;
                                 serde_json::from_str(&r.into_string().map_err(|e| e.to_string())?)
                                     .map_err(|e| e.to_string())?
                             }
-                            None => {
-                                let r = p.handle(
-                                    "POST",
-                                    "/api/upload",
-                                    Some(&format!("Bearer {TOKEN}")),
-                                    Some(ent),
-                                    b.as_bytes(),
-                                    "bench",
-                                );
-                                if r.status != 200 {
-                                    return Err(r.body.to_string());
-                                }
-                                r.body
-                            }
+                            None => p.ingest(&caller, b.as_bytes()).map_err(|e| e.message)?.0,
                         };
                         accepted += v["accepted"].as_u64().unwrap_or(0);
                         records += v["accepted"].as_u64().unwrap_or(0)
-                            + v["rejected"].as_array().map_or(0, |a| a.len() as u64);
+                            + v["rejectedCount"].as_u64().unwrap_or(0);
                     }
                 }
                 Ok((records, accepted))
@@ -236,10 +239,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("meterdb-intake-bench"));
     let work = Arc::new(workload(units, requests, per));
-    let total: usize = work.iter().map(|w| w.1.len()).sum::<usize>() * per;
+    let total: usize = work.iter().map(|w| w.2.len()).sum::<usize>() * per;
     println!(
         "{units} units, {} requests of {per} records (95% real-time, 4% day, 1% malformed), {threads} client and server threads",
-        work.iter().map(|w| w.1.len()).sum::<usize>()
+        work.iter().map(|w| w.2.len()).sum::<usize>()
     );
     let modes = [Mode::Http, Mode::HttpNoStore, Mode::Handler];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];

@@ -1,138 +1,308 @@
-//! The provincial platform's server (or, with `--role national`, the national one).
+//! The provincial platform's server (or, with `--role national`, the national one), and its
+//! administration: units, enrollment codes, configurations, credentials.
 //!
 //! ```text
 //! provincial serve --data DIR [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
-//!                  [--no-store] [--national URL --national-token T --province-code CODE]
-//! provincial token add --data DIR --enterprise CODE [--token TOKEN]
+//!                  [--no-store] [--national URL --national-token-file FILE]
+//! provincial unit add --data DIR --enterprise CODE --name NAME --industry power|steel|petrochemical
+//!                  [--region 350100] [--points 7] [--interval-s 60] [--enrollment-out FILE]
+//! provincial unit enroll --data DIR --enterprise CODE [--enrollment-out FILE]
+//! provincial unit config --data DIR --enterprise CODE [--points N] [--interval-s S]
+//! provincial credential add --data DIR --kind operator|national --name NAME [--token-out FILE]
 //! ```
 //!
 //! `serve` prints `listening on ADDR` once it accepts requests (with `--listen
-//! 127.0.0.1:0` the port is chosen by the system). `token add` registers a sender's token
-//! (a new random one is printed when `--token` is not given); only a salted hash is kept.
-//! Endpoints: see examples/README.md.
+//! 127.0.0.1:0` the port is chosen by the system). Secrets (enrollment codes, tokens) are
+//! printed once, or written to a new file readable by the owner only with `--*-out`; only
+//! salted hashes are kept. Endpoints: see examples/README.md.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meterdb_examples::industry::check_uscc;
-use meterdb_examples::provincial::{add_token, random_token, serve, Config, Platform, Role};
+use clap::{Parser, Subcommand, ValueEnum};
+use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::industry::Industry;
+use meterdb_examples::provincial::{Config, Platform, Role};
+use meterdb_examples::registry::Registry;
+use meterdb_examples::server::serve;
 use meterdb_examples::upload::Destination;
 
-fn usage(msg: &str) -> ! {
+#[derive(Parser, Debug)]
+#[command(
+    name = "provincial",
+    about = "The provincial (or national) energy-monitoring platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Serve the /api/v1/ contract over HTTP.
+    Serve(ServeArgs),
+    /// Register and change units.
+    #[command(subcommand)]
+    Unit(UnitCmd),
+    /// Operators' and the national link's credentials.
+    #[command(subcommand)]
+    Credential(CredCmd),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    Provincial,
+    National,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum IndustryArg {
+    Power,
+    Steel,
+    Petrochemical,
+}
+
+impl IndustryArg {
+    fn industry(self) -> Industry {
+        match self {
+            IndustryArg::Power => Industry::Power,
+            IndustryArg::Steel => Industry::Steel,
+            IndustryArg::Petrochemical => Industry::Petrochemical,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Directory of the database, registry and logs.
+    #[arg(long)]
+    data: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Worker threads.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
+    #[arg(long, value_enum, default_value = "provincial")]
+    role: RoleArg,
+    /// Check uploads but store nothing (the intake benchmark's baseline).
+    #[arg(long)]
+    no_store: bool,
+    /// Forward statistics to this national platform (its base URL, http://host:port).
+    #[arg(long, requires = "national_token_file")]
+    national: Option<String>,
+    /// The file holding this platform's token at the national platform.
+    #[arg(long, requires = "national")]
+    national_token_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum UnitCmd {
+    /// Register a unit with its industry's standard configuration; prints its enrollment code.
+    Add {
+        #[arg(long)]
+        data: PathBuf,
+        /// Unified social credit code.
+        #[arg(long)]
+        enterprise: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        industry: IndustryArg,
+        /// Administrative division (6 digits).
+        #[arg(long, default_value = "350100")]
+        region: String,
+        /// Data items to configure (production units repeat the industry's points).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=9990))]
+        points: u16,
+        /// Collection interval of every item, in seconds.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86400))]
+        interval_s: u32,
+        /// Write the enrollment code to this new file (0600) instead of printing it.
+        #[arg(long)]
+        enrollment_out: Option<PathBuf>,
+    },
+    /// Issue another enrollment code for a unit.
+    Enroll {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        enterprise: String,
+        #[arg(long)]
+        enrollment_out: Option<PathBuf>,
+    },
+    /// Replace a unit's configuration with its industry's standard one of N items (a new version).
+    Config {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        enterprise: String,
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=9990))]
+        points: u16,
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86400))]
+        interval_s: u32,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KindArg {
+    Operator,
+    National,
+}
+
+#[derive(Subcommand, Debug)]
+enum CredCmd {
+    /// Add a credential; prints its token once.
+    Add {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// operator's name, or the province's code (national link).
+        #[arg(long)]
+        name: String,
+        /// Write the token to this new file (0600) instead of printing it.
+        #[arg(long)]
+        token_out: Option<PathBuf>,
+    },
+}
+
+fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("provincial: {msg}");
-    eprintln!(
-        "usage: provincial serve --data DIR [--listen ADDR] [--threads N] [--role provincial|national] \
-         [--no-store] [--national URL --national-token T --province-code CODE]\n       \
-         provincial token add --data DIR --enterprise CODE [--token TOKEN]"
-    );
-    std::process::exit(64)
+    std::process::exit(1)
+}
+
+/// Prints a secret, or writes it to a new file readable by the owner only.
+fn reveal(what: &str, secret: &str, out: Option<&Path>) {
+    match out {
+        Some(p) => {
+            let r = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(p)
+                .and_then(|mut f| writeln!(f, "{secret}").and_then(|_| f.sync_all()));
+            if let Err(e) = r {
+                fail(format!("{}: {e}", p.display()));
+            }
+            println!(
+                "{what} written to {} (stored hashed; it is not shown again)",
+                p.display()
+            );
+        }
+        None => println!("{what}: {secret}  (stored hashed; it is not shown again)"),
+    }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mode, rest) = match args.first().map(String::as_str) {
-        Some("serve") => ("serve", &args[1..]),
-        Some("token") if args.get(1).map(String::as_str) == Some("add") => ("token", &args[2..]),
-        Some("--add-token") => ("token", &args[1..]),
-        _ => usage("give a mode: serve, or token add"),
-    };
-    let mut data = None;
-    let mut listen = "127.0.0.1:8080".to_string();
-    let mut threads = 4usize;
-    let mut role = Role::Provincial;
-    let mut no_store = false;
-    let (mut national, mut national_token, mut province) = (None, None, None);
-    let (mut enterprise, mut token) = (None, None);
-    let mut it = rest.iter();
-    while let Some(k) = it.next() {
-        if k == "--no-store" {
-            no_store = true;
-            continue;
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve(a) => run_serve(a),
+        Cmd::Unit(UnitCmd::Add {
+            data,
+            enterprise,
+            name,
+            industry,
+            region,
+            points,
+            interval_s,
+            enrollment_out,
+        }) => {
+            let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
+            let ind = industry.industry();
+            let info = EnterpriseInfo {
+                enterprise_code: enterprise.clone(),
+                name,
+                region_code: region,
+                industry: ind.as_str().into(),
+                industry_code: ind.classification().into(),
+            };
+            let items = standard_config(ind, points.into(), i64::from(interval_s) * 1000);
+            let code = reg.add_unit(info, items).unwrap_or_else(|e| fail(e));
+            println!("unit {enterprise} registered: {points} data items, configuration version 1");
+            reveal("enrollment code", &code, enrollment_out.as_deref());
         }
-        let v = it
-            .next()
-            .cloned()
-            .unwrap_or_else(|| usage(&format!("{k} needs a value")));
-        match k.as_str() {
-            "--data" => data = Some(PathBuf::from(v)),
-            "--listen" => listen = v,
-            "--threads" => threads = v.parse().unwrap_or_else(|_| usage("--threads: a number")),
-            "--role" => {
-                role = match v.as_str() {
-                    "provincial" => Role::Provincial,
-                    "national" => Role::National,
-                    _ => usage("--role: provincial or national"),
-                }
-            }
-            "--national" => national = Some(v),
-            "--national-token" => national_token = Some(v),
-            "--province-code" => province = Some(v),
-            "--enterprise" => enterprise = Some(v),
-            "--token" => token = Some(v),
-            _ => usage(&format!("unknown option {k}")),
+        Cmd::Unit(UnitCmd::Enroll {
+            data,
+            enterprise,
+            enrollment_out,
+        }) => {
+            let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
+            let code = reg
+                .issue_enrollment(&enterprise)
+                .unwrap_or_else(|e| fail(e));
+            reveal("enrollment code", &code, enrollment_out.as_deref());
+        }
+        Cmd::Unit(UnitCmd::Config {
+            data,
+            enterprise,
+            points,
+            interval_s,
+        }) => {
+            let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
+            let u = reg
+                .unit(&enterprise)
+                .unwrap_or_else(|e| fail(e))
+                .unwrap_or_else(|| fail(format!("no unit {enterprise} is registered")));
+            let ind = Industry::parse(&u.enterprise().industry).unwrap_or_else(|e| fail(e));
+            let items = standard_config(ind, points.into(), i64::from(interval_s) * 1000);
+            let v = reg
+                .set_config(&enterprise, items)
+                .unwrap_or_else(|e| fail(e));
+            println!("unit {enterprise}: configuration version {v}, {points} data items");
+        }
+        Cmd::Credential(CredCmd::Add {
+            data,
+            kind,
+            name,
+            token_out,
+        }) => {
+            let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
+            let kind = match kind {
+                KindArg::Operator => "operator",
+                KindArg::National => "national",
+            };
+            let token = reg.add_credential(kind, &name).unwrap_or_else(|e| fail(e));
+            reveal(
+                &format!("{kind} token for {name}"),
+                &token,
+                token_out.as_deref(),
+            );
         }
     }
-    let data = data.unwrap_or_else(|| usage("--data DIR is required"));
-    if mode == "token" {
-        let code = enterprise.unwrap_or_else(|| usage("--enterprise CODE is required"));
-        if role == Role::Provincial && code.len() == 18 {
-            if let Err(e) = check_uscc(&code) {
-                usage(&format!("--enterprise {code:?}: {e}"));
-            }
+}
+
+fn run_serve(a: ServeArgs) {
+    let national = match (&a.national, &a.national_token_file) {
+        (Some(u), Some(f)) => {
+            let t = std::fs::read_to_string(f)
+                .unwrap_or_else(|e| fail(format!("{}: {e}", f.display())));
+            Some((
+                format!("{}/api/v1/data", u.trim_end_matches('/')),
+                t.trim().to_string(),
+            ))
         }
-        let (token, printed) = match token {
-            Some(t) => (t, false),
-            None => (random_token().unwrap_or_else(|e| usage(&e)), true),
-        };
-        if let Err(e) = add_token(&data, &code, &token) {
-            usage(&e);
-        }
-        if printed {
-            println!("token for {code}: {token}  (stored hashed; it is not shown again)");
-        } else {
-            println!("token for {code} registered (stored hashed)");
-        }
-        return;
-    }
-    let national = match (national, national_token, province) {
-        (Some(u), Some(t), Some(p)) => Some((u, t, p)),
-        (None, None, None) => None,
-        _ => usage("--national, --national-token and --province-code go together"),
+        _ => None,
     };
     let cfg = Config {
-        data,
-        role,
-        no_store,
+        data: a.data,
+        role: match a.role {
+            RoleArg::Provincial => Role::Provincial,
+            RoleArg::National => Role::National,
+        },
+        no_store: a.no_store,
         national: national.clone(),
     };
-    let platform = match Platform::open(&cfg) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("provincial: {e}");
-            std::process::exit(1);
-        }
-    };
-    let running = match serve(platform.clone(), &listen, threads) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("provincial: {e}");
-            std::process::exit(1);
-        }
-    };
+    let platform = Arc::new(Platform::open(&cfg).unwrap_or_else(|e| fail(e)));
+    let running = serve(platform.clone(), &a.listen, a.threads.into()).unwrap_or_else(|e| fail(e));
     println!("listening on {}", running.addr);
-    if let (Some((url, token, code)), Some(db)) = (national, platform.db()) {
-        let mut dest = match Destination::open(db, &url, &token, &code) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("provincial: national cursor: {e}");
-                std::process::exit(1);
-            }
-        };
-        println!(
-            "forwarding day statistics to {url} (cursor {})",
-            dest.cursor
-        );
+    if let (Some((url, token)), Some(db)) = (national, platform.db()) {
+        let mut dest = Destination::open(db, &url, &token)
+            .unwrap_or_else(|e| fail(format!("national cursor: {e}")));
+        println!("forwarding statistics to {url} (cursor {})", dest.cursor);
         // Runs until the process is stopped; the cursor makes a restart resume.
         platform.forward_loop(&mut dest, Duration::from_millis(200));
     }

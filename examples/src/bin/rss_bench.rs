@@ -15,10 +15,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use meterdb_examples::industry::uscc_with_check;
-use meterdb_examples::provincial::{add_token, serve, Config, Platform, Role};
-
-const TOKEN: &str = "rss-bench-token-0123456789";
+use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::industry::{uscc_with_check, Industry};
+use meterdb_examples::provincial::{Config, Platform, Role};
+use meterdb_examples::server::serve;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -49,23 +49,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let ent = uscc_with_check("91350100MA2R00001")?;
-    add_token(&dir.join("sink"), &ent, TOKEN)?;
     let sink = Arc::new(Platform::open(&Config {
         data: dir.join("sink"),
         role: Role::Provincial,
         no_store: true,
         national: None,
     })?);
-    let server = serve(sink, "127.0.0.1:0", 2)?;
-    let url = format!("http://{}/api/upload", server.addr);
+    let info = EnterpriseInfo {
+        enterprise_code: ent.clone(),
+        name: "rss-bench plant".into(),
+        region_code: "350100".into(),
+        industry: "power".into(),
+        industry_code: Industry::Power.classification().into(),
+    };
+    sink.registry().add_unit(
+        info,
+        standard_config(Industry::Power, points.parse()?, 60_000),
+    )?;
+    let server = serve(sink.clone(), "127.0.0.1:0", 2)?;
+    let url = format!("http://{}", server.addr);
     let mut peaks = Vec::new();
     for r in 0..runs {
         let db = dir.join(format!("gw{r}"));
+        let enroll = dir.join(format!("enroll{r}"));
+        std::fs::write(&enroll, sink.registry().issue_enrollment(&ent)?)?;
         let t0 = Instant::now();
         let out = Command::new(&gateway)
-            .args(["--industry", "power", "--enterprise", &ent, "--db"])
+            .args(["run", "--industry", "power", "--enterprise", &ent, "--db"])
             .arg(&db)
-            .args(["--endpoint", &url, "--token", TOKEN, "--points", &points])
+            .args(["--platform", &url, "--enrollment-file"])
+            .arg(&enroll)
             .args(["--interval-s", "60", "--days", &days, "--speed", "max"])
             .args([
                 "--memtable-mib",
@@ -98,6 +111,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         peaks.push(mib);
         let _ = std::fs::remove_dir_all(&db);
+        let mut creds = db.into_os_string();
+        creds.push(".credentials");
+        let _ = std::fs::remove_dir_all(creds);
     }
     server.stop();
     peaks.sort_by(f64::total_cmp);

@@ -1,0 +1,461 @@
+//! The platform's HTTP server: axum on tokio (hyper underneath), the `/api/v1/` routes of
+//! [`crate::provincial::Platform`].
+//!
+//! Every request goes through, outermost first:
+//!
+//! 1. a request timeout (408) and a cap on requests in progress (tower);
+//! 2. the access log: one line per request, whatever its answer (401, 413 and 404 too),
+//!    synced before the answer is sent; a request that cannot be logged is answered 503;
+//! 3. authentication: the `Authorization` header is resolved to a [`Caller`] (device,
+//!    operator, national link, enrollment code, or anonymous) **before the handler runs and
+//!    before any of the body is read**; a header naming no valid credential is answered 401
+//!    at once;
+//! 4. the handler: a body limit per route (64 MiB for `POST /api/v1/data`, 16 KiB for
+//!    anything else; 413 beyond it), then the platform's method on a blocking thread (a
+//!    panic there is answered 500 and the server lives on), which checks what the caller
+//!    may do (403).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use crate::provincial::{ApiError, Outcome, Platform, MAX_BODY, MAX_SMALL_BODY};
+use crate::registry::Caller;
+use crate::upload::now_ms;
+
+/// Longest a request may take, reading its body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most requests in progress at once (more wait).
+pub const MAX_IN_FLIGHT: usize = 256;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.body())).into_response()
+    }
+}
+
+/// A handler's answer, with what an intake did for the access log.
+struct Answer(Result<Value, ApiError>, Option<Outcome>);
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut r = match self.0 {
+            Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+            Err(e) => e.into_response(),
+        };
+        if let Some(o) = self.1 {
+            r.extensions_mut().insert(o);
+        }
+        r
+    }
+}
+
+/// The credential id a refused request claimed, for the access log.
+#[derive(Clone, Debug)]
+struct Claimed(String);
+
+type P = Arc<Platform>;
+
+/// Runs `f` on a blocking thread; a panic in it is answered 500.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(ApiError::new(500, "the request failed on the platform")))
+}
+
+fn rejected(status: StatusCode, text: String) -> ApiError {
+    ApiError::new(status.as_u16(), text)
+}
+
+fn body_of(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| rejected(e.status(), e.body_text()))
+}
+
+fn query_of(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| rejected(e.status(), e.body_text()))
+}
+
+fn path_of(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(p)| p)
+        .map_err(|e| rejected(e.status(), e.body_text()))
+}
+
+fn version_of(q: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
+    q.get("version")
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::new(400, format!("version {v:?} is not a number")))
+        })
+        .transpose()
+}
+
+async fn authenticate(State(p): State<P>, mut req: Request, next: Next) -> Response {
+    let header = match req.headers().get(header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(s)) => Some(s.to_string()),
+        Some(Err(_)) => {
+            return ApiError::new(401, "the Authorization header is not text").into_response()
+        }
+    };
+    match p.authenticate(header.as_deref()) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller.clone());
+            let mut resp = next.run(req).await;
+            resp.extensions_mut().insert(caller);
+            resp
+        }
+        Err(e) => {
+            let claimed = header
+                .as_deref()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .and_then(|t| t.split('.').next())
+                .map(|id| format!("{}?", id.chars().take(96).collect::<String>()))
+                .unwrap_or_else(|| "?".into());
+            let mut resp = e.into_response();
+            resp.extensions_mut().insert(Claimed(claimed));
+            resp
+        }
+    }
+}
+
+async fn access_log(
+    State(p): State<P>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().to_string();
+    let path: String = req.uri().path().chars().take(512).collect();
+    let query: Option<String> = req.uri().query().map(|q| q.chars().take(512).collect());
+    let resp = next.run(req).await;
+    let who = resp
+        .extensions()
+        .get::<Caller>()
+        .map(Caller::who)
+        .or_else(|| resp.extensions().get::<Claimed>().map(|c| c.0.clone()))
+        .unwrap_or_else(|| "-".into());
+    let out = resp
+        .extensions()
+        .get::<Outcome>()
+        .cloned()
+        .unwrap_or_default();
+    let line = json!({
+        "t": now_ms(),
+        "remote": remote.to_string(),
+        "who": who,
+        "method": method,
+        "path": path,
+        "query": query,
+        "status": resp.status().as_u16(),
+        "records": out.records,
+        "accepted": out.accepted,
+        "rejected": out.rejected,
+        "duplicates": out.duplicates,
+        "superseded": out.superseded,
+    });
+    match tokio::task::spawn_blocking(move || p.log_access(&line)).await {
+        Ok(Ok(())) => resp,
+        Ok(Err(e)) => {
+            eprintln!("provincial: {e}");
+            ApiError::new(503, "the request could not be logged; retry later").into_response()
+        }
+        Err(_) => {
+            ApiError::new(503, "the request could not be logged; retry later").into_response()
+        }
+    }
+}
+
+async fn register(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let r = match body_of(b) {
+        Ok(b) => blocking(move || p.register_device(&c, &b))
+            .await
+            .and_then(|a| serde_json::to_value(a).map_err(|e| ApiError::new(500, e.to_string()))),
+        Err(e) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn dicts(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let r = query_of(q)
+        .and_then(|q| version_of(&q))
+        .and_then(|v| p.dictionaries(&c, v));
+    Answer(r, None)
+}
+
+async fn unit(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    code: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let r = match path_of(code) {
+        Ok(code) => blocking(move || p.unit_info(&c, &code)).await,
+        Err(e) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn config(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    code: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let r = match (path_of(code), query_of(q).and_then(|q| version_of(&q))) {
+        (Ok(code), Ok(v)) => blocking(move || p.unit_config(&c, &code, v))
+            .await
+            .and_then(|a| serde_json::to_value(a).map_err(|e| ApiError::new(500, e.to_string()))),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn uploads(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    code: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let r = match (path_of(code), query_of(q)) {
+        (Ok(code), Ok(q)) => {
+            blocking(move || {
+                p.uploads(
+                    &c,
+                    &code,
+                    q.get("from").map(String::as_str),
+                    q.get("to").map(String::as_str),
+                )
+            })
+            .await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn daily(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    code: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let r = match (path_of(code), query_of(q)) {
+        (Ok(code), Ok(q)) => {
+            blocking(move || {
+                p.daily(
+                    &c,
+                    &code,
+                    q.get("from").map(String::as_str),
+                    q.get("to").map(String::as_str),
+                )
+            })
+            .await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn data(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    match body_of(b) {
+        Ok(b) => match blocking(move || p.ingest(&c, &b)).await {
+            Ok((v, o)) => Answer(Ok(v), Some(o)),
+            Err(e) => Answer(Err(e), None),
+        },
+        Err(e) => Answer(Err(e), None),
+    }
+}
+
+async fn history(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let r = match query_of(q) {
+        Ok(q) => blocking(move || p.history(&c, &q)).await,
+        Err(e) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn ranking(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let r = match query_of(q) {
+        Ok(q) => {
+            blocking(move || {
+                p.ranking(
+                    &c,
+                    q.get("from").map(String::as_str),
+                    q.get("to").map(String::as_str),
+                )
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn units(State(p): State<P>, Extension(c): Extension<Caller>) -> Answer {
+    Answer(blocking(move || p.units(&c)).await, None)
+}
+
+async fn health(State(p): State<P>) -> Answer {
+    Answer(Ok(p.health()), None)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        404,
+        format!(
+            "no endpoint {} {}",
+            req.method(),
+            req.uri().path().chars().take(200).collect::<String>()
+        ),
+    )
+}
+
+/// The routes of `platform`, with their layers.
+pub fn router(platform: P) -> Router {
+    Router::new()
+        .route("/api/v1/devices", post(register))
+        .route("/api/v1/dictionaries", get(dicts))
+        .route("/api/v1/units", get(units))
+        .route("/api/v1/units/{code}", get(unit))
+        .route("/api/v1/units/{code}/config", get(config))
+        .route("/api/v1/units/{code}/uploads", get(uploads))
+        .route("/api/v1/units/{code}/daily", get(daily))
+        .route(
+            "/api/v1/data",
+            post(data).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route("/api/v1/history", get(history))
+        .route("/api/v1/ranking", get(ranking))
+        .route("/api/v1/health", get(health))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
+        .layer(middleware::from_fn_with_state(
+            platform.clone(),
+            authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(platform.clone(), access_log))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(platform)
+}
+
+/// A running HTTP server.
+#[derive(Debug)]
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops serving (requests in progress get up to a second) and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Serves `platform` on `addr` with `threads` worker threads (and up to four times as many
+/// threads for the platform's blocking work: storage, fsync, files).
+pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Running, String> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("listen on {addr}: {e}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("listen on {addr}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("listen on {addr}: {e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .max_blocking_threads(4 * threads.max(1))
+        .thread_name("provincial-http")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the server's runtime: {e}"))?;
+    let app = router(platform).into_make_service_with_connect_info::<SocketAddr>();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("provincial-serve".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let l = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("provincial: listener: {e}");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    r = axum::serve(l, app) => {
+                        if let Err(e) = r {
+                            eprintln!("provincial: server: {e}");
+                        }
+                    }
+                    _ = rx => {}
+                }
+            });
+            rt.shutdown_timeout(Duration::from_secs(1));
+        })
+        .map_err(|e| format!("starting the server: {e}"))?;
+    Ok(Running {
+        addr: local,
+        stop: Some(tx),
+        thread: Some(thread),
+    })
+}
