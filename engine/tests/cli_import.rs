@@ -410,3 +410,40 @@ fn a_closed_pipe_ends_query_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_register_imported_as_a_gauge_gets_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut text = String::from("point,ts,value\n");
+    for i in 0..50 {
+        // A rising register, a noisy gauge, and a register by name.
+        text.push_str(&format!(
+            "plant-main-kwh,{},{}\n",
+            i * 900_000,
+            1000 + 3 * i
+        ));
+        text.push_str(&format!("load-kw,{},{}\n", i * 900_000, 40 + (i * 7) % 11));
+        text.push_str(&format!("gas-register,{},{}\n", i * 900_000, 7));
+    }
+    let csv = write_file(dir.path(), "in.csv", &text);
+    let r = ok(["import", "--db", s(&db), s(&csv)]);
+    assert!(
+        r.stderr
+            .contains("\"plant-main-kwh\" looks like a cumulative register")
+            && r.stderr.contains("rise in 100% of 49 steps"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("\"gas-register\" looks like"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("load-kw"), "{}", r.stderr);
+    assert!(r.stderr.contains("--kind counter"), "{}", r.stderr);
+    // Imported with --kind counter: no hint.
+    let db2 = dir.path().join("db2");
+    let r = ok(["import", "--db", s(&db2), "--kind", "counter", s(&csv)]);
+    assert!(!r.stderr.contains("looks like"), "{}", r.stderr);
+}

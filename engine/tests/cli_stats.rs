@@ -185,3 +185,49 @@ fn stats_of_an_empty_database_and_of_none() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(!none.exists());
 }
+
+#[test]
+fn stats_count_every_tier_and_the_whole_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut text = String::from("point,ts,value\n");
+    for i in 0..200 {
+        text.push_str(&format!("r,{},{}\n", i * 900_000, 100 + i));
+    }
+    let csv = write_file(dir.path(), "in.csv", &text);
+    ok(["import", "--db", s(&db), "--kind", "counter", s(&csv)]);
+    let t = ok(["stats", "--db", s(&db)]).stdout;
+    assert!(t.contains("rollup files"), "{t}");
+    for tier in ["hour", "day", "month", "year"] {
+        assert!(
+            t.lines()
+                .any(|l| l.trim_start().starts_with(tier) && l.contains("buckets")),
+            "{tier} in\n{t}"
+        );
+    }
+    // The total is the whole directory: every file counted once.
+    let total: u64 = t
+        .lines()
+        .find_map(|l| l.strip_prefix("bytes on disk   "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    fn du(p: &std::path::Path) -> u64 {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    du(&e.path())
+                } else {
+                    e.metadata().unwrap().len()
+                }
+            })
+            .sum()
+    }
+    assert_eq!(total, du(&db), "{t}");
+    let j = ok(["stats", "--db", s(&db), "--json"]).stdout;
+    check_json(&j).unwrap_or_else(|e| panic!("{e} in\n{j}"));
+    assert!(j.contains("\"tiers\": {\"hour\": {\"files\": "), "{j}");
+    assert!(j.contains("\"rollups\": "), "{j}");
+}

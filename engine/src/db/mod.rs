@@ -125,8 +125,22 @@ pub struct DbStats {
     pub segment_bytes: u64,
     /// Bytes of WAL files.
     pub wal_bytes: u64,
+    /// Rollup files of each stored tier (index `tier - 1`: minute, hour, day, month, year).
+    pub tier_files: [usize; 5],
+    /// Bytes of the rollup files of each tier.
+    pub tier_bytes: [u64; 5],
+    /// Buckets stored in the rollup files of each tier (before compaction, a bucket
+    /// rewritten by a later flush counts again).
+    pub tier_buckets: [u64; 5],
     /// Per point, from its segment blocks.
     pub per_point: Vec<PointStats>,
+}
+
+impl DbStats {
+    /// Bytes of every rollup file.
+    pub fn rollup_bytes(&self) -> u64 {
+        self.tier_bytes.iter().sum()
+    }
 }
 
 /// Storage figures of one point.
@@ -693,6 +707,17 @@ impl Db {
                 s.segment_samples += u64::from(b.stats.count);
             }
             seg.release_pages();
+        }
+        for (i, files) in version.tiers.iter().enumerate() {
+            s.tier_files[i] = files.len();
+            for f in files {
+                s.tier_bytes[i] += f.size();
+                s.tier_buckets[i] += f
+                    .blocks()
+                    .iter()
+                    .map(|b| u64::from(b.stats.count))
+                    .sum::<u64>();
+            }
         }
         s.per_point = per;
         Ok(s)

@@ -61,6 +61,7 @@ pub fn run(a: ImportArgs) -> Result<(), CliError> {
         written: 0,
         rejected: 0,
         new_points: 0,
+        shapes: HashMap::new(),
     };
     for (m, register_given) in metas {
         imp.define(m, register_given).map_err(CliError::Fail)?;
@@ -92,6 +93,7 @@ pub fn run(a: ImportArgs) -> Result<(), CliError> {
     step("compact", db.compact())?;
     step("sync", db.sync())?;
     let total_points = db.points(&PointFilter::default()).len();
+    let hints = imp.register_hints();
     let Importer {
         rows,
         written,
@@ -120,6 +122,23 @@ pub fn run(a: ImportArgs) -> Result<(), CliError> {
         out.line(&l)?;
     }
     out.flush()?;
+    if !hints.is_empty() {
+        let shown = hints.len().min(SHOW_REJECTS as usize);
+        for (key, why) in &hints[..shown] {
+            warn(&format!(
+                "point {key:?} looks like a cumulative register ({why}) but was created as a \
+                 gauge, which has no consumption"
+            ));
+        }
+        if hints.len() > shown {
+            warn(&format!("{} more such points", hints.len() - shown));
+        }
+        warn(&format!(
+            "to import registers as counters: `meterdb import --db {} --kind counter FILE...` \
+             into a new database, or a --meta file with `point,kind` rows saying `counter`",
+            a.db.display()
+        ));
+    }
     if input_failed {
         return Err(CliError::Failed);
     }
@@ -151,6 +170,59 @@ struct Importer<'a> {
     written: u64,
     rejected: u64,
     new_points: u64,
+    /// The shape of each point this import created as a gauge by default (no `--kind`):
+    /// whether it looks like a register that should have been a counter.
+    shapes: HashMap<PointId, Shape>,
+}
+
+/// How a series' readings move from one to the next (in the order read).
+#[derive(Debug, Default)]
+struct Shape {
+    key: String,
+    last: Option<f64>,
+    rises: u64,
+    falls: u64,
+    steps: u64,
+}
+
+impl Shape {
+    fn add(&mut self, v: f64) {
+        if let Some(p) = self.last {
+            self.steps += 1;
+            self.rises += u64::from(v > p);
+            self.falls += u64::from(v < p);
+        }
+        self.last = Some(v);
+    }
+
+    /// Why the series looks like a cumulative register, if it does: a name that says so,
+    /// or readings that rise in most steps and fall in almost none (at least 10 steps).
+    fn register_like(&self) -> Option<String> {
+        let k = self.key.to_ascii_lowercase();
+        if [
+            "register",
+            "cumulative",
+            "counter",
+            "meter-reading",
+            "total-kwh",
+        ]
+        .iter()
+        .any(|w| k.contains(w))
+        {
+            return Some("its name says so".into());
+        }
+        let n = self.steps as f64;
+        (self.steps >= 10 && self.falls as f64 <= 0.01 * n && self.rises as f64 >= 0.5 * n).then(
+            || {
+                format!(
+                    "its readings rise in {:.0}% of {} steps and fall in {}",
+                    100.0 * self.rises as f64 / n,
+                    self.steps,
+                    self.falls
+                )
+            },
+        )
+    }
 }
 
 /// Positions of the columns in a data file.
@@ -212,6 +284,9 @@ impl Importer<'_> {
             match parse_row(&rec, &cols) {
                 Ok((key, ts, value, q)) => match self.point(key) {
                     Ok(id) => {
+                        if let Some(s) = self.shapes.get_mut(&id) {
+                            s.add(value);
+                        }
                         self.batch.put_with_quality(id, ts, value, q);
                         if self.batch.len() >= BATCH {
                             self.write_batch().map_err(FileError::Db)?;
@@ -251,6 +326,13 @@ impl Importer<'_> {
                         }
                         .map_err(|e| Reject::Db(format!("define point {key:?}: {e}")))?;
                         self.new_points += 1;
+                        if self.kind.is_none() {
+                            let shape = Shape {
+                                key: key.to_string(),
+                                ..Shape::default()
+                            };
+                            self.shapes.insert(id, shape);
+                        }
                         id
                     }
                 };
@@ -260,6 +342,17 @@ impl Importer<'_> {
         };
         self.last = Some((key.to_string(), id));
         Ok(id)
+    }
+
+    /// The points created as gauges that look like registers, with why, in key order.
+    fn register_hints(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .shapes
+            .values()
+            .filter_map(|s| s.register_like().map(|why| (s.key.clone(), why)))
+            .collect();
+        out.sort();
+        out
     }
 
     fn write_batch(&mut self) -> Result<(), String> {

@@ -12,16 +12,23 @@ use crate::StatsArgs;
 #[derive(Debug)]
 struct Report {
     stats: DbStats,
-    /// Bytes of files that are neither segments nor WAL (manifest, catalog, lock).
+    /// Bytes of files that are neither segments, rollup files nor WAL (manifest, catalog,
+    /// cursors, lock...).
     other_bytes: u64,
 }
+
+/// The stored tiers' names, by index `tier - 1`.
+const TIERS: [&str; 5] = ["minute", "hour", "day", "month", "year"];
 
 impl Report {
     fn samples(&self) -> u64 {
         self.stats.segment_samples + self.stats.memtable_samples
     }
     fn total_bytes(&self) -> u64 {
-        self.stats.segment_bytes + self.stats.wal_bytes + self.other_bytes
+        self.stats.segment_bytes
+            + self.stats.rollup_bytes()
+            + self.stats.wal_bytes
+            + self.other_bytes
     }
 }
 
@@ -32,8 +39,9 @@ pub fn run(a: StatsArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::fail(format!("stats: {e}")))?;
     db.close()
         .map_err(|e| CliError::fail(format!("close: {e}")))?;
-    let other_bytes =
-        other_bytes(&a.db).map_err(|e| CliError::fail(format!("list {}: {e}", a.db.display())))?;
+    let other_bytes = other_bytes(&a.db)
+        .map_err(|e| CliError::fail(format!("list {}: {e}", a.db.display())))?
+        .saturating_sub(stats.rollup_bytes());
     let r = Report { stats, other_bytes };
     let text = if a.json { json(&r) } else { table(&r) };
     let mut out = Stdout::new();
@@ -96,18 +104,32 @@ fn table(r: &Report) -> String {
     let _ = writeln!(t, "segment files   {}", s.segment_files);
     let _ = writeln!(
         t,
-        "bytes on disk   {} (segments {}, WAL {}, other {})",
+        "bytes on disk   {} (raw segments {}, rollup files {}, WAL {}, other {})",
         r.total_bytes(),
         s.segment_bytes,
+        s.rollup_bytes(),
         s.wal_bytes,
         r.other_bytes
     );
     let _ = writeln!(
         t,
-        "bytes/sample    {} on disk, {} in segments",
+        "bytes/sample    {} the whole directory: {} raw segments, {} rollup files",
         bps(r.total_bytes(), r.samples()),
-        bps(s.segment_bytes, s.segment_samples)
+        bps(s.segment_bytes, s.segment_samples),
+        bps(s.rollup_bytes(), r.samples()),
     );
+    for (i, name) in TIERS.iter().enumerate() {
+        if s.tier_files[i] > 0 {
+            let _ = writeln!(
+                t,
+                "  {name:<6}        {} bytes in {} files, {} buckets, {} bytes/sample",
+                s.tier_bytes[i],
+                s.tier_files[i],
+                s.tier_buckets[i],
+                bps(s.tier_bytes[i], r.samples()),
+            );
+        }
+    }
     if s.per_point.is_empty() {
         return t;
     }
@@ -231,14 +253,27 @@ fn json(r: &Report) -> String {
     let _ = writeln!(t, "  \"segment_samples\": {},", s.segment_samples);
     let _ = writeln!(t, "  \"memtable_samples\": {},", s.memtable_samples);
     let _ = writeln!(t, "  \"segment_files\": {},", s.segment_files);
+    let tiers: Vec<String> = TIERS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| s.tier_files[*i] > 0)
+        .map(|(i, name)| {
+            format!(
+                "\"{name}\": {{\"files\": {}, \"bytes\": {}, \"buckets\": {}}}",
+                s.tier_files[i], s.tier_bytes[i], s.tier_buckets[i]
+            )
+        })
+        .collect();
     let _ = writeln!(
         t,
-        "  \"bytes\": {{\"total\": {}, \"segments\": {}, \"wal\": {}, \"other\": {}}},",
+        "  \"bytes\": {{\"total\": {}, \"segments\": {}, \"rollups\": {}, \"wal\": {}, \"other\": {}}},",
         r.total_bytes(),
         s.segment_bytes,
+        s.rollup_bytes(),
         s.wal_bytes,
         r.other_bytes
     );
+    let _ = writeln!(t, "  \"tiers\": {{{}}},", tiers.join(", "));
     let _ = writeln!(
         t,
         "  \"bytes_per_sample\": {},",
