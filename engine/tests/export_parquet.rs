@@ -424,9 +424,10 @@ fn python_with_duckdb(script: &str, args: &[&str]) -> Option<String> {
     Some(String::from_utf8(o.stdout).unwrap())
 }
 
-/// DuckDB's day consumption of each register, over the raw export: for a day with register
-/// samples exactly at its start (local midnight) and at its end (the next midnight), the
-/// value at the end minus the value at the start. It must equal the day tier's consumption.
+/// DuckDB's day consumption of each register, over the raw export: for a day with valid
+/// register samples exactly at its start (local midnight) and at its end (the next
+/// midnight), the value at the end minus the value at the start. It must equal the day
+/// tier's consumption.
 const DUCKDB_DAYS: &str = r#"
 import sys, duckdb
 out, off = sys.argv[1], int(sys.argv[2])
@@ -437,7 +438,8 @@ print(f"total,{total},{tz}")
 rows = con.execute(f"""
 WITH s AS (
   SELECT point::VARCHAR AS point, epoch_ms(ts) AS t, value
-  FROM read_parquet('{files}', hive_partitioning = true) WHERE kind = 'counter'),
+  FROM read_parquet('{files}', hive_partitioning = true)
+  WHERE kind = 'counter' AND quality % 2 = 1),
 edges AS (
   SELECT point, t AS day_start, value AS v0, NULL::DOUBLE AS v1 FROM s
   WHERE (t + {off}) % 86400000 = 0

@@ -8,6 +8,7 @@ mod batch;
 pub(crate) mod bundle;
 mod flush;
 pub(crate) mod forward;
+mod nearest;
 mod options;
 mod retention;
 mod rollup;
@@ -41,7 +42,7 @@ use crate::io::{FileStorage, LockGuard, Storage};
 use crate::manifest::Manifest;
 use crate::memtable::Memtable;
 use crate::query::{RangeIter, Snapshot, Version};
-use crate::sample::{check_ts, Columns, Sample, Timestamp};
+use crate::sample::{check_ts, Columns, Sample, Timestamp, MAX_TIMESTAMP};
 use crate::segment::{self, Segment};
 use crate::wal::{Wal, WalOptions};
 
@@ -605,42 +606,11 @@ impl Db {
     pub fn latest(&self, point: PointId) -> Result<Option<Sample>> {
         self.check_point(point)?;
         let (snap, active) = self.snapshot(point, i64::MIN, i64::MAX);
-        // Candidate partitions, newest first: wherever some source has data of the point.
-        let p = self.inner.opts.partition_ms;
-        let mut starts: Vec<Timestamp> = snap
-            .version
-            .segments
-            .iter()
-            .filter(|s| s.block(point).is_some())
-            .map(|s| s.id.part_start)
-            .collect();
-        let mut add = |ts: &[Timestamp]| {
-            let mut last = None;
-            for &t in ts {
-                let q = t.div_euclid(p) * p;
-                if last != Some(q) {
-                    starts.push(q);
-                    last = Some(q);
-                }
-            }
+        let look = nearest::Look {
+            before: true,
+            valid_only: false,
         };
-        for m in &snap.frozen {
-            add(&m.read(point, i64::MIN, i64::MAX).0.ts);
-        }
-        add(&active.0.ts);
-        starts.sort_unstable();
-        starts.dedup();
-        for &s in starts.iter().rev() {
-            let e = s.saturating_add(p);
-            let r = active.0.range_of(s, e);
-            let mut part = Columns::with_capacity(r.len());
-            part.extend_from(&active.0, r);
-            let cols = snap.read(point, s, e, Some(&(part, active.1.clone())))?;
-            if let Some(i) = cols.len().checked_sub(1) {
-                return Ok(Some(cols.get(i)));
-            }
-        }
-        Ok(None)
+        self.nearest(&snap, &active, point, MAX_TIMESTAMP + 1, look)
     }
 
     /// Writes the memtable to segment files now (with the rollup tiers it changes) and

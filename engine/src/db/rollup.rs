@@ -13,10 +13,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::nearest::Look;
 use super::{undefined, Db, Inner};
 use crate::catalog::{PointId, PointMeta};
 use crate::error::{Error, Result};
-use crate::memtable::{Memtable, Tombstone};
+use crate::memtable::Memtable;
 use crate::query::{overlapping_in, Snapshot, Version};
 use crate::rollup::{
     self, buckets_of_bucket_runs, buckets_of_samples, consumption_rows, overlay_buckets, Bucket,
@@ -184,110 +185,6 @@ fn refresh<'r>(
         out.push((tier, fresh));
     }
     Ok(out)
-}
-
-/// The last valid sample of `c` (`before`) or its first.
-fn valid_end(c: &Columns, before: bool) -> Option<(Timestamp, f64)> {
-    let ok = |i: &usize| {
-        c.quality
-            .get(*i)
-            .is_none_or(|&q| crate::Quality(q).is_valid())
-    };
-    let i = if before {
-        (0..c.len()).rev().find(ok)
-    } else {
-        (0..c.len()).find(ok)
-    };
-    i.map(|i| (c.ts[i], c.values[i]))
-}
-
-/// Whether every sample of a raw block is valid (its quality column read, not its values).
-fn block_all_valid(seg: &Segment, b: &BlockMeta) -> Result<bool> {
-    let cols = seg.columns(b)?;
-    let Some(q) = cols.get(2) else {
-        return Ok(false);
-    };
-    let mut out = Vec::new();
-    crate::codec::decode_quality(q, b.stats.count as usize, &mut out)
-        .map_err(|e| seg.block_error(b, e))?;
-    Ok(out.iter().all(|&x| crate::Quality(x).is_valid()))
-}
-
-/// The last flushed valid raw sample of a point before `t` (`before`) or the first at or
-/// after `t`, for a point with no data in memory (invalid samples are passed over, as the
-/// tiers pass over them). Walks the raw partitions away from `t`: a partition whose single
-/// block lies wholly on the far side of `t` and holds valid samples only answers from its
-/// statistics; one that straddles `t` decodes that block alone; a partition with several
-/// segments or tombstones is merged as a range read would merge it.
-fn neighbour_flushed(
-    snap: &Snapshot,
-    point: PointId,
-    t: Timestamp,
-    before: bool,
-) -> Result<Option<(Timestamp, f64)>> {
-    let segs = &snap.version.segments;
-    // One partition's segments: `Some(answer)` when it holds the neighbour, `None` when the
-    // walk must go on.
-    let check = |group: &[Arc<Segment>]| -> Result<Option<(Timestamp, f64)>> {
-        let holds = group
-            .iter()
-            .any(|s| s.block(point).is_some() || s.tombstones(point).next().is_some());
-        if !holds {
-            return Ok(None);
-        }
-        let (ps, pe) = (group[0].id.part_start, group[0].id.part_end);
-        let (f, e) = if before {
-            (ps, pe.min(t))
-        } else {
-            (ps.max(t), pe)
-        };
-        if f >= e {
-            return Ok(None);
-        }
-        let pick = |c: &Columns| valid_end(c, before);
-        if let ([seg], None) = (group, group[0].tombstones(point).next()) {
-            let Some(b) = seg.block(point) else {
-                return Ok(None);
-            };
-            let st = &b.stats;
-            let outside = (before && st.max_ts < t) || (!before && st.min_ts >= t);
-            if outside && block_all_valid(seg, b)? {
-                return Ok(Some(if before {
-                    (st.max_ts, st.last)
-                } else {
-                    (st.min_ts, st.first)
-                }));
-            }
-            let mut c = Columns::default();
-            seg.read(b, f, e, &mut c)?;
-            return Ok(pick(&c));
-        }
-        Ok(pick(&snap.read(point, f, e, None)?))
-    };
-    let split = segs.partition_point(|s| s.id.part_start < t);
-    if before {
-        let mut end = split;
-        while end > 0 {
-            let p = segs[end - 1].id.part_start;
-            let start = segs[..end].partition_point(|s| s.id.part_start < p);
-            if let Some(r) = check(&segs[start..end])? {
-                return Ok(Some(r));
-            }
-            end = start;
-        }
-    } else {
-        // The partition holding `t` starts before it: begin there.
-        let mut start = segs[..split].partition_point(|s| s.id.part_end <= t);
-        while start < segs.len() {
-            let p = segs[start].id.part_start;
-            let end = start + segs[start..].partition_point(|s| s.id.part_start == p);
-            if let Some(r) = check(&segs[start..end])? {
-                return Ok(Some(r));
-            }
-            start = end;
-        }
-    }
-    Ok(None)
 }
 
 /// Most buckets [`Db::rollup_sum`] accumulates densely (about ten years of hours); a longer
@@ -828,7 +725,7 @@ impl Db {
         if counter {
             let near = |before: bool, t: Timestamp| {
                 if no_memtable_data {
-                    neighbour_flushed(&snap, point, t, before)
+                    self.neighbour_flushed(&snap, point, t, before)
                 } else {
                     self.raw_neighbour(&snap, point, t, before)
                 }
@@ -879,7 +776,8 @@ impl Db {
         Ok(rows_of(tier, tz, (a, e, to), &inside, nb, meta, coal))
     }
 
-    /// The last valid raw sample before `t` (`before`) or the first at or after `t`.
+    /// The last valid raw sample before `t` (`before`) or the first at or after `t`, the
+    /// active memtable included (see [`Db::nearest`]).
     fn raw_neighbour(
         &self,
         snap: &Snapshot,
@@ -887,7 +785,6 @@ impl Db {
         t: Timestamp,
         before: bool,
     ) -> Result<Option<(Timestamp, f64)>> {
-        let p = self.inner.opts.partition_ms;
         let active = {
             let st = self.inner.state.read();
             if before {
@@ -896,56 +793,32 @@ impl Db {
                 st.mem.read(point, t, MAX_TIMESTAMP + 1)
             }
         };
-        // Candidate partitions: those with a block of the point, and those of memtable data.
-        let mut starts: Vec<Timestamp> = snap
-            .version
-            .segments
-            .iter()
-            .filter(|s| s.block(point).is_some())
-            .map(|s| s.id.part_start)
-            .collect();
-        let mut add = |ts: &[Timestamp]| {
-            for &x in ts {
-                starts.push(x.div_euclid(p) * p);
-            }
+        let look = Look {
+            before,
+            valid_only: true,
         };
-        for m in &snap.frozen {
-            add(&m.read(point, MIN_TIMESTAMP, MAX_TIMESTAMP + 1).0.ts);
-        }
-        add(&active.0.ts);
-        starts.sort_unstable();
-        starts.dedup();
-        let window = |s: Timestamp| {
-            let (ws, we) = (s, s.saturating_add(p));
-            if before {
-                (ws, we.min(t))
-            } else {
-                (ws.max(t), we)
-            }
+        Ok(self
+            .nearest(snap, &active, point, t, look)?
+            .map(|x| (x.ts, x.value)))
+    }
+
+    /// The last valid flushed sample before `t` (`before`) or the first at or after `t`,
+    /// for a point with nothing in memory (see [`Db::nearest`]).
+    fn neighbour_flushed(
+        &self,
+        snap: &Snapshot,
+        point: PointId,
+        t: Timestamp,
+        before: bool,
+    ) -> Result<Option<(Timestamp, f64)>> {
+        let look = Look {
+            before,
+            valid_only: true,
         };
-        let cands: Vec<Timestamp> = if before {
-            starts.into_iter().filter(|&s| s < t).rev().collect()
-        } else {
-            starts
-                .into_iter()
-                .filter(|&s| s.saturating_add(p) > t)
-                .collect()
-        };
-        for s in cands {
-            let (f, e) = window(s);
-            if f >= e {
-                continue;
-            }
-            let r = active.0.range_of(f, e);
-            let mut c = Columns::with_capacity(r.len());
-            c.extend_from(&active.0, r);
-            let tombs: Vec<Tombstone> = active.1.clone();
-            let cols = snap.read(point, f, e, Some(&(c, tombs)))?;
-            if let Some(x) = valid_end(&cols, before) {
-                return Ok(Some(x));
-            }
-        }
-        Ok(None)
+        let none = (Columns::default(), Vec::new());
+        Ok(self
+            .nearest(snap, &none, point, t, look)?
+            .map(|x| (x.ts, x.value)))
     }
 
     /// The buckets of several points at `tier`, each point's as [`Db::rollup`] gives them.
@@ -1129,7 +1002,7 @@ impl Db {
             let counter = meta.kind == crate::PointKind::Counter;
             let mut nb = Neighbours::default();
             if counter {
-                let near = |before: bool, t: Timestamp| neighbour_flushed(&snap, p, t, before);
+                let near = |before: bool, t: Timestamp| self.neighbour_flushed(&snap, p, t, before);
                 nb.before = near(true, a)?;
                 nb.after = near(false, e)?;
             }
