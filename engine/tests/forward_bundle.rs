@@ -3,21 +3,15 @@
 //! corrections and deletes in order.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use meterdb::io::{MemStorage, Storage};
-use meterdb::{Columns, CursorStart, Db, ErrorKind, Options, PointKind, PointMeta, WriteBatch};
+use meterdb::{Columns, CursorStart, Db, ErrorKind, PointKind, PointMeta, WriteBatch};
+
+mod support;
+use support::mem_opts;
 
 const T0: i64 = 1_767_196_800_000;
 const IV: i64 = 900_000;
-
-fn opts(s: &MemStorage) -> Options {
-    Options {
-        storage: Some(Arc::new(s.clone())),
-        background: false,
-        ..Options::default()
-    }
-}
 
 fn all(db: &Db) -> Vec<(String, Columns)> {
     db.points(&Default::default())
@@ -32,7 +26,7 @@ fn all(db: &Db) -> Vec<(String, Columns)> {
 }
 
 fn source(s: &MemStorage) -> Db {
-    let db = Db::open("/src", opts(s)).unwrap();
+    let db = Db::open("/src", mem_opts(s)).unwrap();
     let a = db
         .define_point(PointMeta::new("plant/kwh", PointKind::Counter).with_unit("kWh"))
         .unwrap();
@@ -59,7 +53,7 @@ fn damaged_bundles_are_refused_and_change_nothing() {
     let good = s.read(Path::new("/b.bundle")).unwrap().to_vec();
     assert_eq!(rep.bytes, good.len() as u64);
 
-    let dst = Db::open("/dst", opts(&s)).unwrap();
+    let dst = Db::open("/dst", mem_opts(&s)).unwrap();
     let n = good.len();
     // Header, manifest, data (start, middle, end), trailer, and a sweep.
     let mut positions = vec![
@@ -126,14 +120,14 @@ fn damaged_bundles_are_refused_and_change_nothing() {
     assert_eq!(all(&dst), once);
     // Durable: after a reopen too.
     drop(dst);
-    let dst = Db::open("/dst", opts(&s)).unwrap();
+    let dst = Db::open("/dst", mem_opts(&s)).unwrap();
     assert_eq!(all(&dst), once);
 }
 
 #[test]
 fn cursor_bundle_carries_corrections_and_deletes_in_order() {
     let s = MemStorage::new();
-    let src = Db::open("/src", opts(&s)).unwrap();
+    let src = Db::open("/src", mem_opts(&s)).unwrap();
     let a = src.ensure_point("a").unwrap();
     src.create_cursor("usb", CursorStart::Now).unwrap();
     for i in 0..10 {
@@ -147,7 +141,7 @@ fn cursor_bundle_carries_corrections_and_deletes_in_order() {
     assert!(src.cursor_read("usb", 10).unwrap().is_empty());
     src.cursor_ack("usb", rep.ids.1).unwrap();
 
-    let dst = Db::open("/dst", opts(&s)).unwrap();
+    let dst = Db::open("/dst", mem_opts(&s)).unwrap();
     let b = dst.ensure_point("other").unwrap();
     dst.put(b, T0, 1.0).unwrap();
     dst.import_bundle("/c.bundle").unwrap();

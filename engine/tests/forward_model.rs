@@ -8,20 +8,10 @@ use std::sync::Arc;
 use meterdb::io::MemStorage;
 use meterdb::{Change, ChangeKind, CursorStart, Db, Durability, Options, WriteBatch};
 
-const T0: i64 = 1_767_196_800_000;
+mod support;
+use support::Rng;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+const T0: i64 = 1_767_196_800_000;
 
 fn opts(s: &MemStorage) -> Options {
     Options {

@@ -1,19 +1,12 @@
 //! The upload log: records of upload attempts, durable, filtered, and kept under limits.
 
-use std::sync::Arc;
-
 use meterdb::io::MemStorage;
 use meterdb::{Db, Options, OutcomeFilter, UploadOutcome, UploadRecord};
 
-const DIR: &str = "/db";
+mod support;
+use support::mem_opts;
 
-fn opts(s: &MemStorage) -> Options {
-    Options {
-        storage: Some(Arc::new(s.clone())),
-        background: false,
-        ..Options::default()
-    }
-}
+const DIR: &str = "/db";
 
 fn rec(i: i64, ok: bool) -> UploadRecord {
     UploadRecord {
@@ -34,13 +27,13 @@ fn rec(i: i64, ok: bool) -> UploadRecord {
 #[test]
 fn records_survive_power_loss_and_filter() {
     let s = MemStorage::new();
-    let db = Db::open(DIR, opts(&s)).unwrap();
+    let db = Db::open(DIR, mem_opts(&s)).unwrap();
     for i in 0..20 {
         db.record_upload(&rec(i, i % 3 != 0)).unwrap();
     }
     let crashed = s.crash();
     drop(db);
-    let db = Db::open(DIR, opts(&crashed)).unwrap();
+    let db = Db::open(DIR, mem_opts(&crashed)).unwrap();
     let all = db
         .upload_records(i64::MIN, i64::MAX, OutcomeFilter::All)
         .unwrap();
@@ -62,7 +55,7 @@ fn retention_by_count_and_by_age() {
     let s = MemStorage::new();
     let o = Options {
         upload_records_keep: 1000,
-        ..opts(&s)
+        ..mem_opts(&s)
     };
     let db = Db::open(DIR, o.clone()).unwrap();
     for i in 0..12_000 {
@@ -82,7 +75,7 @@ fn retention_by_count_and_by_age() {
     let o = Options {
         upload_records_keep: 1000,
         upload_records_max_age_ms: Some(100_000),
-        ..opts(&s)
+        ..mem_opts(&s)
     };
     let db = Db::open(DIR, o).unwrap();
     let all = db

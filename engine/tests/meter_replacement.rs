@@ -2,26 +2,16 @@
 //! catalog file, power losses, bundles, and metadata updates that do not name them.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use meterdb::io::MemStorage;
-use meterdb::{
-    Db, Durability, ErrorKind, Options, PointKind, PointMeta, Register, Replacement, Tier,
-    WriteBatch,
-};
+use meterdb::{Db, ErrorKind, PointKind, PointMeta, Register, Replacement, Tier, WriteBatch};
+
+mod support;
+use support::mem_opts;
 
 const H: i64 = 3_600_000;
 /// 2026-01-01T00:00:00+08:00.
 const T0: i64 = 1_767_196_800_000;
-
-fn opts(s: &MemStorage) -> Options {
-    Options {
-        durability: Durability::Sync,
-        background: false,
-        storage: Some(Arc::new(s.clone())),
-        ..Options::default()
-    }
-}
 
 /// A register read hourly for a day, replaced at 12:00 (old meter at 1000 + 2/h, the new
 /// one from 5 + 2/h).
@@ -48,7 +38,7 @@ fn day_consumption(db: &Db, id: u32) -> f64 {
 #[test]
 fn a_replacement_is_durable_through_power_loss_flush_and_reopen() {
     let mut s = MemStorage::new();
-    let db = Db::open(Path::new("/db"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/db"), mem_opts(&s)).unwrap();
     let id = db
         .define_point(PointMeta::new("kwh", PointKind::Counter))
         .unwrap();
@@ -63,11 +53,11 @@ fn a_replacement_is_durable_through_power_loss_flush_and_reopen() {
     let crashed = s.crash();
     drop(db);
     s = crashed;
-    let db = Db::open(Path::new("/db"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/db"), mem_opts(&s)).unwrap();
     assert_eq!(day_consumption(&db, id), 47.5);
     db.flush().unwrap();
     db.close().unwrap();
-    let db = Db::open(Path::new("/db"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/db"), mem_opts(&s)).unwrap();
     assert_eq!(
         db.point(id).unwrap().replacements,
         vec![Replacement {
@@ -95,7 +85,7 @@ fn a_replacement_is_durable_through_power_loss_flush_and_reopen() {
 #[test]
 fn bad_replacements_are_refused_and_change_nothing() {
     let s = MemStorage::new();
-    let db = Db::open(Path::new("/db"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/db"), mem_opts(&s)).unwrap();
     let g = db
         .define_point(PointMeta::new("kw", PointKind::Gauge))
         .unwrap();
@@ -132,7 +122,7 @@ fn metadata_updates_survive_a_flush_that_drops_the_wal() {
     // A metadata update of an existing point (the number of points unchanged) is written to
     // the catalog file by the next flush, before the WAL holding it is dropped.
     let s = MemStorage::new();
-    let db = Db::open(Path::new("/db"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/db"), mem_opts(&s)).unwrap();
     let id = db
         .define_point(PointMeta::new("kwh", PointKind::Counter))
         .unwrap();
@@ -147,7 +137,7 @@ fn metadata_updates_survive_a_flush_that_drops_the_wal() {
     db.put(id, T0 + H, 2.0).unwrap();
     db.flush().unwrap();
     db.close().unwrap();
-    let db = Db::open(Path::new("/db"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/db"), mem_opts(&s)).unwrap();
     let m = db.point(id).unwrap();
     assert_eq!((m.register, m.rollover), (Register::Net, Some(99_999.0)));
 }
@@ -155,7 +145,7 @@ fn metadata_updates_survive_a_flush_that_drops_the_wal() {
 #[test]
 fn bundles_carry_replacements_and_registers() {
     let s = MemStorage::new();
-    let db = Db::open(Path::new("/a"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/a"), mem_opts(&s)).unwrap();
     let id = db
         .define_point(PointMeta::new("kwh", PointKind::Counter).with_register(Register::Net))
         .unwrap();
@@ -163,7 +153,7 @@ fn bundles_carry_replacements_and_registers() {
     db.replace_meter(id, T0 + 12 * H - 1, 1023.0, 4.5).unwrap();
     db.export_bundle("/a.bundle", None, T0, T0 + 25 * H)
         .unwrap();
-    let other = Db::open(Path::new("/b"), opts(&s)).unwrap();
+    let other = Db::open(Path::new("/b"), mem_opts(&s)).unwrap();
     other.import_bundle("/a.bundle").unwrap();
     let id2 = other.point_id("kwh").unwrap();
     let m = other.point(id2).unwrap();

@@ -11,23 +11,7 @@ use meterdb::{BucketRow, Db, Durability, Options, PointKind, PointMeta, Register
 use meterdb::{Quality, WriteBatch};
 
 mod support;
-use support::{close, shared_rows};
-
-/// A deterministic pseudo-random sequence (xorshift), so that failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() % 1_000_000) as f64 / 1e6 < p
-    }
-}
+use support::{close, shared_rows, Rng};
 
 /// The shared data per point: samples in time order (a repeated timestamp: the last wins).
 fn series() -> Option<BTreeMap<String, Vec<(i64, f64)>>> {

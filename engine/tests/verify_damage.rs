@@ -7,27 +7,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use meterdb::io::{MemStorage, Storage};
 use meterdb::unit::credit_code_check_char;
 use meterdb::{
-    CollectionConfig, CursorStart, DataItemCode, Db, Durability, Enterprise, Options,
-    OutcomeFilter, PointKind, PointMeta, UnitCatalogUpdate, UploadOutcome, UploadRecord,
-    WriteBatch,
+    CollectionConfig, CursorStart, DataItemCode, Db, Enterprise, OutcomeFilter, PointKind,
+    PointMeta, UnitCatalogUpdate, UploadOutcome, UploadRecord, WriteBatch,
 };
+
+mod support;
+use support::mem_opts;
 
 /// 2026-01-01T00:00:00+08:00.
 const T0: i64 = 1_767_196_800_000;
-
-fn opts(s: &MemStorage) -> Options {
-    Options {
-        durability: Durability::Sync,
-        background: false,
-        storage: Some(Arc::new(s.clone())),
-        ..Options::default()
-    }
-}
 
 fn unit_catalog() -> UnitCatalogUpdate {
     let prefix = "91350100MA2XY7K3P";
@@ -58,7 +50,7 @@ fn unit_catalog() -> UnitCatalogUpdate {
 /// catalog, a manifest, a cursor file, a unit catalog and an upload log.
 fn build() -> MemStorage {
     let s = MemStorage::new();
-    let db = Db::open(Path::new("/db"), opts(&s)).unwrap();
+    let db = Db::open(Path::new("/db"), mem_opts(&s)).unwrap();
     let c = db
         .define_point(PointMeta::new("kwh", PointKind::Counter).with_interval_ms(900_000))
         .unwrap();
@@ -142,7 +134,7 @@ fn kind_of(p: &Path) -> Option<&'static str> {
 /// Whether damage in the copy `s` is seen: the database refuses to open, `verify` reports a
 /// problem, or (the upload log being read on demand) reading the upload records fails.
 fn seen(s: &MemStorage) -> bool {
-    let db = match Db::open(Path::new("/db"), opts(s)) {
+    let db = match Db::open(Path::new("/db"), mem_opts(s)) {
         Ok(db) => db,
         Err(_) => return true,
     };

@@ -5,7 +5,38 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
-use meterdb::{BucketRow, PointKind, PointMeta, Register, Tier};
+use meterdb::io::MemStorage;
+use meterdb::{BucketRow, Options, PointKind, PointMeta, Register, Tier};
+
+/// Options for a database in `s` (in memory): synced writes, no background threads.
+pub fn mem_opts(s: &MemStorage) -> Options {
+    Options {
+        storage: Some(std::sync::Arc::new(s.clone())),
+        background: false,
+        ..Options::default()
+    }
+}
+
+/// A deterministic pseudo-random sequence (xorshift), so that failures reproduce.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next() % 1_000_000) as f64 / 1e6 < p
+    }
+}
 
 /// Whether two sums agree to a millionth (relative, or absolute near zero).
 pub fn close(a: f64, b: f64) -> bool {
