@@ -2,7 +2,7 @@
 //! sync and verify.
 
 use std::ffi::c_char;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use engine::{Db, Options, WriteBatch};
 
@@ -24,10 +24,32 @@ use crate::status::meterdb_status;
 /// handle. Close waits for calls in flight on other threads to return.
 #[derive(Debug)]
 pub struct meterdb_db {
-    db: RwLock<Option<Db>>,
+    /// Shared with the streaming results (`meterdb_result`), which may outlive the handle:
+    /// closing or freeing the handle takes the `Db` out, and they then answer `MDB_CLOSED`.
+    db: Arc<RwLock<Option<Db>>>,
+}
+
+/// The database behind a handle, as a streaming result keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedDb(Arc<RwLock<Option<Db>>>);
+
+impl SharedDb {
+    /// Runs `f` on the open database, or fails with `MDB_CLOSED`.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Db) -> FfiResult<T>) -> FfiResult<T> {
+        let g = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        match g.as_ref() {
+            Some(db) => f(db),
+            None => Err(Failure::closed("the database handle")),
+        }
+    }
 }
 
 impl meterdb_db {
+    /// The database, shared with a streaming result.
+    pub(crate) fn shared(&self) -> SharedDb {
+        SharedDb(Arc::clone(&self.db))
+    }
+
     /// Runs `f` on the open database, or fails with `MDB_CLOSED`. Holds a read lock, so
     /// `close` waits until `f` returns.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Db) -> FfiResult<T>) -> FfiResult<T> {
@@ -51,7 +73,26 @@ pub(crate) unsafe fn with_db<T>(
     unsafe { handle(db, "db") }?.with(f)
 }
 
+/// Refuses a path that cannot be a database directory before anything is created: an empty
+/// one (which would create the database's files in the current directory), and one that
+/// exists and is not a directory.
+fn check_open_path(path: &str) -> FfiResult {
+    if path.is_empty() {
+        return Err(Failure::invalid(
+            "path is empty: give the directory of the database (it is created if missing)",
+        ));
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(Failure::invalid(format!(
+            "path {path:?} exists and is not a directory: a database is a directory"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Opens (or creates) the database in directory `path`, recovering from its write-ahead log.
+/// An empty path, or one that exists and is not a directory, gives `MDB_INVALID_ARGUMENT`
+/// and creates nothing.
 ///
 /// `opts` may be NULL for the defaults; it is only read during the call. On success `*out_db`
 /// is a new handle (free it with `meterdb_db_free`); on failure `*out_db` is set to NULL.
@@ -82,9 +123,13 @@ pub unsafe extern "C" fn meterdb_db_open(
             // SAFETY: non-NULL, live per the caller's promise.
             unsafe { handle(opts, "opts") }?.to_options()
         };
+        if let Err(e) = check_open_path(path) {
+            o.set(std::ptr::null_mut());
+            return Err(e);
+        }
         match Db::open(path, options) {
             Ok(db) => {
-                o.set(Box::into_raw(Box::new(meterdb_db { db: RwLock::new(Some(db)) })));
+                o.set(Box::into_raw(Box::new(meterdb_db { db: Arc::new(RwLock::new(Some(db))) })));
                 Ok(())
             }
             Err(e) => {
@@ -132,8 +177,12 @@ pub unsafe extern "C" fn meterdb_db_free(db: *mut meterdb_db) {
     boundary! {
         if !db.is_null() {
             // SAFETY: made by `Box::into_raw` in `meterdb_db_open` and not yet freed; no other
-            // thread uses it (caller's promise). Dropping the `Db` closes it.
-            drop(unsafe { Box::from_raw(db) });
+            // thread uses it (caller's promise).
+            let h = unsafe { Box::from_raw(db) };
+            // Dropping the `Db` closes it, also while streaming results still share the lock
+            // (they answer MDB_CLOSED from then on).
+            let taken = h.db.write().unwrap_or_else(PoisonError::into_inner).take();
+            drop(taken);
         }
     }
 }
@@ -159,6 +208,29 @@ pub unsafe extern "C" fn meterdb_db_put(
         unsafe { with_db(db, |d| {
             let mut b = WriteBatch::with_capacity(1);
             b.put_with_quality(point, ts, value, quality);
+            Ok(d.write(&b)?)
+        }) }
+    }
+}
+
+/// Writes one valid sample of a point: `meterdb_db_put` with the quality `MDB_QUALITY_VALID`,
+/// the quality of a reading collected as usual. (With `meterdb_db_put`, a quality of 0 stores
+/// an invalid reading.)
+///
+/// # Safety
+/// `db` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn meterdb_db_put_value(
+    db: *const meterdb_db,
+    point: u32,
+    ts: i64,
+    value: f64,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        unsafe { with_db(db, |d| {
+            let mut b = WriteBatch::with_capacity(1);
+            b.put(point, ts, value);
             Ok(d.write(&b)?)
         }) }
     }

@@ -938,7 +938,8 @@ pub unsafe extern "C" fn meterdb_db_upload_cursor_ack_buckets(
 /// whose changes `first_id` to `last_id` (`samples` samples) were sent at time `at`, with
 /// outcome `outcome` (`MDB_UPLOAD_OK`, or `MDB_UPLOAD_FAILED` with `message` saying why:
 /// required then, and ignored for a success), and the platform's time when `has_platform_time`
-/// is non-zero. The oldest records go with the retention limits.
+/// is non-zero. The oldest records go with the retention limits. A cursor the database does
+/// not have gives `MDB_NOT_FOUND` (the engine would record it).
 ///
 /// # Safety
 /// `db` is NULL or a live handle; `cursor` is NULL or a NUL-terminated string; `message` is
@@ -972,6 +973,7 @@ pub unsafe extern "C" fn meterdb_db_record_upload(
                     "outcome {o} is not one of 0 (MDB_UPLOAD_OK), 1 (MDB_UPLOAD_FAILED)"
                 ))),
             };
+            crate::result::known_cursor(d, cursor)?;
             let rec = UploadRecord {
                 cursor: cursor.to_string(),
                 first_id,

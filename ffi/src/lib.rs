@@ -44,6 +44,9 @@ mod db;
 mod points;
 
 #[allow(unsafe_code)]
+mod meta;
+
+#[allow(unsafe_code)]
 mod cursor;
 
 #[allow(unsafe_code)]
@@ -54,6 +57,9 @@ mod rollup;
 
 #[allow(unsafe_code)]
 mod forward;
+
+#[allow(unsafe_code)]
+mod result;
 
 #[allow(unsafe_code)]
 mod export;
@@ -69,8 +75,10 @@ pub use db::*;
 pub use export::*;
 pub use forward::*;
 pub use library::*;
+pub use meta::*;
 pub use options::*;
 pub use points::*;
+pub use result::*;
 pub use rollup::*;
 pub use stats::*;
 pub use status::*;

@@ -11,7 +11,7 @@ use crate::db::{meterdb_db, with_db};
 use crate::options::tier_mask;
 use crate::status::{meterdb_status, MDB_TIERS_DEFAULT};
 
-fn kind_from(kind: i32) -> FfiResult<PointKind> {
+pub(crate) fn kind_from(kind: i32) -> FfiResult<PointKind> {
     match kind {
         0 => Ok(PointKind::Gauge),
         1 => Ok(PointKind::Counter),
@@ -34,7 +34,12 @@ fn kind_to(kind: PointKind) -> i32 {
 /// - `key`: 1 to 255 bytes of UTF-8 without control characters (empty or overlong:
 ///   `MDB_INVALID_ARGUMENT`; not UTF-8: `MDB_INVALID_UTF8`).
 /// - `kind`: `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`. A counter defined again keeps its
-///   register (`meterdb_db_set_point_register`) and its recorded meter replacements.
+///   register (`meterdb_db_set_point_register`) and its recorded meter replacements. A point
+///   defined again with another kind gives `MDB_ALREADY_EXISTS` (see
+///   `meterdb_point_meta_set_allow_kind_change`).
+///
+/// Prefer `meterdb_point_meta_new` and `meterdb_db_define_point_meta`, whose named setters
+/// cannot be swapped.
 /// - `unit`, `energy_type`: text, NULL for none.
 /// - `precision`: decimal digits of the values, 0 to 18, or -1 for unknown.
 /// - `interval_ms`: expected collection interval, or 0 for unknown (negative: rejected).
@@ -67,6 +72,7 @@ pub unsafe extern "C" fn meterdb_db_define_point(
         unsafe { with_db(db, |d| {
             let id_out = out(id_out, "id_out")?;
             let mut meta = base_meta(key, kind, unit, precision, energy_type, interval_ms, multiplier, tag_keys, tag_values, n_tags)?;
+            check_kind_change(d, &meta, false)?;
             keep_register(d, &mut meta);
             id_out.set(d.define_point(meta)?);
             Ok(())
@@ -74,11 +80,35 @@ pub unsafe extern "C" fn meterdb_db_define_point(
     }
 }
 
+/// Refuses to redefine an existing point with another kind, unless `allow` (a gauge's data
+/// read as a counter's register, or the reverse, changes every bucket's figures).
+pub(crate) fn check_kind_change(d: &engine::Db, meta: &PointMeta, allow: bool) -> FfiResult {
+    if let Some(old) = d.point_id(&meta.key).and_then(|id| d.point(id)) {
+        if old.kind != meta.kind && !allow {
+            let name = |k: PointKind| match k {
+                PointKind::Gauge => "a gauge (MDB_KIND_GAUGE)",
+                PointKind::Counter => "a counter (MDB_KIND_COUNTER)",
+            };
+            return Err(Failure::new(
+                meterdb_status::MDB_ALREADY_EXISTS,
+                format!(
+                    "point {:?} is {}: defining it again as {} would change how all its data \
+                     is rolled up; to do so, define it with meterdb_point_meta_set_allow_kind_change",
+                    meta.key,
+                    name(old.kind),
+                    name(meta.kind)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Keeps the register of a counter already defined with `meta`'s key (set by
 /// `meterdb_db_set_point_register`): the define functions have no register argument, so
 /// defining a point again with its other metadata does not turn a net register back into an
 /// import one. (Recorded meter replacements are kept by the engine itself.)
-fn keep_register(d: &engine::Db, meta: &mut PointMeta) {
+pub(crate) fn keep_register(d: &engine::Db, meta: &mut PointMeta) {
     if let Some(old) = d.point_id(&meta.key).and_then(|id| d.point(id)) {
         if meta.kind == PointKind::Counter && old.kind == PointKind::Counter {
             meta.register = old.register;
@@ -187,6 +217,7 @@ pub unsafe extern "C" fn meterdb_db_define_point_v2(
                 MDB_TIERS_DEFAULT => None,
                 t => Some(tier_mask(t)?),
             };
+            check_kind_change(d, &meta, false)?;
             keep_register(d, &mut meta);
             id_out.set(d.define_point(meta)?);
             Ok(())
@@ -498,8 +529,8 @@ pub unsafe extern "C" fn meterdb_point_info_v2_free(info: *mut meterdb_point_inf
 ///
 /// `*n_out` always receives the number of matching points. Up to `cap` ids are written to
 /// `ids`; when more match, the call returns `MDB_BUFFER_TOO_SMALL` (with the first `cap`
-/// written): call again with a larger array. `ids` may be NULL when `cap` is 0, to ask for
-/// the count.
+/// written): call again with a larger array. `ids` NULL with `cap` 0 asks for the count only,
+/// and returns `MDB_OK`.
 ///
 /// # Safety
 /// `db` is NULL or a live handle; the strings are NULL or NUL-terminated; `ids` is NULL or
@@ -518,6 +549,7 @@ pub unsafe extern "C" fn meterdb_db_list_points(
         // SAFETY: as this function's.
         unsafe { with_db(db, |d| {
             let n_out = out(n_out, "n_out")?;
+            let ids_null = ids.is_null();
             let mut ids = out_slice(ids, cap, "ids", false)?;
             let filter = PointFilter {
                 key_prefix: string_opt(key_prefix, "key_prefix")?.map(str::to_string),
@@ -525,10 +557,11 @@ pub unsafe extern "C" fn meterdb_db_list_points(
                 energy_type: string_opt(energy_type, "energy_type")?.map(str::to_string),
                 ..Default::default()
             };
+            let count_only = ids_null && cap == 0;
             let found: Vec<u32> = d.points(&filter).into_iter().map(|(id, _)| id).collect();
             n_out.set(found.len());
             ids.write_at(0, &found[..found.len().min(cap)]);
-            if found.len() > cap {
+            if found.len() > cap && !count_only {
                 return Err(Failure::new(
                     meterdb_status::MDB_BUFFER_TOO_SMALL,
                     format!("{} points match, the array holds {cap}", found.len()),
@@ -539,7 +572,7 @@ pub unsafe extern "C" fn meterdb_db_list_points(
     }
 }
 
-fn register_from(register: i32) -> FfiResult<Register> {
+pub(crate) fn register_from(register: i32) -> FfiResult<Register> {
     match register {
         0 => Ok(Register::Import),
         1 => Ok(Register::Net),

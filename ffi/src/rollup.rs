@@ -9,7 +9,9 @@ use engine::{BucketRow, CoalUnit, Comparison, SumRow, Tier};
 use crate::args::{handle, out, out_slice, slice, OutSlice};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
+use crate::result::{next_bucket_chunk, Window};
 use crate::status::meterdb_status;
+use crate::status::MDB_MAX_RESULT_ROWS;
 
 /// One bucket of a point, filled by `meterdb_rollup_row` / `meterdb_rollup_rows`.
 ///
@@ -380,11 +382,85 @@ pub struct meterdb_rollup {
 }
 
 impl meterdb_rollup {
-    fn new(rows: &[BucketRow]) -> Self {
-        meterdb_rollup {
-            rows: rows.iter().map(meterdb_bucket_row::from).collect(),
-            rows_v2: rows.iter().map(meterdb_bucket_row_v2::from).collect(),
+    fn new(rows_v2: Vec<meterdb_bucket_row_v2>) -> FfiResult<Self> {
+        Ok(meterdb_rollup {
+            rows: first_versions(&rows_v2, |r| meterdb_bucket_row {
+                start: r.start,
+                end: r.end,
+                count: r.count,
+                sum: r.sum,
+                min: r.min,
+                min_ts: r.min_ts,
+                max: r.max,
+                max_ts: r.max_ts,
+                first: r.first,
+                first_ts: r.first_ts,
+                last: r.last,
+                last_ts: r.last_ts,
+                inc: r.inc,
+                mean: r.mean,
+                consumption: r.consumption,
+                expected: r.expected,
+                completeness: r.completeness,
+                has_mean: r.has_mean,
+                has_consumption: r.has_consumption,
+                has_expected: r.has_expected,
+                has_completeness: r.has_completeness,
+            })?,
+            rows_v2,
+        })
+    }
+}
+
+/// The first-version rows of `_v2` rows, allocated fallibly.
+fn first_versions<A, B>(rows: &[A], f: impl Fn(&A) -> B) -> FfiResult<Vec<B>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(rows.len())
+        .map_err(|_| no_memory(rows.len()))?;
+    v.extend(rows.iter().map(f));
+    Ok(v)
+}
+
+fn no_memory(n: usize) -> Failure {
+    Failure::new(
+        meterdb_status::MDB_NO_MEMORY,
+        format!("out of memory for a result of {n} rows"),
+    )
+}
+
+/// A whole result built through the streaming windows (`crate::result::WINDOW` buckets per
+/// engine call), converted chunk by chunk and allocated fallibly; more than
+/// `MDB_MAX_RESULT_ROWS` rows give `MDB_LIMIT` (the result is not built further).
+fn whole<R, T>(
+    d: &engine::Db,
+    points: &[u32],
+    tier: Tier,
+    from: i64,
+    to: i64,
+    mut query: impl FnMut(&engine::Db, i64, i64) -> FfiResult<Vec<R>>,
+    convert: impl Fn(&R) -> T,
+) -> FfiResult<Vec<T>> {
+    // The errors of the whole range (an undefined point, a tier not kept) come first.
+    query(d, from, from)?;
+    let mut window = Window::new(tier, from, to, d.tz_offset_min());
+    let mut all: Vec<T> = Vec::new();
+    loop {
+        let rows = next_bucket_chunk(d, points, tier, &mut window, &mut query)?;
+        if rows.is_empty() {
+            return Ok(all);
         }
+        if all.len() + rows.len() > MDB_MAX_RESULT_ROWS {
+            return Err(Failure::new(
+                meterdb_status::MDB_LIMIT,
+                format!(
+                    "the result has more than MDB_MAX_RESULT_ROWS ({MDB_MAX_RESULT_ROWS}) rows: \
+                     narrow the range, or step through it with the meterdb_db_query_ functions"
+                ),
+            ));
+        }
+        all.try_reserve(rows.len())
+            .map_err(|_| no_memory(all.len() + rows.len()))?;
+        all.extend(rows.iter().map(&convert));
     }
 }
 
@@ -398,11 +474,19 @@ pub struct meterdb_rollup_sum {
 }
 
 impl meterdb_rollup_sum {
-    fn new(rows: &[SumRow]) -> Self {
-        meterdb_rollup_sum {
-            rows: rows.iter().map(meterdb_sum_row::from).collect(),
-            rows_v2: rows.iter().map(meterdb_sum_row_v2::from).collect(),
-        }
+    fn new(rows_v2: Vec<meterdb_sum_row_v2>) -> FfiResult<Self> {
+        Ok(meterdb_rollup_sum {
+            rows: first_versions(&rows_v2, |r| meterdb_sum_row {
+                start: r.start,
+                end: r.end,
+                count: r.count,
+                sum: r.sum,
+                consumption: r.consumption,
+                points: r.points,
+                has_consumption: r.has_consumption,
+            })?,
+            rows_v2,
+        })
     }
 }
 
@@ -428,7 +512,7 @@ pub(crate) fn tier_from(tier: i32) -> FfiResult<Tier> {
 }
 
 /// A unit of standard coal from C; `MDB_COAL_NONE` (-1) only when `none_ok`.
-fn coal_from(unit: i32, none_ok: bool) -> FfiResult<Option<CoalUnit>> {
+pub(crate) fn coal_from(unit: i32, none_ok: bool) -> FfiResult<Option<CoalUnit>> {
     match unit {
         -1 if none_ok => Ok(None),
         0 => Ok(Some(CoalUnit::Kgce)),
@@ -441,7 +525,7 @@ fn coal_from(unit: i32, none_ok: bool) -> FfiResult<Option<CoalUnit>> {
 }
 
 /// The query range: `from <= to` (equal: an empty answer).
-fn check_range(from: i64, to: i64) -> FfiResult<()> {
+pub(crate) fn check_range(from: i64, to: i64) -> FfiResult<()> {
     if from > to {
         return Err(Failure::invalid(format!(
             "the range's start {from} is after its end {to}"
@@ -601,8 +685,9 @@ pub unsafe extern "C" fn meterdb_db_rollup(
         unsafe { answer(o, db, |d| {
             let tier = tier_from(tier)?;
             check_range(from, to)?;
-            let rows = d.rollup(point, tier, from, to)?;
-            Ok(meterdb_rollup::new(&rows))
+            let rows = whole(d, &[point], tier, from, to,
+                |d: &engine::Db, a: i64, b: i64| Ok(d.rollup(point, tier, a, b)?), |r: &BucketRow| meterdb_bucket_row_v2::from(r))?;
+            meterdb_rollup::new(rows)
         }) }
     }
 }
@@ -745,8 +830,9 @@ pub unsafe extern "C" fn meterdb_db_rollup_sum(
             let points = slice(points, n_points, "points")?;
             let tier = tier_from(tier)?;
             check_range(from, to)?;
-            let rows = d.rollup_sum(points, tier, from, to)?;
-            Ok(meterdb_rollup_sum::new(&rows))
+            let rows = whole(d, points, tier, from, to,
+                |d: &engine::Db, a: i64, b: i64| Ok(d.rollup_sum(points, tier, a, b)?), |r: &SumRow| meterdb_sum_row_v2::from(r))?;
+            meterdb_rollup_sum::new(rows)
         }) }
     }
 }
@@ -781,8 +867,9 @@ pub unsafe extern "C" fn meterdb_db_coal_sum(
             let tier = tier_from(tier)?;
             let unit = coal_from(unit, false)?.expect("MDB_COAL_NONE refused");
             check_range(from, to)?;
-            let rows = d.coal_sum(points, tier, from, to, unit)?;
-            Ok(meterdb_rollup_sum::new(&rows))
+            let rows = whole(d, points, tier, from, to,
+                |d: &engine::Db, a: i64, b: i64| Ok(d.coal_sum(points, tier, a, b, unit)?), |r: &SumRow| meterdb_sum_row_v2::from(r))?;
+            meterdb_rollup_sum::new(rows)
         }) }
     }
 }
@@ -927,8 +1014,9 @@ pub unsafe extern "C" fn meterdb_db_compare(
             let tier = tier_from(tier)?;
             let unit = coal_from(coal_unit, true)?;
             check_range(from, to)?;
-            let rows = d.compare(points, tier, from, to, unit)?;
-            Ok(meterdb_comparison { rows: rows.iter().map(meterdb_compare_row::from).collect() })
+            let rows = whole(d, points, tier, from, to,
+                |d: &engine::Db, a: i64, b: i64| Ok(d.compare(points, tier, a, b, unit)?), |r: &Comparison| meterdb_compare_row::from(r))?;
+            Ok(meterdb_comparison { rows })
         }) }
     }
 }

@@ -20,6 +20,13 @@ pub const MDB_QUALITY_MANUAL: u8 = 2;
 /// counts (`meterdb_bucket_row_v2`).
 pub const MDB_QUALITY_ESTIMATED: u8 = 4;
 
+/// The most rows a function that builds a whole result in memory (`meterdb_db_rollup`,
+/// `meterdb_db_rollup_sum`, `meterdb_db_coal_sum`, `meterdb_db_compare`) returns; a larger
+/// result gives `MDB_LIMIT` without being built. The streaming queries
+/// (`meterdb_db_query_rollup`, ...) have no such cap: they step through any result in
+/// bounded memory.
+pub const MDB_MAX_RESULT_ROWS: usize = 1 << 20;
+
 /// Longest point key, in bytes of UTF-8 (not counting the terminating NUL).
 pub const MDB_MAX_KEY_LEN: usize = 255;
 
@@ -80,6 +87,19 @@ pub enum meterdb_status {
     /// The library was built without what the call needs (e.g. `meterdb_export` without the
     /// cargo feature `parquet`).
     MDB_UNSUPPORTED = 105,
+    /// A result has more rows than the caller's row limit (`meterdb_result_step`), or than
+    /// `MDB_MAX_RESULT_ROWS` for the functions that build a whole result (`meterdb_db_rollup`,
+    /// `_rollup_sum`, `_coal_sum`, `_compare`): narrow the range, or step through it with
+    /// `meterdb_db_query_rollup` and the other streaming queries.
+    MDB_LIMIT = 106,
+    /// Memory for a result could not be allocated: the call failed and nothing was kept (the
+    /// library never aborts the process for a result's memory).
+    MDB_NO_MEMORY = 107,
+    /// `meterdb_result_step`: a row is ready (read it with `meterdb_result_sample`,
+    /// `_bucket`, `_sum`, `_change` or `_bucket_change`). Not an error.
+    MDB_ROW = 200,
+    /// `meterdb_result_step`: the result has no more rows. Not an error.
+    MDB_DONE = 201,
 }
 
 impl meterdb_status {
@@ -103,7 +123,7 @@ impl meterdb_status {
     }
 
     /// Every status, in order of value.
-    pub(crate) const ALL: [meterdb_status; 18] = {
+    pub(crate) const ALL: [meterdb_status; 22] = {
         use meterdb_status::*;
         [
             MDB_OK,
@@ -124,6 +144,10 @@ impl meterdb_status {
             MDB_PANIC,
             MDB_INTERNAL,
             MDB_UNSUPPORTED,
+            MDB_LIMIT,
+            MDB_NO_MEMORY,
+            MDB_ROW,
+            MDB_DONE,
         ]
     };
 
@@ -149,6 +173,10 @@ impl meterdb_status {
             MDB_PANIC => "MDB_PANIC\0",
             MDB_INTERNAL => "MDB_INTERNAL\0",
             MDB_UNSUPPORTED => "MDB_UNSUPPORTED\0",
+            MDB_LIMIT => "MDB_LIMIT\0",
+            MDB_NO_MEMORY => "MDB_NO_MEMORY\0",
+            MDB_ROW => "MDB_ROW\0",
+            MDB_DONE => "MDB_DONE\0",
         }
     }
 }

@@ -1,7 +1,29 @@
 /*
  * meterdb.h: the C interface of MeterDB, an embeddable time-series storage engine for
  * energy-meter data. Link with -lmeterdb (libmeterdb.so or libmeterdb.a; the static library
- * also needs -lpthread -ldl -lm -lrt -lutil -lgcc_s).
+ * also needs -lpthread -ldl -lm -lrt -lutil -lgcc_s). Documentation and a complete example:
+ * bindings/c/README.md.
+ *
+ * Start here: the ten calls of a basic program (every call returns MDB_OK or a status, with
+ * meterdb_last_error() saying why):
+ *
+ *   meterdb_db *db;  meterdb_point_meta *m;  meterdb_result *r;  uint32_t kwh;
+ *   meterdb_db_open("plant.mdb", NULL, &db);                     1. open (NULL: defaults)
+ *   meterdb_point_meta_new("main/kwh", MDB_KIND_COUNTER, &m);    2. describe a point ...
+ *   meterdb_point_meta_set_interval_ms(m, 900000);               3. ... with named setters
+ *   meterdb_db_define_point_meta(db, m, &kwh);                   4. define it: its id
+ *   meterdb_point_meta_free(m);
+ *   meterdb_db_put_value(db, kwh, ts_ms, 1234.56);               5. write (a valid reading)
+ *   meterdb_db_query_rollup(db, kwh, MDB_TIER_DAY, from, to, 0, &r);   6. query (0: no limit)
+ *   while (meterdb_result_step(r) == MDB_ROW) {                  7. step: MDB_ROW, MDB_DONE
+ *       meterdb_bucket_row_v2 d;
+ *       meterdb_result_bucket(r, &d);                            8. read the row
+ *   }
+ *   meterdb_result_free(r);                                      9. free the result
+ *   meterdb_db_free(db);                                         10. close and free
+ *
+ * Raw samples stream the same way (meterdb_db_query_range, meterdb_result_sample), as do sums
+ * (meterdb_db_query_rollup_sum) and upload cursors (meterdb_db_query_changes).
  *
  * Conventions (every function follows them):
  *
@@ -76,6 +98,15 @@
  * counts (`meterdb_bucket_row_v2`).
  */
 #define MDB_QUALITY_ESTIMATED 4
+
+/**
+ * The most rows a function that builds a whole result in memory (`meterdb_db_rollup`,
+ * `meterdb_db_rollup_sum`, `meterdb_db_coal_sum`, `meterdb_db_compare`) returns; a larger
+ * result gives `MDB_LIMIT` without being built. The streaming queries
+ * (`meterdb_db_query_rollup`, ...) have no such cap: they step through any result in
+ * bounded memory.
+ */
+#define MDB_MAX_RESULT_ROWS (1 << 20)
 
 /**
  * Longest point key, in bytes of UTF-8 (not counting the terminating NUL).
@@ -186,7 +217,56 @@ typedef enum meterdb_status {
    * cargo feature `parquet`).
    */
   MDB_UNSUPPORTED = 105,
+  /**
+   * A result has more rows than the caller's row limit (`meterdb_result_step`), or than
+   * `MDB_MAX_RESULT_ROWS` for the functions that build a whole result (`meterdb_db_rollup`,
+   * `_rollup_sum`, `_coal_sum`, `_compare`): narrow the range, or step through it with
+   * `meterdb_db_query_rollup` and the other streaming queries.
+   */
+  MDB_LIMIT = 106,
+  /**
+   * Memory for a result could not be allocated: the call failed and nothing was kept (the
+   * library never aborts the process for a result's memory).
+   */
+  MDB_NO_MEMORY = 107,
+  /**
+   * `meterdb_result_step`: a row is ready (read it with `meterdb_result_sample`,
+   * `_bucket`, `_sum`, `_change` or `_bucket_change`). Not an error.
+   */
+  MDB_ROW = 200,
+  /**
+   * `meterdb_result_step`: the result has no more rows. Not an error.
+   */
+  MDB_DONE = 201,
 } meterdb_status;
+
+/**
+ * The kind of rows a `meterdb_result` holds, from `meterdb_result_kind`.
+ */
+typedef enum meterdb_row_kind {
+  /**
+   * Raw samples (`meterdb_db_query_range`): read with `meterdb_result_sample`.
+   */
+  MDB_ROW_SAMPLE = 1,
+  /**
+   * A point's buckets (`meterdb_db_query_rollup`): `meterdb_result_bucket`.
+   */
+  MDB_ROW_BUCKET = 2,
+  /**
+   * Buckets of several points summed (`meterdb_db_query_rollup_sum`, `_coal_sum`):
+   * `meterdb_result_sum`.
+   */
+  MDB_ROW_SUM = 3,
+  /**
+   * Changes of an upload cursor (`meterdb_db_query_changes`): `meterdb_result_change`.
+   */
+  MDB_ROW_CHANGE = 4,
+  /**
+   * Statistics buckets of an upload cursor (`meterdb_db_query_bucket_changes`):
+   * `meterdb_result_bucket_change`.
+   */
+  MDB_ROW_BUCKET_CHANGE = 5,
+} meterdb_row_kind;
 
 /**
  * Durability modes, for `meterdb_options_set_durability` (which takes an `int32_t` so
@@ -414,6 +494,30 @@ typedef struct meterdb_db meterdb_db;
  * Not thread-safe: do not use one from two threads at once; it may move between threads.
  */
 typedef struct meterdb_options meterdb_options;
+
+/**
+ * A point's metadata being built: made by `meterdb_point_meta_new`, changed by the
+ * `meterdb_point_meta_set_*` and `_add_*` functions, used by `meterdb_db_define_point_meta`
+ * (any number of times, for any database), freed by `meterdb_point_meta_free`.
+ *
+ * Not thread-safe: use it from one thread at a time. It does not depend on any database.
+ */
+typedef struct meterdb_point_meta meterdb_point_meta;
+
+/**
+ * A streaming result. Made by the `meterdb_db_query_*` functions, freed by
+ * `meterdb_result_free`.
+ *
+ * Not thread-safe: use a result from one thread at a time (it may move between threads).
+ *
+ * Lifetime: a result may outlive its database handle. Raw reads (`meterdb_db_query_range`)
+ * read from a snapshot taken when the query was made and keep working after the handle is
+ * closed; the other queries ask the database for each chunk of rows as they step, and return
+ * `MDB_CLOSED` from `meterdb_result_step` once the handle is closed or freed. Each chunk is
+ * consistent in itself; a write made while stepping through a rollup may show in the rows
+ * not produced yet.
+ */
+typedef struct meterdb_result meterdb_result;
 
 /**
  * What `meterdb_db_apply_retention` did; freed by `meterdb_retention_report_free`. May
@@ -1257,6 +1361,24 @@ typedef struct meterdb_retention_totals {
 } meterdb_retention_totals;
 
 /**
+ * One raw sample, from `meterdb_result_sample` / `meterdb_result_fetch`.
+ */
+typedef struct meterdb_sample {
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  int64_t ts;
+  /**
+   * The value.
+   */
+  double value;
+  /**
+   * The quality byte (`MDB_QUALITY_VALID` for a good reading).
+   */
+  uint8_t quality;
+} meterdb_sample;
+
+/**
  * What `meterdb_export` wrote, filled into the caller's struct. A later version adds a
  * `_v2`; this one never changes.
  */
@@ -1568,6 +1690,8 @@ enum meterdb_status meterdb_options_set_retention_drop_unacked(struct meterdb_op
 
 /**
  * Opens (or creates) the database in directory `path`, recovering from its write-ahead log.
+ * An empty path, or one that exists and is not a directory, gives `MDB_INVALID_ARGUMENT`
+ * and creates nothing.
  *
  * `opts` may be NULL for the defaults; it is only read during the call. On success `*out_db`
  * is a new handle (free it with `meterdb_db_free`); on failure `*out_db` is set to NULL.
@@ -1622,6 +1746,19 @@ enum meterdb_status meterdb_db_put(const struct meterdb_db *db,
                                    int64_t ts,
                                    double value,
                                    uint8_t quality);
+
+/**
+ * Writes one valid sample of a point: `meterdb_db_put` with the quality `MDB_QUALITY_VALID`,
+ * the quality of a reading collected as usual. (With `meterdb_db_put`, a quality of 0 stores
+ * an invalid reading.)
+ *
+ * # Safety
+ * `db` is NULL or a live handle.
+ */
+enum meterdb_status meterdb_db_put_value(const struct meterdb_db *db,
+                                         uint32_t point,
+                                         int64_t ts,
+                                         double value);
 
 /**
  * Writes `n` samples of any points atomically, from parallel arrays: `points[i]`, `ts[i]`,
@@ -1734,7 +1871,12 @@ enum meterdb_status meterdb_db_verify(const struct meterdb_db *db,
  * - `key`: 1 to 255 bytes of UTF-8 without control characters (empty or overlong:
  *   `MDB_INVALID_ARGUMENT`; not UTF-8: `MDB_INVALID_UTF8`).
  * - `kind`: `MDB_KIND_GAUGE` or `MDB_KIND_COUNTER`. A counter defined again keeps its
- *   register (`meterdb_db_set_point_register`) and its recorded meter replacements.
+ *   register (`meterdb_db_set_point_register`) and its recorded meter replacements. A point
+ *   defined again with another kind gives `MDB_ALREADY_EXISTS` (see
+ *   `meterdb_point_meta_set_allow_kind_change`).
+ *
+ * Prefer `meterdb_point_meta_new` and `meterdb_db_define_point_meta`, whose named setters
+ * cannot be swapped.
  * - `unit`, `energy_type`: text, NULL for none.
  * - `precision`: decimal digits of the values, 0 to 18, or -1 for unknown.
  * - `interval_ms`: expected collection interval, or 0 for unknown (negative: rejected).
@@ -1866,8 +2008,8 @@ void meterdb_point_info_v2_free(struct meterdb_point_info_v2 *info);
  *
  * `*n_out` always receives the number of matching points. Up to `cap` ids are written to
  * `ids`; when more match, the call returns `MDB_BUFFER_TOO_SMALL` (with the first `cap`
- * written): call again with a larger array. `ids` may be NULL when `cap` is 0, to ask for
- * the count.
+ * written): call again with a larger array. `ids` NULL with `cap` 0 asks for the count only,
+ * and returns `MDB_OK`.
  *
  * # Safety
  * `db` is NULL or a live handle; the strings are NULL or NUL-terminated; `ids` is NULL or
@@ -1963,6 +2105,156 @@ enum meterdb_status meterdb_db_meter_replacements(const struct meterdb_db *db,
                                                   double *new_initial,
                                                   size_t cap,
                                                   size_t *n_out);
+
+/**
+ * Starts the metadata of a point with key `key` (1 to 255 bytes of UTF-8 without control
+ * characters; checked when the point is defined) and kind `kind` (`MDB_KIND_GAUGE` or
+ * `MDB_KIND_COUNTER`), with the defaults: no unit, unknown precision and interval, multiplier
+ * 1, no energy type, no tags, the database's tiers, and for a counter an import register (or
+ * the one it has, when defined again) without rollover. On success `*out_meta` is a new
+ * builder (free it with `meterdb_point_meta_free`); on failure NULL.
+ *
+ * # Safety
+ * `key` is NULL or a NUL-terminated string; `out_meta` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_point_meta_new(const char *key,
+                                           int32_t kind,
+                                           struct meterdb_point_meta **out_meta);
+
+/**
+ * Sets the unit (e.g. `"kWh"`); NULL or `""` for none.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder; `unit` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_point_meta_set_unit(struct meterdb_point_meta *meta, const char *unit);
+
+/**
+ * Sets the energy type code (e.g. `"01"` for electricity); NULL or `""` for none.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder; `energy_type` is NULL or a NUL-terminated string.
+ */
+enum meterdb_status meterdb_point_meta_set_energy_type(struct meterdb_point_meta *meta,
+                                                       const char *energy_type);
+
+/**
+ * Sets the decimal digits of the values, 0 to 18, or -1 for unknown (the default); another
+ * value gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_set_precision(struct meterdb_point_meta *meta,
+                                                     int32_t precision);
+
+/**
+ * Sets the expected collection interval in milliseconds (e.g. 900000 for 15 minutes), or 0
+ * for unknown (the default); negative gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_set_interval_ms(struct meterdb_point_meta *meta,
+                                                       int64_t interval_ms);
+
+/**
+ * Sets the factor applied to a counter's consumption (a current or voltage transformer's
+ * ratio), finite and not zero (default 1); another value gives `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_set_multiplier(struct meterdb_point_meta *meta,
+                                                      double multiplier);
+
+/**
+ * Sets how a counter's register is read (`MDB_REGISTER_IMPORT` or `MDB_REGISTER_NET`, see
+ * `meterdb_register`). Without this call a counter defined again keeps its register. For a
+ * gauge, `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_set_register(struct meterdb_point_meta *meta,
+                                                    int32_t register_);
+
+/**
+ * Sets a counter's rollover: the reading after which its register rolls over to zero (finite
+ * and positive; checked when the point is defined), or NaN for none (the default).
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_set_rollover(struct meterdb_point_meta *meta,
+                                                    double rollover);
+
+/**
+ * Sets the rollup tiers the point keeps: a mask (`1 << (t - 1)` for tier `t` of
+ * `meterdb_tier`, 0 to `MDB_TIERS_ALL`), or `MDB_TIERS_DEFAULT` for the database's default.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_set_tiers(struct meterdb_point_meta *meta, int32_t tiers);
+
+/**
+ * Adds a tag (`name` 1 to 255 bytes, `value` up to 4096; checked when the point is defined);
+ * a name given again keeps the last value.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder; `name` and `value` are NULL or NUL-terminated strings.
+ */
+enum meterdb_status meterdb_point_meta_add_tag(struct meterdb_point_meta *meta,
+                                               const char *name,
+                                               const char *value);
+
+/**
+ * Adds a standard-coal coefficient: `kgce` kilograms of standard coal per unit of the point's
+ * consumption (finite, not negative; checked when the point is defined), valid from `from`
+ * on. Two with the same `from` give `MDB_INVALID_ARGUMENT` when the point is defined.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_add_coal(struct meterdb_point_meta *meta,
+                                                int64_t from,
+                                                double kgce);
+
+/**
+ * With `allow` 1, `meterdb_db_define_point_meta` may redefine an existing point with another
+ * kind (a gauge as a counter, or the reverse: every bucket of its data changes meaning);
+ * without it (0, the default) that gives `MDB_ALREADY_EXISTS`.
+ *
+ * # Safety
+ * `meta` is NULL or a live builder.
+ */
+enum meterdb_status meterdb_point_meta_set_allow_kind_change(struct meterdb_point_meta *meta,
+                                                             int32_t allow);
+
+/**
+ * Defines the point `meta` describes, or updates the metadata of the point with its key, and
+ * writes its id to `*id_out` (ids are dense, in order of definition, never reused). A point
+ * defined again with another kind gives `MDB_ALREADY_EXISTS` unless allowed
+ * (`meterdb_point_meta_set_allow_kind_change`); a counter defined again keeps its register
+ * unless one was set, and its recorded meter replacements. `meta` is only read: it may be
+ * used again.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `meta` is NULL or a live builder not changed by another
+ * thread during the call; `id_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_db_define_point_meta(const struct meterdb_db *db,
+                                                 const struct meterdb_point_meta *meta,
+                                                 uint32_t *id_out);
+
+/**
+ * Frees a builder. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `meta` is NULL or a builder from `meterdb_point_meta_new` not yet freed, not used after.
+ */
+void meterdb_point_meta_free(struct meterdb_point_meta *meta);
 
 /**
  * Creates a cursor over point `point`'s samples with `from <= ts < to` (an empty range
@@ -2630,7 +2922,8 @@ enum meterdb_status meterdb_db_upload_cursor_ack_buckets(const struct meterdb_db
  * whose changes `first_id` to `last_id` (`samples` samples) were sent at time `at`, with
  * outcome `outcome` (`MDB_UPLOAD_OK`, or `MDB_UPLOAD_FAILED` with `message` saying why:
  * required then, and ignored for a success), and the platform's time when `has_platform_time`
- * is non-zero. The oldest records go with the retention limits.
+ * is non-zero. The oldest records go with the retention limits. A cursor the database does
+ * not have gives `MDB_NOT_FOUND` (the engine would record it).
  *
  * # Safety
  * `db` is NULL or a live handle; `cursor` is NULL or a NUL-terminated string; `message` is
@@ -2857,6 +3150,220 @@ const char *meterdb_retention_report_forced_cursor(const struct meterdb_retentio
  * after.
  */
 void meterdb_retention_report_free(struct meterdb_retention_report *report);
+
+/**
+ * Streams point `point`'s samples with `from <= ts < to` in time order, from a snapshot taken
+ * now (an empty result when `from >= to`; `INT64_MIN` and `INT64_MAX` for all). `limit` is
+ * the most rows the caller accepts (0: no limit): stepping past it gives `MDB_LIMIT`.
+ *
+ * On success `*out_result` is a new result of kind `MDB_ROW_SAMPLE` (step through it with
+ * `meterdb_result_step`, read rows with `meterdb_result_sample` or `meterdb_result_fetch`,
+ * free it with `meterdb_result_free`); on failure it is set to NULL. An undefined point gives
+ * `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_result` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_query_range(const struct meterdb_db *db,
+                                           uint32_t point,
+                                           int64_t from,
+                                           int64_t to,
+                                           uint64_t limit,
+                                           struct meterdb_result **out_result);
+
+/**
+ * Streams the buckets of point `point` at tier `tier` whose start lies in `[from, to)`, as
+ * `meterdb_db_rollup` answers, a window of at most 1024 buckets at a time: any range, e.g. the
+ * minute buckets between two counter readings ten years apart (5.26 million rows), in bounded
+ * memory. `limit` is the most rows the caller accepts (0: no limit): stepping past it gives
+ * `MDB_LIMIT`.
+ *
+ * On success `*out_result` is a new result of kind `MDB_ROW_BUCKET` (read rows with
+ * `meterdb_result_bucket` or `meterdb_result_fetch`); on failure it is set to NULL. Errors
+ * when made: as `meterdb_db_rollup`'s (bad tier, `from > to`, undefined point, a tier the
+ * point does not keep).
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `out_result` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_query_rollup(const struct meterdb_db *db,
+                                            uint32_t point,
+                                            int32_t tier,
+                                            int64_t from,
+                                            int64_t to,
+                                            uint64_t limit,
+                                            struct meterdb_result **out_result);
+
+/**
+ * The streaming form of `meterdb_db_rollup_sum` (`coal_unit` `MDB_COAL_NONE`) and
+ * `meterdb_db_coal_sum` (`MDB_COAL_KGCE`, `MDB_COAL_TCE`): the buckets of `n_points` points
+ * at tier `tier` summed, a window of at most 1024 buckets at a time. `limit` as for
+ * `meterdb_db_query_rollup`.
+ *
+ * On success `*out_result` is a new result of kind `MDB_ROW_SUM` (read rows with
+ * `meterdb_result_sum` or `meterdb_result_fetch`); on failure it is set to NULL.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `points` is NULL or readable for `n_points` ids;
+ * `out_result` is NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_query_rollup_sum(const struct meterdb_db *db,
+                                                const uint32_t *points,
+                                                size_t n_points,
+                                                int32_t tier,
+                                                int64_t from,
+                                                int64_t to,
+                                                int32_t coal_unit,
+                                                uint64_t limit,
+                                                struct meterdb_result **out_result);
+
+/**
+ * Streams up to `max` changes of upload cursor `name` (0: every change written so far), as
+ * `meterdb_db_upload_cursor_read` reads them, 4096 at a time. The cursor's read position moves
+ * past each chunk as it is fetched: a result freed before its end leaves changes read but not
+ * stepped through (acknowledge the last change handled, then `meterdb_db_upload_cursor_rewind`
+ * to read the rest again).
+ *
+ * On success `*out_result` is a new result of kind `MDB_ROW_CHANGE` (read rows with
+ * `meterdb_result_change` or `meterdb_result_fetch`); on failure it is set to NULL. An unknown
+ * cursor gives `MDB_NOT_FOUND`.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_result` is
+ * NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_query_changes(const struct meterdb_db *db,
+                                             const char *name,
+                                             uint64_t max,
+                                             struct meterdb_result **out_result);
+
+/**
+ * Streams up to `max` closed statistics buckets of tier `tier` of upload cursor `name` (0: all
+ * closed ones), as `meterdb_db_upload_cursor_read_buckets` reads them (`has_watermark`,
+ * `watermark` alike), 4096 at a time; the read position moves as for
+ * `meterdb_db_query_changes`.
+ *
+ * On success `*out_result` is a new result of kind `MDB_ROW_BUCKET_CHANGE` (read rows with
+ * `meterdb_result_bucket_change` or `meterdb_result_fetch`); on failure it is set to NULL.
+ *
+ * # Safety
+ * `db` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_result` is
+ * NULL or writable for one pointer.
+ */
+enum meterdb_status meterdb_db_query_bucket_changes(const struct meterdb_db *db,
+                                                    const char *name,
+                                                    int32_t tier,
+                                                    uint64_t max,
+                                                    int32_t has_watermark,
+                                                    int64_t watermark,
+                                                    struct meterdb_result **out_result);
+
+/**
+ * Moves a result to its next row. Returns `MDB_ROW` when there is one (read it with the
+ * reader of the result's kind), `MDB_DONE` at the end (and on every later call), or an error:
+ * `MDB_LIMIT` when the result has more rows than its limit, `MDB_CLOSED` when the database
+ * handle was closed, `MDB_NO_MEMORY`, `MDB_CORRUPTION`, ... After an error the result has no
+ * current row and steps to `MDB_DONE`.
+ *
+ * # Safety
+ * `result` is NULL or a live result not used by another thread during the call.
+ */
+enum meterdb_status meterdb_result_step(struct meterdb_result *result);
+
+/**
+ * The kind of a result's rows (a `meterdb_row_kind`), or 0 when `result` is NULL.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+uint32_t meterdb_result_kind(const struct meterdb_result *result);
+
+/**
+ * Writes the number of rows stepped to so far (the current one included) to `*n_out`.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_result_rows_read(const struct meterdb_result *result, uint64_t *n_out);
+
+/**
+ * Copies the current row of a `MDB_ROW_SAMPLE` result into `*out_row`. Another kind, or no
+ * current row (before the first step, after `MDB_DONE` or an error), gives
+ * `MDB_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_result_sample(const struct meterdb_result *result,
+                                          struct meterdb_sample *out_row);
+
+/**
+ * Copies the current row of a `MDB_ROW_BUCKET` result into `*out_row`, as
+ * `meterdb_result_sample` does.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_result_bucket(const struct meterdb_result *result,
+                                          struct meterdb_bucket_row_v2 *out_row);
+
+/**
+ * Copies the current row of a `MDB_ROW_SUM` result into `*out_row`, as
+ * `meterdb_result_sample` does.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_result_sum(const struct meterdb_result *result,
+                                       struct meterdb_sum_row_v2 *out_row);
+
+/**
+ * Copies the current row of a `MDB_ROW_CHANGE` result into `*out_row`, as
+ * `meterdb_result_sample` does.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_result_change(const struct meterdb_result *result,
+                                          struct meterdb_change *out_row);
+
+/**
+ * Copies the current row of a `MDB_ROW_BUCKET_CHANGE` result into `*out_row`, as
+ * `meterdb_result_sample` does.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `out_row` is NULL or writable.
+ */
+enum meterdb_status meterdb_result_bucket_change(const struct meterdb_result *result,
+                                                 struct meterdb_bucket_change_v2 *out_row);
+
+/**
+ * Steps through up to `cap` rows and copies them into the caller's array `rows` (of the
+ * struct of the result's kind: `meterdb_sample`, `meterdb_bucket_row_v2`,
+ * `meterdb_sum_row_v2`, `meterdb_change` or `meterdb_bucket_change_v2`; `row_size` must be
+ * its `sizeof`, else `MDB_INVALID_ARGUMENT`), and their number to `*n_out`. Returns `MDB_OK`;
+ * fewer than `cap` rows (down to 0) means the result is done. An error while stepping (e.g.
+ * `MDB_LIMIT`) is returned with the rows before it copied and counted in `*n_out`. The bulk
+ * form of `meterdb_result_step` (for bindings); the current row is the last one copied.
+ *
+ * # Safety
+ * `result` is NULL or a live result not used by another thread during the call; `rows` is
+ * NULL or writable for `cap` rows of `row_size` bytes; `n_out` is NULL or writable.
+ */
+enum meterdb_status meterdb_result_fetch(struct meterdb_result *result,
+                                         void *rows,
+                                         size_t row_size,
+                                         size_t cap,
+                                         size_t *n_out);
+
+/**
+ * Frees a result. NULL is allowed and does nothing.
+ *
+ * # Safety
+ * `result` is NULL or a result from a `meterdb_db_query_*` function not yet freed, not used
+ * after.
+ */
+void meterdb_result_free(struct meterdb_result *result);
 
 /**
  * 1 when this library was built with Parquet export (`meterdb_export` works), else 0.

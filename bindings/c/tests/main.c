@@ -27,6 +27,8 @@ extern const h_test forward_tests[];
 extern const size_t forward_count;
 extern const h_test meter_truth_tests[];
 extern const size_t meter_truth_count;
+extern const h_test sqlite_style_tests[];
+extern const size_t sqlite_style_count;
 
 char *h_tempdir(void) {
     const char *base = getenv("TMPDIR");
@@ -90,6 +92,7 @@ int main(int argc, char **argv) {
     run(unit_tests, unit_count, &passed, &failed, &skipped);
     run(forward_tests, forward_count, &passed, &failed, &skipped);
     run(meter_truth_tests, meter_truth_count, &passed, &failed, &skipped);
+    run(sqlite_style_tests, sqlite_style_count, &passed, &failed, &skipped);
     if (skipped)
         printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     else

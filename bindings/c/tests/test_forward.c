@@ -221,6 +221,9 @@ static void test_upload_records(void) {
     meterdb_db *db = h_open(&dir);
     CHECK(db != NULL);
     if (!db) { h_rmdir(dir); return; }
+    EXPECT(meterdb_db_record_upload(db, "province", 1, 5, 5, MDB_UPLOAD_OK, NULL, 0, 0, D0),
+           MDB_NOT_FOUND, "no upload cursor is named");
+    OK(meterdb_db_upload_cursor_create(db, "province", MDB_CURSOR_NOW, 0));
     OK(meterdb_db_record_upload(db, "province", 1, 5, 5, MDB_UPLOAD_FAILED, "connection refused", 0, 0, D0));
     OK(meterdb_db_record_upload(db, "province", 1, 5, 5, MDB_UPLOAD_OK, NULL, 1, D0 + 7, D0 + MINUTE));
     EXPECT(meterdb_db_record_upload(db, "province", 1, 5, 5, MDB_UPLOAD_FAILED, NULL, 0, 0, D0),

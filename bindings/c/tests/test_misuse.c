@@ -98,7 +98,7 @@ static void test_open_misuse(void) {
     /* A file where the directory should be. */
     char file[4200];
     snprintf(file, sizeof file, "%s/LOCK", dir);
-    EXPECT(meterdb_db_open(file, NULL, &db2), MDB_IO, "");
+    EXPECT(meterdb_db_open(file, NULL, &db2), MDB_INVALID_ARGUMENT, "is not a directory");
     meterdb_db_free(db);
     h_rmdir(dir);
 }
@@ -483,7 +483,7 @@ static void test_lengths(void) {
     EXPECT(meterdb_db_list_points(db, NULL, MDB_KIND_ANY, NULL, ids, 2, &n), MDB_BUFFER_TOO_SMALL,
            "3 points match, the array holds 2");
     CHECK(n == 3 && ids[0] == 0 && ids[1] == 1 && ids[2] == 9);
-    EXPECT(meterdb_db_list_points(db, NULL, MDB_KIND_ANY, NULL, NULL, 0, &n), MDB_BUFFER_TOO_SMALL, "");
+    OK(meterdb_db_list_points(db, NULL, MDB_KIND_ANY, NULL, NULL, 0, &n)); /* the count query */
     CHECK(n == 3);
     OK(meterdb_db_list_points(db, NULL, MDB_KIND_ANY, NULL, ids, 3, &n));
     CHECK(n == 3 && ids[2] == 2);

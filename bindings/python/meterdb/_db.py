@@ -53,6 +53,8 @@ class Status(enum.IntEnum):
     PANIC = 103
     INTERNAL = 104
     UNSUPPORTED = 105
+    LIMIT = 106
+    NO_MEMORY = 107
 
 
 class MeterDbError(Exception):

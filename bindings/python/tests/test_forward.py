@@ -115,6 +115,10 @@ def test_bucket_cursor_quality_counts_revision_and_corrections(db):
 
 
 def test_upload_records(db):
+    with pytest.raises(MeterDbError) as e:
+        db.record_upload("province", 1, 9, 9, at=T0)
+    assert e.value.status == Status.NOT_FOUND
+    db.create_cursor("province", "now")
     db.record_upload("province", 1, 9, 9, ok=False, message="HTTP 503", at=T0)
     db.record_upload("province", 1, 9, 9, platform_time=T0 + 3, at=T0 + MIN)
     recs = db.upload_records()

@@ -430,6 +430,13 @@ fn upload_attempts_are_recorded_and_queried_by_time_and_outcome() {
     let msg = cstr("HTTP 503 from the platform");
     // SAFETY: live handle, valid strings.
     unsafe {
+        // The engine would record an attempt of a cursor it does not have; the ABI refuses it.
+        fails(
+            meterdb_db_record_upload(t.db, c.as_ptr(), 1, 9, 9, 0, ptr::null(), 0, 0, T0),
+            MDB_NOT_FOUND,
+            "no upload cursor is named \"province\"",
+        );
+        ok(create(t.db, "province", MDB_CURSOR_NOW as i32, 0));
         ok(meterdb_db_record_upload(
             t.db,
             c.as_ptr(),

@@ -8,3 +8,4 @@ mod forward;
 mod meter_truth;
 mod rollup;
 mod shared_data;
+mod sqlite_style;

@@ -21,6 +21,10 @@ public enum Status {
     INTERNAL(104),
     /** The library was built without what the call needs (e.g. Parquet export). */
     UNSUPPORTED(105),
+    /** A result has more rows than its limit (or than the whole-result functions' cap). */
+    LIMIT(106),
+    /** Memory for a result could not be allocated. */
+    NO_MEMORY(107),
     /** A value this version of the binding does not know. */
     UNKNOWN(-1);
 
