@@ -50,6 +50,9 @@ from ._forward import (
     UploadRecord,
 )
 
+__version__ = "0.1.0"
+"""The version of this package (the library's own: :func:`version`)."""
+
 __all__ = [
     "BackupReport",
     "BundlePoint",
@@ -85,4 +88,5 @@ __all__ = [
     "Tier",
     "Verification",
     "version",
+    "__version__",
 ]

@@ -814,8 +814,20 @@ class MeterDb:
     # Writes
 
     def put(self, point: int, ts: int, value: float, quality: int = QUALITY_VALID):
-        """Writes one sample."""
-        _check(lib.meterdb_db_put(self._h, point, ts, value, quality))
+        """Writes one sample (``ts``: int ms since the epoch, UTC; a float or another type raises
+        ``TypeError``)."""
+        for name, v in (("point", point), ("ts", ts), ("quality", quality)):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError("%s must be an int, not %s" % (name, type(v).__name__))
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError("value must be a float, not %s" % type(value).__name__)
+        for name, v, lo, hi in (("point", point, 0, 2**32 - 1), ("ts", ts, -(2**63), 2**63 - 1), ("quality", quality, 0, 255)):
+            if not lo <= v <= hi:
+                raise ValueError("%s %d is out of range (%d to %d)" % (name, v, lo, hi))
+        try:
+            _check(lib.meterdb_db_put(self._h, point, ts, value, quality))
+        except ctypes.ArgumentError as e:  # out of the C type's range
+            raise TypeError("put: %s" % e) from None
 
     def write(self, points, ts, values, quality=None):
         """Writes samples of many points atomically from parallel columns (sequences, numpy arrays

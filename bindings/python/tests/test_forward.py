@@ -276,3 +276,16 @@ def test_to_arrow_tier_equals_rollup(db):
 def test_to_arrow_without_pyarrow_raises_a_clear_import_error(db):
     with pytest.raises(ImportError, match="pip install pyarrow"):
         db.to_arrow([db.ensure_point("m")])
+
+
+def test_put_type_errors_and_version(db):
+    p = db.ensure_point("t")
+    for bad in ((p, 1.5, 1.0), (p, "1", 1.0), (p, 1, "x"), (1.0, 1, 1.0), (p, 1, 1.0, None)):
+        with pytest.raises(TypeError):
+            db.put(*bad)
+    for bad in ((p, 1 << 70, 1.0), (-1, 1, 1.0), (p, 1, 1.0, 256)):
+        with pytest.raises(ValueError):
+            db.put(*bad)
+    db.put(p, T0, 2)
+    assert db.latest(p).value == 2.0
+    assert meterdb.__version__ == meterdb.version() == "0.1.0"
