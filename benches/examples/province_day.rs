@@ -69,9 +69,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ids: Vec<u32> = (0..points)
         .map(|p| {
             db.define_point(
-                PointMeta::new(format!("91350100MA{p:08}X/0101000000{p:06}"), PointKind::Counter)
-                    .with_unit("kWh")
-                    .with_interval_ms(INTERVAL),
+                PointMeta::new(
+                    format!("91350100MA{p:08}X/0101000000{p:06}"),
+                    PointKind::Counter,
+                )
+                .with_unit("kWh")
+                .with_interval_ms(INTERVAL),
             )
         })
         .collect::<Result<_, _>>()?;

@@ -42,12 +42,6 @@ pub fn put_ivarint(out: &mut Vec<u8>, v: i64) {
     put_uvarint(out, zigzag(v))
 }
 
-/// Appends a little-endian u16.
-#[inline]
-pub fn put_u16(out: &mut Vec<u8>, v: u16) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
 /// Appends a little-endian u32.
 #[inline]
 pub fn put_u32(out: &mut Vec<u8>, v: u32) {

@@ -23,23 +23,23 @@
 
 pub mod catalog;
 pub mod codec;
-pub mod compaction;
-pub mod db;
-pub mod error;
+mod compaction;
+mod db;
+mod error;
 #[cfg(feature = "parquet")]
 pub mod export;
-pub mod format;
+mod format;
 #[doc(hidden)]
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod io;
 pub mod manifest;
-pub mod memtable;
-pub mod query;
+mod memtable;
+mod query;
 pub mod rollup;
 pub mod sample;
 pub mod segment;
-pub mod tier;
+mod tier;
 pub mod time;
 pub mod unit;
 pub mod wal;

@@ -20,15 +20,6 @@ struct PointBuf {
     touches: Vec<(Timestamp, Timestamp)>,
 }
 
-impl PointBuf {
-    fn sorted_unique(&self) -> Columns {
-        if self.sorted {
-            return self.cols.clone();
-        }
-        sort_last_wins(&self.cols)
-    }
-}
-
 /// Sorts columns by timestamp; of samples with equal timestamps the one appended last wins.
 pub fn sort_last_wins(c: &Columns) -> Columns {
     let mut idx: Vec<u32> = (0..c.len() as u32).collect();
@@ -161,17 +152,6 @@ impl Memtable {
         (sort_last_wins(&sub), tombs)
     }
 
-    /// The newest buffered sample of a point at or before `before` is not tracked here;
-    /// this returns the greatest timestamp buffered, if any.
-    pub fn max_ts(&self, id: PointId) -> Option<Timestamp> {
-        let b = self.points.get(id as usize)?;
-        if b.sorted {
-            b.cols.ts.last().copied()
-        } else {
-            b.cols.ts.iter().copied().max()
-        }
-    }
-
     /// Every point with samples, tombstones or touched spans: its columns (in arrival
     /// order), whether they are already sorted without repeats, and its tombstones.
     pub fn iter_points(&self) -> impl Iterator<Item = (PointId, (&Columns, bool), &[Tombstone])> {
@@ -249,61 +229,6 @@ impl Memtable {
             out.push((a, e.max(a + M)));
         }
     }
-
-    /// Turns the memtable into its immutable, sorted form.
-    pub fn freeze(self) -> FrozenMemtable {
-        let points = self
-            .points
-            .into_iter()
-            .map(|b| FrozenPoint {
-                cols: b.sorted_unique(),
-                tombstones: b.tombstones,
-            })
-            .collect();
-        FrozenMemtable { points }
-    }
-}
-
-/// One point of a frozen memtable.
-#[derive(Debug, Default, Clone)]
-pub struct FrozenPoint {
-    /// Sorted samples without repeated timestamps.
-    pub cols: Columns,
-    /// Deleted ranges that hide older data.
-    pub tombstones: Vec<Tombstone>,
-}
-
-/// A memtable that takes no more writes, waiting to be written to segments.
-#[derive(Debug, Default)]
-pub struct FrozenMemtable {
-    /// Indexed by point id.
-    pub points: Vec<FrozenPoint>,
-}
-
-impl FrozenMemtable {
-    /// The point's samples in `[from, to)` and its tombstones overlapping that range.
-    pub fn read(&self, id: PointId, from: Timestamp, to: Timestamp) -> (Columns, Vec<Tombstone>) {
-        let Some(p) = self.points.get(id as usize) else {
-            return (Columns::default(), Vec::new());
-        };
-        let r = p.cols.range_of(from, to);
-        let mut out = Columns::with_capacity(r.len());
-        out.extend_from(&p.cols, r);
-        let tombs = p
-            .tombstones
-            .iter()
-            .copied()
-            .filter(|&(f, t)| f < to && t > from)
-            .collect();
-        (out, tombs)
-    }
-
-    /// Whether the point has samples or tombstones here.
-    pub fn has(&self, id: PointId) -> bool {
-        self.points
-            .get(id as usize)
-            .is_some_and(|p| !p.cols.is_empty() || !p.tombstones.is_empty())
-    }
 }
 
 #[cfg(test)]
@@ -326,10 +251,9 @@ mod tests {
         let (c, t) = m.read(0, 0, 100);
         assert_eq!(c.ts, vec![5, 12, 20]);
         assert_eq!(t, vec![(10, 20)]);
-        let f = m.freeze();
-        let (c, _) = f.read(0, 6, 20);
+        let (c, _) = m.read(0, 6, 20);
         assert_eq!(c.ts, vec![12]);
-        assert!(!f.has(7));
+        assert!(!m.has(7));
     }
 
     #[test]

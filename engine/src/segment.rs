@@ -4,7 +4,7 @@
 //! (timestamps, values, quality), each encoded by the codec chosen for that point's data, and
 //! an index with each block's checksum and summary statistics, so that queries can answer
 //! from the statistics without decoding. Tombstones (deleted ranges) recorded in a segment
-//! hide data of older segments of the same partition. The byte layout is in `docs/format.md`.
+//! hide data of older segments of the same partition. The byte layout is in `docs/format/segment.md`.
 
 use std::path::{Path, PathBuf};
 

@@ -1130,7 +1130,7 @@ fn decode_history(r: &mut Reader<'_>) -> Result<AppliedVersion> {
 
 impl UnitCatalog {
     /// Serializes the catalog as a file: header (magic, format version, body length), body,
-    /// CRC-32 of everything before it (see `docs/format.md`).
+    /// CRC-32 of everything before it (see `docs/format/unit-catalog.md`).
     pub fn encode_file(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(256 + 96 * (self.devices.len() + self.configs.len()));
         put_u64(&mut body, self.version);

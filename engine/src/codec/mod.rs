@@ -16,7 +16,7 @@
 //! A column must be passed to the decoder exactly: trailing bytes are corruption. Decoding
 //! never panics, never loops beyond `count`, and allocates at most O(`count`) whatever the
 //! bytes; a malformed column gives [`Error`] of kind `Corruption` and leaves `out` as it was.
-//! The full byte layout of every codec is in `docs/format-codec.md`.
+//! The full byte layout of every codec is in `docs/format/codecs.md`.
 //!
 //! No I/O, no locks, no unsafe code: the module can be fuzzed and benchmarked alone. The only
 //! state is a zstd context per thread, reused across calls (see `zstage.rs`).

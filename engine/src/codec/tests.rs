@@ -529,7 +529,7 @@ proptest! {
     }
 }
 
-/// Exact bytes of small columns, as `docs/format-codec.md` describes them: a change here is a
+/// Exact bytes of small columns, as `docs/format/codecs.md` describes them: a change here is a
 /// format change.
 #[test]
 fn golden_columns() {

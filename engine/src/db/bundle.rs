@@ -1,6 +1,6 @@
 //! Bundles: one self-contained, checksummed file of changes (a range of points, or what a
 //! cursor has not acknowledged), to carry data where no link reaches (a USB stick, a
-//! file upload). `docs/format.md` draws the bytes.
+//! file upload). `docs/format/bundle.md` draws the bytes.
 //!
 //! Import verifies the whole file (every checksum, the manifest against the content) before
 //! applying anything, then writes through the normal write path: durable, and idempotent

@@ -11,7 +11,7 @@
 //! ids it has seen.
 //!
 //! Each cursor's acknowledged position lives in `cursors/<name>.cur` (format in
-//! `docs/format.md`), replaced atomically. The read position is kept in memory only: after
+//! `docs/format/cursor.md`), replaced atomically. The read position is kept in memory only: after
 //! a reopen or a crash, reading resumes at the acknowledged position (at-least-once).
 
 use std::collections::BTreeMap;

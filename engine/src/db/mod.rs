@@ -28,7 +28,6 @@ pub use batch::WriteBatch;
 pub use bundle::{BundlePoint, BundleReport};
 pub use forward::{
     change_id, change_seq, BucketChange, Change, ChangeKind, CursorInfo, CursorStart,
-    CHANGE_INDEX_BITS,
 };
 pub use options::{Durability, Options};
 pub use retention::{Retention, RetentionReport, TierLimit};

@@ -1,4 +1,4 @@
-//! The `TIERS` file: the database's default tier set ([`super::Options::tiers`]) that its
+//! The `TIERS` file (docs/format/tiers.md): the database's default tier set ([`super::Options::tiers`]) that its
 //! rollup files were last derived with, so that opening it with another set derives the
 //! tiers again instead of combining finer buckets that were never stored.
 //!

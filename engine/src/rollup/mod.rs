@@ -3,7 +3,7 @@
 //! A [`Bucket`] summarizes the samples with `start <= ts < end` of one calendar bucket in the
 //! database's time zone (a fixed UTC offset). Buckets are derived from raw samples for the
 //! finest tier a point keeps and from the next finer tier for every coarser one, and stored
-//! in segment files of their own kind (one column per field). See `docs/format.md`.
+//! in segment files of their own kind (one column per field). See `docs/format/rollup.md`.
 
 mod bucket;
 

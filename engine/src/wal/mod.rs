@@ -3,7 +3,7 @@
 //! segment files do not hold yet.
 //!
 //! The log is a directory of files `wal-<first seq, 20 digits>.log`, each a 24-byte header
-//! and then records `len | seq | crc | payload` with consecutive seqs (`docs/format-wal.md`
+//! and then records `len | seq | crc | payload` with consecutive seqs (`docs/format/wal.md`
 //! draws the bytes). A file is closed when it would grow past
 //! [`WalOptions::max_file_bytes`] or on [`Wal::rotate`]; whole files are deleted by
 //! [`Wal::remove_obsolete`] once their records are in segment files.

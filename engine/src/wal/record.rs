@@ -2,7 +2,7 @@
 //!
 //! Pure: no I/O, no locks, no allocation driven by a length read from the file, and no panic
 //! on any input, so a fuzz target can call [`scan`] directly. The layout is drawn in
-//! `docs/format-wal.md`.
+//! `docs/format/wal.md`.
 
 use crate::format::crc32;
 
