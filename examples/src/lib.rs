@@ -4,7 +4,9 @@
 
 pub mod api;
 pub mod client;
+pub mod frontend;
 pub mod industry;
+pub mod outbound;
 pub mod provincial;
 pub mod records;
 pub mod registry;

@@ -19,24 +19,21 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use meterdb::{
-    Change, ChangeKind, CoalUnit, Db, ErrorKind, Options, PointFilter, PointId, Tier, WriteBatch,
-};
+use meterdb::{CoalUnit, Db, ErrorKind, Options, PointFilter, PointId, Tier, WriteBatch};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::api::{dictionaries, ConfigItem, RegisterAnswer, RegisterRequest, UnitConfig};
 use crate::industry::{check_uscc, DataCode, Measure};
+use crate::outbound::{parse_key, stored_revision, Outbound, OutboundConfig, MAX_OUTBOUND_BATCH};
 use crate::records::{
-    check, format_datetime, format_stat_date, input_type_of, parse_date, parse_stat_date,
-    quality_of, Record, STAT_DAY, STAT_MONTH, STAT_REALTIME,
+    check, format_datetime, format_stat_date, parse_date, parse_stat_date, quality_of, Record,
+    STAT_DAY, STAT_MONTH, STAT_REALTIME,
 };
 use crate::registry::{Caller, Registry};
-use crate::upload::{now_ms, Destination};
+use crate::upload::now_ms;
 
 /// Which platform this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +64,9 @@ pub struct Config {
     pub role: Role,
     /// Parse and check uploads, but store nothing (the intake benchmark's baseline).
     pub no_store: bool,
-    /// Where to forward statistics: (URL of the national `/api/v1/data`, bearer token).
-    pub national: Option<(String, String)>,
+    /// Keep the outbound queue for the national platform (read by the front-end through
+    /// `/api/v1/outbound`), with its cap.
+    pub outbound: Option<OutboundConfig>,
 }
 
 /// Largest body of `POST /api/v1/data`.
@@ -147,7 +145,7 @@ pub struct Platform {
     /// Per sender: the highest change id stored, behind its own lock (a sender's requests
     /// are applied one at a time).
     hwm: Mutex<HashMap<String, Arc<Mutex<u64>>>>,
-    stop: AtomicBool,
+    outbound: Option<Outbound>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -204,10 +202,21 @@ impl Platform {
             .map_err(|e| format!("{}: {e}", cfg.data.join("intake").display()))?;
         let log =
             private_append(&cfg.data.join("access.log")).map_err(|e| format!("access log: {e}"))?;
+        let mut opts = Options::default();
+        if let Some(o) = &cfg.outbound {
+            opts.wal_file_bytes = o.wal_file_bytes();
+        }
         let db = if cfg.no_store {
             None
         } else {
-            Some(Db::open(cfg.data.join("db"), Options::default()).map_err(|e| e.to_string())?)
+            Some(Db::open(cfg.data.join("db"), opts).map_err(|e| e.to_string())?)
+        };
+        let outbound = match (&db, cfg.outbound) {
+            (Some(db), Some(o)) => Some(
+                Outbound::open(db, &cfg.data.join("db"), o)
+                    .map_err(|e| format!("the national cursor: {e}"))?,
+            ),
+            _ => None,
         };
         let mut hwm = HashMap::new();
         if let Some(db) = &db {
@@ -228,7 +237,7 @@ impl Platform {
             registry,
             log: Mutex::new(log),
             hwm: Mutex::new(hwm),
-            stop: AtomicBool::new(false),
+            outbound,
         })
     }
 
@@ -587,6 +596,11 @@ impl Platform {
             }
             db.write(&batch)
                 .map_err(|e| internal("storing the records", e))?;
+            if let Some(o) = &self.outbound {
+                if let Err(e) = o.enforce_cap(db) {
+                    eprintln!("provincial: the national backlog's cap: {e}");
+                }
+            }
         }
         *hwm = top;
         out.accepted = good.len() - out.superseded;
@@ -857,9 +871,73 @@ impl Platform {
         )
     }
 
-    /// The platform's state (anyone).
+    /// The platform's state (anyone), with the national backlog when there is an outbound
+    /// queue.
     pub fn health(&self) -> Value {
-        json!({"ok": true, "role": self.role.as_str(), "serverTime": now_ms()})
+        let mut v = json!({"ok": true, "role": self.role.as_str(), "serverTime": now_ms()});
+        if let (Some(db), Some(o)) = (&self.db, &self.outbound) {
+            v["national"] = o.health(db);
+        }
+        v
+    }
+
+    /// The outbound queue, if this platform keeps one.
+    pub fn outbound(&self) -> Option<&Outbound> {
+        self.outbound.as_ref()
+    }
+
+    fn outbound_for(&self, caller: &Caller) -> Result<(&Db, &Outbound), ApiError> {
+        if !matches!(caller, Caller::Frontend { .. }) {
+            return Err(forbidden("only the front-end reads the outbound queue"));
+        }
+        match (&self.db, &self.outbound) {
+            (Some(db), Some(o)) => Ok((db, o)),
+            _ => Err(ApiError::new(
+                404,
+                "this platform keeps no outbound queue (serve --outbound)",
+            )),
+        }
+    }
+
+    /// `GET /api/v1/outbound?max=N`: the next batch for the national platform (the front-end
+    /// only): `{"records": [...], "firstId", "lastId", "changes", "again"}`; `lastId` null
+    /// when there is nothing to deliver.
+    pub fn outbound_batch(&self, caller: &Caller, max: Option<&str>) -> Result<Value, ApiError> {
+        let (db, o) = self.outbound_for(caller)?;
+        let max = match max {
+            None => 5000,
+            Some(m) => m
+                .parse::<usize>()
+                .ok()
+                .filter(|&m| (1..=MAX_OUTBOUND_BATCH).contains(&m))
+                .ok_or_else(|| bad(format!("max={m}: give 1..={MAX_OUTBOUND_BATCH}")))?,
+        };
+        let b = o
+            .next_batch(db, max)
+            .map_err(|e| internal("reading the outbound queue", e))?;
+        let now = now_ms();
+        let records: Vec<Value> = b.records.iter().map(|r| r.to_json(now)).collect();
+        Ok(json!({
+            "records": records,
+            "firstId": b.ids.map(|i| i.0),
+            "lastId": b.ids.map(|i| i.1),
+            "changes": b.changes,
+            "again": b.again,
+        }))
+    }
+
+    /// `POST /api/v1/outbound/ack` with `{"lastId": N}`: the front-end delivered the batch.
+    pub fn outbound_ack(&self, caller: &Caller, body: &[u8]) -> Result<Value, ApiError> {
+        let (db, o) = self.outbound_for(caller)?;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Ack {
+            last_id: u64,
+        }
+        let a: Ack = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("the body must be {{\"lastId\": N}}: {e}")))?;
+        let fresh = o.ack(db, a.last_id).map_err(|e| ApiError::new(409, e))?;
+        Ok(json!({"ok": true, "acknowledged": fresh}))
     }
 
     /// The consumption registers of a unit, by energy type.
@@ -883,83 +961,6 @@ impl Platform {
         out.sort();
         out
     }
-
-    /// Forwards the received statistics (day, month, year) to the national platform through
-    /// the cursor of `dest`, until [`Platform::stop`]; returns when stopped.
-    pub fn forward_loop(&self, dest: &mut Destination, every: Duration) {
-        let Some(db) = &self.db else { return };
-        let mut held: Vec<Option<Held>> = Vec::new();
-        // Revisions read from the change stream (each is written just before its statistic,
-        // in the same batch), per (statistic point, period).
-        let mut revs: HashMap<(PointId, i64), f64> = HashMap::new();
-        while !self.stop.load(Ordering::Acquire) {
-            let mut map = |c: &Change| -> Option<Record> {
-                if c.kind != ChangeKind::Sample {
-                    return None;
-                }
-                let i = c.point as usize;
-                if held.len() <= i {
-                    held.resize(i + 1, None);
-                }
-                if held[i].is_none() {
-                    let m = db.point(c.point)?;
-                    held[i] = Some(match m.key.strip_prefix("_rev/") {
-                        Some(k) => db.point_id(k).map_or(Held::Other, Held::Revisions),
-                        None => parse_key(&m.key).map_or(Held::Other, |(e, d, s)| {
-                            Held::Data(e.to_string(), d.to_string(), s)
-                        }),
-                    });
-                }
-                let (e, d, s) = match held[i].as_ref()? {
-                    Held::Revisions(p) => {
-                        revs.insert((*p, c.ts), c.value);
-                        return None;
-                    }
-                    Held::Other => return None,
-                    Held::Data(e, d, s) => (e, d, *s),
-                };
-                if s == STAT_REALTIME {
-                    return None;
-                }
-                let rev = revs.remove(&(c.point, c.ts)).map(|v| v as u64).or_else(|| {
-                    let rid = db.point_id(&format!("_rev/{e}/{d}/{}", suffix(s)))?;
-                    stored_revision(db, rid, c.ts)
-                        .ok()?
-                        .map(|(r, k)| r * 2 + u64::from(k))
-                });
-                Some(Record {
-                    enterprise: e.clone(),
-                    data_code: d.clone(),
-                    value: c.value,
-                    input_type: input_type_of(c.quality),
-                    stat_type: s,
-                    stat_ts: c.ts,
-                    valid: meterdb::Quality(c.quality).is_valid(),
-                    id: Some(c.id),
-                    revision: rev.map(|r| r >> 1),
-                    corrected: rev.is_some_and(|r| r & 1 == 1),
-                })
-            };
-            if let Err(e) = dest.send_changes(db, now_ms(), &mut map) {
-                eprintln!("forwarding: {e}");
-            }
-            std::thread::sleep(every);
-        }
-    }
-
-    /// Asks [`Platform::forward_loop`] to return.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Release);
-    }
-}
-
-/// The key suffix of a statistic type.
-fn suffix(stat_type: u8) -> &'static str {
-    match stat_type {
-        STAT_DAY => "d",
-        STAT_MONTH => "m",
-        _ => "y",
-    }
 }
 
 fn point_key(r: &Record) -> String {
@@ -969,39 +970,4 @@ fn point_key(r: &Record) -> String {
         STAT_MONTH => format!("{}/{}/m", r.enterprise, r.data_code),
         _ => format!("{}/{}/y", r.enterprise, r.data_code),
     }
-}
-
-/// (enterprise, data code, stat type) of a point key.
-fn parse_key(key: &str) -> Option<(&str, &str, u8)> {
-    let mut it = key.split('/');
-    let (e, c) = (it.next()?, it.next()?);
-    let st = match it.next() {
-        None => STAT_REALTIME,
-        Some("d") => STAT_DAY,
-        Some("m") => STAT_MONTH,
-        Some("y") => crate::records::STAT_YEAR,
-        Some(_) => return None,
-    };
-    (e.len() == 18 && it.next().is_none()).then_some((e, c, st))
-}
-
-/// The revision stored for the statistic at `ts` in its revision point `_rev/{key}`, and
-/// whether it replaced an earlier one (the sample's value is `revision * 2 + corrected`).
-fn stored_revision(db: &Db, rid: PointId, ts: i64) -> meterdb::Result<Option<(u64, bool)>> {
-    let c = db.read_range(rid, ts, ts + 1)?;
-    Ok(c.values.first().map(|&v| {
-        let v = v as u64;
-        (v >> 1, v & 1 == 1)
-    }))
-}
-
-/// What a point of the platform's database holds, for forwarding.
-#[derive(Clone, Debug)]
-enum Held {
-    /// Samples or a statistic of (enterprise, data code, stat type).
-    Data(String, String, u8),
-    /// The revisions of the statistic point.
-    Revisions(PointId),
-    /// Bookkeeping.
-    Other,
 }

@@ -63,6 +63,13 @@ pub enum Caller {
         /// The province's (or national platform's) name.
         name: String,
     },
+    /// The province's front-end machine (前置机): reads the platform's outbound data for the
+    /// national platform and acknowledges what it delivered (`/api/v1/outbound`), nothing
+    /// else.
+    Frontend {
+        /// The front-end's name.
+        name: String,
+    },
 }
 
 impl Caller {
@@ -74,6 +81,7 @@ impl Caller {
             Caller::Device { device, .. } => device.clone(),
             Caller::Operator { name } => format!("operator-{name}"),
             Caller::National { name } => format!("national-{name}"),
+            Caller::Frontend { name } => format!("frontend-{name}"),
         }
     }
     /// Whether the caller may read unit `code`'s data: its own device, an operator, the
@@ -86,6 +94,10 @@ impl Caller {
         }
     }
 }
+
+/// The kinds of credential that are not a unit's: operators, the national link, the
+/// front-end.
+pub const CREDENTIAL_KINDS: [&str; 3] = ["operator", "national", "frontend"];
 
 /// Why a token was refused (answered 401).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -537,11 +549,14 @@ impl Registry {
         self.register_device(code, &id, serial, "gateway", "")
     }
 
-    /// Adds an operator's (`kind` `operator`) or the national link's (`national`)
-    /// credential and returns its token (shown once). A name already used is refused.
+    /// Adds an operator's (`kind` `operator`), the national link's (`national`) or the
+    /// front-end's (`frontend`) credential and returns its token (shown once). A name
+    /// already used is refused.
     pub fn add_credential(&self, kind: &str, name: &str) -> Result<String, String> {
-        if kind != "operator" && kind != "national" {
-            return Err(format!("kind {kind:?} is not operator or national"));
+        if !CREDENTIAL_KINDS.contains(&kind) {
+            return Err(format!(
+                "kind {kind:?} is not operator, national or frontend"
+            ));
         }
         check_name(name)?;
         let path = self.dir.join("credentials.json");
@@ -676,7 +691,7 @@ impl Registry {
                 id: id.to_string(),
             });
         }
-        for kind in ["operator", "national"] {
+        for kind in CREDENTIAL_KINDS {
             if let Some(name) = id.strip_prefix(kind).and_then(|r| r.strip_prefix('-')) {
                 let creds = self.credentials().map_err(internal)?;
                 let c = creds
@@ -687,10 +702,10 @@ impl Registry {
                 if c.revoked || !c.token.verify(secret) {
                     return Err(unknown());
                 }
-                return Ok(if kind == "operator" {
-                    Caller::Operator { name: name.into() }
-                } else {
-                    Caller::National { name: name.into() }
+                return Ok(match kind {
+                    "operator" => Caller::Operator { name: name.into() },
+                    "national" => Caller::National { name: name.into() },
+                    _ => Caller::Frontend { name: name.into() },
                 });
             }
         }

@@ -333,7 +333,31 @@ async fn units(State(p): State<P>, Extension(c): Extension<Caller>) -> Answer {
 }
 
 async fn health(State(p): State<P>) -> Answer {
-    Answer(Ok(p.health()), None)
+    Answer(blocking(move || Ok(p.health())).await, None)
+}
+
+async fn outbound(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    let r = match query_of(q) {
+        Ok(q) => blocking(move || p.outbound_batch(&c, q.get("max").map(String::as_str))).await,
+        Err(e) => Err(e),
+    };
+    Answer(r, None)
+}
+
+async fn outbound_ack(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    b: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let r = match body_of(b) {
+        Ok(b) => blocking(move || p.outbound_ack(&c, &b)).await,
+        Err(e) => Err(e),
+    };
+    Answer(r, None)
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -364,6 +388,8 @@ pub fn router(platform: P) -> Router {
         .route("/api/v1/history", get(history))
         .route("/api/v1/ranking", get(ranking))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/outbound", get(outbound))
+        .route("/api/v1/outbound/ack", post(outbound_ack))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
         .layer(middleware::from_fn_with_state(

@@ -25,7 +25,7 @@ fn a_running_gateway_follows_a_new_configuration() {
             data: dir.join("prov"),
             role: Role::Provincial,
             no_store: false,
-            national: None,
+            outbound: None,
         })
         .unwrap(),
     );

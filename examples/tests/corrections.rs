@@ -6,19 +6,21 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meterdb::{Db, Options, Quality, Tier, TierSet};
 use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::frontend::{self, FrontendConfig};
 use meterdb_examples::industry::{
     energy_type, uscc_with_check, DataCode, Industry, Measure, Plant,
 };
+use meterdb_examples::outbound::OutboundConfig;
 use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY, STAT_REALTIME};
 use meterdb_examples::registry::Registry;
 use meterdb_examples::server::serve;
-use meterdb_examples::upload::Destination;
 
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
 const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
@@ -72,15 +74,22 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
         .unwrap()
         .add_credential("national", PROVINCE)
         .unwrap();
+    let frontend_token = Registry::open(&dp)
+        .unwrap()
+        .add_credential("frontend", "fe1")
+        .unwrap();
     let cfg = |d: &Path, role| Config {
         data: d.to_path_buf(),
         role,
         no_store: false,
-        national: None,
+        outbound: (role == Role::Provincial).then_some(OutboundConfig {
+            cap_bytes: 64 << 20,
+        }),
     };
     let nat = Arc::new(Platform::open(&cfg(&dn, Role::National)).unwrap());
     let running = serve(nat.clone(), "127.0.0.1:0", 2).unwrap();
     let prov = Arc::new(Platform::open(&cfg(&dp, Role::Provincial)).unwrap());
+    let prov_running = serve(prov.clone(), "127.0.0.1:0", 2).unwrap();
     let token = prov
         .registry()
         .enroll_and_register(&ent, "SN-1")
@@ -161,12 +170,18 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
         ]
     );
 
-    // Forwarding: the national platform gets the newest statistic, with its revision.
-    let url = format!("http://{}/api/v1/data", running.addr);
-    let mut dest = Destination::open(db, &url, &province_token).unwrap();
+    // Forwarding through the front-end: the national platform gets the newest statistic,
+    // with its revision.
+    let fe = FrontendConfig::new(
+        &format!("http://{}", prov_running.addr),
+        &frontend_token,
+        &format!("http://{}", running.addr),
+        &province_token,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
     let fwd = {
-        let prov = prov.clone();
-        std::thread::spawn(move || prov.forward_loop(&mut dest, Duration::from_millis(20)))
+        let stop = stop.clone();
+        std::thread::spawn(move || frontend::run(&fe, &stop, false, &mut |_| {}))
     };
     let ndb = nat.db().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -184,8 +199,10 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    prov.stop();
-    fwd.join().unwrap();
+    stop.store(true, Ordering::Release);
+    let st = fwd.join().unwrap();
+    assert_eq!(st.national_failures, 0, "{st:?}");
+    prov_running.stop();
     assert_eq!(values(ndb, &key), [(day, 130.0, Quality::GOOD.0)]);
     // An older revision sent to the national platform directly is ignored there too.
     let r = post(&nat, &province_token, &[stat(120.0, 15, true)]);
@@ -248,7 +265,17 @@ fn run_gateway(dir: &Path, ent: &str, url: &str) {
     );
 }
 
-/// Statistics records accepted by a server so far, from its access log.
+/// Whether the platform at `url` has delivered everything to the national platform.
+fn national_backlog_empty(url: &str) -> bool {
+    ureq::get(&format!("{url}/api/v1/health"))
+        .call()
+        .ok()
+        .and_then(|r| r.into_string().ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["national"]["empty"] == true)
+}
+
+/// Records accepted by a server so far, from its access log.
 fn accepted(data: &Path) -> u64 {
     std::fs::read_to_string(data.join("access.log"))
         .unwrap_or_default()
@@ -273,18 +300,29 @@ fn a_day_statistic_corrected_by_late_data_reaches_the_national_platform() {
             .unwrap(),
     )
     .unwrap();
+    let fe_token = dir.join("frontend.token");
+    std::fs::write(
+        &fe_token,
+        Registry::open(&dp)
+            .unwrap()
+            .add_credential("frontend", "fe1")
+            .unwrap(),
+    )
+    .unwrap();
     let (national, nat_addr) = start(&dn, &["--role", "national"]);
     let nat_url = format!("http://{nat_addr}");
-    let (prov, prov_addr) = start(
-        &dp,
-        &[
-            "--national",
-            &nat_url,
-            "--national-token-file",
-            &nat_token.to_string_lossy(),
-        ],
-    );
+    let (prov, prov_addr) = start(&dp, &["--outbound"]);
     let url = format!("http://{prov_addr}");
+    let frontend = Server {
+        child: Command::new(PROVINCIAL)
+            .args(["frontend", "--platform", &url, "--token-file"])
+            .arg(&fe_token)
+            .args(["--national", &nat_url, "--national-token-file"])
+            .arg(&nat_token)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
     run_gateway(&dir, &ent, &url);
 
     // Late data on the gateway: a gauge's reading at noon of the day already sent.
@@ -320,12 +358,13 @@ fn a_day_statistic_corrected_by_late_data_reaches_the_national_platform() {
     assert_ne!(before, after);
     run_gateway(&dir, &ent, &url);
 
-    // The provincial platform forwards every day statistic, then the replacement.
+    // The front-end delivers every day statistic, then the replacement.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let want = plant.meters.len() as u64 + 1;
-    while accepted(&dn) < want && Instant::now() < deadline {
+    while !national_backlog_empty(&url) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert!(accepted(&dn) > plant.meters.len() as u64);
+    drop(frontend);
     drop(prov);
     drop(national);
     let key = format!("{ent}/{code}/d");

@@ -112,6 +112,16 @@ fn gateway(dir: &Path, ent: &str, urls: &[String], log: &Path) -> Child {
         .unwrap()
 }
 
+/// Whether the platform at `url` has delivered everything to the national platform.
+fn national_backlog_empty(url: &str) -> bool {
+    ureq::get(&format!("{url}/api/v1/health"))
+        .call()
+        .ok()
+        .and_then(|r| r.into_string().ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["national"]["empty"] == true)
+}
+
 /// Records accepted by a server so far, from its access log.
 fn accepted(data: &Path) -> u64 {
     std::fs::read_to_string(data.join("access.log"))
@@ -139,17 +149,31 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
     register(&d2, &ent, &dir.join("enroll1"));
     let nat_token = dir.join("national.token");
     national_credential(&dn, &nat_token);
+    let fe_token = dir.join("frontend.token");
+    let st = Command::new(PROVINCIAL)
+        .args(["credential", "add", "--data"])
+        .arg(&d1)
+        .args(["--kind", "frontend", "--name", "fe1", "--token-out"])
+        .arg(&fe_token)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "credential add --kind frontend");
 
     let mut national = start(&dn, "127.0.0.1:0", &["--role", "national"]);
     let nat_url = format!("http://{}", national.addr);
     let nat_token = nat_token.to_string_lossy().into_owned();
-    let fwd = [
-        "--national",
-        nat_url.as_str(),
-        "--national-token-file",
-        nat_token.as_str(),
-    ];
+    let fwd = ["--outbound"];
     let mut s1 = start(&d1, "127.0.0.1:0", &fwd);
+    let s1_url = format!("http://{}", s1.addr);
+    let mut frontend = Command::new(PROVINCIAL)
+        .args(["frontend", "--platform", &s1_url, "--token-file"])
+        .arg(&fe_token)
+        .args(["--national", &nat_url, "--national-token-file", &nat_token])
+        .args(["--backoff-max-ms", "1000"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut s2 = start(&d2, "127.0.0.1:0", &[]);
     let urls = vec![format!("http://{}", s1.addr), format!("http://{}", s2.addr)];
 
@@ -255,11 +279,14 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
     assert!(ok.iter().any(|r| r.platform_time.is_some()));
     drop(gdb);
 
-    // Server 1 forwards its day statistics to the national server.
+    // The front-end delivers server 1's data to the national server.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while accepted(&dn) < days.len() as u64 && Instant::now() < deadline {
+    while !national_backlog_empty(&s1_url) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert!(accepted(&dn) >= days.len() as u64);
+    frontend.kill().unwrap();
+    frontend.wait().unwrap();
     kill(&mut s1);
     kill(&mut s2);
     kill(&mut national);
@@ -302,12 +329,18 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
         db.close().unwrap();
         let log = std::fs::read_to_string(d.join("access.log")).unwrap();
         // Every request the gateway made is known by its credential: the enrollment code
-        // once, the device's token after.
+        // once, the device's token after (the front-end and the health checks aside).
         assert!(
-            log.lines().all(|l| l.contains(&format!("\"who\":\"{ent}-"))
-                || l.contains(&format!("\"who\":\"enroll-{ent}-"))),
+            log.lines()
+                .filter(|l| !l.contains("/api/v1/outbound") && !l.contains("/api/v1/health"))
+                .all(|l| l.contains(&format!("\"who\":\"{ent}-"))
+                    || l.contains(&format!("\"who\":\"enroll-{ent}-"))),
             "{name}: access log"
         );
+        assert!(log
+            .lines()
+            .filter(|l| l.contains("/api/v1/outbound"))
+            .all(|l| l.contains("\"who\":\"frontend-fe1\"")));
         // The gateway follows the first platform's configuration.
         assert_eq!(
             log.lines()

@@ -83,7 +83,7 @@ fn a_device_registers_uploads_and_reads_its_unit_back() {
             data: dir.clone(),
             role: Role::Provincial,
             no_store: false,
-            national: None,
+            outbound: None,
         })
         .unwrap(),
     );

@@ -129,7 +129,7 @@ fn run(
         data: dir.to_path_buf(),
         role: Role::Provincial,
         no_store: mode == Mode::HttpNoStore,
-        national: None,
+        outbound: None,
     })?);
     // Every unit registered with its configuration, and one device of each.
     let mut tokens = std::collections::HashMap::new();

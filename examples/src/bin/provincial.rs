@@ -3,12 +3,14 @@
 //!
 //! ```text
 //! provincial serve --data DIR [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
-//!                  [--no-store] [--national URL --national-token-file FILE]
+//!                  [--no-store] [--outbound [--outbound-cap-mib 1024]]
+//! provincial frontend --platform URL --token-file FILE --national URL --national-token-file FILE
+//!                  [--batch 5000] [--backoff-min-ms 100] [--backoff-max-ms 30000] [--poll-ms 200]
 //! provincial unit add --data DIR --enterprise CODE --name NAME --industry power|steel|petrochemical
 //!                  [--region 350100] [--points 7] [--interval-s 60] [--enrollment-out FILE]
 //! provincial unit enroll --data DIR --enterprise CODE [--enrollment-out FILE]
 //! provincial unit config --data DIR --enterprise CODE [--points N] [--interval-s S]
-//! provincial credential add --data DIR --kind operator|national --name NAME [--token-out FILE]
+//! provincial credential add --data DIR --kind operator|national|frontend --name NAME [--token-out FILE]
 //! ```
 //!
 //! `serve` prints `listening on ADDR` once it accepts requests (with `--listen
@@ -19,16 +21,18 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::frontend::{self, FrontendConfig};
 use meterdb_examples::industry::Industry;
+use meterdb_examples::outbound::OutboundConfig;
 use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::registry::Registry;
 use meterdb_examples::server::serve;
-use meterdb_examples::upload::Destination;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,9 +51,40 @@ enum Cmd {
     /// Register and change units.
     #[command(subcommand)]
     Unit(UnitCmd),
-    /// Operators' and the national link's credentials.
+    /// Operators', the national link's and the front-end's credentials.
     #[command(subcommand)]
     Credential(CredCmd),
+    /// The front-end machine (前置机): delivers the platform's outbound data to the national
+    /// platform, with exponential backoff.
+    Frontend(FrontendArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct FrontendArgs {
+    /// The provincial platform's base URL (http://host:port).
+    #[arg(long)]
+    platform: String,
+    /// The file holding the front-end's token at the platform (`credential add --kind frontend`).
+    #[arg(long)]
+    token_file: PathBuf,
+    /// The national platform's base URL.
+    #[arg(long)]
+    national: String,
+    /// The file holding the province's token at the national platform.
+    #[arg(long)]
+    national_token_file: PathBuf,
+    /// Changes per batch.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=20000))]
+    batch: u32,
+    /// First wait after a failure, in ms (doubling after each failure).
+    #[arg(long, default_value_t = 100)]
+    backoff_min_ms: u64,
+    /// Longest wait after failures, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    backoff_max_ms: u64,
+    /// Wait when there is nothing to deliver, in ms.
+    #[arg(long, default_value_t = 200)]
+    poll_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -91,12 +126,14 @@ struct ServeArgs {
     /// Check uploads but store nothing (the intake benchmark's baseline).
     #[arg(long)]
     no_store: bool,
-    /// Forward statistics to this national platform (its base URL, http://host:port).
-    #[arg(long, requires = "national_token_file")]
-    national: Option<String>,
-    /// The file holding this platform's token at the national platform.
-    #[arg(long, requires = "national")]
-    national_token_file: Option<PathBuf>,
+    /// Keep an outbound queue for the national platform, read by the front-end
+    /// (`provincial frontend`) through /api/v1/outbound.
+    #[arg(long)]
+    outbound: bool,
+    /// Most MiB of WAL the national backlog may pin; past it the oldest undelivered changes
+    /// are dropped for the national link (logged, counted in /api/v1/health).
+    #[arg(long, default_value_t = 1024, requires = "outbound", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    outbound_cap_mib: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,6 +188,7 @@ enum UnitCmd {
 enum KindArg {
     Operator,
     National,
+    Frontend,
 }
 
 #[derive(Subcommand, Debug)]
@@ -161,7 +199,7 @@ enum CredCmd {
         data: PathBuf,
         #[arg(long, value_enum)]
         kind: KindArg,
-        /// operator's name, or the province's code (national link).
+        /// operator's name, the province's code (national link), or the front-end's name.
         #[arg(long)]
         name: String,
         /// Write the token to this new file (0600) instead of printing it.
@@ -201,6 +239,7 @@ fn main() {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Serve(a) => run_serve(a),
+        Cmd::Frontend(a) => run_frontend(a),
         Cmd::Unit(UnitCmd::Add {
             data,
             enterprise,
@@ -264,6 +303,7 @@ fn main() {
             let kind = match kind {
                 KindArg::Operator => "operator",
                 KindArg::National => "national",
+                KindArg::Frontend => "frontend",
             };
             let token = reg.add_credential(kind, &name).unwrap_or_else(|e| fail(e));
             reveal(
@@ -275,18 +315,36 @@ fn main() {
     }
 }
 
+fn read_token(f: &Path) -> String {
+    let t = std::fs::read_to_string(f).unwrap_or_else(|e| fail(format!("{}: {e}", f.display())));
+    t.trim().to_string()
+}
+
+fn run_frontend(a: FrontendArgs) {
+    let mut cfg = FrontendConfig::new(
+        &a.platform,
+        &read_token(&a.token_file),
+        &a.national,
+        &read_token(&a.national_token_file),
+    );
+    cfg.batch = a.batch as usize;
+    cfg.backoff_min = Duration::from_millis(a.backoff_min_ms.max(1));
+    cfg.backoff_max = Duration::from_millis(a.backoff_max_ms.max(a.backoff_min_ms.max(1)));
+    cfg.poll = Duration::from_millis(a.poll_ms.max(1));
+    println!(
+        "front-end: from {} to {} (backoff {} ms to {} ms)",
+        cfg.platform,
+        cfg.national,
+        cfg.backoff_min.as_millis(),
+        cfg.backoff_max.as_millis()
+    );
+    let stop = AtomicBool::new(false);
+    // Runs until the process is stopped: the platform's cursor makes a restart resume.
+    let st = frontend::run(&cfg, &stop, false, &mut |line| println!("{line}"));
+    println!("{st:?}");
+}
+
 fn run_serve(a: ServeArgs) {
-    let national = match (&a.national, &a.national_token_file) {
-        (Some(u), Some(f)) => {
-            let t = std::fs::read_to_string(f)
-                .unwrap_or_else(|e| fail(format!("{}: {e}", f.display())));
-            Some((
-                format!("{}/api/v1/data", u.trim_end_matches('/')),
-                t.trim().to_string(),
-            ))
-        }
-        _ => None,
-    };
     let cfg = Config {
         data: a.data,
         role: match a.role {
@@ -294,18 +352,13 @@ fn run_serve(a: ServeArgs) {
             RoleArg::National => Role::National,
         },
         no_store: a.no_store,
-        national: national.clone(),
+        outbound: a.outbound.then_some(OutboundConfig {
+            cap_bytes: a.outbound_cap_mib << 20,
+        }),
     };
     let platform = Arc::new(Platform::open(&cfg).unwrap_or_else(|e| fail(e)));
     let running = serve(platform.clone(), &a.listen, a.threads.into()).unwrap_or_else(|e| fail(e));
     println!("listening on {}", running.addr);
-    if let (Some((url, token)), Some(db)) = (national, platform.db()) {
-        let mut dest = Destination::open(db, &url, &token)
-            .unwrap_or_else(|e| fail(format!("national cursor: {e}")));
-        println!("forwarding statistics to {url} (cursor {})", dest.cursor);
-        // Runs until the process is stopped; the cursor makes a restart resume.
-        platform.forward_loop(&mut dest, Duration::from_millis(200));
-    }
     // Serve until killed (every stored write is durable when acknowledged).
     loop {
         std::thread::park();

@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data: dir.join("sink"),
         role: Role::Provincial,
         no_store: true,
-        national: None,
+        outbound: None,
     })?);
     let info = EnterpriseInfo {
         enterprise_code: ent.clone(),
