@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds libmeterdb (release) and runs the Java binding's tests with javac + java (no Maven).
+# Builds the binding's jar with build-jar.sh (libmeterdb inside it as a JNA resource), then
+# runs the tests against that jar alone (and JNA): no meterdb.lib, no METERDB_LIB, no
+# jna.library.path. javac + java, no Maven.
 # Installs Debian's libjna-java when /usr/share/java/jna.jar is missing (as root, apt-get).
 # Usage: bindings/java/run-tests.sh [--bench [batches] [repeats]]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
 jna=/usr/share/java/jna.jar
 
 if [[ ! -f "$jna" ]]; then
@@ -20,19 +21,15 @@ for tool in javac java; do
     command -v "$tool" >/dev/null || { echo "run-tests: $tool not found (install a JDK 17)" >&2; exit 1; }
 done
 
-# The same cargo features as bindings/run-all.sh (METERDB_FFI_FEATURES, e.g. parquet).
-features=()
-[[ -n "${METERDB_FFI_FEATURES:-}" ]] && features=(--features "$METERDB_FFI_FEATURES")
-(cd "$root" && cargo build --release -q -p meterdb-ffi "${features[@]}")
-lib="$target/release/libmeterdb.so"
+jar="$("$here/build-jar.sh")"
+tests="$here/build/test-classes"
+rm -rf "$tests"
+mkdir -p "$tests"
+javac -Xlint:all,-try -Werror --release 17 -cp "$jar:$jna" -d "$tests" \
+    $(find "$here/test" "$here/bench" -name '*.java')
 
-classes="$here/build/classes"
-rm -rf "$classes"
-mkdir -p "$classes"
-javac -Xlint:all,-try -Werror --release 17 -cp "$jna" -d "$classes" \
-    $(find "$here/src" "$here/test" "$here/bench" -name '*.java')
-
-run() { java -cp "$classes:$jna" -Dmeterdb.lib="$lib" "$@"; }
+# The jar alone (and JNA): the library must come from inside it.
+run() { env -u METERDB_LIB java -cp "$jar:$tests:$jna" -Dmeterdb.expectOrigin=jar "$@"; }
 if [[ "${1:-}" == "--bench" ]]; then
     shift
     run org.meterdb.bench.BenchWrite "$@"

@@ -1,7 +1,11 @@
 package org.meterdb;
 
+import java.io.File;
+import java.io.IOException;
+
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
 
@@ -12,8 +16,9 @@ import com.sun.jna.ptr.PointerByReference;
  * is a Java {@code long} (64-bit platforms only, checked when loading); {@code uint32_t} point
  * ids are {@code int}; out-parameters are one-element arrays. The library is loaded from the
  * path in the system property {@code meterdb.lib} or the environment variable
- * {@code METERDB_LIB}, else by name ({@code libmeterdb.so} on {@code jna.library.path} or the
- * system's library path).
+ * {@code METERDB_LIB} (overrides), else from the jar (the JNA resource
+ * {@code linux-x86-64/libmeterdb.so}, extracted to a temporary file), else by name
+ * ({@code libmeterdb.so} on {@code jna.library.path} or the system's library path).
  */
 final class Lib {
     private Lib() {}
@@ -21,16 +26,51 @@ final class Lib {
     static final int OK = 0;
     static final int BUFFER_TOO_SMALL = 102;
 
+    /**
+     * Where the library was loaded from: {@code "meterdb.lib"}, {@code "METERDB_LIB"},
+     * {@code "jar"} or {@code "library path"}.
+     */
+    static final String ORIGIN;
+
     static {
         if (Native.POINTER_SIZE != 8) {
             throw new UnsatisfiedLinkError("the MeterDB Java binding needs a 64-bit JVM");
         }
         String path = System.getProperty("meterdb.lib");
+        String origin = "meterdb.lib";
         if (path == null || path.isEmpty()) {
             path = System.getenv("METERDB_LIB");
+            origin = "METERDB_LIB";
         }
-        NativeLibrary lib = NativeLibrary.getInstance(path == null || path.isEmpty() ? "meterdb" : path);
+        if (path == null || path.isEmpty()) {
+            path = bundled();
+            origin = "jar";
+        }
+        if (path == null) {
+            path = "meterdb";
+            origin = "library path";
+        }
+        NativeLibrary lib = NativeLibrary.getInstance(path);
         Native.register(Lib.class, lib);
+        ORIGIN = origin;
+    }
+
+    /** The library in the jar, extracted to a temporary file, or null when the jar has none. */
+    private static String bundled() {
+        ClassLoader loader = Lib.class.getClassLoader();
+        String resource = Platform.RESOURCE_PREFIX + "/" + System.mapLibraryName("meterdb");
+        if (loader == null || loader.getResource(resource) == null) {
+            return null;
+        }
+        try {
+            File file = Native.extractFromResourcePath("meterdb", loader);
+            file.deleteOnExit();
+            return file.getAbsolutePath();
+        } catch (IOException e) {
+            UnsatisfiedLinkError err = new UnsatisfiedLinkError("cannot extract " + resource + " from the jar: " + e);
+            err.initCause(e);
+            throw err;
+        }
     }
 
     /** A Java string as NUL-terminated UTF-8, or null for null. */

@@ -81,6 +81,17 @@ public final class MeterDbTest {
     }
 
     static {
+        TESTS.put("native_library_from_the_jar", dir -> {
+            // run-tests.sh runs the tests against the jar alone: the library is its resource.
+            String want = System.getProperty("meterdb.expectOrigin");
+            if (want == null) {
+                System.out.println("skipping: run-tests.sh sets meterdb.expectOrigin");
+                skipped = true;
+                return;
+            }
+            eq(Lib.ORIGIN, want, "where libmeterdb was loaded from");
+        });
+
         TESTS.put("version", dir -> {
             check(MeterDb.version().matches("\\d+\\.\\d+\\.\\d+"), MeterDb.version());
             eq(Status.of(8), Status.CLOSED, "status 8");
