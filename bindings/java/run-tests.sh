@@ -35,4 +35,23 @@ if [[ "${1:-}" == "--bench" ]]; then
     run org.meterdb.bench.BenchWrite "$@"
 else
     run -Dmeterdb.shared="$root/../shared/data/uk-meters.csv.gz" org.meterdb.MeterDbTest
+    # The README's install commands and first example, as a user's program: its own directory,
+    # the jar and JNA on the class path, nothing else.
+    app="$(mktemp -d "${TMPDIR:-/tmp}/meterdb-java-readme.XXXXXX")"
+    trap 'rm -rf "$app"' EXIT
+    {
+        echo 'import org.meterdb.*;'
+        echo 'public class YourApp { public static void main(String[] args) {'
+        awk '/^```java$/ { n++; next } /^```$/ { if (n == 1) exit } n == 1' "$here/README.md"
+        echo '} }'
+    } >"$app/YourApp.java"
+    (cd "$app" && javac -cp "$jar:$jna" -d out YourApp.java \
+        && env -u METERDB_LIB java -cp "$jar:$jna:out" YourApp) >"$app/output"
+    if ! grep -q '^1795508100000 1236.01$' "$app/output" \
+        || ! grep -q '^Optional\[Sample\[ts=1795508100000, value=1236.01, quality=1\]\]$' "$app/output"; then
+        echo "run-tests: the README example printed:" >&2
+        cat "$app/output" >&2
+        exit 1
+    fi
+    echo "ok   README install commands and example ($(wc -l <"$app/output") lines)"
 fi
