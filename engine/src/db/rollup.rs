@@ -533,6 +533,101 @@ impl SumRow {
     }
 }
 
+/// What a sum needs of a point's metadata (its coefficients only for coal).
+struct SumMeta {
+    kind: crate::PointKind,
+    multiplier: f64,
+    /// Whether the tier summed is stored for the point (else computed when read).
+    stored: bool,
+    /// Its coefficients (for coal) and register rules.
+    coefficients: PointMeta,
+}
+
+impl SumMeta {
+    /// A bucket's consumption (before the multiplier) as `rollup_with` converts it: the
+    /// multiplier, then the coal coefficient in force at the bucket's start.
+    fn convert(&self, start: Timestamp, c: Option<f64>, coal: Option<CoalUnit>) -> Option<f64> {
+        let cons = c.map(|c| c * self.multiplier);
+        let Some(unit) = coal else {
+            return cons;
+        };
+        let div = if unit == CoalUnit::Tce { 1000.0 } else { 1.0 };
+        match (cons, self.coefficients.coal_at(start)) {
+            (Some(c), Some(k)) => Some(c * k / div),
+            _ => None,
+        }
+    }
+}
+
+/// One point's part of a sum over stored buckets: the tier, the range `(a, e, to)` (whole
+/// buckets from `a` to `e`, rows starting before `to`), the coal unit and the metadata.
+#[derive(Clone, Copy)]
+struct StoredSum<'a> {
+    tier: Tier,
+    tz: i32,
+    range: (Timestamp, Timestamp, Timestamp),
+    coal: Option<CoalUnit>,
+    meta: &'a SumMeta,
+}
+
+/// The accumulators of a sum: one row per bucket of the range, and the sample counts of
+/// consecutive runs summed as floats (whole and far below 2^53) and added at the end, so
+/// that no float-to-integer conversion is made per bucket.
+struct Slots {
+    rows: Vec<SumRow>,
+    counts: Vec<f64>,
+}
+
+impl Slots {
+    /// A row per bucket of `tier` from `a` to `to`, `None` when there are more than
+    /// [`MAX_SUM_SLOTS`] (the range is then summed sparsely).
+    fn new(tier: Tier, tz: i32, a: Timestamp, to: Timestamp) -> Option<Slots> {
+        let mut rows = Vec::new();
+        let mut s = a;
+        while s < to {
+            if rows.len() >= MAX_SUM_SLOTS {
+                return None;
+            }
+            let end = tier.bucket_end(s, tz);
+            rows.push(SumRow::empty(s, end));
+            s = end;
+        }
+        let counts = vec![0.0; rows.len()];
+        Some(Slots { rows, counts })
+    }
+
+    /// Adds one point's bucket at `start` (its rows come in time order: `at` moves forward
+    /// to its slot).
+    fn add(
+        &mut self,
+        at: &mut usize,
+        start: Timestamp,
+        count: u64,
+        sum: f64,
+        cons: Option<f64>,
+        quality: Option<&Bucket>,
+    ) {
+        while *at < self.rows.len() && self.rows[*at].start < start {
+            *at += 1;
+        }
+        if let Some(e) = self.rows.get_mut(*at).filter(|e| e.start == start) {
+            e.add(count, sum, cons);
+            if let Some(b) = quality {
+                e.add_quality(b);
+            }
+        }
+    }
+
+    /// The rows that some point contributed to.
+    fn finish(mut self) -> Vec<SumRow> {
+        for (e, &n) in self.rows.iter_mut().zip(&self.counts) {
+            e.count += n as u64;
+        }
+        self.rows.retain(|r| r.points > 0);
+        self.rows
+    }
+}
+
 /// Units of standard coal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoalUnit {
@@ -870,48 +965,8 @@ impl Db {
         coal: Option<CoalUnit>,
     ) -> Result<Vec<SumRow>> {
         let tz = self.inner.tz;
-        /// What the sum needs of a point's metadata (its coefficients only for coal), taken
-        /// under one lock without cloning keys and tags.
-        struct SumMeta {
-            kind: crate::PointKind,
-            multiplier: f64,
-            stored: bool,
-            /// Its coefficients (for coal) and register rules.
-            coefficients: PointMeta,
-        }
-        impl SumMeta {
-            fn coal_at(&self, t: Timestamp) -> Option<f64> {
-                self.coefficients.coal_at(t)
-            }
-        }
         self.inner.check_not_closed()?;
-        let mut metas = Vec::with_capacity(points.len());
-        {
-            let catalog = self.inner.catalog.read();
-            for &p in points {
-                let meta = catalog.get(p).ok_or_else(|| undefined(p))?;
-                if !self.inner.tiers_of(meta).contains(tier) {
-                    return Err(Error::invalid(format!(
-                        "point {} does not keep the {} tier",
-                        meta.key,
-                        tier.as_str()
-                    )));
-                }
-                let mut coefficients = PointMeta::new(String::new(), meta.kind);
-                if coal.is_some() {
-                    coefficients.coal = meta.coal.clone();
-                }
-                coefficients.rollover = meta.rollover;
-                coefficients.register = meta.register;
-                coefficients.replacements = meta.replacements.clone();
-                metas.push(SumMeta {
-                    kind: meta.kind,
-                    multiplier: meta.multiplier,
-                    stored: self.inner.stored_tiers(meta).contains(tier),
-                    coefficients,
-                });
-            }
-        }
+        let metas = self.sum_metas(points, tier, coal)?;
         let from = from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
         let to = to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
         if from >= to {
@@ -919,18 +974,9 @@ impl Db {
         }
         let a = tier.bucket_start(from, tz);
         let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
-        // One accumulator per bucket of the range: every point's rows arrive in time order,
-        // so a moving index finds each row's slot.
-        let mut slots: Vec<SumRow> = Vec::new();
-        let mut s = a;
-        while s < to {
-            if slots.len() >= MAX_SUM_SLOTS {
-                return self.sum_sparse(points, tier, from, to, coal);
-            }
-            let end = tier.bucket_end(s, tz);
-            slots.push(SumRow::empty(s, end));
-            s = end;
-        }
+        let Some(mut slots) = Slots::new(tier, tz, a, to) else {
+            return self.sum_sparse(points, tier, from, to, coal);
+        };
         // One snapshot for the points without unflushed data: their stored buckets are
         // exactly the answer, read column by column without building rows.
         let (snap, in_memory) = {
@@ -947,142 +993,166 @@ impl Db {
         };
         let mut rows = rollup::SumRows::default();
         let mut cons_buf: Vec<f64> = Vec::new();
-        // Sample counts of the consecutive runs, summed as floats (whole and far below
-        // 2^53) and added to the slots at the end: no float-to-integer conversion per bucket.
-        let mut counts = vec![0.0f64; slots.len()];
         for (i, &p) in points.iter().enumerate() {
             let meta = &metas[i];
-            let mut at = 0usize;
-            let mut add = |slots: &mut [SumRow],
-                           start: Timestamp,
-                           count: u64,
-                           sum: f64,
-                           cons: Option<f64>,
-                           quality: Option<&Bucket>| {
-                while at < slots.len() && slots[at].start < start {
-                    at += 1;
-                }
-                if let Some(e) = slots.get_mut(at).filter(|e| e.start == start) {
-                    e.add(count, sum, cons);
-                    if let Some(b) = quality {
-                        e.add_quality(b);
-                    }
-                }
-            };
             // (Buckets of invalid samples only take the general path: they join the empty
             // buckets of an outage as `rollup` returns them.)
             let fast = !in_memory[i]
                 && meta.stored
                 && self.sum_rows_of(&snap.version, p, tier, a, e, &mut rows)?
                 && rows.invalid_only().is_empty();
-            if !fast {
-                for r in self.rollup_with(p, tier, from, to, coal)? {
-                    add(
-                        &mut slots,
-                        r.bucket.start,
-                        r.bucket.count,
-                        r.bucket.sum,
-                        r.consumption,
-                        Some(&r.bucket),
-                    );
-                }
+            if fast {
+                let range = (a, e, to);
+                let sum = StoredSum {
+                    tier,
+                    tz,
+                    range,
+                    coal,
+                    meta,
+                };
+                self.sum_stored(&snap, p, &sum, &rows, &mut slots, &mut cons_buf)?;
                 continue;
             }
-            // The quality counts of bucket k, as a bucket.
-            let qc = rows.quality_counts();
-            let quality_of = |k: usize| {
-                let mut b = Bucket::deleted(0);
-                b.invalid = qc[0][k] as u64;
-                b.manual = qc[1][k] as u64;
-                b.estimated = qc[2][k] as u64;
-                b.backward = qc[3][k] as u64;
-                b
-            };
-            let any_quality = qc.iter().any(|c| c.iter().any(|&x| x != 0.0));
-            let counter = meta.kind == crate::PointKind::Counter;
-            let mut nb = Neighbours::default();
-            if counter {
-                let near = |before: bool, t: Timestamp| self.neighbour_flushed(&snap, p, t, before);
-                nb.before = near(true, a)?;
-                nb.after = near(false, e)?;
+            let mut at = 0usize;
+            for r in self.rollup_with(p, tier, from, to, coal)? {
+                let b = &r.bucket;
+                slots.add(&mut at, b.start, b.count, b.sum, r.consumption, Some(b));
             }
-            let walk = rollup::Walk {
-                tier,
-                tz,
-                from: a,
-                to: e,
-                nb,
-                counter,
-                rules: Rules::of(&meta.coefficients),
-            };
-            let div = if coal == Some(CoalUnit::Tce) {
-                1000.0
-            } else {
-                1.0
-            };
-            // As `rollup_with` computes it: the multiplier, then the coal coefficient.
-            let convert = |start: Timestamp, c: Option<f64>| {
-                let cons = c.map(|c| c * meta.multiplier);
-                if coal.is_none() {
-                    return cons;
+        }
+        Ok(slots.finish())
+    }
+
+    /// What [`Db::sum_with`] needs of each point's metadata, taken under one lock without
+    /// cloning keys and tags; `InvalidArgument` for a point that does not keep `tier`.
+    fn sum_metas(
+        &self,
+        points: &[PointId],
+        tier: Tier,
+        coal: Option<CoalUnit>,
+    ) -> Result<Vec<SumMeta>> {
+        let catalog = self.inner.catalog.read();
+        points
+            .iter()
+            .map(|&p| {
+                let meta = catalog.get(p).ok_or_else(|| undefined(p))?;
+                if !self.inner.tiers_of(meta).contains(tier) {
+                    return Err(Error::invalid(format!(
+                        "point {} does not keep the {} tier",
+                        meta.key,
+                        tier.as_str()
+                    )));
                 }
-                match (cons, meta.coal_at(start)) {
-                    (Some(c), Some(k)) => Some(c * k / div),
-                    _ => None,
+                let mut coefficients = PointMeta::new(String::new(), meta.kind);
+                if coal.is_some() {
+                    coefficients.coal = meta.coal.clone();
                 }
-            };
-            // Consecutive buckets (the usual case): their slots are consecutive too, found
-            // once; the empty buckets of outages on either side go through `add`.
-            let st = rows.starts();
-            let n = st.len();
-            let j0 = slots.partition_point(|r| r.start < st.first().copied().unwrap_or(0));
-            let m = n.min(slots.len() - j0);
-            let aligned = m > 0 && slots[j0].start == st[0] && slots[j0 + m - 1].start == st[m - 1];
-            if aligned {
-                let mut gaps = Vec::new();
-                if walk.each_consecutive(&rows, &mut cons_buf, |s, c| gaps.push((s, c))) {
-                    for (start, c) in gaps.iter().filter(|g| g.0 < st[0]) {
-                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)), None);
-                    }
-                    let (cs, ss) = (rows.counts(), rows.sums());
-                    let acc = slots[j0..j0 + m].iter_mut().zip(&mut counts[j0..j0 + m]);
-                    for (k, (e, n)) in acc.enumerate() {
-                        let c = convert(e.start, Some(cons_buf[k]));
-                        *n += cs[k];
-                        e.add(0, ss[k], c);
-                        if any_quality {
-                            e.add_quality(&quality_of(k));
-                        }
-                    }
-                    for (start, c) in gaps.iter().filter(|g| g.0 > st[0]) {
-                        add(&mut slots, *start, 0, 0.0, convert(*start, Some(*c)), None);
-                    }
-                    continue;
+                coefficients.rollover = meta.rollover;
+                coefficients.register = meta.register;
+                coefficients.replacements = meta.replacements.clone();
+                Ok(SumMeta {
+                    kind: meta.kind,
+                    multiplier: meta.multiplier,
+                    stored: self.inner.stored_tiers(meta).contains(tier),
+                    coefficients,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds one point's stored buckets (`rows`, decoded column by column) to the slots,
+    /// with the consumption `rollup_with` would compute, without building rows.
+    fn sum_stored(
+        &self,
+        snap: &Snapshot,
+        p: PointId,
+        sum: &StoredSum<'_>,
+        rows: &rollup::SumRows,
+        slots: &mut Slots,
+        cons_buf: &mut Vec<f64>,
+    ) -> Result<()> {
+        let StoredSum {
+            tier,
+            tz,
+            coal,
+            meta,
+            ..
+        } = *sum;
+        let (a, e, to) = sum.range;
+        let mut at = 0usize;
+        // The quality counts of bucket k, as a bucket.
+        let qc = rows.quality_counts();
+        let quality_of = |k: usize| {
+            let mut b = Bucket::deleted(0);
+            b.invalid = qc[0][k] as u64;
+            b.manual = qc[1][k] as u64;
+            b.estimated = qc[2][k] as u64;
+            b.backward = qc[3][k] as u64;
+            b
+        };
+        let any_quality = qc.iter().any(|c| c.iter().any(|&x| x != 0.0));
+        let counter = meta.kind == crate::PointKind::Counter;
+        let mut nb = Neighbours::default();
+        if counter {
+            nb.before = self.neighbour_flushed(snap, p, a, true)?;
+            nb.after = self.neighbour_flushed(snap, p, e, false)?;
+        }
+        let walk = rollup::Walk {
+            tier,
+            tz,
+            from: a,
+            to: e,
+            nb,
+            counter,
+            rules: Rules::of(&meta.coefficients),
+        };
+        let convert = |start: Timestamp, c: Option<f64>| meta.convert(start, c, coal);
+        // Consecutive buckets (the usual case): their slots are consecutive too, found
+        // once; the empty buckets of outages on either side go through `add`.
+        let st = rows.starts();
+        let n = st.len();
+        let j0 = slots
+            .rows
+            .partition_point(|r| r.start < st.first().copied().unwrap_or(0));
+        let m = n.min(slots.rows.len() - j0);
+        let aligned =
+            m > 0 && slots.rows[j0].start == st[0] && slots.rows[j0 + m - 1].start == st[m - 1];
+        if aligned {
+            let mut gaps = Vec::new();
+            if walk.each_consecutive(rows, cons_buf, |s, c| gaps.push((s, c))) {
+                for (start, c) in gaps.iter().filter(|g| g.0 < st[0]) {
+                    slots.add(&mut at, *start, 0, 0.0, convert(*start, Some(*c)), None);
                 }
+                let (cs, ss) = (rows.counts(), rows.sums());
+                let Slots { rows: sr, counts } = &mut *slots;
+                let acc = sr[j0..j0 + m].iter_mut().zip(&mut counts[j0..j0 + m]);
+                for (k, (e, n)) in acc.enumerate() {
+                    let c = convert(e.start, Some(cons_buf[k]));
+                    *n += cs[k];
+                    e.add(0, ss[k], c);
+                    if any_quality {
+                        e.add_quality(&quality_of(k));
+                    }
+                }
+                for (start, c) in gaps.iter().filter(|g| g.0 > st[0]) {
+                    slots.add(&mut at, *start, 0, 0.0, convert(*start, Some(*c)), None);
+                }
+                return Ok(());
             }
-            walk.each(&rows, |k, start, c| {
-                if start >= to {
-                    return;
-                }
-                let cons = convert(start, c);
-                match k {
-                    Some(k) => add(
-                        &mut slots,
-                        start,
-                        rows.count(k),
-                        rows.sum(k),
-                        cons,
-                        Some(&quality_of(k)),
-                    ),
-                    None => add(&mut slots, start, 0, 0.0, cons, None),
-                }
-            });
         }
-        for (e, &n) in slots.iter_mut().zip(&counts) {
-            e.count += n as u64;
-        }
-        slots.retain(|r| r.points > 0);
-        Ok(slots)
+        walk.each(rows, |k, start, c| {
+            if start >= to {
+                return;
+            }
+            let cons = convert(start, c);
+            match k {
+                Some(k) => {
+                    let q = quality_of(k);
+                    slots.add(&mut at, start, rows.count(k), rows.sum(k), cons, Some(&q));
+                }
+                None => slots.add(&mut at, start, 0, 0.0, cons, None),
+            }
+        });
+        Ok(())
     }
 
     /// The stored buckets of a point at a tier with `from <= start < to`, into `rows`, when
