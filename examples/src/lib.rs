@@ -1,10 +1,12 @@
 //! What the example programs share: simulated meters, the `/api/v1/` contract, the
 //! platform's upload records, the resend-until-acknowledged upload path, the provincial
-//! platform (its services, registry and HTTP server), and the gateway's client side.
+//! platform (its services, registry and HTTP server), its history table (Parquet and CSV),
+//! and the gateway's client side.
 
 pub mod api;
 pub mod client;
 pub mod frontend;
+pub mod history;
 pub mod industry;
 pub mod outbound;
 pub mod provincial;

@@ -11,6 +11,8 @@
 //! provincial unit enroll --data DIR --enterprise CODE [--enrollment-out FILE]
 //! provincial unit config --data DIR --enterprise CODE [--points N] [--interval-s S]
 //! provincial credential add --data DIR --kind operator|national|frontend --name NAME [--token-out FILE]
+//! provincial history export --data DIR --out OUT [--from yyyy-MM-dd] [--to yyyy-MM-dd]
+//!                  [--granularity hour,day,month,year] [--csv]
 //! ```
 //!
 //! `serve` prints `listening on ADDR` once it accepts requests (with `--listen
@@ -26,11 +28,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use meterdb::{Db, Options, Tier};
 use meterdb_examples::api::{standard_config, EnterpriseInfo};
 use meterdb_examples::frontend::{self, FrontendConfig};
+use meterdb_examples::history::{export_history, HistoryOptions, TABLE};
 use meterdb_examples::industry::Industry;
 use meterdb_examples::outbound::OutboundConfig;
 use meterdb_examples::provincial::{Config, Platform, Role};
+use meterdb_examples::records::parse_date;
 use meterdb_examples::registry::Registry;
 use meterdb_examples::server::serve;
 
@@ -57,6 +62,50 @@ enum Cmd {
     /// The front-end machine (前置机): delivers the platform's outbound data to the national
     /// platform, with exponential backoff.
     Frontend(FrontendArgs),
+    /// The history table bv_infodb_energydata_province (Parquet, and CSV on request).
+    #[command(subcommand)]
+    History(HistoryCmd),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GranularityArg {
+    Minute,
+    Hour,
+    Day,
+    Month,
+    Year,
+}
+
+#[derive(Subcommand, Debug)]
+enum HistoryCmd {
+    /// Write OUT/bv_infodb_energydata_province.parquet (and .csv with --csv) from the
+    /// platform's database: one row per point, data type, granularity and period.
+    Export {
+        /// The platform's directory (as given to `serve --data`), with the server stopped
+        /// (the database is opened by one process at a time).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// First day (yyyy-MM-dd, +08:00): periods starting on or after it.
+        #[arg(long)]
+        from: Option<String>,
+        /// Day after the last (yyyy-MM-dd, +08:00, exclusive): periods starting before it.
+        #[arg(long)]
+        to: Option<String>,
+        /// Granularities, comma-separated (minute rows can be huge: not by default).
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "hour,day,month,year"
+        )]
+        granularity: Vec<GranularityArg>,
+        /// Also write the rows as CSV.
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -240,6 +289,14 @@ fn main() {
     match cli.cmd {
         Cmd::Serve(a) => run_serve(a),
         Cmd::Frontend(a) => run_frontend(a),
+        Cmd::History(HistoryCmd::Export {
+            data,
+            out,
+            from,
+            to,
+            granularity,
+            csv,
+        }) => run_history_export(&data, &out, from, to, granularity, csv),
         Cmd::Unit(UnitCmd::Add {
             data,
             enterprise,
@@ -312,6 +369,57 @@ fn main() {
                 token_out.as_deref(),
             );
         }
+    }
+}
+
+fn run_history_export(
+    data: &Path,
+    out: &Path,
+    from: Option<String>,
+    to: Option<String>,
+    granularity: Vec<GranularityArg>,
+    csv: bool,
+) {
+    let day = |what: &str, s: Option<String>| {
+        s.map(|s| parse_date(&s).unwrap_or_else(|e| fail(format!("--{what} {s:?}: {e}"))))
+    };
+    let opts = HistoryOptions {
+        granularities: granularity
+            .into_iter()
+            .map(|g| match g {
+                GranularityArg::Minute => Tier::Minute,
+                GranularityArg::Hour => Tier::Hour,
+                GranularityArg::Day => Tier::Day,
+                GranularityArg::Month => Tier::Month,
+                GranularityArg::Year => Tier::Year,
+            })
+            .collect(),
+        from: day("from", from),
+        to: day("to", to),
+        csv,
+    };
+    if let (Some(f), Some(t)) = (opts.from, opts.to) {
+        if t <= f {
+            fail("--to must be after --from");
+        }
+    }
+    // The platform's directory holds the database in `db/`.
+    let db = Db::open(data.join("db"), Options::default()).unwrap_or_else(|e| fail(e));
+    let s = export_history(&db, out, &opts).unwrap_or_else(|e| fail(e));
+    let per: Vec<String> = s
+        .rows
+        .iter()
+        .map(|(t, n)| format!("{} {n}", t.as_str()))
+        .collect();
+    println!(
+        "{TABLE}: {} rows from {} points ({}) in {}",
+        s.total(),
+        s.points,
+        per.join(", "),
+        s.parquet.display()
+    );
+    if let Some(c) = &s.csv {
+        println!("CSV: {}", c.display());
     }
 }
 
