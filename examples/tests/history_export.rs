@@ -324,5 +324,41 @@ fn the_history_table_as_parquet_read_by_duckdb_and_as_csv() {
         .lines()
         .skip(1)
         .all(|l| l.contains(",minute,2026-01-01T")));
+
+    // --from: periods starting on or after it only (January's month and year rows start
+    // before 2026-01-02, so they are left out).
+    let out3 = dir.join("out-from");
+    let o = Command::new(PROVINCIAL)
+        .args([
+            "history",
+            "export",
+            "--from",
+            "2026-01-02",
+            "--csv",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out3)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out3.join(format!("{TABLE}.csv"))).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(rows
+        .iter()
+        .all(|r| r[col("period_start")] >= "2026-01-02" && r[col("granularity")] != "month"));
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r[col("granularity")] == "day")
+            .count(),
+        7 * 2,
+        "the 2nd and the 3rd's midnight readings"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

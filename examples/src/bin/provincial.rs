@@ -403,7 +403,15 @@ fn run_history_export(
             fail("--to must be after --from");
         }
     }
-    // The platform's directory holds the database in `db/`.
+    // The platform's directory holds the database in `db/` (not created here: a mistyped
+    // --data is an error, not an empty table).
+    if !data.join("db").is_dir() {
+        fail(format!(
+            "{}: no platform database here (expected {})",
+            data.display(),
+            data.join("db").display()
+        ));
+    }
     let db = Db::open(data.join("db"), Options::default()).unwrap_or_else(|e| fail(e));
     let s = export_history(&db, out, &opts).unwrap_or_else(|e| fail(e));
     let per: Vec<String> = s
