@@ -3,10 +3,13 @@
 #   1. the C header is what cbindgen generates from ffi/src (bindings/c/check-header.sh)
 #   2. the C tests and example against libmeterdb.a and libmeterdb.so, plainly and under
 #      valgrind (no errors, no bytes lost)
-#   3. the Java tests (JNA)
-#   4. the Python tests (pytest; pyarrow installed with pip when possible, for to_arrow)
-# Installs what is missing on a Debian machine (as root: one apt-get update, then apt-get
-# install; pip install pytest; cargo install cbindgen).
+#   3. the Java tests (JNA) against the jar alone, libmeterdb inside it (java/build-jar.sh)
+#   4. the Python tests (pytest) against the package as pip installs it: a virtual environment
+#      in a temporary directory, `pip install bindings/python` (libmeterdb built into the
+#      wheel), the tests run from outside the checkout; pyarrow installed when possible
+# Every step builds libmeterdb in the same CARGO_TARGET_DIR with the same features, so it is
+# compiled once. Installs what is missing on a Debian machine (as root: one apt-get update,
+# then apt-get install; pip: pytest, and setuptools for the build; cargo install cbindgen).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -27,6 +30,8 @@ command -v make >/dev/null || need+=(make)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 [[ -f /usr/share/java/jna.jar ]] || need+=(libjna-java)
+command -v strip >/dev/null || need+=(binutils)
+"${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)
 if ((${#need[@]})); then
     echo "== installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -1,13 +1,15 @@
 """The C functions of libmeterdb (bindings/c/include/meterdb.h), declared with ctypes.
 
-The library is loaded from the path in the environment variable ``METERDB_LIB``, else from the
-workspace's ``target/release`` (or ``$CARGO_TARGET_DIR/release``) when this package sits in
-the source tree, else by name from the system's library path.
+The library is loaded from the path in the environment variable ``METERDB_LIB`` (an override),
+else from this package's directory (the copy ``pip install`` bundles), else from the
+workspace's ``target/release`` (or ``$CARGO_TARGET_DIR/release``) when this package is used
+from the source tree, else by name from the system's library path. ``path`` is the file loaded.
 """
 
 import ctypes
 import ctypes.util
 import os
+import sys
 from ctypes import (
     POINTER,
     c_char_p,
@@ -23,15 +25,19 @@ from ctypes import (
 )
 
 
+_LIBNAME = {"darwin": "libmeterdb.dylib", "win32": "meterdb.dll"}.get(sys.platform, "libmeterdb.so")
+
+
 def _candidates():
     env = os.environ.get("METERDB_LIB")
     if env:
         yield env
         return
     here = os.path.dirname(os.path.abspath(__file__))
+    yield os.path.join(here, _LIBNAME)
     root = os.path.abspath(os.path.join(here, "..", "..", ".."))
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
-    yield os.path.join(target, "release", "libmeterdb.so")
+    yield os.path.join(target, "release", _LIBNAME)
     found = ctypes.util.find_library("meterdb")
     if found:
         yield found
@@ -43,14 +49,15 @@ def _load():
         if os.path.sep in path and not os.path.exists(path):
             tried.append(path)
             continue
-        return ctypes.CDLL(path)
+        return ctypes.CDLL(path), path
     raise OSError(
-        "libmeterdb not found (tried %s); build it with `cargo build --release -p meterdb-ffi` "
-        "or set METERDB_LIB to its path" % (", ".join(tried) or "the system library path")
+        "libmeterdb not found (tried %s); install the package with `pip install "
+        "./bindings/python`, or build the library with `cargo build --release -p meterdb-ffi` "
+        "and set METERDB_LIB to its path" % (", ".join(tried) or "the system library path")
     )
 
 
-lib = _load()
+lib, path = _load()
 
 
 class Stats(ctypes.Structure):

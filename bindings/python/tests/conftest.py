@@ -1,12 +1,11 @@
 import os
-import sys
 
 import pytest
 
-# Import the package from this source tree (run-tests.sh runs pytest from bindings/python).
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-
-import meterdb  # noqa: E402
+# The package under test is the one Python imports: run-tests.sh runs these tests from a
+# temporary directory against the package pip installed in a virtual environment; pytest run
+# in bindings/python imports the source tree (pyproject.toml: pythonpath).
+import meterdb
 
 SHARED = os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "uk-meters.csv.gz")
