@@ -27,7 +27,9 @@ fn metas() -> Vec<PointMeta> {
             } else {
                 PointKind::Gauge
             };
-            PointMeta::new(format!("p{p}"), kind).with_interval_ms(STEP)
+            // Declared as read every minute, so that the hour tier is stored (at the 15
+            // minutes the samples actually come, it would be computed from the raw samples).
+            PointMeta::new(format!("p{p}"), kind).with_interval_ms(60_000)
         })
         .collect()
 }

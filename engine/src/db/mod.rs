@@ -793,7 +793,8 @@ fn undefined(point: PointId) -> Error {
 }
 
 /// The spans whose buckets a change of a point's metadata from `old` to `new` changes:
-/// every bucket when the kind, rollover, register or tiers change, the buckets around each
+/// every bucket when the kind, rollover, register, tiers or collection interval (which
+/// decides the tiers stored) change, the buckets around each
 /// replacement added, removed or changed otherwise (the one pair of readings around a
 /// replacement lies in the buckets that hold its time, or across their boundaries, where
 /// queries compute it).
@@ -805,6 +806,7 @@ pub(crate) fn rederive_spans(old: Option<&PointMeta>, new: &PointMeta) -> Vec<(i
         || old.rollover != new.rollover
         || old.register != new.register
         || old.tiers != new.tiers
+        || old.interval_ms != new.interval_ms
     {
         return vec![(
             crate::sample::MIN_TIMESTAMP,

@@ -279,17 +279,46 @@ impl Inner {
     }
 }
 
+/// Readings a bucket of a tier must summarise, at the point's collection interval, for the
+/// tier to be stored. A stored bucket is a row of 16 columns: at 15-minute readings an hour
+/// row (4 readings) made the hour files 2.6 times the size of the raw segments they
+/// summarise, and 6.2 of the 16.4 bytes per reading of a province-day (200,000 points,
+/// `benches/examples/province_day.rs`). At 24 readings a row costs well under half of what
+/// the readings themselves cost, and computing the bucket from the raw samples when read
+/// (decoded at hundreds of millions of samples a second) is what the row would save.
+pub(crate) const MIN_READINGS_PER_STORED_BUCKET: i64 = 24;
+
 /// The tiers of a point that are stored in rollup files: every tier it keeps (its own, or
-/// `default`) but the minute. Meters are read every minute or less often, so a minute bucket
-/// holds one sample and would only repeat it; minute buckets are computed from the raw
-/// samples when read, and hours from the raw samples at a flush.
+/// `default`) whose buckets summarise at least [`MIN_READINGS_PER_STORED_BUCKET`] readings
+/// at the point's collection interval (every kept tier but the minute when the interval is
+/// not known). The others are computed from the raw samples when read: the minute always
+/// (meters are read every minute or less often, so a minute bucket would repeat a sample),
+/// the hour for readings every 5 minutes or less often, the day for daily readings. The
+/// finest stored tier is computed from the raw samples at a flush, each coarser one from the
+/// next finer stored tier.
 fn stored_tiers_of(meta: &PointMeta, default: TierSet) -> TierSet {
     let kept = meta.tiers.unwrap_or(default);
     let mut out = TierSet::NONE;
     for t in kept.iter().filter(|&t| t != Tier::Minute) {
-        out = out.with(t);
+        if tier_pays(t, meta.interval_ms) {
+            out = out.with(t);
+        }
     }
     out
+}
+
+/// Whether buckets of `tier` summarise enough readings at `interval_ms` to be stored.
+fn tier_pays(tier: Tier, interval_ms: Option<i64>) -> bool {
+    const DAY: i64 = 86_400_000;
+    let Some(iv) = interval_ms.filter(|&iv| iv > 0) else {
+        return true;
+    };
+    let len = match tier {
+        Tier::Month => 28 * DAY,
+        Tier::Year => 365 * DAY,
+        t => t.fixed_len().unwrap_or(DAY),
+    };
+    len / iv >= MIN_READINGS_PER_STORED_BUCKET
 }
 
 /// A flush's new rollup block of one point, tier and partition.
