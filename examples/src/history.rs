@@ -36,6 +36,8 @@ pub const TABLE: &str = "bv_infodb_energydata_province";
 /// Rows per Arrow batch (and Parquet row group at most).
 const BATCH_ROWS: usize = 65_536;
 
+const DAY: i64 = 86_400_000;
+
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct HistoryOptions {
@@ -361,53 +363,68 @@ pub fn export_history(
             if *st != STAT_REALTIME && reported_tier(*st) != tier {
                 continue;
             }
-            let rows = db.rollup(*id, tier, a, b).map_err(|e| err(&meta.key, e))?;
-            // (`Db::rollup` moves `from` back to its bucket's start: a month or year that
-            // starts before `from` is left out here.)
-            for r in rows.iter().filter(|r| r.bucket.start >= from) {
-                let bk = &r.bucket;
-                let some = bk.count > 0;
-                let (value, consumption, kgce) = if *st != STAT_REALTIME {
-                    // A reported statistic: the value of its one sample per bucket.
-                    let c = dc
-                        .as_ref()
-                        .filter(|d| d.measure == Measure::Consumption)
-                        .and(r.mean);
-                    let coal = dc.as_ref().map(|d| d.energy.kgce_per_unit);
-                    let k = c.zip(coal.filter(|k| *k > 0.0)).map(|(c, k)| c * k);
-                    (r.mean, c, k)
-                } else if meta.kind == PointKind::Counter {
-                    let k = r
-                        .consumption
-                        .zip(meta.coal_at(bk.start))
-                        .map(|(c, k)| c * k);
-                    (r.consumption, r.consumption, k)
+            // Minutes and hours a day at a time (a point's rows of one query are held in
+            // memory); coarser ones in one query.
+            let mut w0 = a;
+            while w0 < b {
+                let w1 = if matches!(tier, Tier::Minute | Tier::Hour) {
+                    let l = w0 + w.tz_ms;
+                    (l.div_euclid(DAY) + 1) * DAY - w.tz_ms
                 } else {
-                    (r.mean, None, None)
-                };
-                w.push(&Row {
-                    enterprise: ent,
-                    code,
-                    energy_type,
-                    unit,
-                    data_type: if *st == STAT_REALTIME {
-                        "collected"
+                    b
+                }
+                .min(b);
+                let rows = db
+                    .rollup(*id, tier, w0, w1)
+                    .map_err(|e| err(&meta.key, e))?;
+                // (`Db::rollup` moves `from` back to its bucket's start: a month or year that
+                // starts before `from` is left out here, and no bucket is read twice.)
+                for r in rows.iter().filter(|r| r.bucket.start >= w0) {
+                    let bk = &r.bucket;
+                    let some = bk.count > 0;
+                    let (value, consumption, kgce) = if *st != STAT_REALTIME {
+                        // A reported statistic: the value of its one sample per bucket.
+                        let c = dc
+                            .as_ref()
+                            .filter(|d| d.measure == Measure::Consumption)
+                            .and(r.mean);
+                        let coal = dc.as_ref().map(|d| d.energy.kgce_per_unit);
+                        let k = c.zip(coal.filter(|k| *k > 0.0)).map(|(c, k)| c * k);
+                        (r.mean, c, k)
+                    } else if meta.kind == PointKind::Counter {
+                        let k = r
+                            .consumption
+                            .zip(meta.coal_at(bk.start))
+                            .map(|(c, k)| c * k);
+                        (r.consumption, r.consumption, k)
                     } else {
-                        "reported"
-                    },
-                    granularity: tier.as_str(),
-                    start: bk.start,
-                    end: r.end,
-                    value,
-                    consumption,
-                    min: some.then_some(bk.min),
-                    max: some.then_some(bk.max),
-                    count: bk.count,
-                    completeness: r.completeness,
-                    kgce,
-                    quality: [bk.invalid, bk.manual, bk.estimated, bk.backward],
-                })?;
-                counts[i] += 1;
+                        (r.mean, None, None)
+                    };
+                    w.push(&Row {
+                        enterprise: ent,
+                        code,
+                        energy_type,
+                        unit,
+                        data_type: if *st == STAT_REALTIME {
+                            "collected"
+                        } else {
+                            "reported"
+                        },
+                        granularity: tier.as_str(),
+                        start: bk.start,
+                        end: r.end,
+                        value,
+                        consumption,
+                        min: some.then_some(bk.min),
+                        max: some.then_some(bk.max),
+                        count: bk.count,
+                        completeness: r.completeness,
+                        kgce,
+                        quality: [bk.invalid, bk.manual, bk.estimated, bk.backward],
+                    })?;
+                    counts[i] += 1;
+                }
+                w0 = w1;
             }
         }
     }

@@ -287,6 +287,38 @@ fn the_history_table_as_parquet_read_by_duckdb_and_as_csv() {
             .or_default() += 1;
     }
     assert_eq!(csv_counts, expected);
+    // Every collected hour, read a day at a time by the export, equals the hours of one
+    // query over the whole range (consumption across the days' edges too).
+    let mut hours: BTreeMap<&str, Vec<(u64, Option<f64>)>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r[col("granularity")] == "hour" && r[col("data_type")] == "collected")
+    {
+        let v = r[col("value")];
+        hours
+            .entry(r[col("data_code")])
+            .or_default()
+            .push((r[col("count")].parse().unwrap(), v.parse().ok()));
+    }
+    assert_eq!(hours.len(), 7);
+    for (code, got) in &hours {
+        let id = db.point_id(&format!("{ent}/{code}")).unwrap();
+        let m = db.point(id).unwrap();
+        let want: Vec<(u64, Option<f64>)> = db
+            .rollup(id, Tier::Hour, a, b)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let v = if m.kind == PointKind::Counter {
+                    r.consumption
+                } else {
+                    r.mean
+                };
+                (r.bucket.count, v)
+            })
+            .collect();
+        assert_eq!(got, &want, "{code}");
+    }
     let r = rows
         .iter()
         .find(|r| {
