@@ -5,7 +5,8 @@
 # debug information), which the binding loads with no meterdb.lib, METERDB_LIB or
 # jna.library.path. Needs JNA 5 (/usr/share/java/jna.jar: Debian's libjna-java), a JDK 17 and
 # Rust. Prints the jar's path.
-# Features: METERDB_FFI_FEATURES (e.g. parquet, as bindings/run-all.sh sets it).
+# Features: METERDB_FFI_FEATURES (default parquet, as bindings/run-all.sh and the Python
+# package build it, so that one library serves all; empty: none).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -23,7 +24,8 @@ case "$(uname -s)-$(uname -m)" in
 esac
 
 features=()
-[[ -n "${METERDB_FFI_FEATURES:-}" ]] && features=(--features "$METERDB_FFI_FEATURES")
+ffi_features="${METERDB_FFI_FEATURES-parquet}"
+[[ -n "$ffi_features" ]] && features=(--features "$ffi_features")
 (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -q -p meterdb-ffi "${features[@]}")
 lib="$target/release/libmeterdb.so"
 
