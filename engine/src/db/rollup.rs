@@ -310,15 +310,24 @@ fn stored_tiers_of(meta: &PointMeta, default: TierSet) -> TierSet {
 /// Whether buckets of `tier` summarise enough readings at `interval_ms` to be stored.
 fn tier_pays(tier: Tier, interval_ms: Option<i64>) -> bool {
     const DAY: i64 = 86_400_000;
-    let Some(iv) = interval_ms.filter(|&iv| iv > 0) else {
+    let iv = interval_or_zero(interval_ms);
+    if iv <= 0 {
         return true;
-    };
+    }
     let len = match tier {
         Tier::Month => 28 * DAY,
         Tier::Year => 365 * DAY,
         t => t.fixed_len().unwrap_or(DAY),
     };
     len / iv >= MIN_READINGS_PER_STORED_BUCKET
+}
+
+/// The interval, or 0 when unknown, computed out of line: the payload of a `None` is
+/// uninitialized memory, and an inlined test could be scheduled on it before the test of
+/// the discriminant (a conditional jump on undefined bits, which valgrind reports).
+#[inline(never)]
+fn interval_or_zero(interval_ms: Option<i64>) -> i64 {
+    interval_ms.unwrap_or(0)
 }
 
 /// A flush's new rollup block of one point, tier and partition.
