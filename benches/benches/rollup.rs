@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use meterdb::rollup::{buckets_of_samples, consumption_rows, Neighbours};
+use meterdb::rollup::{buckets_of_samples, consumption_rows, Neighbours, Rules};
 use meterdb::{Db, Durability, Options, PointId, PointKind, PointMeta, Tier, TierSet, WriteBatch};
 use meterdb_examples::sim::Rng;
 
@@ -55,7 +55,7 @@ fn build(
 /// A point's consumption per bucket computed from its raw samples.
 fn from_raw(db: &Db, id: PointId, tier: Tier, from: i64, to: i64) -> Vec<f64> {
     let cols = db.read_range(id, from - DAY, to + DAY).unwrap();
-    let buckets: Vec<_> = buckets_of_samples(tier, TZ, &cols, None)
+    let buckets: Vec<_> = buckets_of_samples(tier, TZ, &cols, &Rules::IMPORT)
         .into_iter()
         .filter(|b| b.start >= from && b.start < to)
         .collect();
@@ -77,7 +77,7 @@ fn from_raw(db: &Db, id: PointId, tier: Tier, from: i64, to: i64) -> Vec<f64> {
         &buckets,
         Neighbours { before, after },
         true,
-        None,
+        Rules::IMPORT,
         1.0,
         None,
     )
