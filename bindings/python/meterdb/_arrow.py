@@ -45,6 +45,11 @@ _BUCKET = np.dtype(
     ]
 )
 assert _BUCKET.itemsize == 144
+# `meterdb_bucket_row_v2`: the same, then the quality counts (176 bytes).
+_BUCKET_V2 = np.dtype(
+    _BUCKET.descr + [("invalid", _U), ("manual", _U), ("estimated", _U), ("backward", _U)]
+)
+assert _BUCKET_V2.itemsize == 176
 
 
 def _resolve(db, points):
@@ -79,11 +84,11 @@ def _rollup_records(db, point, tier, start, end):
     try:
         n = c_size_t()
         _check(lib.meterdb_rollup_count(h, byref(n)))
-        rec = np.zeros(n.value, _BUCKET)
+        rec = np.zeros(n.value, _BUCKET_V2)
         got = c_size_t()
         if n.value:
-            buf = (_native.BucketRow * n.value).from_buffer(rec)
-            _check(lib.meterdb_rollup_rows(h, 0, buf, n.value, byref(got)))
+            buf = (_native.BucketRowV2 * n.value).from_buffer(rec)
+            _check(lib.meterdb_rollup_rows_v2(h, 0, buf, n.value, byref(got)))
         return rec[: got.value]
     finally:
         lib.meterdb_rollup_free(h)
@@ -111,7 +116,7 @@ def to_arrow(db, points, start, end, tier):
         )
     t = _tier_of(tier)
     recs = [_rollup_records(db, i, t, start, end) for i in ids]
-    r = np.concatenate(recs) if recs else np.zeros(0, _BUCKET)
+    r = np.concatenate(recs) if recs else np.zeros(0, _BUCKET_V2)
     idx = np.repeat(np.arange(len(ids), dtype=np.int32), [len(x) for x in recs])
     empty = r["count"] == 0  # a counter's bucket inside an outage: no sample figures
 
@@ -144,5 +149,9 @@ def to_arrow(db, points, start, end, tier):
             "consumption": opt("consumption"),
             "expected": opt("expected"),
             "completeness": opt("completeness"),
+            "invalid": pa.array(np.ascontiguousarray(r["invalid"]), pa.uint64()),
+            "manual": pa.array(np.ascontiguousarray(r["manual"]), pa.uint64()),
+            "estimated": pa.array(np.ascontiguousarray(r["estimated"]), pa.uint64()),
+            "backward": pa.array(np.ascontiguousarray(r["backward"]), pa.uint64()),
         }
     )

@@ -1252,7 +1252,8 @@ class MeterDb:
         (timestamp ms in the database's zone), ``value`` (float64), ``quality`` (uint8). A tier:
         ``point``, ``start``, ``end``, ``count``, ``sum``, ``min``, ``min_ts``, ``max``, ``max_ts``,
         ``first``, ``first_ts``, ``last``, ``last_ts``, ``inc``, ``mean``, ``consumption``,
-        ``expected``, ``completeness`` (null where absent). Needs pyarrow and numpy."""
+        ``expected``, ``completeness`` (null where absent), ``invalid``, ``manual``,
+        ``estimated``, ``backward`` (the quality counts). Needs pyarrow and numpy."""
         from ._arrow import to_arrow
 
         return to_arrow(self, points, start, end, tier)

@@ -262,12 +262,17 @@ def test_to_arrow_tier_equals_rollup(db):
 
     kwh = db.define_point(meterdb.PointMeta("kwh", meterdb.PointKind.COUNTER, interval_ms=HOUR))
     db.write_point(kwh, [T0 + h * HOUR for h in range(72) if not 30 <= h < 40], [float(h) for h in range(72) if not 30 <= h < 40])
+    # An invalid garbage reading and an estimated one on the first day.
+    db.put(kwh, T0 + 5 * HOUR + 1, 999999.0, 0)
+    db.put(kwh, T0 + 6 * HOUR + 1, 6.5, 5)
     t = db.to_arrow([kwh], T0, T0 + 3 * DAY, tier="day")
     rows = db.rollup(kwh, Tier.DAY, T0, T0 + 3 * DAY)
     assert t.num_rows == len(rows) == 3
     assert t.schema.field("start").type == pa.timestamp("ms", tz="+08:00")
-    for name in ("count", "sum", "min", "max", "first", "last", "inc", "mean", "consumption", "completeness"):
+    names = ("count", "sum", "min", "max", "first", "last", "inc", "mean", "consumption", "completeness")
+    for name in names + ("invalid", "manual", "estimated", "backward"):
         assert t.column(name).to_pylist() == [getattr(r, name) for r in rows], name
+    assert t.column("invalid").to_pylist()[0] == 1 and t.column("estimated").to_pylist()[0] == 1
     assert t.column("start").cast(pa.int64()).to_pylist() == [r.start for r in rows]
     assert t.column("point").to_pylist() == ["kwh"] * 3
 
