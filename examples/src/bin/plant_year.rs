@@ -107,7 +107,27 @@ fn shared_data(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         st.segment_bytes as f64 / st.segment_samples.max(1) as f64
     );
     db.close()?;
+    let whole = tree_bytes(std::path::Path::new(dir));
+    println!(
+        "  the whole directory: {whole} bytes, {:.3} bytes/sample (segments, rollup files of \
+         every tier, catalog, manifest)",
+        whole as f64 / st.segment_samples.max(1) as f64
+    );
     Ok(())
+}
+
+/// Bytes of every file under `dir`.
+fn tree_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -235,6 +255,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .join(", ")
     );
     db.close()?;
+    let whole = tree_bytes(std::path::Path::new(&dir));
+    println!(
+        "whole directory      {whole} bytes, {:.3} bytes/sample (segments {}, rollup files of \
+         every tier {}, the rest {})",
+        whole as f64 / total.max(1) as f64,
+        st.segment_bytes,
+        st.rollup_bytes(),
+        whole.saturating_sub(st.segment_bytes + st.rollup_bytes())
+    );
     println!("database left in {dir}");
     shared_data(&format!("{dir}-shared"))?;
     Ok(())
