@@ -235,20 +235,29 @@ async fn config(
     Answer(r, None)
 }
 
-async fn uploads(
-    State(p): State<P>,
-    Extension(c): Extension<Caller>,
+/// A query of the platform over a unit's `from` and `to` (`Platform::uploads`, `daily`).
+type UnitRangeQuery =
+    fn(&Platform, &Caller, &str, Option<&str>, Option<&str>) -> Result<Value, ApiError>;
+
+/// A unit's records over `?from=&to=` (`GET .../{code}/uploads`, `.../{code}/daily`): the
+/// path and query checked, then `f` on a blocking thread.
+async fn unit_range(
+    p: P,
+    c: Caller,
     code: Result<Path<String>, PathRejection>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    f: UnitRangeQuery,
 ) -> Answer {
     let r = match (path_of(code), query_of(q)) {
         (Ok(code), Ok(q)) => {
             blocking(move || {
-                p.uploads(
+                let (from, to) = (q.get("from"), q.get("to"));
+                f(
+                    &p,
                     &c,
                     &code,
-                    q.get("from").map(String::as_str),
-                    q.get("to").map(String::as_str),
+                    from.map(String::as_str),
+                    to.map(String::as_str),
                 )
             })
             .await
@@ -258,27 +267,22 @@ async fn uploads(
     Answer(r, None)
 }
 
+async fn uploads(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    code: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    unit_range(p, c, code, q, Platform::uploads).await
+}
+
 async fn daily(
     State(p): State<P>,
     Extension(c): Extension<Caller>,
     code: Result<Path<String>, PathRejection>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Answer {
-    let r = match (path_of(code), query_of(q)) {
-        (Ok(code), Ok(q)) => {
-            blocking(move || {
-                p.daily(
-                    &c,
-                    &code,
-                    q.get("from").map(String::as_str),
-                    q.get("to").map(String::as_str),
-                )
-            })
-            .await
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
-    Answer(r, None)
+    unit_range(p, c, code, q, Platform::daily).await
 }
 
 async fn data(
