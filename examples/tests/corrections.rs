@@ -3,7 +3,6 @@
 //! platform keeps the statistic of the highest revision whatever the order of requests; the
 //! quality of `valid` and `inputType` is stored and forwarded as received.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +21,10 @@ use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY, STAT_REAL
 use meterdb_examples::registry::Registry;
 use meterdb_examples::server::serve;
 
+mod common;
+use common::{spawn_server, PROVINCIAL};
+
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
-const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
 const PROVINCE: &str = "PROVINCE35";
 
 /// Registers a steel works of 7 points at the platform in `data`; its enrollment code.
@@ -217,24 +218,7 @@ struct Server {
 }
 
 fn start(data: &Path, extra: &[&str]) -> (Server, String) {
-    let mut child = Command::new(PROVINCIAL)
-        .arg("serve")
-        .arg("--data")
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0", "--threads", "2"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let (child, addr) = spawn_server(data, "127.0.0.1:0", extra);
     (Server { child }, addr)
 }
 

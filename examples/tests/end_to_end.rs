@@ -5,7 +5,6 @@
 //! the day statistics of every point, and server 1 has forwarded them to a national
 //! server; the gateway's upload log shows the failures of both destinations.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,8 +14,10 @@ use meterdb_examples::industry::{uscc_with_check, Industry, Measure, Plant};
 use meterdb_examples::records::parse_date;
 use meterdb_examples::upload::cursor_name;
 
+mod common;
+use common::{spawn_server, PROVINCIAL};
+
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
-const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
 const PROVINCE: &str = "PROVINCE35";
 
 struct Server {
@@ -61,24 +62,7 @@ fn national_credential(data: &Path, out: &Path) {
 
 /// Starts a server on `listen` and waits for its `listening on ADDR` line.
 fn start(data: &Path, listen: &str, extra: &[&str]) -> Server {
-    let mut child = Command::new(PROVINCIAL)
-        .arg("serve")
-        .arg("--data")
-        .arg(data)
-        .args(["--listen", listen, "--threads", "2"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let (child, addr) = spawn_server(data, listen, extra);
     Server { child, addr }
 }
 

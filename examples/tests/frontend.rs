@@ -29,8 +29,10 @@ use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY, STAT_REAL
 use meterdb_examples::registry::Registry;
 use meterdb_examples::server::serve;
 
+mod common;
+use common::{spawn_server, PROVINCIAL};
+
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
-const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meterdb-fe-{name}-{}", std::process::id()));
@@ -49,24 +51,7 @@ impl Drop for Proc {
 }
 
 fn start(data: &Path, listen: &str, extra: &[&str]) -> (Proc, String) {
-    let mut child = Command::new(PROVINCIAL)
-        .arg("serve")
-        .arg("--data")
-        .arg(data)
-        .args(["--listen", listen, "--threads", "2"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let (child, addr) = spawn_server(data, listen, extra);
     (Proc(child), addr)
 }
 
