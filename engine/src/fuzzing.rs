@@ -259,7 +259,7 @@ pub fn catalog(data: &[u8]) {
 /// text that parses; when it also applies (every record valid), the text round trip gives
 /// the same update and the catalog's file round trip the same catalog.
 pub fn unit_catalog(data: &[u8]) {
-    use crate::unit::{UnitCatalog, UnitCatalogUpdate};
+    use crate::energy::{UnitCatalog, UnitCatalogUpdate};
     if let Ok(c) = UnitCatalog::decode_file(data) {
         let again = UnitCatalog::decode_file(&c.encode_file()).expect("re-encoded unit catalog");
         assert_eq!(again, c);

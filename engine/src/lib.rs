@@ -25,10 +25,11 @@ pub mod catalog;
 pub mod codec;
 mod compaction;
 mod db;
+pub mod energy;
 mod error;
 #[cfg(feature = "parquet")]
 pub mod export;
-mod format;
+pub mod format;
 #[doc(hidden)]
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -41,21 +42,23 @@ pub mod sample;
 pub mod segment;
 mod tier;
 pub mod time;
-pub mod unit;
 pub mod wal;
 
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta, Register, Replacement};
 pub use db::{
-    change_id, change_seq, BackupReport, BucketChange, BundlePoint, BundleReport, Change,
+    change_id, change_seq, AppFiles, BackupReport, BucketChange, BundlePoint, BundleReport, Change,
     ChangeKind, CoalUnit, Comparison, CursorInfo, CursorStart, Db, DbStats, Durability, Options,
     OutcomeFilter, PointStats, Retention, RetentionReport, SumRow, TierLimit, UploadOutcome,
     UploadRecord, WriteBatch,
+};
+/// The energy layer under its module name of before (`meterdb::unit::…` keeps compiling).
+#[doc(hidden)]
+pub use energy as unit;
+pub use energy::{
+    validate_credit_code, AppliedVersion, CoalCoefficient, CollectionConfig, DataItemCode, Device,
+    DeviceKind, Enterprise, ObjectType, ProcessStage, UnitCatalog, UnitCatalogUpdate, UpdateMode,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;
 pub use rollup::{BucketRow, Tier, TierSet};
 pub use sample::{Columns, Quality, Sample, Timestamp};
-pub use unit::{
-    validate_credit_code, AppliedVersion, CoalCoefficient, CollectionConfig, DataItemCode, Device,
-    DeviceKind, Enterprise, ObjectType, ProcessStage, UnitCatalog, UnitCatalogUpdate, UpdateMode,
-};

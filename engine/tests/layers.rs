@@ -1,6 +1,7 @@
 //! The layers of `engine/src` (docs/architecture.md): a module uses only the modules below
-//! it. This test reads the sources and fails on an upward `crate::` path outside comments,
-//! so that the layering cannot drift silently.
+//! it, and the energy layer only the storage core's public API. This test reads the sources
+//! and fails on an upward `crate::` path outside comments, or a path of the energy layer
+//! that a separate crate could not write, so that the layering cannot drift silently.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,8 +23,8 @@ const LAYERS: &[&str] = &[
     "rollup",
     "compaction",
     "query",
-    "unit",
     "db",
+    "energy",
     "export",
     "fuzzing",
 ];
@@ -38,6 +39,10 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// Modules above the storage core that may use only its public API: what the crate root
+/// re-exports and the public items of its public modules.
+const PUBLIC_API_ONLY: &[&str] = &["energy"];
 
 /// The items the crate root re-exports (`pub use module::{A, B}`), by name: their module.
 fn root_items(lib: &str) -> BTreeMap<String, String> {
@@ -101,4 +106,177 @@ fn no_module_uses_a_module_above_it() {
         }
     }
     assert!(bad.is_empty(), "upward uses:\n{}", bad.join("\n"));
+}
+
+/// The modules the crate root declares `pub mod` (the others are private).
+fn public_modules(lib: &str) -> Vec<String> {
+    lib.lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .map(|m| m.trim_end_matches(';').to_string())
+        .collect()
+}
+
+/// The source of a module (`src/m.rs`, or every file of `src/m/`), comments removed.
+fn module_source(src: &Path, m: &str) -> String {
+    let mut files = Vec::new();
+    let file = src.join(format!("{m}.rs"));
+    if file.exists() {
+        files.push(file);
+    } else {
+        rust_files(&src.join(m), &mut files);
+    }
+    let mut out = String::new();
+    for f in files {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            out.push_str(line.split("//").next().unwrap());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Whether `m`'s source declares `name` public to other crates: `pub fn name`, `pub struct
+/// name`, … or a `pub use` naming it (not `pub(crate)`, `pub(super)`, nor private).
+fn declares_public(src: &str, name: &str) -> bool {
+    let kinds = [
+        "fn", "struct", "enum", "const", "static", "trait", "type", "mod",
+    ];
+    let ident = |rest: &str| {
+        rest.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<String>()
+            == name
+    };
+    for (i, _) in src.match_indices("pub ") {
+        let rest = &src[i + 4..];
+        for k in kinds {
+            if let Some(r) = rest.strip_prefix(k).and_then(|r| r.strip_prefix(' ')) {
+                if ident(r) {
+                    return true;
+                }
+            }
+        }
+        if let Some(r) = rest.strip_prefix("use ") {
+            let stmt = &r[..r.find(';').unwrap_or(r.len())];
+            if stmt
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|w| w == name)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The paths of `code` that start with `crate::`, with `{a, b}` groups expanded one level:
+/// `crate::m::{a, b}` gives `m::a` and `m::b`.
+fn crate_paths(code: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + 7..];
+        let mut segs = Vec::new();
+        let mut r = rest;
+        loop {
+            let id: String = r
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if id.is_empty() {
+                break;
+            }
+            r = &r[id.len()..];
+            segs.push(id);
+            match r.strip_prefix("::") {
+                Some(x) => r = x,
+                None => break,
+            }
+        }
+        if let Some(group) = r.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let item = item.trim().split("::").next().unwrap().trim();
+                let item = item.split_whitespace().next().unwrap_or("");
+                if !item.is_empty() && item != "self" {
+                    let mut p = segs.clone();
+                    p.push(item.to_string());
+                    out.push(p);
+                }
+            }
+        } else {
+            out.push(segs);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_energy_layer_uses_only_the_public_api() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    let items = root_items(&lib);
+    let public = public_modules(&lib);
+    let mut bad = Vec::new();
+    for layer in PUBLIC_API_ONLY {
+        assert!(
+            public.iter().any(|m| m == layer),
+            "{layer} is not a pub mod"
+        );
+        let mut files = Vec::new();
+        rust_files(&src.join(layer), &mut files);
+        assert!(!files.is_empty(), "no files in src/{layer}");
+        for f in files {
+            let rel = f.strip_prefix(&src).unwrap().display().to_string();
+            let text = std::fs::read_to_string(&f).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap();
+                let at = format!("{rel}:{}", n + 1);
+                // `super::` climbs out of the layer's folder only from its mod.rs, and
+                // `super::super::` from any of its files.
+                if code.contains("super::super::")
+                    || (f.ends_with("mod.rs") && code.contains("super::"))
+                {
+                    bad.push(format!("{at}: `super::` out of src/{layer}"));
+                }
+                for p in crate_paths(code) {
+                    let Some(first) = p.first() else { continue };
+                    if first == layer || items.contains_key(first) {
+                        continue; // itself, or an item the crate root re-exports
+                    }
+                    if !public.contains(first) {
+                        bad.push(format!("{at}: crate::{} is not public", p.join("::")));
+                        continue;
+                    }
+                    // A public module: the item named must be public in it.
+                    let Some(item) = p.get(1) else { continue };
+                    if !declares_public(&module_source(&src, first), item) {
+                        bad.push(format!(
+                            "{at}: crate::{first}::{item} is not a public item of {first}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "beyond the public API:\n{}", bad.join("\n"));
+}
+
+/// The checker itself: paths a separate crate could not write are caught.
+#[test]
+fn the_public_api_check_catches_private_paths() {
+    let p = crate_paths("use crate::db::{Inner, Db}; let x = crate::memtable::Memtable::new();");
+    assert_eq!(
+        p,
+        [
+            vec!["db".to_string(), "Inner".into()],
+            vec!["db".into(), "Db".into()],
+            vec!["memtable".into(), "Memtable".into(), "new".into()],
+        ]
+    );
+    let src = "pub(crate) fn hidden() {}\npub fn shown() {}\npub use x::{A, B};\nfn private() {}";
+    assert!(declares_public(src, "shown"));
+    assert!(declares_public(src, "B"));
+    assert!(!declares_public(src, "hidden"));
+    assert!(!declares_public(src, "private"));
 }

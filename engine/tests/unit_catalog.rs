@@ -428,7 +428,7 @@ fn power_loss_during_apply_shows_old_or_new() {
 
 /// A crash between the commit point and the point definitions (simulated by removing the
 /// marker and the WAL records' effect: a database whose UNITCAT is newer than its marker)
-/// is finished at open.
+/// is finished by the first use of the unit catalog after open, before it returns.
 #[test]
 fn open_finishes_an_interrupted_apply() {
     let s = MemStorage::new();
@@ -444,6 +444,9 @@ fn open_finishes_an_interrupted_apply() {
     .unwrap();
     s.put(Path::new("/db/UNITCAT"), next.encode_file());
     let db = Db::open("/db", mem_opts(&s)).unwrap();
+    // The storage core alone does not know the energy layer: v2's points come with its
+    // first call.
+    assert!(db.point_id("steel/bf-gas").is_none());
     assert_eq!(db.unit_catalog_version(), 2);
     assert_points_follow(&db);
     assert!(db.point_id("steel/bf-gas").is_some());
@@ -488,14 +491,23 @@ fn every_cut_and_bit_flip_of_the_file_is_an_error() {
     forged.extend_from_slice(&crc.to_le_bytes());
     let e = UnitCatalog::decode_file(&forged).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corruption, "{e}");
-    // Opening a database whose UNITCAT is damaged: a corruption error naming the file.
+    // A database whose UNITCAT is damaged opens (its points and samples are the storage
+    // core's), shows no unit catalog, and `verify` and an apply report a corruption error
+    // naming the file.
     let mut g = file.clone();
     let mid = g.len() / 2;
     g[mid] ^= 0x40;
     s.put(Path::new("/db/UNITCAT"), g);
-    let e = Db::open("/db", mem_opts(&s)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Corruption);
-    assert!(e.to_string().contains("UNITCAT"), "{e}");
+    let db = Db::open("/db", mem_opts(&s)).unwrap();
+    assert!(db.point_id("steel/main-kwh").is_some());
+    assert_eq!(db.unit_catalog(), None);
+    assert_eq!(db.unit_catalog_version(), 0);
+    let problems = db.verify().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    for e in [&problems[0], &db.apply_unit_catalog(&v1()).unwrap_err()] {
+        assert_eq!(e.kind(), ErrorKind::Corruption);
+        assert!(e.to_string().contains("UNITCAT"), "{e}");
+    }
 }
 
 #[test]

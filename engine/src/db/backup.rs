@@ -18,7 +18,8 @@ pub struct BackupReport {
     pub linked_files: usize,
     /// Their bytes.
     pub linked_bytes: u64,
-    /// Files copied: WAL files, cursor files, the upload log, the unit catalog.
+    /// Files copied: WAL files, cursor files, the upload log, the application files (the
+    /// unit catalog).
     pub copied_files: usize,
     /// Their bytes.
     pub copied_bytes: u64,
@@ -33,11 +34,14 @@ impl Db {
     /// [`Db::open`] like the original.
     ///
     /// How: flushes and compactions wait while it runs (so no file it copies is replaced),
-    /// and cursor calls and upload records wait too; writes continue. The WAL is synced
+    /// and cursor calls, upload records and the application files ([`Db::app_files`]) wait
+    /// too; writes continue. The WAL is synced
     /// and moved to a new file; the immutable segment, rollup and catalog files named by
     /// the manifest are hard-linked ([`crate::io::Storage::hard_link`]: copied where links
     /// are not possible); the closed WAL files, the cursor files and the upload log are
-    /// copied; the manifest is written last, so a copy cut short by a crash has no
+    /// copied, and so are the application files (with the WAL copied under their lock, an
+    /// application's files and the point definitions it made agree in the copy as they did
+    /// in the original); the manifest is written last, so a copy cut short by a crash has no
     /// manifest and does not open as a database with missing data.
     pub fn backup(&self, to_dir: impl AsRef<Path>) -> Result<BackupReport> {
         let inner = &self.inner;
@@ -57,6 +61,8 @@ impl Db {
         for d in [to.to_path_buf(), to.join(WAL_DIR), to.join(CURSOR_DIR)] {
             st.create_dir_all(&d).map_err(io("create", &d))?;
         }
+        // Lock order: the application files first (see `Db::app_files`).
+        let app_files = self.app_files();
         let _flush = inner.flush_mu.lock();
         let _compact = inner.compact_mu.lock();
         let cursors = inner.cursors.lock();
@@ -111,20 +117,16 @@ impl Db {
         }
         drop(uploads);
         drop(cursors);
-        // The unit catalog (replaced, never rewritten in place: copied). Not its marker: an
-        // update applied after the WAL was copied would be marked applied in the copy
-        // without its point definitions; without the marker, opening the copy applies the
-        // catalog's configs to the points again.
-        {
-            let _unit = inner.unit.lock();
-            let name = super::unit::UNIT_FILE;
-            let (f, t) = (inner.dir.join(name), to.join(name));
-            if st.exists(&f) {
-                st.copy_file(&f, &t).map_err(io("copy", &f))?;
-                rep.copied_files += 1;
-                rep.copied_bytes += st.file_size(&t).unwrap_or(0);
-            }
+        // The application files (replaced, never rewritten in place: copied). Their lock
+        // has been held since before the WAL was copied, so no application changed them,
+        // or the points with them, in between.
+        for name in app_files.list()? {
+            let (f, t) = (inner.dir.join(&name), to.join(&name));
+            st.copy_file(&f, &t).map_err(io("copy", &f))?;
+            rep.copied_files += 1;
+            rep.copied_bytes += st.file_size(&t).unwrap_or(0);
         }
+        drop(app_files);
 
         // The default tier set the rollup files were derived with.
         {

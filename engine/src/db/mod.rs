@@ -3,6 +3,7 @@
 //! The only module that starts threads: a background thread flushes and compacts, and in
 //! [`Durability::Interval`] mode a second one syncs the WAL on its interval.
 
+mod app_files;
 mod backup;
 mod batch;
 pub(crate) mod bundle;
@@ -13,7 +14,6 @@ mod options;
 mod retention;
 mod rollup;
 mod tiers_file;
-mod unit;
 pub(crate) mod uploads;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+pub use app_files::AppFiles;
 pub use backup::BackupReport;
 pub use batch::WriteBatch;
 pub use bundle::{BundlePoint, BundleReport};
@@ -104,9 +105,8 @@ struct Inner {
     uploads: Mutex<Option<uploads::UploadLog>>,
     /// Set by retention when the raw byte cap cannot be met: writes are refused.
     full: AtomicBool,
-    /// The unit catalog (`UNITCAT`), if one has been applied. Lock order: `unit`, then
-    /// `wal`, then `catalog`.
-    unit: Mutex<Option<crate::unit::UnitCatalog>>,
+    /// The lock of the application files ([`Db::app_files`]): before every other lock.
+    app_files: Mutex<()>,
 }
 
 /// Figures about a database's storage.
@@ -269,7 +269,6 @@ impl Db {
         }
 
         let cursors = forward::Cursors::load(&*storage, &dir)?;
-        let unit_catalog = unit::load(&*storage, &dir, true)?;
         let mut max_ts = i64::MIN;
         for seg in segments.iter().filter(|s| s.id.kind == segment::KIND_RAW) {
             for b in seg.blocks() {
@@ -317,14 +316,13 @@ impl Db {
             max_ts: AtomicI64::new(max_ts),
             uploads: Mutex::new(None),
             full: AtomicBool::new(false),
-            unit: Mutex::new(unit_catalog),
+            app_files: Mutex::new(()),
         });
         if fresh {
             let files = inner.files.lock();
             files.manifest.store(&*storage, &dir)?;
         }
         inner.remove_orphans()?;
-        inner.reconcile_unit()?;
         let stored_tiers = tiers_file::load(&*storage, &dir)?;
         let db = Db {
             inner,
@@ -387,6 +385,40 @@ impl Db {
             inner.after_write(wal, seq)?;
         }
         Ok(id)
+    }
+
+    /// Defines or updates many points at once, atomically and durably: every metadata is
+    /// checked first (nothing changes if one is invalid), then every WAL record is appended
+    /// and every catalog entry set under one hold of the catalog lock, so other threads
+    /// see all of them or none, and the WAL is synced once before it returns, whatever the
+    /// durability mode. Each point is handled as [`Db::define_point`] handles it; returns
+    /// their ids, in order. A key given twice is defined twice (the second wins).
+    ///
+    /// An I/O error appending or syncing poisons the database. After a crash the points of
+    /// a call that returned are all there; of one that did not, the first ones may be (a
+    /// torn WAL tail drops whole records, the last ones): callers that need all or none
+    /// record their own commit point and define again after it (as the energy layer's
+    /// unit catalog does).
+    pub fn define_points(&self, metas: &[PointMeta]) -> Result<Vec<PointId>> {
+        for m in metas {
+            m.validate()?;
+        }
+        let inner = &self.inner;
+        let mut wal = inner.writable_wal()?;
+        let mut cat = inner.catalog.write();
+        let mut ids = Vec::with_capacity(metas.len());
+        let mut last = None;
+        for meta in metas {
+            let (id, seq) = inner.define_locked(&mut wal, &mut cat, meta.clone())?;
+            ids.push(id);
+            last = seq.or(last);
+        }
+        drop(cat);
+        if let Some(seq) = last {
+            inner.sync_to(&mut wal, seq)?;
+            inner.after_write(wal, seq)?;
+        }
+        Ok(ids)
     }
 
     /// Records that the meter of counter `point` was replaced at `ts`: the old meter's
@@ -692,11 +724,13 @@ impl Db {
         Ok(s)
     }
 
-    /// Checks every live file: every checksum of the raw segments and rollup files (hour,
-    /// day, month, year), each block decoded as a read would decode it; the catalog,
-    /// manifest, cursors, unit catalog, upload log and tiers file. Returns the problems found (empty when
-    /// all is well). The WAL is checked when the database opens.
-    pub fn verify(&self) -> Result<Vec<Error>> {
+    /// Checks every live file of the storage core: every checksum of the raw segments and
+    /// rollup files (hour, day, month, year), each block decoded as a read would decode it;
+    /// the catalog, manifest, cursors, upload log and tiers file. Returns the problems found
+    /// (empty when all is well). The WAL is checked when the database opens. Application
+    /// files are not: their layers check them; `Db::verify` (the energy layer) runs this
+    /// and checks the unit catalog.
+    pub fn verify_storage(&self) -> Result<Vec<Error>> {
         let inner = &self.inner;
         let version = inner.state.read().version.clone();
         let mut problems = Vec::new();
@@ -732,9 +766,6 @@ impl Db {
             problems.push(e);
         }
         if let Err(e) = forward::Cursors::load_checked(&*inner.storage, &inner.dir) {
-            problems.push(e);
-        }
-        if let Err(e) = unit::load(&*inner.storage, &inner.dir, false) {
             problems.push(e);
         }
         inner.verify_upload_log(&mut problems);
@@ -998,7 +1029,8 @@ impl Inner {
         for n in names {
             let ours = segment::is_segment_file_name(&n)
                 || (n.starts_with("catalog-") && n.ends_with(".cat"))
-                || n == "MANIFEST.tmp";
+                || n == "MANIFEST.tmp"
+                || app_files::is_app_tmp_name(&n);
             if ours && !live.contains(&n) {
                 let p = self.dir.join(&n);
                 self.storage
