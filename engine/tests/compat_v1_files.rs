@@ -321,7 +321,8 @@ fn unit_catalog_and_marker_read_back() {
         }]
     );
     // The marker: a database holding the golden UNITCAT and no points defines the
-    // configured point at open unless the marker names UNITCAT's version.
+    // configured point at the first unit-catalog call after open unless the marker names
+    // UNITCAT's version.
     let defines = |marker: bool| {
         let d = tempfile::tempdir().unwrap();
         drop(Db::open(d.path(), Options::default()).unwrap());
@@ -334,6 +335,7 @@ fn unit_catalog_and_marker_read_back() {
             .unwrap();
         }
         let db = Db::open(d.path(), Options::default()).unwrap();
+        assert_eq!(db.unit_catalog_version(), 3);
         db.point_id("unit-kwh").is_some()
     };
     assert!(defines(false));

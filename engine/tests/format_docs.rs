@@ -1678,7 +1678,8 @@ fn unit_catalog_document() {
     let now = std::fs::read(gen.path().join("UNITCAT.applied")).unwrap();
     let marker = doc.example("applied", Some(&now), dump_applied);
     // Decoded by a database whose UNITCAT (version 1) configures a point it does not have:
-    // the configs are applied at open unless the marker names version 1.
+    // the configs are applied at the first unit-catalog call after open unless the marker
+    // names version 1.
     let applied = |marker: Option<&[u8]>| {
         let dir = tempdir();
         drop(Db::open(dir.path(), opts()).unwrap());
@@ -1687,6 +1688,7 @@ fn unit_catalog_document() {
             std::fs::write(dir.path().join("UNITCAT.applied"), m).unwrap();
         }
         let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.unit_catalog_version(), 1);
         db.point_id("main-kwh").is_none()
     };
     assert!(!applied(None), "without the marker the configs are applied");
