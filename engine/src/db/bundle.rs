@@ -451,6 +451,20 @@ impl Db {
     /// bundle's order. Importing the same bundle twice gives the same data as once. A
     /// bundle that fails verification changes nothing.
     pub fn import_bundle(&self, path: impl AsRef<Path>) -> Result<BundleReport> {
+        self.import_bundle_mapped(path, &mut |p| self.define_point(p.meta.clone()))
+    }
+
+    /// As [`Db::import_bundle`], except that the bundle's points are not defined from its
+    /// metadata: `map` is called once per point of the bundle, in the manifest's order,
+    /// after the whole bundle is verified and before any change is applied, and names the
+    /// local point its changes go to (a receiver that owns its points' metadata looks them
+    /// up or defines them itself). An error from `map` ends the import with no change
+    /// applied (points `map` itself defined before it failed stay defined).
+    pub fn import_bundle_mapped(
+        &self,
+        path: impl AsRef<Path>,
+        map: &mut dyn FnMut(&BundlePoint) -> Result<PointId>,
+    ) -> Result<BundleReport> {
         let path = path.as_ref();
         let bytes = self
             .inner
@@ -460,7 +474,7 @@ impl Db {
         let (rep, items) = decode(&bytes, path)?;
         let mut local = Vec::with_capacity(rep.points.len());
         for p in &rep.points {
-            local.push(self.define_point(p.meta.clone())?);
+            local.push(map(p)?);
         }
         let mut batch = WriteBatch::with_capacity(items.len().min(SECTION_CHANGES));
         for it in &items {
@@ -481,5 +495,63 @@ impl Db {
         }
         self.write(&batch)?;
         Ok(rep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{CursorStart, Db, Error, Options, PointKind, PointMeta};
+
+    #[test]
+    fn import_bundle_mapped_writes_to_the_mapped_points_and_keeps_their_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Db::open(dir.path().join("src"), Options::default()).unwrap();
+        src.create_cursor("out", CursorStart::Beginning).unwrap();
+        let a = src
+            .define_point(PointMeta::new("a", PointKind::Counter).with_unit("kWh"))
+            .unwrap();
+        let b = src
+            .define_point(PointMeta::new("b", PointKind::Gauge).with_unit("t"))
+            .unwrap();
+        src.put(a, 1_000, 5.0).unwrap();
+        src.put(b, 1_000, 7.0).unwrap();
+        src.put(a, 2_000, 6.0).unwrap();
+        let file = dir.path().join("x.bundle");
+        src.export_cursor_bundle(&file, "out").unwrap();
+
+        let dst = Db::open(dir.path().join("dst"), Options::default()).unwrap();
+        let pa = dst
+            .define_point(PointMeta::new("unit/a", PointKind::Counter).with_unit("MWh"))
+            .unwrap();
+        let pb = dst
+            .define_point(PointMeta::new("unit/b", PointKind::Gauge))
+            .unwrap();
+        // A refusal from the map applies nothing.
+        let e = dst
+            .import_bundle_mapped(&file, &mut |p| {
+                if p.meta.key == "b" {
+                    Err(Error::invalid("b is not ours"))
+                } else {
+                    Ok(pa)
+                }
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("b is not ours"), "{e}");
+        assert!(dst.read_range(pa, 0, 10_000).unwrap().is_empty());
+        let mut seen = Vec::new();
+        let rep = dst
+            .import_bundle_mapped(&file, &mut |p| {
+                seen.push(p.meta.key.clone());
+                Ok(if p.meta.key == "a" { pa } else { pb })
+            })
+            .unwrap();
+        assert_eq!(seen, ["a", "b"]);
+        assert_eq!(rep.samples, 3);
+        assert_eq!(dst.read_range(pa, 0, 10_000).unwrap().values, [5.0, 6.0]);
+        assert_eq!(dst.read_range(pb, 0, 10_000).unwrap().values, [7.0]);
+        // The local metadata is unchanged, and no point of the bundle's keys was defined.
+        assert_eq!(dst.point(pa).unwrap().unit, "MWh");
+        assert_eq!(dst.point(pb).unwrap().unit, "");
+        assert!(dst.point_id("a").is_none() && dst.point_id("b").is_none());
     }
 }
