@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::industry::{
-    energy_type, DataCode, Industry, Measure, Plant, COAL_VALID_FROM, ENERGY_TYPES, ITEM_TYPES,
+    energy_type, DataCode, Industry, Measure, Plant, COAL_VALID_FROM, ENERGY_TYPES, INDUSTRIES,
+    ITEM_TYPES,
 };
 use crate::records::{format_stat_date, parse_date, STAT_DAY};
 
 /// The version of the dictionaries this build serves (`GET /api/v1/dictionaries`).
-pub const DICTIONARY_VERSION: u64 = 1;
+pub const DICTIONARY_VERSION: u64 = 2;
 
 /// The dictionaries (basic information, function 2): energy types with their units and
 /// standard-coal coefficients, the data-item code layout and item types, statistic types,
@@ -30,9 +31,13 @@ pub fn dictionaries(have: Option<u64>) -> Value {
         .collect();
     units.sort_unstable();
     units.dedup();
-    let industries: Vec<Value> = [Industry::Power, Industry::Steel, Industry::Petrochemical]
+    let industries: Vec<Value> = INDUSTRIES
         .iter()
-        .map(|i| json!({"code": i.as_str(), "classification": i.classification()}))
+        .map(|i| {
+            json!({"code": i.as_str(), "classification": i.classification(), "industry": i.sector(),
+                   "scope": i.scope_name(), "pointsPerUnit": i.points_per_unit(),
+                   "indicators": i.indicators().iter().map(|d| json!({"code": d.code, "name": d.name, "unit": d.unit})).collect::<Vec<_>>()})
+        })
         .collect();
     json!({
         "version": DICTIONARY_VERSION,
@@ -182,6 +187,58 @@ pub fn standard_config(industry: Industry, points: usize, interval_ms: i64) -> V
             }
         })
         .collect()
+}
+
+/// The engine's catalog update that makes a gateway's database follow `cfg` (version
+/// `cfg.version` on top of the applied `have`): the enterprise of `info`, the gateway itself
+/// as device `device_id` (serial `serial`), one collection config per item (point key = the
+/// data code). Apply it with `Db::apply_unit_catalog`.
+pub fn catalog_update(
+    have: u64,
+    cfg: &UnitConfig,
+    info: &UnitInfo,
+    device_id: &str,
+    serial: &str,
+) -> Result<meterdb::UnitCatalogUpdate, String> {
+    let enterprise = meterdb::Enterprise {
+        credit_code: info.enterprise.enterprise_code.clone(),
+        name: info.enterprise.name.clone(),
+        region_code: info.enterprise.region_code.clone(),
+        industry: info.enterprise.industry_code.clone(),
+        address: String::new(),
+    };
+    let device = meterdb::Device {
+        id: device_id.to_string(),
+        kind: meterdb::DeviceKind::Gateway,
+        name: "gateway".into(),
+        model: "meterdb-examples".into(),
+        serial: serial.into(),
+        installed_at: None,
+    };
+    let configs = cfg
+        .items
+        .iter()
+        .map(ConfigItem::to_collection_config)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(meterdb::UnitCatalogUpdate::full(
+        have,
+        cfg.version,
+        enterprise,
+        vec![device],
+        configs,
+    ))
+}
+
+/// A unit's information and configuration in one file, for a gateway that reaches no
+/// platform (the isolation path): `provincial unit export-config` writes it, `gateway run
+/// --config-file` reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigFile {
+    /// Function 3's answer.
+    pub unit: UnitInfo,
+    /// Function 5's answer.
+    pub config: UnitConfig,
 }
 
 /// The enterprise of a unit (function 3).

@@ -99,6 +99,24 @@ pub const ENERGY_TYPES: &[EnergyType] = &[
         kgce_per_unit: 0.0857,
     },
     EnergyType {
+        code: "9110",
+        name: "product: hot metal",
+        unit: "t",
+        kgce_per_unit: 0.0,
+    },
+    EnergyType {
+        code: "9120",
+        name: "product: crude steel",
+        unit: "t",
+        kgce_per_unit: 0.0,
+    },
+    EnergyType {
+        code: "9130",
+        name: "product: castings",
+        unit: "t",
+        kgce_per_unit: 0.0,
+    },
+    EnergyType {
         code: "9900",
         name: "process parameter",
         unit: "",
@@ -240,45 +258,183 @@ impl DataCode {
     }
 }
 
-/// An industry.
+/// An industry's sub-scope: the kind of key energy-consuming unit a simulated plant is.
+/// `power`, `steel` and `petrochemical` name the first sub-scope of their industry (thermal
+/// generation, integrated works, refining), as before sub-scopes existed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Industry {
-    /// A coal-fired power plant.
+    /// Power: a coal-fired power plant (thermal generation).
     Power,
-    /// An integrated steel works.
+    /// Power: a power supply company (electricity received and delivered).
+    PowerSupply,
+    /// Power: heat production and supply.
+    HeatSupply,
+    /// Steel: an integrated steel works.
     Steel,
-    /// A refinery.
+    /// Steel: ironmaking (blast furnaces).
+    Ironmaking,
+    /// Steel: steelmaking (converters).
+    Steelmaking,
+    /// Steel: coking.
+    Coking,
+    /// Steel: casting.
+    Casting,
+    /// Petrochemical: a refinery.
     Petrochemical,
+    /// Petrochemical: oil and gas extraction.
+    OilGasExtraction,
 }
 
-impl Industry {
-    /// Parses `power`, `steel` or `petrochemical`.
-    pub fn parse(s: &str) -> Result<Industry, String> {
-        match s {
-            "power" => Ok(Industry::Power),
-            "steel" => Ok(Industry::Steel),
-            "petrochemical" => Ok(Industry::Petrochemical),
-            _ => Err(format!(
-                "unknown industry {s:?}: use power, steel or petrochemical"
-            )),
-        }
+/// What an indicator term takes of a point's day: its consumption (increase) in its own
+/// unit, or that converted to standard coal (kgce, with the point's coefficient).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// The register's increase, in its unit (t, kWh, GJ, m3...).
+    Amount,
+    /// The register's increase in kgce.
+    Kgce,
+}
+
+/// A term of an indicator: `factor` times the quantity of the points at template sequence
+/// `seq` (digits 10-12 of the data code), summed over every production unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Term {
+    /// Sequence of the point in its production unit.
+    pub seq: u16,
+    /// Amount or kgce.
+    pub quantity: Quantity,
+    /// Factor (a sign, a unit conversion).
+    pub factor: f64,
+}
+
+const fn kgce(seq: u16) -> Term {
+    Term {
+        seq,
+        quantity: Quantity::Kgce,
+        factor: 1.0,
     }
-    /// `power`, `steel` or `petrochemical`.
+}
+
+const fn amount(seq: u16, factor: f64) -> Term {
+    Term {
+        seq,
+        quantity: Quantity::Amount,
+        factor,
+    }
+}
+
+/// An industry indicator: Σ numerator terms / Σ denominator terms, over a day or a range of
+/// days, from the day tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndicatorDef {
+    /// Short name (stable, used in the API).
+    pub code: &'static str,
+    /// What it is.
+    pub name: &'static str,
+    /// Its unit.
+    pub unit: &'static str,
+    /// Numerator terms.
+    pub numerator: &'static [Term],
+    /// Denominator terms.
+    pub denominator: &'static [Term],
+}
+
+/// Every sub-scope, industry by industry.
+pub const INDUSTRIES: [Industry; 10] = [
+    Industry::Power,
+    Industry::PowerSupply,
+    Industry::HeatSupply,
+    Industry::Steel,
+    Industry::Ironmaking,
+    Industry::Steelmaking,
+    Industry::Coking,
+    Industry::Casting,
+    Industry::Petrochemical,
+    Industry::OilGasExtraction,
+];
+
+/// A point of a template: (name, energy code, measure, decimals, rate per hour for a
+/// register or level for a gauge (negative: that fraction of the previous point's), gappy).
+type TemplatePoint = (&'static str, &'static str, Measure, u32, f64, bool);
+
+impl Industry {
+    /// Parses a sub-scope's name ([`Industry::as_str`]; `thermal-power`, `integrated-steel`
+    /// and `refining` are also taken for `power`, `steel`, `petrochemical`).
+    pub fn parse(s: &str) -> Result<Industry, String> {
+        let alias = match s {
+            "thermal-power" => "power",
+            "integrated-steel" => "steel",
+            "refining" => "petrochemical",
+            s => s,
+        };
+        INDUSTRIES
+            .iter()
+            .copied()
+            .find(|i| i.as_str() == alias)
+            .ok_or_else(|| {
+                let all: Vec<&str> = INDUSTRIES.iter().map(|i| i.as_str()).collect();
+                format!("unknown industry {s:?}: use one of {}", all.join(", "))
+            })
+    }
+    /// The sub-scope's name: `power` (thermal generation), `power-supply`, `heat-supply`,
+    /// `steel` (integrated works), `ironmaking`, `steelmaking`, `coking`, `casting`,
+    /// `petrochemical` (refining), `oil-gas-extraction`.
     pub fn as_str(self) -> &'static str {
         match self {
             Industry::Power => "power",
+            Industry::PowerSupply => "power-supply",
+            Industry::HeatSupply => "heat-supply",
             Industry::Steel => "steel",
+            Industry::Ironmaking => "ironmaking",
+            Industry::Steelmaking => "steelmaking",
+            Industry::Coking => "coking",
+            Industry::Casting => "casting",
             Industry::Petrochemical => "petrochemical",
+            Industry::OilGasExtraction => "oil-gas-extraction",
         }
     }
-    /// The industry's classification code (GB/T 4754-2017) of the simulated unit: thermal
-    /// power generation, steel rolling and smelting, crude oil refining.
+    /// The industry: `power`, `steel` or `petrochemical`.
+    pub fn sector(self) -> &'static str {
+        use Industry::*;
+        match self {
+            Power | PowerSupply | HeatSupply => "power",
+            Steel | Ironmaking | Steelmaking | Coking | Casting => "steel",
+            Petrochemical | OilGasExtraction => "petrochemical",
+        }
+    }
+    /// The sub-scope in words.
+    pub fn scope_name(self) -> &'static str {
+        match self {
+            Industry::Power => "thermal power generation",
+            Industry::PowerSupply => "power supply",
+            Industry::HeatSupply => "heat production and supply",
+            Industry::Steel => "integrated iron and steel works",
+            Industry::Ironmaking => "ironmaking",
+            Industry::Steelmaking => "steelmaking",
+            Industry::Coking => "coking",
+            Industry::Casting => "casting",
+            Industry::Petrochemical => "crude oil refining",
+            Industry::OilGasExtraction => "oil and gas extraction",
+        }
+    }
+    /// The classification code (GB/T 4754-2017) of the simulated unit.
     pub fn classification(self) -> &'static str {
         match self {
             Industry::Power => "D4411",
+            Industry::PowerSupply => "D4420",
+            Industry::HeatSupply => "D4430",
             Industry::Steel => "C3120",
+            Industry::Ironmaking => "C3110",
+            Industry::Steelmaking => "C3120",
+            Industry::Coking => "C2521",
+            Industry::Casting => "C3391",
             Industry::Petrochemical => "C2511",
+            Industry::OilGasExtraction => "B0711",
         }
+    }
+    /// Points of one production unit of this sub-scope's simulated plant.
+    pub fn points_per_unit(self) -> usize {
+        self.template().len()
     }
     /// The template index of the meter with this code (production units repeat the
     /// industry's points), when the code is one of this industry's.
@@ -292,9 +448,127 @@ impl Industry {
         (energy == code.energy.code && measure == code.measure)
             .then_some((u - 1) * tpl.len() + q - 1)
     }
-    /// The points of one production unit: (name, energy code, measure, decimals, rate per
-    /// hour for a register or level for a gauge, gappy).
-    fn template(self) -> &'static [(&'static str, &'static str, Measure, u32, f64, bool)] {
+    /// The industry indicators the platform computes for a unit of this sub-scope, from
+    /// the day tier (the terms name this sub-scope's template sequences).
+    pub fn indicators(self) -> &'static [IndicatorDef] {
+        match self {
+            Industry::Power => {
+                const D: &[IndicatorDef] = &[
+                    IndicatorDef {
+                        code: "supplyCoalRate",
+                        name: "standard coal per kWh supplied (generation less auxiliary power)",
+                        unit: "gce/kWh",
+                        numerator: &[Term {
+                            seq: 3,
+                            quantity: Quantity::Kgce,
+                            factor: 1000.0,
+                        }],
+                        denominator: &[amount(1, 1.0), amount(2, -1.0)],
+                    },
+                    IndicatorDef {
+                        code: "auxiliaryPowerRate",
+                        name: "auxiliary power as a share of generation",
+                        unit: "%",
+                        numerator: &[amount(2, 100.0)],
+                        denominator: &[amount(1, 1.0)],
+                    },
+                ];
+                D
+            }
+            Industry::PowerSupply => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "lineLossRate",
+                    name: "line loss: electricity received less delivered, as a share of received",
+                    unit: "%",
+                    numerator: &[amount(1, 100.0), amount(2, -100.0)],
+                    denominator: &[amount(1, 1.0)],
+                }];
+                D
+            }
+            Industry::HeatSupply => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerGjHeat",
+                    name: "energy per GJ of heat supplied",
+                    unit: "kgce/GJ",
+                    numerator: &[kgce(2), kgce(3), kgce(4), kgce(5)],
+                    denominator: &[amount(1, 1.0)],
+                }];
+                D
+            }
+            Industry::Steel => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerTonneSteel",
+                    name: "comprehensive energy per tonne of crude steel",
+                    unit: "kgce/t",
+                    numerator: &[kgce(1), kgce(2), kgce(3), kgce(4), kgce(5)],
+                    denominator: &[amount(8, 1.0)],
+                }];
+                D
+            }
+            Industry::Ironmaking => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerTonneIron",
+                    name: "energy per tonne of hot metal",
+                    unit: "kgce/t",
+                    numerator: &[kgce(2), kgce(3), kgce(4), kgce(5)],
+                    denominator: &[amount(1, 1.0)],
+                }];
+                D
+            }
+            Industry::Steelmaking => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerTonneSteel",
+                    name: "steelmaking process energy per tonne of crude steel",
+                    unit: "kgce/t",
+                    numerator: &[kgce(2), kgce(3), kgce(4), kgce(5)],
+                    denominator: &[amount(1, 1.0)],
+                }];
+                D
+            }
+            Industry::Coking => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerTonneCoke",
+                    name: "process energy per tonne of coke (coal charged excluded)",
+                    unit: "kgce/t",
+                    numerator: &[kgce(2), kgce(3), kgce(4)],
+                    denominator: &[amount(1, 1.0)],
+                }];
+                D
+            }
+            Industry::Casting => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerTonneCastings",
+                    name: "energy per tonne of good castings",
+                    unit: "kgce/t",
+                    numerator: &[kgce(2), kgce(3), kgce(4)],
+                    denominator: &[amount(1, 1.0)],
+                }];
+                D
+            }
+            Industry::Petrochemical => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerTonneCrude",
+                    name: "energy per tonne of crude oil processed",
+                    unit: "kgce/t",
+                    numerator: &[kgce(2), kgce(3), kgce(4), kgce(5)],
+                    denominator: &[amount(1, 1.0)],
+                }];
+                D
+            }
+            Industry::OilGasExtraction => {
+                const D: &[IndicatorDef] = &[IndicatorDef {
+                    code: "energyPerTonneOilEquivalent",
+                    name: "energy per tonne of oil equivalent produced (1,255 m3 of gas = 1 t)",
+                    unit: "kgce/toe",
+                    numerator: &[kgce(3), kgce(4), kgce(5)],
+                    denominator: &[amount(1, 1.0), amount(2, 1.0 / 1255.0)],
+                }];
+                D
+            }
+        }
+    }
+    /// The points of one production unit.
+    fn template(self) -> &'static [TemplatePoint] {
         use Measure::*;
         match self {
             Industry::Power => &[
@@ -313,6 +587,43 @@ impl Industry {
                 ),
                 ("main steam pressure MPa", "9900", Instant, 2, 16.7, true),
             ],
+            Industry::PowerSupply => &[
+                (
+                    "electricity received",
+                    "3300",
+                    Production,
+                    1,
+                    500_000.0,
+                    false,
+                ),
+                // 95 % of what is received: a line loss of about 5 %.
+                ("electricity delivered", "3300", Production, 1, -0.95, false),
+                ("own use", "3300", Consumption, 1, 4_000.0, false),
+                (
+                    "transformer oil temperature C",
+                    "9900",
+                    Instant,
+                    1,
+                    55.0,
+                    false,
+                ),
+                ("bus voltage kV", "9900", Instant, 2, 110.0, true),
+            ],
+            Industry::HeatSupply => &[
+                ("heat supplied", "3500", Production, 2, 400.0, false),
+                ("coal", "0100", Consumption, 2, 20.0, false),
+                ("natural gas", "2000", Consumption, 1, 500.0, false),
+                ("electricity", "3300", Consumption, 1, 3_000.0, false),
+                ("makeup water", "3600", Consumption, 2, 30.0, true),
+                (
+                    "supply water temperature C",
+                    "9900",
+                    Instant,
+                    1,
+                    110.0,
+                    false,
+                ),
+            ],
             Industry::Steel => &[
                 ("coke", "1300", Consumption, 2, 60.0, false),
                 (
@@ -328,6 +639,53 @@ impl Industry {
                 ("natural gas", "2000", Consumption, 1, 3_000.0, false),
                 ("hot blast temperature C", "9900", Instant, 1, 1200.0, false),
                 ("top pressure kPa", "9900", Instant, 1, 220.0, true),
+                ("crude steel output", "9120", Production, 2, 200.0, false),
+            ],
+            Industry::Ironmaking => &[
+                ("hot metal output", "9110", Production, 2, 300.0, false),
+                ("coke", "1300", Consumption, 2, 110.0, false),
+                (
+                    "pulverized coal injected",
+                    "0100",
+                    Consumption,
+                    2,
+                    45.0,
+                    false,
+                ),
+                ("oxygen", "3400", Consumption, 0, 15_000.0, true),
+                ("electricity", "3300", Consumption, 1, 30_000.0, false),
+                ("hot blast temperature C", "9900", Instant, 1, 1200.0, false),
+                ("top pressure kPa", "9900", Instant, 1, 220.0, true),
+            ],
+            Industry::Steelmaking => &[
+                ("crude steel output", "9120", Production, 2, 250.0, false),
+                ("oxygen", "3400", Consumption, 0, 14_000.0, false),
+                ("electricity", "3300", Consumption, 1, 20_000.0, false),
+                ("natural gas", "2000", Consumption, 1, 1_500.0, true),
+                ("steam", "3500", Consumption, 2, 20.0, false),
+                (
+                    "molten steel temperature C",
+                    "9900",
+                    Instant,
+                    1,
+                    1650.0,
+                    false,
+                ),
+            ],
+            Industry::Coking => &[
+                ("coke produced", "1300", Production, 2, 150.0, false),
+                ("heating gas", "3100", Consumption, 0, 120_000.0, false),
+                ("electricity", "3300", Consumption, 1, 5_000.0, false),
+                ("steam", "3500", Consumption, 2, 30.0, true),
+                ("coking coal charged", "0100", Consumption, 2, 200.0, false),
+                ("flue temperature C", "9900", Instant, 1, 1300.0, true),
+            ],
+            Industry::Casting => &[
+                ("good castings", "9130", Production, 2, 20.0, false),
+                ("electricity", "3300", Consumption, 1, 12_000.0, false),
+                ("natural gas", "2000", Consumption, 1, 400.0, false),
+                ("foundry coke", "1300", Consumption, 3, 1.5, true),
+                ("melt temperature C", "9900", Instant, 1, 1450.0, false),
             ],
             Industry::Petrochemical => &[
                 ("crude throughput", "1100", Production, 2, 1_000.0, false),
@@ -344,6 +702,21 @@ impl Industry {
                     false,
                 ),
                 ("fuel gas flow t/h", "9900", Instant, 2, 12.0, true),
+            ],
+            Industry::OilGasExtraction => &[
+                ("crude oil produced", "1100", Production, 2, 80.0, false),
+                (
+                    "natural gas produced",
+                    "2000",
+                    Production,
+                    1,
+                    20_000.0,
+                    false,
+                ),
+                ("electricity", "3300", Consumption, 1, 15_000.0, false),
+                ("natural gas used", "2000", Consumption, 1, 800.0, true),
+                ("crude oil used", "1100", Consumption, 3, 0.5, false),
+                ("wellhead pressure MPa", "9900", Instant, 2, 8.0, true),
             ],
         }
     }
@@ -421,6 +794,16 @@ impl Meter {
     }
 }
 
+/// A template point's rate (or level), drawn within ±20 % of the template's with `u`; a
+/// negative template rate is that fraction of the previous point's drawn rate (electricity
+/// delivered follows electricity received).
+fn relative_scale(template: f64, previous: Option<&Meter>, u: f64) -> f64 {
+    match previous {
+        Some(p) if template < 0.0 => -template * p.scale,
+        _ => template.abs() * (0.8 + 0.4 * u),
+    }
+}
+
 /// A plant: its enterprise code and meters.
 #[derive(Debug, Clone)]
 pub struct Plant {
@@ -470,7 +853,7 @@ impl Plant {
                 ),
                 name: format!("unit {unit_no} {name}"),
                 decimals,
-                scale: scale * (0.8 + 0.4 * rng.unit()),
+                scale: relative_scale(scale, meters.last(), rng.unit()),
                 gappy,
                 replaced_at,
                 base: 10_000.0 + rng.unit() * 900_000.0,
@@ -580,6 +963,29 @@ mod tests {
         assert!(check_uscc("91350100M000100YIO")
             .unwrap_err()
             .contains("not one of"));
+    }
+
+    #[test]
+    fn every_sub_scope_names_itself_and_its_indicators_name_its_registers() {
+        for ind in INDUSTRIES {
+            assert_eq!(Industry::parse(ind.as_str()), Ok(ind));
+            assert!(!ind.indicators().is_empty(), "{ind:?}");
+            let p = Plant::new(ind, "x", 1, ind.points_per_unit(), 0, 60_000, 1);
+            for d in ind.indicators() {
+                for t in d.numerator.iter().chain(d.denominator) {
+                    let m = &p.meters[usize::from(t.seq) - 1];
+                    assert_ne!(m.code.measure, Measure::Instant, "{ind:?} {}", d.code);
+                    if t.quantity == Quantity::Kgce {
+                        assert_eq!(m.code.measure, Measure::Consumption, "{ind:?} {}", d.code);
+                        assert!(m.code.energy.kgce_per_unit > 0.0, "{ind:?} {}", d.code);
+                    }
+                }
+            }
+        }
+        assert_eq!(Industry::parse("refining"), Ok(Industry::Petrochemical));
+        assert!(Industry::parse("mining")
+            .unwrap_err()
+            .contains("oil-gas-extraction"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod client;
 pub mod frontend;
 pub mod history;
 pub mod industry;
+pub mod isolation;
 pub mod outbound;
 pub mod provincial;
 pub mod records;

@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::api::{dictionaries, ConfigItem, RegisterAnswer, RegisterRequest, UnitConfig};
-use crate::industry::{check_uscc, DataCode, Measure};
+use crate::industry::{check_uscc, DataCode, Industry, Measure, Quantity};
 use crate::outbound::{parse_key, stored_revision, Outbound, OutboundConfig, MAX_OUTBOUND_BATCH};
 use crate::records::{
     check, format_datetime, format_stat_date, parse_date, parse_stat_date, quality_of, Record,
@@ -622,13 +622,7 @@ impl Platform {
             entry["firstId"] = first_id.into();
             entry["lastId"] = last_id.into();
         }
-        let path = self.data.join("intake").join(format!("{log_code}.jsonl"));
-        private_append(&path)
-            .and_then(|mut f| {
-                writeln!(f, "{entry}")?;
-                f.sync_data()
-            })
-            .map_err(|e| internal("the upload log", e))?;
+        self.append_upload_log(&log_code, &entry)?;
         Ok((
             json!({
                 "ok": true,
@@ -643,7 +637,25 @@ impl Platform {
         ))
     }
 
-    fn point_for(
+    /// Appends `entry` to unit `code`'s upload log (function 6) and syncs it.
+    pub(crate) fn append_upload_log(&self, code: &str, entry: &Value) -> Result<(), ApiError> {
+        let path = self.data.join("intake").join(format!("{code}.jsonl"));
+        private_append(&path)
+            .and_then(|mut f| {
+                writeln!(f, "{entry}")?;
+                f.sync_data()
+            })
+            .map_err(|e| internal("the upload log", e))
+    }
+
+    /// The platform's directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data
+    }
+
+    /// The point of `key` (`{enterprise}/{dataCode}`, `/d`...), defined from the unit's
+    /// configuration item when it is new.
+    pub(crate) fn point_for(
         &self,
         db: &Db,
         key: &str,
@@ -822,6 +834,105 @@ impl Platform {
             })
             .collect();
         Ok(json!({"enterpriseCode": ent, "unit": "kgce", "days": days}))
+    }
+
+    /// Industry indicators of unit `ent` per day of `[from, to)` and over the whole range,
+    /// from the day tier: each indicator of the unit's sub-scope
+    /// ([`crate::industry::Industry::indicators`]) is Σ numerator terms / Σ denominator terms
+    /// over the unit's real-time points; a day counts only when every term has a
+    /// consumption that day.
+    pub fn indicators(
+        &self,
+        caller: &Caller,
+        ent: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let u = self.unit_for(caller, ent)?;
+        let db = self.store()?;
+        let (from, to) = time_range(from, to, 400)?;
+        let industry = &u.enterprise().industry;
+        let ind = Industry::parse(industry).map_err(|e| internal("the unit's industry", e))?;
+        // The unit's real-time points stored, by sequence in their production unit.
+        let mut by_seq: HashMap<u16, Vec<PointId>> = HashMap::new();
+        for item in u.config_items() {
+            let Ok(code) = DataCode::parse(&item.data_code) else {
+                continue;
+            };
+            if ind.meter_index(&code).is_none() {
+                continue;
+            }
+            if let Some(id) = db.point_id(&format!("{ent}/{}", item.data_code)) {
+                by_seq.entry(code.seq()).or_default().push(id);
+            }
+        }
+        let mut out = Vec::new();
+        for def in ind.indicators() {
+            let terms = def.numerator.len() + def.denominator.len();
+            // Per day: (numerator, denominator, terms with a value).
+            let mut days: std::collections::BTreeMap<i64, (f64, f64, usize)> = Default::default();
+            let mut missing = Vec::new();
+            for (side, list) in [(0, def.numerator), (1, def.denominator)] {
+                for t in list {
+                    let Some(ids) = by_seq.get(&t.seq) else {
+                        missing.push(t.seq);
+                        continue;
+                    };
+                    let rows = match t.quantity {
+                        Quantity::Amount => db.rollup_sum(ids, Tier::Day, from, to),
+                        Quantity::Kgce => db.coal_sum(ids, Tier::Day, from, to, CoalUnit::Kgce),
+                    }
+                    .map_err(|e| internal("reading the tiers", e))?;
+                    for r in rows.iter().filter(|r| r.start >= from && r.start < to) {
+                        if let Some(c) = r.consumption {
+                            let d = days.entry(r.start).or_default();
+                            if side == 0 {
+                                d.0 += t.factor * c;
+                            } else {
+                                d.1 += t.factor * c;
+                            }
+                            d.2 += 1;
+                        }
+                    }
+                }
+            }
+            let (mut num, mut den) = (0.0, 0.0);
+            let rows: Vec<Value> = days
+                .iter()
+                .map(|(&start, &(n, d, k))| {
+                    let whole = k == terms && d != 0.0;
+                    if whole {
+                        num += n;
+                        den += d;
+                    }
+                    json!({
+                        "date": format_stat_date(STAT_DAY, start),
+                        "value": whole.then(|| n / d),
+                        "numerator": (k == terms).then_some(n),
+                        "denominator": (k == terms).then_some(d),
+                    })
+                })
+                .collect();
+            out.push(json!({
+                "code": def.code,
+                "name": def.name,
+                "unit": def.unit,
+                "value": (den != 0.0).then(|| num / den),
+                "numerator": num,
+                "denominator": den,
+                "days": rows,
+                "missingSeqs": missing,
+            }));
+        }
+        Ok(json!({
+            "enterpriseCode": ent,
+            "industry": ind.sector(),
+            "scope": ind.as_str(),
+            "scopeName": ind.scope_name(),
+            "from": format_stat_date(STAT_DAY, from),
+            "to": format_stat_date(STAT_DAY, to),
+            "indicators": out,
+        }))
     }
 
     /// Units ranked by consumption in tce over `[from, to)` (operators and the national link).

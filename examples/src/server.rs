@@ -235,7 +235,8 @@ async fn config(
     Answer(r, None)
 }
 
-/// A query of the platform over a unit's `from` and `to` (`Platform::uploads`, `daily`).
+/// A query of the platform over a unit's `from` and `to` (`Platform::uploads`, `daily`,
+/// `indicators`).
 type UnitRangeQuery =
     fn(&Platform, &Caller, &str, Option<&str>, Option<&str>) -> Result<Value, ApiError>;
 
@@ -283,6 +284,15 @@ async fn daily(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Answer {
     unit_range(p, c, code, q, Platform::daily).await
+}
+
+async fn indicators(
+    State(p): State<P>,
+    Extension(c): Extension<Caller>,
+    code: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    unit_range(p, c, code, q, Platform::indicators).await
 }
 
 async fn data(
@@ -385,6 +395,7 @@ pub fn router(platform: P) -> Router {
         .route("/api/v1/units/{code}/config", get(config))
         .route("/api/v1/units/{code}/uploads", get(uploads))
         .route("/api/v1/units/{code}/daily", get(daily))
+        .route("/api/v1/units/{code}/indicators", get(indicators))
         .route(
             "/api/v1/data",
             post(data).layer(DefaultBodyLimit::max(MAX_BODY)),

@@ -2,7 +2,10 @@
 //!
 //! Each upload reads a batch from the cursor, posts it, and acknowledges the cursor only
 //! after a 2xx answer; on any failure the cursor is rewound to its last acknowledgement and
-//! the destination is left alone for a while (in wall time). Every attempt, good or bad, is
+//! the destination is left alone for a while (in wall time: exponential backoff with a cap
+//! and jitter, [`crate::frontend::Backoff`], from [`Destination::set_retry`]'s first wait,
+//! doubling after each failure up to its cap, back to the first after a success). Every
+//! attempt, good or bad, is
 //! written to the database's upload log with [`Db::record_upload`]. After a crash the
 //! cursor resumes at its last acknowledgement: at-least-once, with the change id in every
 //! real-time record so that the receiver drops what it already has.
@@ -11,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdb::{BucketChange, Change, CursorStart, Db, Tier, UploadOutcome, UploadRecord};
 
+use crate::frontend::Backoff;
 use crate::records::{to_body, Record};
 
 /// Wall-clock time in ms.
@@ -39,8 +43,10 @@ pub struct Destination {
     pub token: String,
     /// The cursor.
     pub cursor: String,
-    /// How long to leave the destination alone after a failure.
-    pub retry: Duration,
+    /// How long to leave the destination alone after failures.
+    backoff: Backoff,
+    /// The wait after the last failure.
+    pub last_wait: Duration,
     /// Records per request.
     pub batch: usize,
     agent: ureq::Agent,
@@ -71,7 +77,8 @@ impl Destination {
             url: url.to_string(),
             token: token.to_string(),
             cursor,
-            retry: Duration::from_millis(300),
+            backoff: Backoff::new(Duration::from_millis(300), Duration::from_secs(30)),
+            last_wait: Duration::ZERO,
             batch: 5000,
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(Duration::from_millis(1000))
@@ -81,6 +88,12 @@ impl Destination {
             failures: 0,
             acked: 0,
         })
+    }
+
+    /// After a failure, wait `first` (±20 %), doubling after each further failure up to
+    /// `cap` (defaults: 300 ms and 30 s).
+    pub fn set_retry(&mut self, first: Duration, cap: Duration) {
+        self.backoff = Backoff::new(first, cap);
     }
 
     /// Posts a body; the platform's time (`serverTime`) on a 2xx answer.
@@ -117,7 +130,8 @@ impl Destination {
 
     fn failed(&mut self, db: &Db, what: &str, first: u64, last: u64, n: usize, e: String) -> Pass {
         self.failures += 1;
-        self.next_try = Some(Instant::now() + self.retry);
+        self.last_wait = self.backoff.fail();
+        self.next_try = Some(Instant::now() + self.last_wait);
         log(
             db,
             format!("{}{what}", self.cursor),
@@ -159,6 +173,7 @@ impl Destination {
             }
             match self.post(&to_body(&records, upload_ts)) {
                 Ok(pt) => {
+                    self.backoff.reset();
                     db.cursor_ack(&self.cursor, last_id)?;
                     self.acked += records.len() as u64;
                     log(
@@ -202,6 +217,7 @@ impl Destination {
             if !records.is_empty() {
                 match self.post(&to_body(&records, upload_ts)) {
                     Ok(pt) => {
+                        self.backoff.reset();
                         self.acked += records.len() as u64;
                         log(
                             db,
@@ -253,4 +269,52 @@ pub fn peak_rss_kib() -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_destination_backs_off_exponentially_up_to_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), meterdb::Options::default()).unwrap();
+        let p = db.ensure_point("p").unwrap();
+        db.put(p, 1000, 1.0).unwrap();
+        // Nothing listens on port 1: every attempt fails at once.
+        let mut d = Destination::open(&db, "http://127.0.0.1:1/api/v1/data", "t").unwrap();
+        let (first, cap) = (Duration::from_millis(10), Duration::from_millis(80));
+        d.set_retry(first, cap);
+        let mut map = |c: &Change| {
+            Some(Record {
+                enterprise: "x".into(),
+                data_code: "y".into(),
+                value: c.value,
+                input_type: 1,
+                stat_type: 0,
+                stat_ts: c.ts,
+                valid: true,
+                id: Some(c.id),
+                revision: None,
+                corrected: false,
+            })
+        };
+        let mut waits = Vec::new();
+        while waits.len() < 7 {
+            match d.send_changes(&db, 0, &mut map).unwrap() {
+                Pass::Backoff if d.failures as usize > waits.len() => waits.push(d.last_wait),
+                Pass::Backoff => std::thread::sleep(Duration::from_millis(2)),
+                Pass::Idle => panic!("nothing was acknowledged"),
+            }
+        }
+        // 10, 20, 40, 80, 80, ... ms, each within ±20 % and never above the cap.
+        for (i, w) in waits.iter().enumerate() {
+            let step = (first * 2u32.pow(i as u32)).min(cap);
+            assert!(
+                *w >= step.mul_f64(0.8) && *w <= step.mul_f64(1.2).min(cap),
+                "wait {i}: {w:?}, step {step:?} ({waits:?})"
+            );
+        }
+        assert_eq!(d.acked, 0);
+    }
 }

@@ -7,10 +7,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod common;
+
+use common::{call, realtime};
 use meterdb_examples::api::{standard_config, EnterpriseInfo, RegisterAnswer, UnitConfig};
 use meterdb_examples::industry::{uscc_with_check, DataCode, Industry, Plant};
 use meterdb_examples::provincial::{Config, Platform, Role};
-use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY, STAT_REALTIME};
+use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY};
 use meterdb_examples::server::serve;
 use serde_json::{json, Value};
 
@@ -28,51 +31,6 @@ fn info(ent: &str, ind: Industry) -> EnterpriseInfo {
         industry: ind.as_str().into(),
         industry_code: ind.classification().into(),
     }
-}
-
-/// (status, JSON body) of a request.
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
-    let mut r = ureq::request(method, url);
-    if let Some(t) = token {
-        r = r.set("Authorization", &format!("Bearer {t}"));
-    }
-    let res = match body {
-        Some(b) => r.set("Content-Type", "application/json").send_string(b),
-        None => r.call(),
-    };
-    let (status, resp) = match res {
-        Ok(resp) => (resp.status(), resp),
-        Err(ureq::Error::Status(s, resp)) => (s, resp),
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let text = resp.into_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {url}: not JSON: {text}")),
-    )
-}
-
-fn realtime(p: &Plant, from: i64, to: i64, id0: u64) -> Vec<Record> {
-    let mut id = id0;
-    let mut out = Vec::new();
-    for (m, s) in p.meters.iter().zip(p.samples(from, to)) {
-        for (ts, v) in s {
-            id += 1;
-            out.push(Record {
-                enterprise: p.enterprise.clone(),
-                data_code: m.code.text(),
-                value: v,
-                input_type: 1,
-                stat_type: STAT_REALTIME,
-                stat_ts: ts,
-                valid: true,
-                id: Some(id),
-                revision: None,
-                corrected: false,
-            });
-        }
-    }
-    out
 }
 
 #[test]

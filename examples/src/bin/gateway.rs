@@ -4,10 +4,12 @@
 //! platform, resending until each acknowledges.
 //!
 //! ```text
-//! gateway run --industry power|steel|petrochemical --enterprise CODE --db DIR
+//! gateway run --industry SCOPE --enterprise CODE --db DIR
 //!         --platform URL [--platform URL]... [--enrollment-file FILE]... [--credentials DIR]
+//!         [--isolation-out DIR --isolation-acks DIR --isolation-key-file FILE
+//!          [--isolation-resend-s 600] [--config-file FILE (without --platform)]]
 //!         [--serial S] [--config-every-s 60] [--interval-s 60] [--start 2026-01-01] [--days 7]
-//!         [--speed max|N] [--seed N] [--memtable-mib 4] [--batch 5000] [--retry-ms 300]
+//!         [--speed max|N] [--seed N] [--memtable-mib 4] [--batch 5000] [--retry-ms 300] [--retry-max-ms 30000]
 //!         [--drain-timeout-s 60] [--partition-hours 6] [--wal-mib 16] [--keep-days 0]
 //!         [--tiers day[,month,...]] [--rss-report]
 //! gateway uploads --db DIR [--credentials DIR] [--from yyyy-MM-dd] [--to yyyy-MM-dd] [--failed]
@@ -31,14 +33,15 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use meterdb::{
-    ChangeKind, Db, DeviceKind, Durability, Options, OutcomeFilter, PointId, Tier, TierSet,
-    UnitCatalogUpdate, UploadOutcome, WriteBatch,
+    ChangeKind, Db, Durability, Options, OutcomeFilter, PointId, Tier, TierSet, UploadOutcome,
+    WriteBatch,
 };
-use meterdb_examples::api::RegisterRequest;
+use meterdb_examples::api::{catalog_update, ConfigFile, RegisterRequest};
 use meterdb_examples::client::{enrollment_code, Client, Credentials};
 use meterdb_examples::industry::{check_uscc, DataCode, Industry, Measure, Plant};
+use meterdb_examples::isolation::{Key, Sender};
 use meterdb_examples::records::{
     format_datetime, input_type_of, parse_date, Record, STAT_DAY, STAT_REALTIME,
 };
@@ -59,13 +62,6 @@ enum Cmd {
     Run(Box<RunArgs>),
     /// The upload log: every attempt to send, with its outcome.
     Uploads(UploadsArgs),
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum IndustryArg {
-    Power,
-    Steel,
-    Petrochemical,
 }
 
 /// Simulated time per wall time: `None` as fast as possible.
@@ -101,8 +97,10 @@ fn parse_code(s: &str) -> Result<String, String> {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    #[arg(long, value_enum)]
-    industry: IndustryArg,
+    /// The sub-scope (power, power-supply, heat-supply, steel, ironmaking, steelmaking,
+    /// coking, casting, petrochemical, oil-gas-extraction).
+    #[arg(long, value_parser = Industry::parse)]
+    industry: Industry,
     /// The unit's unified social credit code.
     #[arg(long, value_parser = parse_code)]
     enterprise: String,
@@ -110,8 +108,26 @@ struct RunArgs {
     #[arg(long)]
     db: PathBuf,
     /// A platform's base URL (http://host:port); the first one's configuration is followed.
-    #[arg(long = "platform", required = true)]
+    #[arg(long = "platform", required_unless_present = "isolation_out")]
     platforms: Vec<String>,
+    /// Also (or only) send everything through an isolation gateway: sealed bundles are
+    /// written to this directory, carried across as files.
+    #[arg(long, requires_all = ["isolation_acks", "isolation_key_file"])]
+    isolation_out: Option<PathBuf>,
+    /// Where the platform's acknowledgements arrive (the data is kept until they do).
+    #[arg(long, requires = "isolation_out")]
+    isolation_acks: Option<PathBuf>,
+    /// The key shared with the platform (hex, mode 0600: `provincial isolation keygen`).
+    #[arg(long, requires = "isolation_out")]
+    isolation_key_file: Option<PathBuf>,
+    /// Write everything not acknowledged again after this many wall seconds without an
+    /// acknowledgement.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    isolation_resend_s: u64,
+    /// Without a platform: the unit's information and configuration, as `provincial unit
+    /// export-config` writes them (read again every --config-every-s).
+    #[arg(long, required_unless_present = "platforms")]
+    config_file: Option<PathBuf>,
     /// The enrollment code for a platform not registered with yet (one per --platform, in order).
     #[arg(long = "enrollment-file")]
     enrollment_files: Vec<PathBuf>,
@@ -139,8 +155,12 @@ struct RunArgs {
     memtable_mib: u64,
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100000))]
     batch: u64,
+    /// First wait after a failed upload, in ms (wall time; doubling after each failure).
     #[arg(long, default_value_t = 300)]
     retry_ms: u64,
+    /// Longest wait after failed uploads, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    retry_max_ms: u64,
     #[arg(long, default_value_t = 60)]
     drain_timeout_s: u64,
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i64).range(1..=24 * 366))]
@@ -360,38 +380,35 @@ fn sync_config(
         ));
     }
     let info = client.unit(&creds.token, &creds.enterprise_code)?;
-    let enterprise = meterdb::Enterprise {
-        credit_code: info.enterprise.enterprise_code,
-        name: info.enterprise.name,
-        region_code: info.enterprise.region_code,
-        industry: info.enterprise.industry_code,
-        address: String::new(),
-    };
-    let device = meterdb::Device {
-        id: creds.device_id.clone(),
-        kind: DeviceKind::Gateway,
-        name: "gateway".into(),
-        model: "meterdb-examples".into(),
-        serial: serial.into(),
-        installed_at: None,
-    };
-    let configs = cfg
-        .items
-        .iter()
-        .map(|i| i.to_collection_config())
-        .collect::<Result<Vec<_>, _>>()?;
-    let n = configs.len();
-    db.apply_unit_catalog(&UnitCatalogUpdate::full(
-        have,
-        cfg.version,
-        enterprise,
-        vec![device],
-        configs,
-    ))
-    .map_err(|e| format!("applying configuration version {}: {e}", cfg.version))?;
+    let update = catalog_update(have, &cfg, &info, &creds.device_id, serial)?;
+    let n = cfg.items.len();
+    db.apply_unit_catalog(&update)
+        .map_err(|e| format!("applying configuration version {}: {e}", cfg.version))?;
     println!(
         "configuration version {} applied: {n} data items",
         cfg.version
+    );
+    Ok(true)
+}
+
+/// Applies the configuration of `file` (`provincial unit export-config`) when it is newer
+/// than the one applied. Returns whether it changed.
+fn config_from_file(db: &Db, file: &Path, serial: &str) -> Result<bool, String> {
+    let text = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let f: ConfigFile =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let have = db.unit_catalog_version();
+    if f.config.version <= have {
+        return Ok(false);
+    }
+    let update = catalog_update(have, &f.config, &f.unit, "isolation", serial)?;
+    db.apply_unit_catalog(&update)
+        .map_err(|e| format!("applying configuration version {}: {e}", f.config.version))?;
+    println!(
+        "configuration version {} applied from {}: {} data items",
+        f.config.version,
+        file.display(),
+        f.config.items.len()
     );
     Ok(true)
 }
@@ -400,11 +417,7 @@ fn run(a: &RunArgs) -> Res<()> {
     if 86_400 % a.interval_s != 0 {
         return Err("--interval-s must divide a day".into());
     }
-    let industry = match a.industry {
-        IndustryArg::Power => Industry::Power,
-        IndustryArg::Steel => Industry::Steel,
-        IndustryArg::Petrochemical => Industry::Petrochemical,
-    };
+    let industry = a.industry;
     let serial = a
         .serial
         .clone()
@@ -480,16 +493,23 @@ fn run(a: &RunArgs) -> Res<()> {
         };
         clients.push((client, creds));
     }
-    let (primary, pcreds) = &clients[0];
-    match primary.dictionaries(&pcreds.token, None) {
-        Ok(d) => println!(
-            "dictionaries version {} ({} energy types)",
-            d["version"],
-            d["energyTypes"].as_array().map_or(0, Vec::len)
-        ),
-        Err(e) => eprintln!("gateway: dictionaries: {e}"),
+    let primary = clients.first();
+    if let Some((primary, pcreds)) = primary {
+        match primary.dictionaries(&pcreds.token, None) {
+            Ok(d) => println!(
+                "dictionaries version {} ({} energy types)",
+                d["version"],
+                d["energyTypes"].as_array().map_or(0, Vec::len)
+            ),
+            Err(e) => eprintln!("gateway: dictionaries: {e}"),
+        }
     }
-    if let Err(e) = sync_config(&db, primary, pcreds, &serial) {
+    let follow = |db: &Db| match (primary, &a.config_file) {
+        (Some((c, creds)), _) => sync_config(db, c, creds, &serial),
+        (None, Some(f)) => config_from_file(db, f, &serial),
+        (None, None) => Err("give --platform or --config-file".into()),
+    };
+    if let Err(e) = follow(&db) {
         if db.unit_catalog().is_none() {
             return Err(format!("no collection configuration: {e}").into());
         }
@@ -503,11 +523,27 @@ fn run(a: &RunArgs) -> Res<()> {
     for (client, creds) in &clients {
         let url = client.url("/api/v1/data");
         let mut d = Destination::open(&db, &url, &creds.token)?;
-        d.retry = Duration::from_millis(a.retry_ms);
+        d.set_retry(
+            Duration::from_millis(a.retry_ms),
+            Duration::from_millis(a.retry_max_ms.max(a.retry_ms)),
+        );
         d.batch = a.batch as usize;
         println!("platform {}: cursor {}", client.base, d.cursor);
         dests.push(d);
     }
+    let mut sender = match (&a.isolation_out, &a.isolation_acks, &a.isolation_key_file) {
+        (Some(out), Some(acks), Some(kf)) => {
+            let mut s = Sender::open(&db, &a.enterprise, out, acks, Key::load(kf)?)?;
+            s.resend_after = Duration::from_secs(a.isolation_resend_s);
+            println!(
+                "isolation: bundles to {}, acknowledgements from {}",
+                out.display(),
+                acks.display()
+            );
+            Some(s)
+        }
+        _ => None,
+    };
     // Resume after the last tick stored (a tick is one atomic batch).
     let mut tick = a.start;
     for c in &col.items {
@@ -534,7 +570,7 @@ fn run(a: &RunArgs) -> Res<()> {
         }
         if Instant::now() >= next_config {
             next_config = Instant::now() + config_every;
-            match sync_config(&db, primary, pcreds, &serial) {
+            match follow(&db) {
                 Ok(true) => col = collection(&db, a, industry)?,
                 Ok(false) => {}
                 Err(e) => eprintln!("gateway: configuration: {e}"),
@@ -554,6 +590,11 @@ fn run(a: &RunArgs) -> Res<()> {
         collected += batch.len() as u64;
         if tick >= next_upload {
             upload(&db, &mut dests, &col.codes, &a.enterprise, tick)?;
+            if let Some(s) = &mut sender {
+                if let Err(e) = s.step(&db) {
+                    eprintln!("gateway: isolation: {e}");
+                }
+            }
             next_upload += UPLOAD_EVERY_MS;
         }
         tick += a.interval_s * 1000;
@@ -561,7 +602,18 @@ fn run(a: &RunArgs) -> Res<()> {
     // The span is collected: send what is left, the last day's statistics too.
     let deadline = Instant::now() + Duration::from_secs(a.drain_timeout_s);
     let drained = loop {
-        if upload(&db, &mut dests, &col.codes, &a.enterprise, end)? {
+        let idle = upload(&db, &mut dests, &col.codes, &a.enterprise, end)?;
+        let sent = match &mut sender {
+            Some(s) => s.step(&db).map_or_else(
+                |e| {
+                    eprintln!("gateway: isolation: {e}");
+                    false
+                },
+                |st| st.drained(),
+            ),
+            None => true,
+        };
+        if idle && sent {
             break true;
         }
         if Instant::now() >= deadline {

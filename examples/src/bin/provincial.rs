@@ -4,15 +4,21 @@
 //! ```text
 //! provincial serve --data DIR [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
 //!                  [--no-store] [--outbound [--outbound-cap-mib 1024]]
+//!                  [--isolation-enterprise CODE --isolation-inbound DIR --isolation-ack-out DIR
+//!                   --isolation-key-file FILE [--isolation-poll-ms 1000]]
 //! provincial frontend --platform URL --token-file FILE --national URL --national-token-file FILE
 //!                  [--batch 5000] [--backoff-min-ms 100] [--backoff-max-ms 30000] [--poll-ms 200]
-//! provincial unit add --data DIR --enterprise CODE --name NAME --industry power|steel|petrochemical
-//!                  [--region 350100] [--points 7] [--interval-s 60] [--enrollment-out FILE]
+//! provincial unit add --data DIR --enterprise CODE --name NAME --industry SCOPE
+//!                  [--region 350100] [--points N] [--interval-s 60] [--enrollment-out FILE]
 //! provincial unit enroll --data DIR --enterprise CODE [--enrollment-out FILE]
 //! provincial unit config --data DIR --enterprise CODE [--points N] [--interval-s S]
+//! provincial unit export-config --data DIR --enterprise CODE --out FILE
 //! provincial credential add --data DIR --kind operator|national|frontend --name NAME [--token-out FILE]
 //! provincial history export --data DIR --out OUT [--from yyyy-MM-dd] [--to yyyy-MM-dd]
 //!                  [--granularity hour,day,month,year] [--csv]
+//! provincial isolation keygen --out FILE
+//! provincial isolation import --data DIR --isolation-enterprise CODE --isolation-inbound DIR
+//!                  --isolation-ack-out DIR --isolation-key-file FILE [--watch] [--isolation-poll-ms 1000]
 //! ```
 //!
 //! `serve` prints `listening on ADDR` once it accepts requests (with `--listen
@@ -29,10 +35,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use meterdb::{Db, Options, Tier};
-use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::api::{standard_config, ConfigFile, EnterpriseInfo, UnitConfig};
 use meterdb_examples::frontend::{self, FrontendConfig};
 use meterdb_examples::history::{export_history, HistoryOptions, TABLE};
 use meterdb_examples::industry::Industry;
+use meterdb_examples::isolation::{write_atomic, Key, Receiver};
 use meterdb_examples::outbound::OutboundConfig;
 use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::records::parse_date;
@@ -65,6 +72,78 @@ enum Cmd {
     /// The history table bv_infodb_energydata_province (Parquet, and CSV on request).
     #[command(subcommand)]
     History(HistoryCmd),
+    /// The isolation gateway path (隔离网关): a unit's bundles arrive one way as files.
+    #[command(subcommand)]
+    Isolation(IsolationCmd),
+}
+
+/// One isolation link: the unit it carries, its directories and its key (all four, or none
+/// for `serve`).
+#[derive(clap::Args, Debug)]
+struct LinkArgs {
+    /// The unit whose gateway writes the bundles.
+    #[arg(long = "isolation-enterprise")]
+    enterprise: Option<String>,
+    /// Where the bundles arrive (refused ones go to its quarantine/ directory).
+    #[arg(long = "isolation-inbound")]
+    inbound: Option<PathBuf>,
+    /// Where acknowledgements are written (carried back to the gateway).
+    #[arg(long = "isolation-ack-out")]
+    ack_out: Option<PathBuf>,
+    /// The key shared with the gateway (hex, mode 0600).
+    #[arg(long = "isolation-key-file")]
+    key_file: Option<PathBuf>,
+    /// How often to look at the inbound directory, in ms.
+    #[arg(long = "isolation-poll-ms", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    poll_ms: u64,
+}
+
+impl LinkArgs {
+    fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms)
+    }
+
+    /// The receiving side of the link; `None` when no --isolation-* option is given.
+    fn receiver(&self, platform: &Platform) -> Option<Receiver> {
+        match (
+            &self.enterprise,
+            &self.inbound,
+            &self.ack_out,
+            &self.key_file,
+        ) {
+            (None, None, None, None) => None,
+            (Some(ent), Some(inbound), Some(acks), Some(kf)) => {
+                let key = Key::load(kf).unwrap_or_else(|e| fail(e));
+                Some(Receiver::new(platform, ent, inbound, acks, key).unwrap_or_else(|e| fail(e)))
+            }
+            _ => fail(
+                "an isolation link needs --isolation-enterprise, --isolation-inbound, \
+                 --isolation-ack-out and --isolation-key-file",
+            ),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum IsolationCmd {
+    /// Write a new key (32 random bytes, hex) to a new file of mode 0600; copy it to the
+    /// gateway by hand.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import the bundles waiting in the inbound directory, with the server stopped (a
+    /// running server imports them itself with `serve --isolation-...`).
+    Import {
+        /// The platform's directory (as given to `serve --data`).
+        #[arg(long)]
+        data: PathBuf,
+        #[command(flatten)]
+        link: LinkArgs,
+        /// Keep watching the inbound directory (until killed).
+        #[arg(long)]
+        watch: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -142,23 +221,6 @@ enum RoleArg {
     National,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum IndustryArg {
-    Power,
-    Steel,
-    Petrochemical,
-}
-
-impl IndustryArg {
-    fn industry(self) -> Industry {
-        match self {
-            IndustryArg::Power => Industry::Power,
-            IndustryArg::Steel => Industry::Steel,
-            IndustryArg::Petrochemical => Industry::Petrochemical,
-        }
-    }
-}
-
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
     /// Directory of the database, registry and logs.
@@ -183,6 +245,10 @@ struct ServeArgs {
     /// are dropped for the national link (logged, counted in /api/v1/health).
     #[arg(long, default_value_t = 1024, requires = "outbound", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     outbound_cap_mib: u64,
+    /// Import a unit's bundles arriving through an isolation gateway (all four
+    /// --isolation-* options together).
+    #[command(flatten)]
+    isolation: LinkArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,14 +262,18 @@ enum UnitCmd {
         enterprise: String,
         #[arg(long)]
         name: String,
-        #[arg(long, value_enum)]
-        industry: IndustryArg,
+        /// The sub-scope: power (thermal generation), power-supply, heat-supply, steel
+        /// (integrated works), ironmaking, steelmaking, coking, casting, petrochemical
+        /// (refining), oil-gas-extraction.
+        #[arg(long, value_parser = Industry::parse)]
+        industry: Industry,
         /// Administrative division (6 digits).
         #[arg(long, default_value = "350100")]
         region: String,
-        /// Data items to configure (production units repeat the industry's points).
-        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=9990))]
-        points: u16,
+        /// Data items to configure (production units repeat the industry's points; default:
+        /// one production unit's).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=9990))]
+        points: Option<u16>,
         /// Collection interval of every item, in seconds.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86400))]
         interval_s: u32,
@@ -219,6 +289,16 @@ enum UnitCmd {
         enterprise: String,
         #[arg(long)]
         enrollment_out: Option<PathBuf>,
+    },
+    /// Write the unit's information and configuration to a file, for a gateway behind an
+    /// isolation gateway (`gateway run --config-file`).
+    ExportConfig {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        enterprise: String,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Replace a unit's configuration with its industry's standard one of N items (a new version).
     Config {
@@ -289,6 +369,34 @@ fn main() {
     match cli.cmd {
         Cmd::Serve(a) => run_serve(a),
         Cmd::Frontend(a) => run_frontend(a),
+        Cmd::Isolation(IsolationCmd::Keygen { out }) => {
+            Key::generate(&out).unwrap_or_else(|e| fail(e));
+            println!("key written to {} (mode 0600)", out.display());
+        }
+        Cmd::Isolation(IsolationCmd::Import { data, link, watch }) => {
+            let platform = Platform::open(&Config {
+                data,
+                role: Role::Provincial,
+                no_store: false,
+                outbound: None,
+            })
+            .unwrap_or_else(|e| fail(e));
+            let rx = link.receiver(&platform).unwrap_or_else(|| {
+                fail("give --isolation-enterprise, --isolation-inbound, --isolation-ack-out and --isolation-key-file")
+            });
+            if watch {
+                let stop = AtomicBool::new(false);
+                rx.watch(&platform, link.poll(), &stop)
+                    .unwrap_or_else(|e| fail(e));
+            }
+            let done = rx.poll(&platform).unwrap_or_else(|e| fail(e));
+            for r in &done {
+                println!("{r:?}");
+            }
+            println!("{} bundles handled", done.len());
+            // Dropping the platform closes its database (every import is durable already).
+            drop(platform);
+        }
         Cmd::History(HistoryCmd::Export {
             data,
             out,
@@ -308,7 +416,8 @@ fn main() {
             enrollment_out,
         }) => {
             let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
-            let ind = industry.industry();
+            let ind = industry;
+            let points = points.map_or(ind.points_per_unit(), usize::from);
             let info = EnterpriseInfo {
                 enterprise_code: enterprise.clone(),
                 name,
@@ -316,10 +425,42 @@ fn main() {
                 industry: ind.as_str().into(),
                 industry_code: ind.classification().into(),
             };
-            let items = standard_config(ind, points.into(), i64::from(interval_s) * 1000);
+            let items = standard_config(ind, points, i64::from(interval_s) * 1000);
             let code = reg.add_unit(info, items).unwrap_or_else(|e| fail(e));
             println!("unit {enterprise} registered: {points} data items, configuration version 1");
             reveal("enrollment code", &code, enrollment_out.as_deref());
+        }
+        Cmd::Unit(UnitCmd::ExportConfig {
+            data,
+            enterprise,
+            out,
+        }) => {
+            let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
+            let u = reg
+                .unit(&enterprise)
+                .unwrap_or_else(|e| fail(e))
+                .unwrap_or_else(|| fail(format!("no unit {enterprise} is registered")));
+            let f = ConfigFile {
+                unit: u.info(),
+                config: UnitConfig {
+                    enterprise_code: enterprise.clone(),
+                    version: u.config_version(),
+                    changed: true,
+                    items: u.config_items().to_vec(),
+                },
+            };
+            let text = serde_json::to_vec_pretty(&f).unwrap_or_else(|e| fail(e));
+            let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("config");
+            let dir = match out.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            write_atomic(dir, name, &text).unwrap_or_else(|e| fail(e));
+            println!(
+                "unit {enterprise}: configuration version {} written to {}",
+                f.config.version,
+                out.display()
+            );
         }
         Cmd::Unit(UnitCmd::Enroll {
             data,
@@ -473,6 +614,18 @@ fn run_serve(a: ServeArgs) {
         }),
     };
     let platform = Arc::new(Platform::open(&cfg).unwrap_or_else(|e| fail(e)));
+    if let Some(rx) = a.isolation.receiver(&platform) {
+        let (p, every) = (platform.clone(), a.isolation.poll());
+        std::thread::Builder::new()
+            .name("isolation".into())
+            .spawn(move || {
+                let stop = AtomicBool::new(false);
+                if let Err(e) = rx.watch(&p, every, &stop) {
+                    eprintln!("provincial: isolation: {e}");
+                }
+            })
+            .unwrap_or_else(|e| fail(e));
+    }
     let running = serve(platform.clone(), &a.listen, a.threads.into()).unwrap_or_else(|e| fail(e));
     println!("listening on {}", running.addr);
     // Serve until killed (every stored write is durable when acknowledged).

@@ -5,6 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use meterdb_examples::industry::Plant;
+use meterdb_examples::records::{Record, STAT_REALTIME};
+use serde_json::Value;
+
 /// The `provincial` binary of this build.
 pub const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
 
@@ -31,4 +35,50 @@ pub fn spawn_server(data: &Path, listen: &str, extra: &[&str]) -> (Child, String
         .to_string();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     (child, addr)
+}
+
+/// (status, JSON body) of a request.
+pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let mut r = ureq::request(method, url);
+    if let Some(t) = token {
+        r = r.set("Authorization", &format!("Bearer {t}"));
+    }
+    let res = match body {
+        Some(b) => r.set("Content-Type", "application/json").send_string(b),
+        None => r.call(),
+    };
+    let (status, resp) = match res {
+        Ok(resp) => (resp.status(), resp),
+        Err(ureq::Error::Status(s, resp)) => (s, resp),
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let text = resp.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {url}: not JSON: {text}")),
+    )
+}
+
+/// The plant's real-time records of ticks `[from, to)`, with change ids from `id0 + 1`.
+pub fn realtime(p: &Plant, from: i64, to: i64, id0: u64) -> Vec<Record> {
+    let mut id = id0;
+    let mut out = Vec::new();
+    for (m, s) in p.meters.iter().zip(p.samples(from, to)) {
+        for (ts, v) in s {
+            id += 1;
+            out.push(Record {
+                enterprise: p.enterprise.clone(),
+                data_code: m.code.text(),
+                value: v,
+                input_type: 1,
+                stat_type: STAT_REALTIME,
+                stat_ts: ts,
+                valid: true,
+                id: Some(id),
+                revision: None,
+                corrected: false,
+            });
+        }
+    }
+    out
 }
