@@ -17,9 +17,10 @@
 //!   are not the unit's configured items, or are described differently, is refused). A file
 //!   that fails is moved to `quarantine/` beside a `.reason` text file, and nothing is
 //!   stored. A good bundle is applied with [`Db::import_bundle_mapped`] into the platform's
-//!   points `{enterprise}/{dataCode}`, the highest change id imported is kept
-//!   (`_hwm/isolation-{enterprise}`), so a bundle delivered again is recognised and only
-//!   acknowledged again, and the import is logged in the unit's upload log (function 6).
+//!   points `{enterprise}/{dataCode}`, the highest change id imported is kept per gateway
+//!   database (`_hwm/isolation-{enterprise}-{streamId}`; change ids count within a database,
+//!   and a reinstalled gateway draws a new stream id), so a bundle delivered again is
+//!   recognised and only acknowledged again, and the import is logged in the unit's upload log (function 6).
 //! - **Acknowledgement** goes back the other way as a file, `{bundle}.ack`, sealed with the
 //!   same key (an unauthenticated file could otherwise make the gateway drop data).
 //!
@@ -199,6 +200,9 @@ impl Key {
 pub struct BundleHeader {
     /// The unit whose gateway wrote it.
     pub enterprise_code: String,
+    /// The gateway database's stream: 32 hex digits drawn when its sender was first opened
+    /// (change ids count within a database: a reinstalled gateway starts a new stream).
+    pub stream_id: String,
     /// The first change id in the bundle.
     pub first_id: u64,
     /// The last (acknowledge this one).
@@ -219,6 +223,8 @@ pub struct BundleHeader {
 pub struct AckHeader {
     /// The unit.
     pub enterprise_code: String,
+    /// The bundle's stream (the gateway database it came from).
+    pub stream_id: String,
     /// The bundle's file name.
     pub bundle: String,
     /// Everything up to this change id is stored on the platform.
@@ -361,6 +367,7 @@ impl SenderStep {
 #[derive(Debug)]
 pub struct Sender {
     enterprise: String,
+    stream: String,
     outbound: PathBuf,
     acks: PathBuf,
     key: Key,
@@ -393,6 +400,7 @@ impl Sender {
         create_dir(acks)?;
         Ok(Sender {
             enterprise: enterprise.to_string(),
+            stream: stream_id(db)?,
             outbound: outbound.to_path_buf(),
             acks: acks.to_path_buf(),
             key,
@@ -450,6 +458,10 @@ impl Sender {
                 Ok((h, _)) if h.enterprise_code != self.enterprise => Some(format!(
                     "an acknowledgement for unit {}, not {}",
                     h.enterprise_code, self.enterprise
+                )),
+                Ok((h, _)) if h.stream_id != self.stream => Some(format!(
+                    "an acknowledgement of stream {}, not this database's {}",
+                    h.stream_id, self.stream
                 )),
                 Ok((h, _)) => self.ack_to(db, h.last_id)?,
             };
@@ -517,6 +529,7 @@ impl Sender {
         let bytes = fs::read(&raw).map_err(|e| io("reading", &raw, e))?;
         let h = BundleHeader {
             enterprise_code: self.enterprise.clone(),
+            stream_id: self.stream.clone(),
             first_id: rep.ids.0,
             last_id: rep.ids.1,
             samples: rep.samples,
@@ -588,8 +601,29 @@ pub struct Receiver {
 }
 
 /// The platform's point of the highest change id imported over unit `ent`'s link.
-fn hwm_key(ent: &str) -> String {
-    format!("_hwm/isolation-{ent}")
+fn hwm_key(ent: &str, stream: &str) -> String {
+    format!("_hwm/isolation-{ent}-{stream}")
+}
+
+/// The gateway database's points whose key holds its stream id.
+const STREAM_PREFIX: &str = "_isolation/stream/";
+
+/// The stream id of `db` (drawn and kept in a point's key the first time).
+fn stream_id(db: &Db) -> Result<String> {
+    let f = meterdb::PointFilter {
+        key_prefix: Some(STREAM_PREFIX.into()),
+        ..Default::default()
+    };
+    if let Some((_, m)) = db.points(&f).first() {
+        return Ok(m.key[STREAM_PREFIX.len()..].to_string());
+    }
+    let b: [u8; 16] = random_bytes().map_err(IsolationError::Io)?;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    db.define_point(PointMeta::new(
+        format!("{STREAM_PREFIX}{hex}"),
+        meterdb::PointKind::Gauge,
+    ))?;
+    Ok(hex)
 }
 
 /// What matters of a point's definition: kind, unit, energy type, multiplier.
@@ -701,9 +735,10 @@ impl Receiver {
         })
     }
 
-    fn ack(&self, name: &str, last_id: u64, outcome: &str) -> Result<()> {
+    fn ack(&self, name: &str, stream: &str, last_id: u64, outcome: &str) -> Result<()> {
         let h = AckHeader {
             enterprise_code: self.enterprise.clone(),
+            stream_id: stream.to_string(),
             bundle: name.to_string(),
             last_id,
             outcome: outcome.into(),
@@ -808,13 +843,23 @@ impl Receiver {
             }
             Err(e) => return Err(IsolationError::Platform(e)),
         };
-        let hwm_key = hwm_key(&self.enterprise);
+        if h.stream_id.is_empty()
+            || h.stream_id.len() > 64
+            || !h.stream_id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return self.quarantine(
+                platform,
+                name,
+                format!("stream id {:?} is not 1 to 64 hex digits", h.stream_id),
+            );
+        }
+        let hwm_key = hwm_key(&self.enterprise, &h.stream_id);
         let hwm = match db.point_id(&hwm_key) {
             Some(id) => db.latest(id)?.map_or(0, |s| s.value as u64),
             None => 0,
         };
         if h.last_id <= hwm {
-            self.ack(name, h.last_id, "duplicate")?;
+            self.ack(name, &h.stream_id, h.last_id, "duplicate")?;
             fs::remove_file(&path).map_err(|e| io("removing", &path, e))?;
             return Ok(Received::Duplicate {
                 bundle: name.to_string(),
@@ -829,7 +874,7 @@ impl Receiver {
             Err(reason) => return self.quarantine(platform, name, reason),
             Ok(r) => r,
         };
-        self.ack(name, h.last_id, "imported")?;
+        self.ack(name, &h.stream_id, h.last_id, "imported")?;
         fs::remove_file(&path).map_err(|e| io("removing", &path, e))?;
         Ok(r)
     }
@@ -872,9 +917,10 @@ impl Receiver {
                 STAT_REALTIME,
             )
         })?;
-        let hid = match db.point_id(&hwm_key(ent)) {
+        let hk = hwm_key(ent, &h.stream_id);
+        let hid = match db.point_id(&hk) {
             Some(id) => id,
-            None => db.ensure_point(&hwm_key(ent))?,
+            None => db.ensure_point(&hk)?,
         };
         db.put(hid, 0, h.last_id as f64)?;
         let entry = json!({

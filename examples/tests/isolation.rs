@@ -3,7 +3,8 @@
 //! the platform's inbound directory and the acknowledgements back, and the platform's
 //! receiver imports them. Everything arrives once; a tampered bundle, one sealed with
 //! another key, one of another unit and one whose points the unit does not own are
-//! quarantined with the reason and change nothing; a bundle delivered again is harmless.
+//! quarantined with the reason and change nothing; a bundle delivered again is harmless; a
+//! reinstalled gateway's bundles (change ids counting again) are not taken for old ones.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -299,6 +300,7 @@ fn a_gateway_and_the_platform_through_two_directories() {
     let bytes = fs::read(&raw).unwrap();
     let hr = BundleHeader {
         enterprise_code: ent.clone(),
+        stream_id: h.stream_id.clone(),
         first_id: rep.ids.0,
         last_id: u64::MAX >> 12,
         samples: rep.samples,
@@ -361,13 +363,31 @@ fn a_gateway_and_the_platform_through_two_directories() {
     let s = sender.step(&gw).unwrap();
     assert!(s.drained(), "{s:?}");
 
-    // Everything arrived exactly once: the platform holds what the gateway collected.
+    // The gateway reinstalled (a new database: its change ids start again): a new stream,
+    // whose bundles are not taken for ones delivered before.
+    let gw2 = Db::open(root.join("gw2"), Options::default()).unwrap();
+    gw2.apply_unit_catalog(&catalog_update(0, &cfg, &unit.info(), "GW-2", "SIM-2").unwrap())
+        .unwrap();
+    written += collect(&gw2, &plant, start + 3 * day, start + 4 * day);
+    let mut sender2 = Sender::open(&gw2, &ent, &d.out, &d.ack_in, key.clone()).unwrap();
+    let name2 = sender2.step(&gw2).unwrap().written.unwrap();
+    assert!(
+        name2 <= first,
+        "its ids are not above the first stream's: {name2}"
+    );
+    copier(&d.out, &d.inbound);
+    let r = receiver.poll(&p).unwrap();
+    assert!(matches!(&r[..], [Received::Imported { .. }]), "{r:?}");
+    copier(&d.ack_out, &d.ack_in);
+    assert!(sender2.step(&gw2).unwrap().drained());
+
+    // Everything arrived exactly once: the platform holds what the gateways collected.
     let db = p.db().unwrap();
-    let all = plant.samples(start, start + 3 * day);
+    let all = plant.samples(start, start + 4 * day);
     let mut stored = 0;
     for (m, s) in plant.meters.iter().zip(&all) {
         let id = db.point_id(&format!("{ent}/{}", m.code.text())).unwrap();
-        let c = db.read_range(id, start, start + 3 * day).unwrap();
+        let c = db.read_range(id, start, start + 4 * day).unwrap();
         let want: (Vec<i64>, Vec<f64>) = s.iter().copied().unzip();
         assert_eq!((c.ts, c.values), want, "{}", m.name);
         stored += s.len() as u64;
