@@ -5,6 +5,7 @@ use engine::{Columns, RangeIter};
 use crate::args::{handle_mut, out, out_slice};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
+use crate::handles::{self, give};
 use crate::status::meterdb_status;
 
 /// A read of one point's samples over `[from, to)`, in time order, from a snapshot taken when
@@ -93,22 +94,13 @@ pub unsafe extern "C" fn meterdb_db_range(
         let o = unsafe { out(out_cursor, "out_cursor") }?;
         // SAFETY: `db` is NULL or live (caller's promise).
         let r = unsafe { with_db(db, |d| Ok(d.range(point, from, to)?)) };
-        match r {
-            Ok(iter) => {
-                o.set(Box::into_raw(Box::new(meterdb_cursor {
-                    iter,
-                    chunk: Columns::default(),
-                    pos: 0,
-                    pending: None,
-                    done: false,
-                })));
-                Ok(())
-            }
-            Err(e) => {
-                o.set(std::ptr::null_mut());
-                Err(e)
-            }
-        }
+        give(o, r.map(|iter| meterdb_cursor {
+            iter,
+            chunk: Columns::default(),
+            pos: 0,
+            pending: None,
+            done: false,
+        }))
     }
 }
 
@@ -160,10 +152,6 @@ pub unsafe extern "C" fn meterdb_cursor_next(
 /// `cursor` is NULL or a cursor from `meterdb_db_range` not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_cursor_free(cursor: *mut meterdb_cursor) {
-    boundary! {
-        if !cursor.is_null() {
-            // SAFETY: made by `Box::into_raw` in `meterdb_db_range`, not yet freed.
-            drop(unsafe { Box::from_raw(cursor) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(cursor) }
 }

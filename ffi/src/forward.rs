@@ -18,9 +18,8 @@ use engine::sample::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::args::{handle, out, out_opt, slice, string, string_opt};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
-use crate::rollup::{
-    answer, count, meterdb_bucket_row, meterdb_bucket_row_v2, row, rows_into, tier_from,
-};
+use crate::handles::{self, answer, give_opt, Rows, RowsV2};
+use crate::rollup::{meterdb_bucket_row, meterdb_bucket_row_v2, tier_from};
 use crate::status::meterdb_status;
 
 /// Where a new upload cursor starts, for `meterdb_db_upload_cursor_create` (which takes an
@@ -112,6 +111,14 @@ pub struct meterdb_changes {
     rows: Vec<meterdb_change>,
 }
 
+impl Rows for meterdb_changes {
+    const WHAT: &'static str = "changes";
+    type Row = meterdb_change;
+    fn rows(&self) -> &[meterdb_change] {
+        &self.rows
+    }
+}
+
 /// One closed statistics bucket of a point read by an upload cursor, filled by
 /// `meterdb_bucket_changes_row` / `_rows`. A later version adds a `_v2`; this one never
 /// changes.
@@ -176,6 +183,21 @@ pub struct meterdb_bucket_changes {
     rows_v2: Vec<meterdb_bucket_change_v2>,
 }
 
+impl Rows for meterdb_bucket_changes {
+    const WHAT: &'static str = "buckets";
+    type Row = meterdb_bucket_change;
+    fn rows(&self) -> &[meterdb_bucket_change] {
+        &self.rows
+    }
+}
+
+impl RowsV2 for meterdb_bucket_changes {
+    type RowV2 = meterdb_bucket_change_v2;
+    fn rows_v2(&self) -> &[meterdb_bucket_change_v2] {
+        &self.rows_v2
+    }
+}
+
 impl meterdb_bucket_changes {
     pub(crate) fn new(v: &[BucketChange]) -> Self {
         meterdb_bucket_changes {
@@ -201,20 +223,46 @@ pub struct meterdb_upload_cursor_info {
     pub pending_records: u64,
 }
 
-#[derive(Debug)]
-struct CursorEntry {
-    name: CString,
-    acked: u64,
-    read: u64,
-    pending_records: u64,
-    buckets: Vec<(Tier, i64, u32)>,
-}
-
 /// The upload cursors of a database, by name, as `meterdb_db_upload_cursor_list` found them;
 /// freed by `meterdb_upload_cursor_list_free`. May outlive the database handle; immutable.
 #[derive(Debug)]
 pub struct meterdb_upload_cursor_list {
-    rows: Vec<CursorEntry>,
+    /// Owns the strings `rows[i].name` point into (moving a `CString` keeps its bytes).
+    _names: Vec<CString>,
+    rows: Vec<meterdb_upload_cursor_info>,
+    /// Per cursor, its statistics positions: (tier, first bucket start, point) not acknowledged.
+    buckets: Vec<Vec<(Tier, i64, u32)>>,
+}
+
+impl meterdb_upload_cursor_list {
+    fn new(cursors: Vec<CursorInfo>) -> Self {
+        let names: Vec<CString> = cursors.iter().map(|c| text(&c.name)).collect();
+        let rows = cursors
+            .iter()
+            .zip(&names)
+            .map(|(c, name)| meterdb_upload_cursor_info {
+                name: name.as_ptr(),
+                acked: c.acked,
+                read: c.read,
+                pending_records: c.pending_records,
+            })
+            .collect();
+        meterdb_upload_cursor_list {
+            _names: names,
+            rows,
+            buckets: cursors.into_iter().map(|c| c.buckets).collect(),
+        }
+    }
+}
+
+impl Rows for meterdb_upload_cursor_list {
+    const WHAT: &'static str = "list";
+    const NOUN: &'static str = "cursors";
+    const OUT: &'static str = "out_info";
+    type Row = meterdb_upload_cursor_info;
+    fn rows(&self) -> &[meterdb_upload_cursor_info] {
+        &self.rows
+    }
 }
 
 /// One upload attempt, filled by `meterdb_upload_records_row`. The strings belong to the
@@ -242,18 +290,61 @@ pub struct meterdb_upload_record {
     pub has_platform_time: u8,
 }
 
-#[derive(Debug)]
-struct RecordEntry {
-    cursor: CString,
-    message: CString,
-    rec: UploadRecord,
-}
-
 /// Upload records found by `meterdb_db_upload_records`, oldest first; freed by
 /// `meterdb_upload_records_free`. May outlive the database handle; immutable.
 #[derive(Debug)]
 pub struct meterdb_upload_records {
-    rows: Vec<RecordEntry>,
+    /// Owns the strings `rows[i].cursor` and `.message` point into (moving a `CString`
+    /// keeps its bytes).
+    _strings: Vec<(CString, CString)>,
+    rows: Vec<meterdb_upload_record>,
+}
+
+impl meterdb_upload_records {
+    fn new(records: &[UploadRecord]) -> Self {
+        let strings: Vec<(CString, CString)> = records
+            .iter()
+            .map(|rec| {
+                let message = match &rec.outcome {
+                    UploadOutcome::Ok => CString::default(),
+                    UploadOutcome::Failed(m) => text(m),
+                };
+                (text(&rec.cursor), message)
+            })
+            .collect();
+        let rows = records
+            .iter()
+            .zip(&strings)
+            .map(|(rec, (cursor, message))| meterdb_upload_record {
+                cursor: cursor.as_ptr(),
+                message: message.as_ptr(),
+                first_id: rec.first_id,
+                last_id: rec.last_id,
+                samples: rec.samples,
+                platform_time: rec.platform_time.unwrap_or(0),
+                at: rec.at,
+                outcome: match rec.outcome {
+                    UploadOutcome::Ok => 0,
+                    UploadOutcome::Failed(_) => 1,
+                },
+                has_platform_time: u8::from(rec.platform_time.is_some()),
+            })
+            .collect();
+        meterdb_upload_records {
+            _strings: strings,
+            rows,
+        }
+    }
+}
+
+impl Rows for meterdb_upload_records {
+    const WHAT: &'static str = "records";
+    const NOUN: &'static str = "records";
+    const OUT: &'static str = "out_record";
+    type Row = meterdb_upload_record;
+    fn rows(&self) -> &[meterdb_upload_record] {
+        &self.rows
+    }
 }
 
 /// What `meterdb_db_backup` did, filled into the caller's struct. A later version adds a
@@ -334,6 +425,14 @@ pub struct meterdb_bundle_report {
     points: Vec<meterdb_bundle_point>,
 }
 
+impl Rows for meterdb_bundle_report {
+    const WHAT: &'static str = "report";
+    type Row = meterdb_bundle_point;
+    fn rows(&self) -> &[meterdb_bundle_point] {
+        &self.points
+    }
+}
+
 impl From<&BundleReport> for meterdb_bundle_report {
     fn from(r: &BundleReport) -> Self {
         let keys: Vec<CString> = r.points.iter().map(|p| text(&p.meta.key)).collect();
@@ -390,17 +489,6 @@ pub struct meterdb_retention_report {
 /// A string for C (a NUL inside becomes a space).
 fn text(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
-}
-
-/// Frees a boxed result handle made by `answer` (NULL: nothing).
-///
-/// # Safety
-/// `p` is NULL or made by `Box::into_raw` and not yet freed.
-unsafe fn free_box<T>(p: *mut T) {
-    if !p.is_null() {
-        // SAFETY: as this function's.
-        drop(unsafe { Box::from_raw(p) });
-    }
 }
 
 /// A cursor name from C.
@@ -520,14 +608,7 @@ pub unsafe extern "C" fn meterdb_db_upload_cursor_list(
         let o = unsafe { out(out_list, "out_list") }?;
         // SAFETY: `db` is NULL or live (caller's promise).
         unsafe { answer(o, db, |d| {
-            let rows = d.cursors().into_iter().map(|c: CursorInfo| CursorEntry {
-                name: text(&c.name),
-                acked: c.acked,
-                read: c.read,
-                pending_records: c.pending_records,
-                buckets: c.buckets,
-            }).collect();
-            Ok(meterdb_upload_cursor_list { rows })
+            Ok(meterdb_upload_cursor_list::new(d.cursors()))
         }) }
     }
 }
@@ -541,10 +622,8 @@ pub unsafe extern "C" fn meterdb_upload_cursor_list_count(
     list: *const meterdb_upload_cursor_list,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { count(list, "list", |l| &l.rows, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(list, n_out) }
 }
 
 /// Fills `*out_info` with cursor `index` of a list (by name order). An index past the end
@@ -558,23 +637,8 @@ pub unsafe extern "C" fn meterdb_upload_cursor_list_row(
     index: usize,
     out_info: *mut meterdb_upload_cursor_info,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe {
-            let l = handle(list, "list")?;
-            let o = out(out_info, "out_info")?;
-            let e = l.rows.get(index).ok_or_else(|| {
-                Failure::invalid(format!("index {index} is past the {} cursors", l.rows.len()))
-            })?;
-            o.set(meterdb_upload_cursor_info {
-                name: e.name.as_ptr(),
-                acked: e.acked,
-                read: e.read,
-                pending_records: e.pending_records,
-            });
-            Ok(())
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(list, index, out_info) }
 }
 
 /// The statistics position of cursor `index` of a list for tier `tier` (a `meterdb_tier`):
@@ -599,10 +663,10 @@ pub unsafe extern "C" fn meterdb_upload_cursor_list_bucket_position(
             let l = handle(list, "list")?;
             let (start, point, found) = (out(start, "start")?, out(point, "point")?, out(found, "found")?);
             let tier = tier_from(tier)?;
-            let e = l.rows.get(index).ok_or_else(|| {
-                Failure::invalid(format!("index {index} is past the {} cursors", l.rows.len()))
+            let e = l.buckets.get(index).ok_or_else(|| {
+                Failure::invalid(format!("index {index} is past the {} cursors", l.buckets.len()))
             })?;
-            match e.buckets.iter().find(|b| b.0 == tier) {
+            match e.iter().find(|b| b.0 == tier) {
                 Some(&(_, s, p)) => {
                     start.set(s);
                     point.set(p);
@@ -621,10 +685,8 @@ pub unsafe extern "C" fn meterdb_upload_cursor_list_bucket_position(
 /// `list` is NULL or a list from `meterdb_db_upload_cursor_list` not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_upload_cursor_list_free(list: *mut meterdb_upload_cursor_list) {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { free_box(list) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(list) }
 }
 
 /// Reads up to `max` changes after the cursor's read position, in write order: samples
@@ -672,10 +734,8 @@ pub unsafe extern "C" fn meterdb_changes_count(
     changes: *const meterdb_changes,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { count(changes, "changes", |c| &c.rows, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(changes, n_out) }
 }
 
 /// Copies change `index` of a result into `*out_row`. An index past the end gives
@@ -689,10 +749,8 @@ pub unsafe extern "C" fn meterdb_changes_row(
     index: usize,
     out_row: *mut meterdb_change,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(changes, "changes", |c| &c.rows, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(changes, index, out_row) }
 }
 
 /// Copies changes `first`, `first + 1`, ... of a result into the caller's array, up to `cap`
@@ -709,10 +767,8 @@ pub unsafe extern "C" fn meterdb_changes_rows(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(changes, "changes", |c| &c.rows, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows(changes, first, out_rows, cap, n_out) }
 }
 
 /// Frees a changes result. NULL is allowed and does nothing.
@@ -722,10 +778,8 @@ pub unsafe extern "C" fn meterdb_changes_rows(
 /// after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_changes_free(changes: *mut meterdb_changes) {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { free_box(changes) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(changes) }
 }
 
 /// Acknowledges, durably, every change with id `<= up_to_id` (the last change the
@@ -816,10 +870,8 @@ pub unsafe extern "C" fn meterdb_bucket_changes_count(
     buckets: *const meterdb_bucket_changes,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { count(buckets, "buckets", |c| &c.rows, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(buckets, n_out) }
 }
 
 /// Copies bucket `index` of a result into `*out_row`. An index past the end gives
@@ -833,10 +885,8 @@ pub unsafe extern "C" fn meterdb_bucket_changes_row(
     index: usize,
     out_row: *mut meterdb_bucket_change,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(buckets, "buckets", |c| &c.rows, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(buckets, index, out_row) }
 }
 
 /// Copies buckets `first`, `first + 1`, ... of a result into the caller's array, as
@@ -853,10 +903,8 @@ pub unsafe extern "C" fn meterdb_bucket_changes_rows(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(buckets, "buckets", |c| &c.rows, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows(buckets, first, out_rows, cap, n_out) }
 }
 
 /// Copies bucket `index` of a result into `*out_row` with its quality counts, revision and
@@ -870,10 +918,8 @@ pub unsafe extern "C" fn meterdb_bucket_changes_row_v2(
     index: usize,
     out_row: *mut meterdb_bucket_change_v2,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(buckets, "buckets", |c| &c.rows_v2, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row_v2(buckets, index, out_row) }
 }
 
 /// Copies buckets `first`, `first + 1`, ... of a result with their quality counts, revisions
@@ -890,10 +936,8 @@ pub unsafe extern "C" fn meterdb_bucket_changes_rows_v2(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(buckets, "buckets", |c| &c.rows_v2, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows_v2(buckets, first, out_rows, cap, n_out) }
 }
 
 /// Frees a buckets result. NULL is allowed and does nothing.
@@ -903,10 +947,8 @@ pub unsafe extern "C" fn meterdb_bucket_changes_rows_v2(
 /// not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_bucket_changes_free(buckets: *mut meterdb_bucket_changes) {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { free_box(buckets) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(buckets) }
 }
 
 /// Acknowledges, durably, every bucket of tier `tier` up to and including the bucket of
@@ -1020,14 +1062,7 @@ pub unsafe extern "C" fn meterdb_db_upload_records(
             if from > to {
                 return Err(Failure::invalid(format!("the range's start {from} is after its end {to}")));
             }
-            let rows = d.upload_records(from, to, filter)?.into_iter().map(|rec| {
-                let message = match &rec.outcome {
-                    UploadOutcome::Ok => CString::default(),
-                    UploadOutcome::Failed(m) => text(m),
-                };
-                RecordEntry { cursor: text(&rec.cursor), message, rec }
-            }).collect();
-            Ok(meterdb_upload_records { rows })
+            Ok(meterdb_upload_records::new(&d.upload_records(from, to, filter)?))
         }) }
     }
 }
@@ -1041,10 +1076,8 @@ pub unsafe extern "C" fn meterdb_upload_records_count(
     records: *const meterdb_upload_records,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { count(records, "records", |r| &r.rows, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(records, n_out) }
 }
 
 /// Fills `*out_record` with record `index` of a result. An index past the end gives
@@ -1058,31 +1091,8 @@ pub unsafe extern "C" fn meterdb_upload_records_row(
     index: usize,
     out_record: *mut meterdb_upload_record,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe {
-            let r = handle(records, "records")?;
-            let o = out(out_record, "out_record")?;
-            let e = r.rows.get(index).ok_or_else(|| {
-                Failure::invalid(format!("index {index} is past the {} records", r.rows.len()))
-            })?;
-            o.set(meterdb_upload_record {
-                cursor: e.cursor.as_ptr(),
-                message: e.message.as_ptr(),
-                first_id: e.rec.first_id,
-                last_id: e.rec.last_id,
-                samples: e.rec.samples,
-                platform_time: e.rec.platform_time.unwrap_or(0),
-                at: e.rec.at,
-                outcome: match e.rec.outcome {
-                    UploadOutcome::Ok => 0,
-                    UploadOutcome::Failed(_) => 1,
-                },
-                has_platform_time: u8::from(e.rec.platform_time.is_some()),
-            });
-            Ok(())
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(records, index, out_record) }
 }
 
 /// Frees an upload records result. NULL is allowed and does nothing.
@@ -1092,10 +1102,8 @@ pub unsafe extern "C" fn meterdb_upload_records_row(
 /// after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_upload_records_free(records: *mut meterdb_upload_records) {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { free_box(records) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(records) }
 }
 
 /// Copies the database into directory `dir` (created; it must not hold a database) while
@@ -1132,20 +1140,7 @@ fn give_report(
     o: Option<crate::args::Out<*mut meterdb_bundle_report>>,
     r: FfiResult<BundleReport>,
 ) -> FfiResult {
-    match r {
-        Ok(rep) => {
-            if let Some(o) = o {
-                o.set(Box::into_raw(Box::new(meterdb_bundle_report::from(&rep))));
-            }
-            Ok(())
-        }
-        Err(e) => {
-            if let Some(o) = o {
-                o.set(std::ptr::null_mut());
-            }
-            Err(e)
-        }
-    }
+    give_opt(o, r.map(|rep| meterdb_bundle_report::from(&rep)))
 }
 
 /// Writes a bundle file at `path` (replaced atomically): one self-contained file with a
@@ -1301,10 +1296,8 @@ pub unsafe extern "C" fn meterdb_bundle_report_point(
     index: usize,
     out_point: *mut meterdb_bundle_point,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(report, "report", |r| &r.points, index, out_point) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(report, index, out_point) }
 }
 
 /// Frees a bundle report. NULL is allowed and does nothing.
@@ -1313,10 +1306,8 @@ pub unsafe extern "C" fn meterdb_bundle_report_point(
 /// `report` is NULL or a report from a bundle function not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_bundle_report_free(report: *mut meterdb_bundle_report) {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { free_box(report) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(report) }
 }
 
 /// Applies the retention limits set when the database was opened
@@ -1343,21 +1334,10 @@ pub unsafe extern "C" fn meterdb_db_apply_retention(
         let o = unsafe { out_opt(out_report, "out_report") }?;
         // SAFETY: `db` is NULL or live (caller's promise).
         let r = unsafe { with_db(db, |d| Ok(d.apply_retention()?)) };
-        match r {
-            Ok(report) => {
-                if let Some(o) = o {
-                    let forced = report.forced_cursors.iter().map(|s| text(s)).collect();
-                    o.set(Box::into_raw(Box::new(meterdb_retention_report { report, forced })));
-                }
-                Ok(())
-            }
-            Err(e) => {
-                if let Some(o) = o {
-                    o.set(std::ptr::null_mut());
-                }
-                Err(e)
-            }
-        }
+        give_opt(o, r.map(|report| {
+            let forced = report.forced_cursors.iter().map(|s| text(s)).collect();
+            meterdb_retention_report { report, forced }
+        }))
     }
 }
 
@@ -1440,10 +1420,8 @@ pub unsafe extern "C" fn meterdb_retention_report_forced_cursor(
 /// after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_retention_report_free(report: *mut meterdb_retention_report) {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { free_box(report) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(report) }
 }
 
 #[cfg(test)]

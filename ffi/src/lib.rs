@@ -4,8 +4,11 @@
 //! The rules every function here follows (the header repeats them for C programmers):
 //!
 //! - Every exported function is `unsafe extern "C"` and runs its body inside
-//!   [`boundary!`], which catches a panic and turns it into [`meterdb_status::MDB_PANIC`]: a
-//!   panic never unwinds into C, Java or Python.
+//!   [`boundary!`] (itself, or in the generic function of [`handles`] it wraps), which catches
+//!   a panic and turns it into [`meterdb_status::MDB_PANIC`]: a panic never unwinds into C,
+//!   Java or Python.
+//! - The handles' `_count`, `_row`, `_rows` and `_free` functions are one-line wrappers over
+//!   the one generic implementation in [`handles`].
 //! - Functions that can fail return a [`meterdb_status`] and write results through
 //!   out-pointers. A failure leaves a message for [`meterdb_last_error`] on the calling thread.
 //! - Handles are opaque; each handle's documentation says whether it may be shared between
@@ -27,6 +30,8 @@
 mod boundary;
 #[allow(unsafe_code)] // raw pointers from C, checked in one place
 mod args;
+#[allow(unsafe_code)] // the generic handle layer: raw handles from C, checked in `args`
+mod handles;
 mod status;
 
 // The modules below export functions (`no_mangle`) that take raw pointers. Their order here

@@ -9,6 +9,7 @@ use engine::PointMeta;
 use crate::args::{handle, handle_mut, out, string, string_opt};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
+use crate::handles::{self, give};
 use crate::options::tier_mask;
 use crate::points::{check_kind_change, keep_register, kind_from, register_from};
 use crate::status::{meterdb_status, MDB_TIERS_DEFAULT};
@@ -65,10 +66,7 @@ pub unsafe extern "C" fn meterdb_point_meta_new(
                 allow_kind_change: false,
             })
         });
-        match r {
-            Ok(m) => { o.set(Box::into_raw(Box::new(m))); Ok(()) }
-            Err(e) => { o.set(std::ptr::null_mut()); Err(e) }
-        }
+        give(o, r)
     }
 }
 
@@ -339,10 +337,6 @@ pub unsafe extern "C" fn meterdb_db_define_point_meta(
 /// `meta` is NULL or a builder from `meterdb_point_meta_new` not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_point_meta_free(meta: *mut meterdb_point_meta) {
-    boundary! {
-        if !meta.is_null() {
-            // SAFETY: made by `Box::into_raw` in `meterdb_point_meta_new`, not yet freed.
-            drop(unsafe { Box::from_raw(meta) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(meta) }
 }

@@ -6,6 +6,7 @@ use engine::{Durability, Options, TierSet};
 
 use crate::args::{handle_mut, out};
 use crate::boundary::{Failure, FfiResult};
+use crate::handles;
 use crate::status::{meterdb_durability, meterdb_status};
 
 /// Options for `meterdb_db_open`, built with the `meterdb_options_set_*` functions.
@@ -72,12 +73,8 @@ pub unsafe extern "C" fn meterdb_options_new(
 /// after this call.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_options_free(opts: *mut meterdb_options) {
-    boundary! {
-        if !opts.is_null() {
-            // SAFETY: made by `Box::into_raw` in `meterdb_options_new`, not yet freed.
-            drop(unsafe { Box::from_raw(opts) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(opts) }
 }
 
 /// Applies `f` to the options behind `opts`.

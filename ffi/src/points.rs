@@ -8,6 +8,7 @@ use engine::{PointFilter, PointKind, PointMeta, Register};
 use crate::args::{out, out_slice, slice, string, string_opt};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
+use crate::handles;
 use crate::options::tier_mask;
 use crate::status::{meterdb_status, MDB_TIERS_DEFAULT};
 
@@ -442,6 +443,30 @@ fn point_info_v2(id: u32, m: &PointMeta) -> *mut meterdb_point_info_v2 {
     Box::into_raw(b).cast::<meterdb_point_info_v2>()
 }
 
+/// The body of `meterdb_db_point_info` and `_v2`: `*out_info` is the struct `make` allocates
+/// for point `id`, or NULL on failure.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `out_info` is NULL or writable for one pointer.
+unsafe fn give_info<T>(
+    db: *const meterdb_db,
+    id: u32,
+    out_info: *mut *mut T,
+    make: fn(u32, &PointMeta) -> *mut T,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: `out_info` is NULL or writable (caller's promise).
+        let o = unsafe { out(out_info, "out_info") }?;
+        // SAFETY: `db` is NULL or live (caller's promise).
+        let r = unsafe { with_db(db, |d| {
+            let m = d.point(id).ok_or_else(|| Failure::new(meterdb_status::MDB_NOT_FOUND, format!("point id {id} is not defined")))?;
+            Ok(make(id, &m))
+        }) };
+        o.set(*r.as_ref().unwrap_or(&std::ptr::null_mut()));
+        r.map(|_| ())
+    }
+}
+
 /// The metadata of point `id`, in a struct allocated by the library: on success `*out_info`
 /// points to it (free it with `meterdb_point_info_free`); on failure it is set to NULL. An
 /// undefined id gives `MDB_NOT_FOUND`.
@@ -454,17 +479,8 @@ pub unsafe extern "C" fn meterdb_db_point_info(
     id: u32,
     out_info: *mut *mut meterdb_point_info,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: `out_info` is NULL or writable (caller's promise).
-        let o = unsafe { out(out_info, "out_info") }?;
-        // SAFETY: `db` is NULL or live (caller's promise).
-        let r = unsafe { with_db(db, |d| {
-            let m = d.point(id).ok_or_else(|| Failure::new(meterdb_status::MDB_NOT_FOUND, format!("point id {id} is not defined")))?;
-            Ok(point_info(id, &m))
-        }) };
-        o.set(*r.as_ref().unwrap_or(&std::ptr::null_mut()));
-        r.map(|_| ())
-    }
+    // SAFETY: as this function's.
+    unsafe { give_info(db, id, out_info, point_info) }
 }
 
 /// Frees what `meterdb_db_point_info` returned. NULL is allowed and does nothing.
@@ -473,13 +489,9 @@ pub unsafe extern "C" fn meterdb_db_point_info(
 /// `info` is NULL or a pointer from `meterdb_db_point_info` not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_point_info_free(info: *mut meterdb_point_info) {
-    boundary! {
-        if !info.is_null() {
-            // SAFETY: made by `Box::into_raw` of a `PointInfoAlloc` in `point_info`, whose
-            // first field (repr(C)) is the struct pointed to; not yet freed.
-            drop(unsafe { Box::from_raw(info.cast::<PointInfoAlloc>()) });
-        }
-    }
+    // SAFETY: made by `Box::into_raw` of a `PointInfoAlloc` in `point_info`, whose first
+    // field (repr(C)) is the struct pointed to; NULL or not yet freed (caller's promise).
+    unsafe { handles::free(info.cast::<PointInfoAlloc>()) }
 }
 
 /// The metadata of point `id` with what the rollup tiers use (rollover, standard-coal
@@ -495,17 +507,8 @@ pub unsafe extern "C" fn meterdb_db_point_info_v2(
     id: u32,
     out_info: *mut *mut meterdb_point_info_v2,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: `out_info` is NULL or writable (caller's promise).
-        let o = unsafe { out(out_info, "out_info") }?;
-        // SAFETY: `db` is NULL or live (caller's promise).
-        let r = unsafe { with_db(db, |d| {
-            let m = d.point(id).ok_or_else(|| Failure::new(meterdb_status::MDB_NOT_FOUND, format!("point id {id} is not defined")))?;
-            Ok(point_info_v2(id, &m))
-        }) };
-        o.set(*r.as_ref().unwrap_or(&std::ptr::null_mut()));
-        r.map(|_| ())
-    }
+    // SAFETY: as this function's.
+    unsafe { give_info(db, id, out_info, point_info_v2) }
 }
 
 /// Frees what `meterdb_db_point_info_v2` returned. NULL is allowed and does nothing.
@@ -514,13 +517,9 @@ pub unsafe extern "C" fn meterdb_db_point_info_v2(
 /// `info` is NULL or a pointer from `meterdb_db_point_info_v2` not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_point_info_v2_free(info: *mut meterdb_point_info_v2) {
-    boundary! {
-        if !info.is_null() {
-            // SAFETY: made by `Box::into_raw` of a `PointInfoV2Alloc` in `point_info_v2`, whose
-            // first field (repr(C)) is the struct pointed to; not yet freed.
-            drop(unsafe { Box::from_raw(info.cast::<PointInfoV2Alloc>()) });
-        }
-    }
+    // SAFETY: made by `Box::into_raw` of a `PointInfoV2Alloc` in `point_info_v2`, whose
+    // first field (repr(C)) is the struct pointed to; NULL or not yet freed (caller's promise).
+    unsafe { handles::free(info.cast::<PointInfoV2Alloc>()) }
 }
 
 /// Lists, in id order, the ids of the points whose key starts with `key_prefix` (NULL: any),

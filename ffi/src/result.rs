@@ -12,10 +12,11 @@ use std::ffi::{c_char, c_void};
 use engine::sample::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use engine::{CoalUnit, Db, RangeIter, Tier};
 
-use crate::args::{handle, handle_mut, out, out_slice, slice, string, Out};
+use crate::args::{handle, handle_mut, out, out_slice, slice, string};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, SharedDb};
 use crate::forward::meterdb_bucket_change_v2;
+use crate::handles::{self, give};
 use crate::meterdb_change;
 use crate::rollup::{check_range, coal_from, meterdb_bucket_row_v2, meterdb_sum_row_v2, tier_from};
 use crate::status::meterdb_status;
@@ -383,20 +384,6 @@ impl meterdb_result {
     }
 }
 
-/// Hands a new result to the caller (`*o`), or NULL on failure.
-fn give(o: Out<*mut meterdb_result>, r: FfiResult<meterdb_result>) -> FfiResult {
-    match r {
-        Ok(res) => {
-            o.set(Box::into_raw(Box::new(res)));
-            Ok(())
-        }
-        Err(e) => {
-            o.set(std::ptr::null_mut());
-            Err(e)
-        }
-    }
-}
-
 /// Checks a point is defined (the streaming queries say so when they are made, not at the
 /// first step).
 fn check_point(d: &Db, point: u32) -> FfiResult {
@@ -675,21 +662,58 @@ pub unsafe extern "C" fn meterdb_result_rows_read(
     }
 }
 
-/// The current row, checked against the kind asked for.
-fn current<T>(
-    r: &meterdb_result,
-    want: meterdb_row_kind,
-    pick: impl FnOnce(Row) -> Option<T>,
-) -> FfiResult<T> {
-    if r.kind != want {
-        return Err(Failure::invalid(format!(
-            "the result holds rows of kind {:?}, not {want:?}",
-            r.kind
-        )));
+/// A row struct of one kind of result: which kind, and how to take it out of a [`Row`].
+trait KindRow: Copy {
+    const KIND: meterdb_row_kind;
+    fn pick(row: Row) -> Option<Self>;
+}
+
+macro_rules! kind_row {
+    ($($t:ty => $kind:ident, $variant:ident;)*) => {$(
+        impl KindRow for $t {
+            const KIND: meterdb_row_kind = meterdb_row_kind::$kind;
+            fn pick(row: Row) -> Option<Self> {
+                match row {
+                    Row::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+kind_row! {
+    meterdb_sample => MDB_ROW_SAMPLE, Sample;
+    meterdb_bucket_row_v2 => MDB_ROW_BUCKET, Bucket;
+    meterdb_sum_row_v2 => MDB_ROW_SUM, Sum;
+    meterdb_change => MDB_ROW_CHANGE, Change;
+    meterdb_bucket_change_v2 => MDB_ROW_BUCKET_CHANGE, BucketChange;
+}
+
+/// The body of the `meterdb_result_<kind>` functions: copies the current row to `*out_row`,
+/// checked against the kind asked for.
+///
+/// # Safety
+/// `result` is NULL or a live result; `out_row` is NULL or writable.
+unsafe fn current_row<T: KindRow>(
+    result: *const meterdb_result,
+    out_row: *mut T,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: as this function's.
+        let (r, o) = unsafe { (handle(result, "result")?, out(out_row, "out_row")?) };
+        if r.kind != T::KIND {
+            return Err(Failure::invalid(format!(
+                "the result holds rows of kind {:?}, not {:?}",
+                r.kind,
+                T::KIND
+            )));
+        }
+        o.set(r.current.and_then(T::pick).ok_or_else(|| {
+            Failure::invalid("the result has no current row: call meterdb_result_step first")
+        })?);
+        Ok(())
     }
-    r.current.and_then(pick).ok_or_else(|| {
-        Failure::invalid("the result has no current row: call meterdb_result_step first")
-    })
 }
 
 /// Copies the current row of a `MDB_ROW_SAMPLE` result into `*out_row`. Another kind, or no
@@ -703,18 +727,8 @@ pub unsafe extern "C" fn meterdb_result_sample(
     result: *const meterdb_result,
     out_row: *mut meterdb_sample,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe {
-            let r = handle(result, "result")?;
-            let o = out(out_row, "out_row")?;
-            o.set(current(r, meterdb_row_kind::MDB_ROW_SAMPLE, |row| match row {
-                Row::Sample(x) => Some(x),
-                _ => None,
-            })?);
-        }
-        Ok(())
-    }
+    // SAFETY: as this function's.
+    unsafe { current_row(result, out_row) }
 }
 
 /// Copies the current row of a `MDB_ROW_BUCKET` result into `*out_row`, as
@@ -727,18 +741,8 @@ pub unsafe extern "C" fn meterdb_result_bucket(
     result: *const meterdb_result,
     out_row: *mut meterdb_bucket_row_v2,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe {
-            let r = handle(result, "result")?;
-            let o = out(out_row, "out_row")?;
-            o.set(current(r, meterdb_row_kind::MDB_ROW_BUCKET, |row| match row {
-                Row::Bucket(x) => Some(x),
-                _ => None,
-            })?);
-        }
-        Ok(())
-    }
+    // SAFETY: as this function's.
+    unsafe { current_row(result, out_row) }
 }
 
 /// Copies the current row of a `MDB_ROW_SUM` result into `*out_row`, as
@@ -751,18 +755,8 @@ pub unsafe extern "C" fn meterdb_result_sum(
     result: *const meterdb_result,
     out_row: *mut meterdb_sum_row_v2,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe {
-            let r = handle(result, "result")?;
-            let o = out(out_row, "out_row")?;
-            o.set(current(r, meterdb_row_kind::MDB_ROW_SUM, |row| match row {
-                Row::Sum(x) => Some(x),
-                _ => None,
-            })?);
-        }
-        Ok(())
-    }
+    // SAFETY: as this function's.
+    unsafe { current_row(result, out_row) }
 }
 
 /// Copies the current row of a `MDB_ROW_CHANGE` result into `*out_row`, as
@@ -775,18 +769,8 @@ pub unsafe extern "C" fn meterdb_result_change(
     result: *const meterdb_result,
     out_row: *mut meterdb_change,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe {
-            let r = handle(result, "result")?;
-            let o = out(out_row, "out_row")?;
-            o.set(current(r, meterdb_row_kind::MDB_ROW_CHANGE, |row| match row {
-                Row::Change(x) => Some(x),
-                _ => None,
-            })?);
-        }
-        Ok(())
-    }
+    // SAFETY: as this function's.
+    unsafe { current_row(result, out_row) }
 }
 
 /// Copies the current row of a `MDB_ROW_BUCKET_CHANGE` result into `*out_row`, as
@@ -799,18 +783,8 @@ pub unsafe extern "C" fn meterdb_result_bucket_change(
     result: *const meterdb_result,
     out_row: *mut meterdb_bucket_change_v2,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe {
-            let r = handle(result, "result")?;
-            let o = out(out_row, "out_row")?;
-            o.set(current(r, meterdb_row_kind::MDB_ROW_BUCKET_CHANGE, |row| match row {
-                Row::BucketChange(x) => Some(x),
-                _ => None,
-            })?);
-        }
-        Ok(())
-    }
+    // SAFETY: as this function's.
+    unsafe { current_row(result, out_row) }
 }
 
 /// The size in bytes of one row of a kind (the struct `meterdb_result_fetch` writes).
@@ -829,11 +803,10 @@ fn row_size_of(kind: meterdb_row_kind) -> usize {
 ///
 /// # Safety
 /// `rows` is NULL or writable for `cap` `T`s.
-unsafe fn fetch_into<T: Copy>(
+unsafe fn fetch_into<T: KindRow>(
     r: &mut meterdb_result,
     rows: *mut T,
     cap: usize,
-    pick: fn(Row) -> Option<T>,
 ) -> (usize, FfiResult) {
     // SAFETY: as this function's.
     let mut dst = match unsafe { out_slice(rows, cap, "rows", false) } {
@@ -847,7 +820,7 @@ unsafe fn fetch_into<T: Copy>(
             Ok(false) => break,
             Err(e) => return (n, Err(e)),
         }
-        if let Some(x) = r.current.and_then(pick) {
+        if let Some(x) = r.current.and_then(T::pick) {
             dst.write_at(n, &[x]);
             n += 1;
         }
@@ -891,11 +864,11 @@ pub unsafe extern "C" fn meterdb_result_fetch(
         // size; caller's promise), and aligned as `out_slice` checks.
         let (n, res) = unsafe {
             match r.kind {
-                MDB_ROW_SAMPLE => fetch_into(r, rows.cast(), cap, |x| match x { Row::Sample(v) => Some(v), _ => None }),
-                MDB_ROW_BUCKET => fetch_into(r, rows.cast(), cap, |x| match x { Row::Bucket(v) => Some(v), _ => None }),
-                MDB_ROW_SUM => fetch_into(r, rows.cast(), cap, |x| match x { Row::Sum(v) => Some(v), _ => None }),
-                MDB_ROW_CHANGE => fetch_into(r, rows.cast(), cap, |x| match x { Row::Change(v) => Some(v), _ => None }),
-                MDB_ROW_BUCKET_CHANGE => fetch_into(r, rows.cast(), cap, |x| match x { Row::BucketChange(v) => Some(v), _ => None }),
+                MDB_ROW_SAMPLE => fetch_into::<meterdb_sample>(r, rows.cast(), cap),
+                MDB_ROW_BUCKET => fetch_into::<meterdb_bucket_row_v2>(r, rows.cast(), cap),
+                MDB_ROW_SUM => fetch_into::<meterdb_sum_row_v2>(r, rows.cast(), cap),
+                MDB_ROW_CHANGE => fetch_into::<meterdb_change>(r, rows.cast(), cap),
+                MDB_ROW_BUCKET_CHANGE => fetch_into::<meterdb_bucket_change_v2>(r, rows.cast(), cap),
             }
         };
         n_out.set(n);
@@ -910,10 +883,6 @@ pub unsafe extern "C" fn meterdb_result_fetch(
 /// after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_result_free(result: *mut meterdb_result) {
-    boundary! {
-        if !result.is_null() {
-            // SAFETY: made by `Box::into_raw` in `give`, not yet freed.
-            drop(unsafe { Box::from_raw(result) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(result) }
 }

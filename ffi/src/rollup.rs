@@ -6,9 +6,10 @@
 
 use engine::{BucketRow, CoalUnit, Comparison, SumRow, Tier};
 
-use crate::args::{handle, out, out_slice, slice, OutSlice};
+use crate::args::{out, slice};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
+use crate::handles::{self, answer, Rows, RowsV2};
 use crate::result::{next_bucket_chunk, Window};
 use crate::status::meterdb_status;
 use crate::status::MDB_MAX_RESULT_ROWS;
@@ -498,6 +499,44 @@ pub struct meterdb_comparison {
     rows: Vec<meterdb_compare_row>,
 }
 
+impl Rows for meterdb_rollup {
+    const WHAT: &'static str = "rollup";
+    type Row = meterdb_bucket_row;
+    fn rows(&self) -> &[meterdb_bucket_row] {
+        &self.rows
+    }
+}
+
+impl RowsV2 for meterdb_rollup {
+    type RowV2 = meterdb_bucket_row_v2;
+    fn rows_v2(&self) -> &[meterdb_bucket_row_v2] {
+        &self.rows_v2
+    }
+}
+
+impl Rows for meterdb_rollup_sum {
+    const WHAT: &'static str = "sum";
+    type Row = meterdb_sum_row;
+    fn rows(&self) -> &[meterdb_sum_row] {
+        &self.rows
+    }
+}
+
+impl RowsV2 for meterdb_rollup_sum {
+    type RowV2 = meterdb_sum_row_v2;
+    fn rows_v2(&self) -> &[meterdb_sum_row_v2] {
+        &self.rows_v2
+    }
+}
+
+impl Rows for meterdb_comparison {
+    const WHAT: &'static str = "comparison";
+    type Row = meterdb_compare_row;
+    fn rows(&self) -> &[meterdb_compare_row] {
+        &self.rows
+    }
+}
+
 /// A tier number from C.
 pub(crate) fn tier_from(tier: i32) -> FfiResult<Tier> {
     u8::try_from(tier)
@@ -530,106 +569,6 @@ pub(crate) fn check_range(from: i64, to: i64) -> FfiResult<()> {
         return Err(Failure::invalid(format!(
             "the range's start {from} is after its end {to}"
         )));
-    }
-    Ok(())
-}
-
-/// Runs a query and hands its result handle to the caller: `*o` is the new handle on
-/// success, NULL on failure.
-///
-/// # Safety
-/// `db` is NULL or a live handle.
-pub(crate) unsafe fn answer<H>(
-    o: crate::args::Out<*mut H>,
-    db: *const meterdb_db,
-    query: impl FnOnce(&engine::Db) -> FfiResult<H>,
-) -> FfiResult {
-    // SAFETY: as this function's.
-    match unsafe { with_db(db, query) } {
-        Ok(h) => {
-            o.set(Box::into_raw(Box::new(h)));
-            Ok(())
-        }
-        Err(e) => {
-            o.set(std::ptr::null_mut());
-            Err(e)
-        }
-    }
-}
-
-/// `*n_out = rows.len()` for a result handle.
-///
-/// # Safety
-/// `h` is NULL or a live handle; `n_out` is NULL or writable.
-pub(crate) unsafe fn count<H, T>(
-    h: *const H,
-    what: &str,
-    rows: impl FnOnce(&H) -> &[T],
-    n_out: *mut usize,
-) -> FfiResult {
-    // SAFETY: as this function's.
-    unsafe {
-        let h = handle(h, what)?;
-        out(n_out, "n_out")?.set(rows(h).len());
-    }
-    Ok(())
-}
-
-/// Copies row `index` of a result handle to `*o`.
-///
-/// # Safety
-/// `h` is NULL or a live handle; `o` is NULL or writable.
-pub(crate) unsafe fn row<H, T: Copy>(
-    h: *const H,
-    what: &str,
-    rows: impl FnOnce(&H) -> &[T],
-    index: usize,
-    o: *mut T,
-) -> FfiResult {
-    // SAFETY: as this function's.
-    unsafe {
-        let h = handle(h, what)?;
-        let o = out(o, "out_row")?;
-        let rows = rows(h);
-        let r = rows.get(index).ok_or_else(|| {
-            Failure::invalid(format!("index {index} is past the {} rows", rows.len()))
-        })?;
-        o.set(*r);
-    }
-    Ok(())
-}
-
-/// Copies rows `first..` of a result handle, up to `cap` of them, into the caller's array and
-/// their number to `*n_out`.
-///
-/// # Safety
-/// `h` is NULL or a live handle; `dst` is NULL or writable for `cap` rows; `n_out` is NULL or
-/// writable.
-pub(crate) unsafe fn rows_into<H, T: Copy>(
-    h: *const H,
-    what: &str,
-    rows: impl FnOnce(&H) -> &[T],
-    first: usize,
-    dst: *mut T,
-    cap: usize,
-    n_out: *mut usize,
-) -> FfiResult {
-    // SAFETY: as this function's.
-    unsafe {
-        let h = handle(h, what)?;
-        let n_out = out(n_out, "n_out")?;
-        let mut dst: OutSlice<T> = out_slice(dst, cap, "out_rows", false)?;
-        let rows = rows(h);
-        if first > rows.len() {
-            n_out.set(0);
-            return Err(Failure::invalid(format!(
-                "first row {first} is past the {} rows",
-                rows.len()
-            )));
-        }
-        let k = cap.min(rows.len() - first);
-        dst.write_at(0, &rows[first..first + k]);
-        n_out.set(k);
     }
     Ok(())
 }
@@ -702,10 +641,8 @@ pub unsafe extern "C" fn meterdb_rollup_count(
     rollup: *const meterdb_rollup,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { count(rollup, "rollup", |r| &r.rows, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(rollup, n_out) }
 }
 
 /// Copies row `index` of a rollup result (rows are in time order) into `*out_row`. An index
@@ -719,10 +656,8 @@ pub unsafe extern "C" fn meterdb_rollup_row(
     index: usize,
     out_row: *mut meterdb_bucket_row,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(rollup, "rollup", |r| &r.rows, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(rollup, index, out_row) }
 }
 
 /// Copies rows `first`, `first + 1`, ... of a rollup result into the caller's array, up to
@@ -741,10 +676,8 @@ pub unsafe extern "C" fn meterdb_rollup_rows(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(rollup, "rollup", |r| &r.rows, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows(rollup, first, out_rows, cap, n_out) }
 }
 
 /// Copies row `index` of a rollup result into `*out_row` with its quality counts (invalid,
@@ -759,10 +692,8 @@ pub unsafe extern "C" fn meterdb_rollup_row_v2(
     index: usize,
     out_row: *mut meterdb_bucket_row_v2,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(rollup, "rollup", |r| &r.rows_v2, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row_v2(rollup, index, out_row) }
 }
 
 /// Copies rows `first`, `first + 1`, ... of a rollup result with their quality counts into
@@ -779,10 +710,8 @@ pub unsafe extern "C" fn meterdb_rollup_rows_v2(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(rollup, "rollup", |r| &r.rows_v2, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows_v2(rollup, first, out_rows, cap, n_out) }
 }
 
 /// Frees a rollup result. NULL is allowed and does nothing.
@@ -791,12 +720,8 @@ pub unsafe extern "C" fn meterdb_rollup_rows_v2(
 /// `rollup` is NULL or a result from `meterdb_db_rollup` not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_rollup_free(rollup: *mut meterdb_rollup) {
-    boundary! {
-        if !rollup.is_null() {
-            // SAFETY: made by `Box::into_raw` in `answer`, not yet freed.
-            drop(unsafe { Box::from_raw(rollup) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(rollup) }
 }
 
 /// The buckets of `n_points` points at tier `tier` summed into one series: per bucket start in
@@ -883,10 +808,8 @@ pub unsafe extern "C" fn meterdb_rollup_sum_count(
     sum: *const meterdb_rollup_sum,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { count(sum, "sum", |r| &r.rows, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(sum, n_out) }
 }
 
 /// Copies row `index` of a summed result (rows are in time order) into `*out_row`. An index
@@ -900,10 +823,8 @@ pub unsafe extern "C" fn meterdb_rollup_sum_row(
     index: usize,
     out_row: *mut meterdb_sum_row,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(sum, "sum", |r| &r.rows, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(sum, index, out_row) }
 }
 
 /// Copies rows `first`, `first + 1`, ... of a summed result into the caller's array, as
@@ -920,10 +841,8 @@ pub unsafe extern "C" fn meterdb_rollup_sum_rows(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(sum, "sum", |r| &r.rows, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows(sum, first, out_rows, cap, n_out) }
 }
 
 /// Copies row `index` of a summed result into `*out_row` with its quality counts summed over
@@ -938,10 +857,8 @@ pub unsafe extern "C" fn meterdb_rollup_sum_row_v2(
     index: usize,
     out_row: *mut meterdb_sum_row_v2,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(sum, "sum", |r| &r.rows_v2, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row_v2(sum, index, out_row) }
 }
 
 /// Copies rows `first`, `first + 1`, ... of a summed result with their quality counts into
@@ -958,10 +875,8 @@ pub unsafe extern "C" fn meterdb_rollup_sum_rows_v2(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(sum, "sum", |r| &r.rows_v2, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows_v2(sum, first, out_rows, cap, n_out) }
 }
 
 /// Frees a summed result. NULL is allowed and does nothing.
@@ -971,12 +886,8 @@ pub unsafe extern "C" fn meterdb_rollup_sum_rows_v2(
 /// freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_rollup_sum_free(sum: *mut meterdb_rollup_sum) {
-    boundary! {
-        if !sum.is_null() {
-            // SAFETY: made by `Box::into_raw` in `answer`, not yet freed.
-            drop(unsafe { Box::from_raw(sum) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(sum) }
 }
 
 /// Each bucket (start in `[from, to)`, as `meterdb_db_rollup`) of the summed series of
@@ -1030,10 +941,8 @@ pub unsafe extern "C" fn meterdb_comparison_count(
     comparison: *const meterdb_comparison,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { count(comparison, "comparison", |r| &r.rows, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(comparison, n_out) }
 }
 
 /// Copies row `index` of a comparison result (rows are in time order) into `*out_row`. An
@@ -1047,10 +956,8 @@ pub unsafe extern "C" fn meterdb_comparison_row(
     index: usize,
     out_row: *mut meterdb_compare_row,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { row(comparison, "comparison", |r| &r.rows, index, out_row) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(comparison, index, out_row) }
 }
 
 /// Copies rows `first`, `first + 1`, ... of a comparison result into the caller's array, as
@@ -1067,10 +974,8 @@ pub unsafe extern "C" fn meterdb_comparison_rows(
     cap: usize,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { rows_into(comparison, "comparison", |r| &r.rows, first, out_rows, cap, n_out) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::rows(comparison, first, out_rows, cap, n_out) }
 }
 
 /// Frees a comparison result. NULL is allowed and does nothing.
@@ -1079,12 +984,8 @@ pub unsafe extern "C" fn meterdb_comparison_rows(
 /// `comparison` is NULL or a result from `meterdb_db_compare` not yet freed, not used after.
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_comparison_free(comparison: *mut meterdb_comparison) {
-    boundary! {
-        if !comparison.is_null() {
-            // SAFETY: made by `Box::into_raw` in `answer`, not yet freed.
-            drop(unsafe { Box::from_raw(comparison) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(comparison) }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::ffi::{c_char, CString};
 use engine::DbStats;
 
 use crate::args::{handle, out};
-use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
+use crate::handles::{self, give, Rows};
 use crate::status::meterdb_status;
 
 /// Storage totals of a database, filled by `meterdb_db_stats` into the caller's struct.
@@ -69,18 +69,6 @@ pub struct meterdb_point_stats {
     pub value_codecs: *const c_char,
 }
 
-#[derive(Debug)]
-struct PointEntry {
-    id: u32,
-    key: CString,
-    samples: u64,
-    bytes: u64,
-    ts_bytes: u64,
-    value_bytes: u64,
-    ts_codecs: CString,
-    value_codecs: CString,
-}
-
 /// A snapshot of a database's storage statistics, per point and overall, made by
 /// `meterdb_db_stats_report` and freed by `meterdb_stats_report_free`. It does not depend on
 /// the database handle (it may outlive it). Immutable: may be read from several threads at
@@ -88,7 +76,51 @@ struct PointEntry {
 #[derive(Debug)]
 pub struct meterdb_stats_report {
     totals: meterdb_stats,
-    points: Vec<PointEntry>,
+    /// Owns the strings `points[i].key`, `.ts_codecs` and `.value_codecs` point into (moving
+    /// a `CString` keeps its bytes).
+    _strings: Vec<[CString; 3]>,
+    points: Vec<meterdb_point_stats>,
+}
+
+impl meterdb_stats_report {
+    fn new(s: &DbStats) -> Self {
+        let strings: Vec<[CString; 3]> = s
+            .per_point
+            .iter()
+            .map(|p| [text(&p.key), codecs(&p.ts_codecs), codecs(&p.value_codecs)])
+            .collect();
+        let points = s
+            .per_point
+            .iter()
+            .zip(&strings)
+            .map(|(p, [key, ts_codecs, value_codecs])| meterdb_point_stats {
+                id: p.id,
+                key: key.as_ptr(),
+                samples: p.samples,
+                bytes: p.bytes,
+                ts_bytes: p.ts_bytes,
+                value_bytes: p.value_bytes,
+                ts_codecs: ts_codecs.as_ptr(),
+                value_codecs: value_codecs.as_ptr(),
+            })
+            .collect();
+        meterdb_stats_report {
+            totals: meterdb_stats::from(s),
+            _strings: strings,
+            points,
+        }
+    }
+}
+
+impl Rows for meterdb_stats_report {
+    const WHAT: &'static str = "report";
+    const NOUN: &'static str = "points";
+    const OF: &'static str = "report's ";
+    const OUT: &'static str = "out_stats";
+    type Row = meterdb_point_stats;
+    fn rows(&self) -> &[meterdb_point_stats] {
+        &self.points
+    }
 }
 
 fn text(s: &str) -> CString {
@@ -138,45 +170,9 @@ pub unsafe extern "C" fn meterdb_db_stats_report(
         // SAFETY: `out_report` is NULL or writable (caller's promise).
         let o = unsafe { out(out_report, "out_report") }?;
         // SAFETY: `db` is NULL or live (caller's promise).
-        let r = unsafe { with_db(db, |d| Ok(d.stats()?)) };
-        match r {
-            Ok(s) => {
-                let points = s
-                    .per_point
-                    .iter()
-                    .map(|p| PointEntry {
-                        id: p.id,
-                        key: text(&p.key),
-                        samples: p.samples,
-                        bytes: p.bytes,
-                        ts_bytes: p.ts_bytes,
-                        value_bytes: p.value_bytes,
-                        ts_codecs: codecs(&p.ts_codecs),
-                        value_codecs: codecs(&p.value_codecs),
-                    })
-                    .collect();
-                o.set(Box::into_raw(Box::new(meterdb_stats_report {
-                    totals: meterdb_stats::from(&s),
-                    points,
-                })));
-                Ok(())
-            }
-            Err(e) => {
-                o.set(std::ptr::null_mut());
-                Err(e)
-            }
-        }
+        let r = unsafe { with_db(db, |d| Ok(meterdb_stats_report::new(&d.stats()?))) };
+        give(o, r)
     }
-}
-
-/// # Safety
-/// `report` is NULL or a live report.
-unsafe fn with_report<T>(
-    report: *const meterdb_stats_report,
-    f: impl FnOnce(&meterdb_stats_report) -> FfiResult<T>,
-) -> FfiResult<T> {
-    // SAFETY: as this function's.
-    f(unsafe { handle(report, "report") }?)
 }
 
 /// Copies a report's totals into `*out_stats`.
@@ -190,10 +186,8 @@ pub unsafe extern "C" fn meterdb_stats_report_totals(
 ) -> meterdb_status {
     boundary! {
         // SAFETY: as this function's.
-        unsafe { with_report(report, |r| {
-            out(out_stats, "out_stats")?.set(r.totals);
-            Ok(())
-        }) }
+        unsafe { out(out_stats, "out_stats")?.set(handle(report, "report")?.totals) };
+        Ok(())
     }
 }
 
@@ -206,13 +200,8 @@ pub unsafe extern "C" fn meterdb_stats_report_point_count(
     report: *const meterdb_stats_report,
     n_out: *mut usize,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { with_report(report, |r| {
-            out(n_out, "n_out")?.set(r.points.len());
-            Ok(())
-        }) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::count(report, n_out) }
 }
 
 /// Fills `*out_stats` with the figures of the report's `index`-th point (points are in id
@@ -227,26 +216,8 @@ pub unsafe extern "C" fn meterdb_stats_report_point(
     index: usize,
     out_stats: *mut meterdb_point_stats,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: as this function's.
-        unsafe { with_report(report, |r| {
-            let o = out(out_stats, "out_stats")?;
-            let p = r.points.get(index).ok_or_else(|| {
-                Failure::invalid(format!("index {index} is past the report's {} points", r.points.len()))
-            })?;
-            o.set(meterdb_point_stats {
-                id: p.id,
-                key: p.key.as_ptr(),
-                samples: p.samples,
-                bytes: p.bytes,
-                ts_bytes: p.ts_bytes,
-                value_bytes: p.value_bytes,
-                ts_codecs: p.ts_codecs.as_ptr(),
-                value_codecs: p.value_codecs.as_ptr(),
-            });
-            Ok(())
-        }) }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::row(report, index, out_stats) }
 }
 
 /// Frees a statistics report. NULL is allowed and does nothing.
@@ -256,10 +227,6 @@ pub unsafe extern "C" fn meterdb_stats_report_point(
 /// (nor the strings it handed out).
 #[no_mangle]
 pub unsafe extern "C" fn meterdb_stats_report_free(report: *mut meterdb_stats_report) {
-    boundary! {
-        if !report.is_null() {
-            // SAFETY: made by `Box::into_raw` in `meterdb_db_stats_report`, not yet freed.
-            drop(unsafe { Box::from_raw(report) });
-        }
-    }
+    // SAFETY: as this function's.
+    unsafe { handles::free(report) }
 }
