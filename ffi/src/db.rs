@@ -257,16 +257,51 @@ pub unsafe extern "C" fn meterdb_db_write(
 ) -> meterdb_status {
     boundary! {
         // SAFETY: as this function's.
-        unsafe { with_db(db, |d| {
-            let points = slice(points, n, "points")?;
-            let ts = slice(ts, n, "ts")?;
-            let values = slice(values, n, "values")?;
-            let quality = if quality.is_null() { None } else { Some(slice(quality, n, "quality")?) };
-            let mut b = WriteBatch::with_capacity(n);
-            b.extend_from_slices(points, ts, values, quality)?;
-            Ok(d.write(&b)?)
-        }) }
+        unsafe { with_db(db, |d| write_columns(d, n, Some(points), 0, ts, values, quality)) }
     }
+}
+
+/// The body of `meterdb_db_write` and `meterdb_db_write_point`: one batch of `n` samples
+/// from the caller's parallel arrays, of the points in `points`, or all of point `point` when
+/// `points` is `None`; `quality` NULL: all valid. The arrays are checked first, in argument
+/// order.
+///
+/// # Safety
+/// Each array is NULL or readable for `n` elements.
+unsafe fn write_columns(
+    d: &Db,
+    n: usize,
+    points: Option<*const u32>,
+    point: u32,
+    ts: *const i64,
+    values: *const f64,
+    quality: *const u8,
+) -> FfiResult {
+    // SAFETY: as this function's.
+    let (many, ts, values) = unsafe {
+        let many = match points {
+            Some(p) => Some(slice(p, n, "points")?),
+            None => None,
+        };
+        (many, slice(ts, n, "ts")?, slice(values, n, "values")?)
+    };
+    let quality = if quality.is_null() {
+        None
+    } else {
+        // SAFETY: as this function's.
+        Some(unsafe { slice(quality, n, "quality") }?)
+    };
+    let one;
+    let points = match many {
+        Some(p) => p,
+        None => {
+            one = vec![point; n];
+            &one
+        }
+    };
+    let mut b = WriteBatch::with_capacity(n);
+    b.extend_from_slices(points, ts, values, quality)?;
+    Ok(d.write(&b)?)
 }
 
 /// Writes `n` samples of one point atomically, from parallel arrays `ts`, `values` and
@@ -285,15 +320,7 @@ pub unsafe extern "C" fn meterdb_db_write_point(
 ) -> meterdb_status {
     boundary! {
         // SAFETY: as this function's.
-        unsafe { with_db(db, |d| {
-            let ts = slice(ts, n, "ts")?;
-            let values = slice(values, n, "values")?;
-            let quality = if quality.is_null() { None } else { Some(slice(quality, n, "quality")?) };
-            let points = vec![point; n];
-            let mut b = WriteBatch::with_capacity(n);
-            b.extend_from_slices(&points, ts, values, quality)?;
-            Ok(d.write(&b)?)
-        }) }
+        unsafe { with_db(db, |d| write_columns(d, n, None, point, ts, values, quality)) }
     }
 }
 
