@@ -1021,6 +1021,107 @@ fn export_writes_parquet_or_says_it_is_unsupported() {
     }
 }
 
+/// Calls every store-and-forward function (and the Parquet export) with `db`: each fails with
+/// `status` and a message holding `msg`, and sets the result handle it was given to NULL.
+///
+/// # Safety
+/// `db` is NULL or a live handle (closed, for `MDB_CLOSED`); `name` and `file` are
+/// NUL-terminated.
+unsafe fn every_forward_call_fails(
+    db: *const meterdb_db,
+    status: meterdb_status,
+    msg: &str,
+    name: &CStr,
+    file: &CStr,
+) {
+    let mut ch = ptr::NonNull::dangling().as_ptr();
+    let mut bk = ptr::NonNull::dangling().as_ptr();
+    let mut ls = ptr::NonNull::dangling().as_ptr();
+    let mut rec = ptr::NonNull::dangling().as_ptr();
+    let mut rep = ptr::NonNull::dangling().as_ptr();
+    // SAFETY: as this function's; the out-pointers are writable.
+    unsafe {
+        fails(
+            meterdb_db_upload_cursor_create(db, name.as_ptr(), 0, 0),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_upload_cursor_drop(db, name.as_ptr()),
+            status,
+            msg,
+        );
+        fails(meterdb_db_upload_cursor_list(db, &mut ls), status, msg);
+        fails(
+            meterdb_db_upload_cursor_read(db, name.as_ptr(), 1, &mut ch),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_upload_cursor_ack(db, name.as_ptr(), 0),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_upload_cursor_rewind(db, name.as_ptr()),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_upload_cursor_read_buckets(db, name.as_ptr(), 3, 1, 0, 0, &mut bk),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_upload_cursor_ack_buckets(db, name.as_ptr(), 3, 0, 0),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_record_upload(db, name.as_ptr(), 0, 0, 0, 0, ptr::null(), 0, 0, 0),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_upload_records(db, 0, 1, -1, &mut rec),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_backup(db, file.as_ptr(), ptr::null_mut()),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_export_bundle(db, file.as_ptr(), ptr::null(), 0, 0, 1, &mut rep),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_export_cursor_bundle(db, file.as_ptr(), name.as_ptr(), &mut rep),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_verify_bundle(db, file.as_ptr(), &mut rep),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_import_bundle(db, file.as_ptr(), &mut rep),
+            status,
+            msg,
+        );
+        fails(meterdb_db_apply_retention(db, ptr::null_mut()), status, msg);
+        fails(
+            meterdb_export(db, file.as_ptr(), 0, 0, 1, ptr::null(), 0, ptr::null_mut()),
+            status,
+            msg,
+        );
+    }
+    assert!(ch.is_null() && bk.is_null() && ls.is_null() && rec.is_null() && rep.is_null());
+}
+
 #[test]
 fn misuse_of_the_forward_functions() {
     let t = TestDb::new();
@@ -1036,107 +1137,10 @@ fn misuse_of_the_forward_functions() {
         let mut ch = ptr::null_mut();
         let mut bk = ptr::null_mut();
         let mut ls = ptr::null_mut();
-        let mut rec = ptr::null_mut();
         let mut rep = ptr::null_mut();
         let mut n = 0usize;
         // NULL handles.
-        let null = ptr::null();
-        fails(
-            meterdb_db_upload_cursor_create(null, name.as_ptr(), 0, 0),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_upload_cursor_drop(null, name.as_ptr()),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_upload_cursor_list(null, &mut ls),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        assert!(ls.is_null());
-        fails(
-            meterdb_db_upload_cursor_read(null, name.as_ptr(), 1, &mut ch),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        assert!(ch.is_null());
-        fails(
-            meterdb_db_upload_cursor_ack(null, name.as_ptr(), 0),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_upload_cursor_rewind(null, name.as_ptr()),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_upload_cursor_read_buckets(null, name.as_ptr(), 3, 1, 0, 0, &mut bk),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_upload_cursor_ack_buckets(null, name.as_ptr(), 3, 0, 0),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_record_upload(null, name.as_ptr(), 0, 0, 0, 0, ptr::null(), 0, 0, 0),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_upload_records(null, 0, 1, -1, &mut rec),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_backup(null, file.as_ptr(), ptr::null_mut()),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_export_bundle(null, file.as_ptr(), ptr::null(), 0, 0, 1, &mut rep),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_export_cursor_bundle(null, file.as_ptr(), name.as_ptr(), &mut rep),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_verify_bundle(null, file.as_ptr(), &mut rep),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_import_bundle(null, file.as_ptr(), &mut rep),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_db_apply_retention(null, ptr::null_mut()),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
-        fails(
-            meterdb_export(
-                null,
-                file.as_ptr(),
-                0,
-                0,
-                1,
-                ptr::null(),
-                0,
-                ptr::null_mut(),
-            ),
-            MDB_NULL_ARGUMENT,
-            "db",
-        );
+        every_forward_call_fails(ptr::null(), MDB_NULL_ARGUMENT, "db", &name, &file);
         // NULL result handles and out-pointers.
         fails(
             meterdb_changes_count(ptr::null(), &mut n),
@@ -1308,104 +1312,7 @@ fn misuse_of_the_forward_functions() {
         // A closed handle: MDB_CLOSED everywhere; results made before stay readable.
         ok(meterdb_db_upload_cursor_list(t.db, &mut ls));
         ok(meterdb_db_close(t.db));
-        let closed = t.db.cast_const();
-        fails(
-            meterdb_db_upload_cursor_create(closed, unknown.as_ptr(), 0, 0),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_upload_cursor_drop(closed, name.as_ptr()),
-            MDB_CLOSED,
-            "closed",
-        );
-        let mut ls2 = ptr::NonNull::dangling().as_ptr();
-        fails(
-            meterdb_db_upload_cursor_list(closed, &mut ls2),
-            MDB_CLOSED,
-            "closed",
-        );
-        assert!(ls2.is_null());
-        fails(
-            meterdb_db_upload_cursor_read(closed, name.as_ptr(), 1, &mut ch),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_upload_cursor_ack(closed, name.as_ptr(), 0),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_upload_cursor_rewind(closed, name.as_ptr()),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_upload_cursor_read_buckets(closed, name.as_ptr(), 3, 1, 0, 0, &mut bk),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_upload_cursor_ack_buckets(closed, name.as_ptr(), 3, 0, 0),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_record_upload(closed, name.as_ptr(), 0, 0, 0, 0, ptr::null(), 0, 0, 0),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_upload_records(closed, 0, 1, -1, &mut rec),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_backup(closed, file.as_ptr(), ptr::null_mut()),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_export_bundle(closed, file.as_ptr(), ptr::null(), 0, 0, 1, &mut rep),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_export_cursor_bundle(closed, file.as_ptr(), name.as_ptr(), &mut rep),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_verify_bundle(closed, file.as_ptr(), &mut rep),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_import_bundle(closed, file.as_ptr(), &mut rep),
-            MDB_CLOSED,
-            "closed",
-        );
-        assert!(rep.is_null());
-        fails(
-            meterdb_db_apply_retention(closed, ptr::null_mut()),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_export(
-                closed,
-                file.as_ptr(),
-                0,
-                0,
-                1,
-                ptr::null(),
-                0,
-                ptr::null_mut(),
-            ),
-            MDB_CLOSED,
-            "closed",
-        );
+        every_forward_call_fails(t.db, MDB_CLOSED, "closed", &name, &file);
         ok(meterdb_upload_cursor_list_count(ls, &mut n));
         assert_eq!(n, 1);
         meterdb_upload_cursor_list_free(ls);
