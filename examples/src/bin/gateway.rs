@@ -629,6 +629,14 @@ fn run(a: &RunArgs) -> Res<()> {
         col.version,
         wall0.elapsed().as_secs_f64()
     );
+    if let Some(s) = &sender {
+        println!(
+            "isolation: {} bundles written, {} not acknowledged, {} acknowledgements refused",
+            s.bundles,
+            s.pending(),
+            s.bad_acks
+        );
+    }
     if a.rss_report {
         // Read the peak before anything else runs (`stats` reads every segment's index).
         let peak = peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
