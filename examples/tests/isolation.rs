@@ -6,9 +6,15 @@
 //! quarantined with the reason and change nothing; a bundle delivered again is harmless; a
 //! reinstalled gateway's bundles (change ids counting again) are not taken for old ones.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use meterdb::{Db, Options, PointFilter, PointKind, PointMeta, WriteBatch};
 use meterdb_examples::api::{catalog_update, standard_config, EnterpriseInfo, UnitConfig};
@@ -410,4 +416,153 @@ fn a_gateway_and_the_platform_through_two_directories() {
         })
         .sum();
     assert_eq!(accepted, written, "every sample imported once");
+}
+
+/// The binaries: `provincial serve --isolation-*` imports what `gateway run --isolation-out`
+/// writes, a copier thread carrying the files both ways; the gateway ends once everything is
+/// acknowledged, and the platform holds exactly what it collected.
+#[test]
+fn the_binaries_through_two_directories() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let d = Dirs {
+        out: root.join("out"),
+        inbound: root.join("in"),
+        ack_out: root.join("acks-out"),
+        ack_in: root.join("acks-in"),
+    };
+    for dir in [&d.out, &d.inbound, &d.ack_out, &d.ack_in] {
+        fs::create_dir_all(dir).unwrap();
+    }
+    let ent = uscc_with_check("91350100MA2GW0003").unwrap();
+    let prov = root.join("prov");
+    let reg = meterdb_examples::registry::Registry::open(&prov).unwrap();
+    reg.add_unit(
+        EnterpriseInfo {
+            enterprise_code: ent.clone(),
+            name: "coking plant".into(),
+            region_code: "350100".into(),
+            industry: Industry::Coking.as_str().into(),
+            industry_code: Industry::Coking.classification().into(),
+        },
+        standard_config(Industry::Coking, 6, INTERVAL),
+    )
+    .unwrap();
+    drop(reg);
+    let key = root.join("iso.key");
+    let cfg = root.join("unit.json");
+    for args in [
+        vec!["isolation", "keygen", "--out", key.to_str().unwrap()],
+        vec![
+            "unit",
+            "export-config",
+            "--data",
+            prov.to_str().unwrap(),
+            "--enterprise",
+            &ent,
+            "--out",
+            cfg.to_str().unwrap(),
+        ],
+    ] {
+        let st = Command::new(common::PROVINCIAL)
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{args:?}");
+    }
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (mut server, _) = common::spawn_server(
+        &prov,
+        "127.0.0.1:0",
+        &[
+            "--isolation-enterprise",
+            &ent,
+            "--isolation-inbound",
+            &s(&d.inbound),
+            "--isolation-ack-out",
+            &s(&d.ack_out),
+            "--isolation-key-file",
+            &s(&key),
+            "--isolation-poll-ms",
+            "100",
+        ],
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let device = {
+        let (stop, out, inbound, ack_out, ack_in) = (
+            stop.clone(),
+            d.out.clone(),
+            d.inbound.clone(),
+            d.ack_out.clone(),
+            d.ack_in.clone(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                copier(&out, &inbound);
+                copier(&ack_out, &ack_in);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["run", "--industry", "coking", "--enterprise", &ent, "--db"])
+        .arg(root.join("gw"))
+        .arg("--config-file")
+        .arg(&cfg)
+        .args([
+            "--isolation-out",
+            &s(&d.out),
+            "--isolation-acks",
+            &s(&d.ack_in),
+        ])
+        .args(["--isolation-key-file", &s(&key)])
+        .args([
+            "--start",
+            "2026-03-01",
+            "--days",
+            "1",
+            "--interval-s",
+            "900",
+        ])
+        .args(["--drain-timeout-s", "60"])
+        .output()
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    device.join().unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("0 not acknowledged, 0 acknowledgements refused"),
+        "{stdout}"
+    );
+    let p = Platform::open(&Config {
+        data: prov,
+        role: Role::Provincial,
+        no_store: false,
+        outbound: None,
+    })
+    .unwrap();
+    let db = p.db().unwrap();
+    let start = parse_date("2026-03-01").unwrap();
+    let plant = Plant::new(Industry::Coking, &ent, 1, 6, start, INTERVAL, 1);
+    for (m, want) in plant
+        .meters
+        .iter()
+        .zip(plant.samples(start, start + 86_400_000))
+    {
+        let id = db.point_id(&format!("{ent}/{}", m.code.text())).unwrap();
+        let c = db.read_range(id, start, start + 86_400_000).unwrap();
+        let want: (Vec<i64>, Vec<f64>) = want.into_iter().unzip();
+        assert_eq!((c.ts, c.values), want, "{}", m.name);
+    }
+    assert!(
+        fs::read_dir(d.inbound.join("quarantine")).is_err(),
+        "nothing quarantined"
+    );
 }
