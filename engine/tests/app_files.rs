@@ -2,17 +2,16 @@
 //! a replace's leftover `.tmp` removed at open; and `Db::define_points`.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use meterdb::io::{MemStorage, Storage};
 use meterdb::{Db, Durability, ErrorKind, Options, PointKind, PointMeta};
 
+mod support;
+
 fn opts(s: &MemStorage) -> Options {
     Options {
         durability: Durability::None,
-        background: false,
-        storage: Some(Arc::new(s.clone())),
-        ..Options::default()
+        ..support::mem_opts(s)
     }
 }
 

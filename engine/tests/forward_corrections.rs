@@ -4,13 +4,13 @@
 //! a flush and across close and reopen; not again once acknowledged; never for data that
 //! only follows the buckets read.
 
-use std::sync::Arc;
-
 use meterdb::io::MemStorage;
 use meterdb::{
     BucketChange, CursorStart, Db, Options, PointId, PointKind, PointMeta, Quality, Tier,
     WriteBatch,
 };
+
+mod support;
 
 const DAY: i64 = 86_400_000;
 const D0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -19,11 +19,9 @@ const DIR: &str = "/db";
 
 fn opts(s: &MemStorage) -> Options {
     Options {
-        storage: Some(Arc::new(s.clone())),
-        background: false,
         wal_file_bytes: 4096,
         tz_offset_min: Some(0),
-        ..Options::default()
+        ..support::mem_opts(s)
     }
 }
 

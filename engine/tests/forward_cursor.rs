@@ -12,16 +12,16 @@ use meterdb::{
     WriteBatch,
 };
 
+mod support;
+
 const T0: i64 = 1_767_196_800_000; // 2026-01-01T00:00:00+08:00 is T0 - 8 h; any round time
 const IV: i64 = 900_000;
 const DIR: &str = "/db";
 
 fn opts(s: &MemStorage) -> Options {
     Options {
-        storage: Some(Arc::new(s.clone())),
-        background: false,
         wal_file_bytes: 4096,
-        ..Options::default()
+        ..support::mem_opts(s)
     }
 }
 

@@ -10,16 +10,11 @@ use bytes::Bytes;
 use meterdb::io::{LockGuard, MemStorage, Storage, WriteFile};
 use meterdb::{Db, Durability, ErrorKind, Options, PointKind, PointMeta, WriteBatch};
 
+mod support;
+use support::mem_opts;
+
 const T0: i64 = 1_767_196_800_000;
 const IV: i64 = 900_000;
-
-fn mem_opts(s: &MemStorage) -> Options {
-    Options {
-        storage: Some(Arc::new(s.clone())),
-        background: false,
-        ..Options::default()
-    }
-}
 
 fn fill(db: &Db, points: u32, n: i64, base: f64) {
     for p in 0..points {

@@ -5,17 +5,15 @@
 //! (seed 2747987437744027328). `create_cursor` now syncs the WAL first, as `cursor_read`
 //! does, so its position is never past what a power loss can take back.
 
-use std::sync::Arc;
-
 use meterdb::io::MemStorage;
 use meterdb::{CursorStart, Db, Durability, Options};
+
+mod support;
 
 fn opts(s: &MemStorage) -> Options {
     Options {
         durability: Durability::None,
-        background: false,
-        storage: Some(Arc::new(s.clone())),
-        ..Options::default()
+        ..support::mem_opts(s)
     }
 }
 
