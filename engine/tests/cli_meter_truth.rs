@@ -4,6 +4,8 @@
 //! --register` and the `register` and `rollover` columns of `--meta`, and `meterdb
 //! replace-meter` (and `--forget`).
 
+use std::path::Path;
+
 mod common;
 use common::*;
 
@@ -231,79 +233,23 @@ fn replace_meter_records_and_forgets() {
     ]);
     assert_eq!(col(&days(&db, "r")[0], "consumption"), "70");
 
-    // Errors.
-    let r = meterdb([
-        "replace-meter",
-        "--db",
-        s(&db),
-        "--point",
-        "r",
-        "--ts",
-        at,
-        "--forget",
-    ]);
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no meter replacement"), "{}", r.stderr);
-    let r = meterdb([
-        "replace-meter",
-        "--db",
-        s(&db),
-        "--point",
-        "g",
-        "--ts",
-        at,
-        "--old-final",
-        "1",
-        "--new-initial",
-        "0",
-    ]);
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("gauge"), "{}", r.stderr);
-    let r = meterdb([
-        "replace-meter",
-        "--db",
-        s(&db),
-        "--point",
-        "nope",
-        "--ts",
-        at,
-        "--old-final",
-        "1",
-        "--new-initial",
-        "0",
-    ]);
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("unknown point"), "{}", r.stderr);
-    let r = meterdb(["replace-meter", "--db", s(&db), "--point", "r", "--ts", at]);
-    assert_eq!(r.code, 2, "{r:?}");
-    let r = meterdb([
-        "replace-meter",
-        "--db",
-        s(&db),
-        "--point",
-        "r",
-        "--ts",
-        "yesterday",
-        "--old-final",
-        "1",
-        "--new-initial",
-        "0",
-    ]);
-    assert_eq!(r.code, 2, "{r:?}");
+    // Errors: (database, point, timestamp, what follows, exit code, message).
     let missing = dir.path().join("none");
-    let r = meterdb([
-        "replace-meter",
-        "--db",
-        s(&missing),
-        "--point",
-        "r",
-        "--ts",
-        at,
-        "--old-final",
-        "1",
-        "--new-initial",
-        "0",
-    ]);
-    assert_eq!(r.code, 1);
+    let record: &[&str] = &["--old-final", "1", "--new-initial", "0"];
+    let cases: [(&Path, &str, &str, &[&str], i32, &str); 6] = [
+        (&db, "r", at, &["--forget"], 1, "no meter replacement"),
+        (&db, "g", at, record, 1, "gauge"),
+        (&db, "nope", at, record, 1, "unknown point"),
+        (&db, "r", at, &[], 2, ""),
+        (&db, "r", "yesterday", record, 2, ""),
+        (&missing, "r", at, record, 1, ""),
+    ];
+    for (db, point, ts, rest, code, msg) in cases {
+        let mut args = vec!["replace-meter", "--db", s(db), "--point", point, "--ts", ts];
+        args.extend_from_slice(rest);
+        let r = meterdb(&args);
+        assert_eq!(r.code, code, "{args:?}: {r:?}");
+        assert!(r.stderr.contains(msg), "{args:?}: {}", r.stderr);
+    }
     assert!(!missing.exists());
 }
