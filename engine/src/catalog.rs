@@ -1,6 +1,7 @@
 //! Points: keys and metadata to [`PointId`] and back, and the catalog file.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::{self, put_bytes, put_f64, put_u32, put_uvarint, Reader};
@@ -467,11 +468,12 @@ impl PointFilter {
     }
 }
 
-/// All points of a database.
+/// All points of a database. A clone is cheap (it shares the points until either copy
+/// changes), so a flush keeps the catalog as of its freeze without copying 200,000 points.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    points: Vec<PointMeta>,
-    by_key: HashMap<String, PointId>,
+    points: Arc<Vec<PointMeta>>,
+    by_key: Arc<HashMap<String, PointId>>,
     /// Changes made by [`Catalog::set`] since this catalog was made or decoded: a flush
     /// writes a new catalog file when it differs from the one it last wrote.
     changes: u64,
@@ -520,8 +522,8 @@ impl Catalog {
                     meta.key
                 )));
             }
-            self.by_key.insert(meta.key.clone(), id);
-            self.points.push(meta);
+            Arc::make_mut(&mut self.by_key).insert(meta.key.clone(), id);
+            Arc::make_mut(&mut self.points).push(meta);
             self.changes += 1;
             Ok(())
         } else if idx < self.points.len() {
@@ -531,7 +533,7 @@ impl Catalog {
                 )));
             }
             if self.points[idx] != meta {
-                self.points[idx] = meta;
+                Arc::make_mut(&mut self.points)[idx] = meta;
                 self.changes += 1;
             }
             Ok(())
@@ -549,7 +551,7 @@ impl Catalog {
         out.extend_from_slice(CATALOG_MAGIC);
         put_u32(&mut out, CATALOG_VERSION);
         put_uvarint(&mut out, self.points.len() as u64);
-        for m in &self.points {
+        for m in self.points.iter() {
             m.encode(&mut out);
         }
         let crc = format::crc32(&[&out]);

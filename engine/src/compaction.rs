@@ -13,40 +13,49 @@ use crate::sample::{overlay, Columns};
 use crate::segment::{encode_raw_block, EncodedBlock, Segment};
 
 /// Merges `inputs` (all of one partition, any order) into each point's final samples,
-/// encoded as blocks in point order. One point is decoded at a time, so the memory a
-/// compaction needs is one point's samples plus the encoded output, not the whole partition
-/// decoded. Points left with no samples are omitted.
-pub fn merge_partition(inputs: &[Arc<Segment>], opts: &CodecOptions) -> Result<Vec<EncodedBlock>> {
+/// encoded as blocks, yielded in point order. One point is decoded and encoded at a time, so
+/// a compaction needs one point's samples and block, not the partition, when the blocks are
+/// written as they come ([`crate::segment::SegmentWriter`]). Points left with no samples are
+/// omitted.
+pub fn merge_partition<'a>(
+    inputs: &'a [Arc<Segment>],
+    opts: &'a CodecOptions,
+) -> impl Iterator<Item = Result<EncodedBlock>> + 'a {
     let mut inputs: Vec<&Arc<Segment>> = inputs.iter().collect();
     inputs.sort_by_key(|s| s.id.generation);
-    let points: BTreeSet<PointId> = inputs
-        .iter()
-        .flat_map(|s| s.blocks().iter().map(|b| b.point))
-        .collect();
-    let mut out = Vec::with_capacity(points.len());
-    for p in points {
-        let mut acc: Option<Columns> = None;
-        for seg in &inputs {
-            // Tombstones first: they hide older segments' data of their point.
-            if let Some(c) = acc.as_mut() {
-                let t: Vec<_> = seg.tombstones(p).collect();
-                if !t.is_empty() {
-                    overlay(c, Columns::default(), &t);
-                }
-            }
-            if let Some(b) = seg.block(p) {
-                let cols = seg.decode(b)?;
-                match acc.as_mut() {
-                    Some(c) => overlay(c, cols, &[]),
-                    None => acc = Some(cols),
-                }
+    let points: BTreeSet<PointId> = inputs.iter().flat_map(|s| s.points()).collect();
+    points
+        .into_iter()
+        .map(move |p| merge_point(&inputs, p, opts))
+        .filter_map(Result::transpose)
+}
+
+/// One point's final samples in `inputs` (oldest first), encoded; `None` if it has none.
+fn merge_point(
+    inputs: &[&Arc<Segment>],
+    p: PointId,
+    opts: &CodecOptions,
+) -> Result<Option<EncodedBlock>> {
+    let mut acc: Option<Columns> = None;
+    for seg in inputs {
+        // Tombstones first: they hide older segments' data of their point.
+        if let Some(c) = acc.as_mut() {
+            let t: Vec<_> = seg.tombstones(p).collect();
+            if !t.is_empty() {
+                overlay(c, Columns::default(), &t);
             }
         }
-        if let Some(c) = acc.filter(|c| !c.is_empty()) {
-            out.push(encode_raw_block(p, &c, opts));
+        if let Some(b) = seg.block(p) {
+            let cols = seg.decode(&b)?;
+            match acc.as_mut() {
+                Some(c) => overlay(c, cols, &[]),
+                None => acc = Some(cols),
+            }
         }
     }
-    Ok(out)
+    Ok(acc
+        .filter(|c| !c.is_empty())
+        .map(|c| encode_raw_block(p, &c, opts)))
 }
 
 pub use crate::rollup::overlay_buckets;
@@ -64,7 +73,7 @@ pub fn merge_rollup_partition(
     for seg in inputs {
         for b in seg.blocks() {
             let mut rows = Vec::new();
-            crate::rollup::decode_block(seg, b, i64::MIN, i64::MAX, &mut rows)?;
+            crate::rollup::decode_block(seg, &b, i64::MIN, i64::MAX, &mut rows)?;
             overlay_buckets(acc.entry(b.point).or_default(), rows);
         }
     }

@@ -160,17 +160,17 @@ fn check_segment(seg: &Segment) {
     let _ = seg.verify();
     for m in seg.blocks() {
         if seg.id.kind == KIND_RAW {
-            if let Ok(c) = seg.decode(m) {
+            if let Ok(c) = seg.decode(&m) {
                 assert_eq!(c.len(), m.stats.count as usize);
                 assert!(c
                     .ts
                     .iter()
                     .all(|&t| t >= m.stats.min_ts && t <= m.stats.max_ts));
             }
-            let _ = seg.codecs(m);
+            let _ = seg.codecs(&m);
         } else {
             let mut rows = Vec::new();
-            if rollup::decode_block(seg, m, i64::MIN, i64::MAX, &mut rows).is_ok() {
+            if rollup::decode_block(seg, &m, i64::MIN, i64::MAX, &mut rows).is_ok() {
                 assert!(rows.len() <= m.stats.count as usize);
             }
         }
@@ -319,7 +319,9 @@ pub fn rollup_block(data: &[u8]) {
     let bytes = segment::encode_blocks(&id, &[block], &[]);
     let seg = Segment::from_bytes(Bytes::from(bytes), Path::new("fuzz-rollup.seg"))
         .expect("a well-formed rollup segment");
-    let m = seg.blocks()[0].clone();
+    let Some(m) = seg.blocks().next() else {
+        unreachable!("the segment was built with one block")
+    };
     let mut rows = Vec::new();
     if rollup::decode_block(&seg, &m, i64::MIN, i64::MAX, &mut rows).is_ok() {
         assert!(rows.len() <= count as usize);

@@ -119,7 +119,7 @@ impl Snapshot {
                 .count();
             if j == i + 1 && !segs[i].has_tombstones() {
                 if let Some(b) = segs[i].block(point) {
-                    segs[i].read(b, from, to, &mut acc)?;
+                    segs[i].read(&b, from, to, &mut acc)?;
                 }
                 i = j;
                 continue;
@@ -129,7 +129,7 @@ impl Snapshot {
                 let tombs: Vec<Tombstone> = seg.tombstones(point).collect();
                 let mut cols = Columns::default();
                 if let Some(b) = seg.block(point) {
-                    seg.read(b, from, to, &mut cols)?;
+                    seg.read(&b, from, to, &mut cols)?;
                 }
                 if part_acc.is_empty() && tombs.is_empty() {
                     part_acc = cols;

@@ -219,65 +219,176 @@ pub fn encode(id: &SegmentId, points: &[PointData<'_>], opts: &CodecOptions) -> 
 }
 
 /// Encodes a segment file of any kind from encoded blocks (in increasing point order) and
-/// tombstones.
+/// tombstones, in memory (see [`SegmentWriter`] for writing one block at a time to a file).
 pub fn encode_blocks(
     id: &SegmentId,
     blocks: &[EncodedBlock],
     tombs: &[(PointId, Tombstone)],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + 64 * blocks.len());
-    out.extend_from_slice(MAGIC);
-    put_u32(&mut out, VERSION);
-    put_u32(&mut out, u32::from(id.kind)); // flags: low byte = kind
-    put_u64(&mut out, id.file_no);
-    put_u64(&mut out, id.generation);
-    put_i64(&mut out, id.part_start);
-    put_i64(&mut out, id.part_end);
-    let crc = format::crc32(&[&out]);
-    put_u32(&mut out, crc);
-    debug_assert_eq!(out.len(), HEADER_LEN);
-
-    // The blocks' bodies, then the index, which gives each one's offset and checksum.
-    let mut placed = Vec::with_capacity(blocks.len());
+    let mut w = SegmentWriter::in_memory(id, 64 * blocks.len());
     for b in blocks {
-        let offset = out.len() as u64;
-        out.extend_from_slice(&b.bytes);
-        let crc = block_crc(id.file_no, b.point, offset, &b.bytes);
-        placed.push((offset, crc));
+        w.push(b);
+    }
+    w.finish_in_memory(tombs)
+}
+
+/// Bytes a [`SegmentWriter`] gathers before it writes them to its file.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Writes a segment file one block at a time: the blocks' bodies go to the file as they
+/// come (through a 1 MiB buffer), and only the index (about 70 bytes a block) stays in
+/// memory until [`SegmentWriter::finish`] appends it and the footer. So a flush or a
+/// compaction holds one block of output, not a whole file.
+#[derive(Debug)]
+pub struct SegmentWriter {
+    id: SegmentId,
+    /// `None` when the file is built in memory.
+    file: Option<(Box<dyn crate::io::WriteFile>, PathBuf)>,
+    /// Bytes not yet written to the file (all of them in memory).
+    buf: Vec<u8>,
+    /// Bytes already written to the file.
+    written: u64,
+    /// The index entries so far.
+    index: Vec<u8>,
+    blocks: u64,
+    last_point: Option<PointId>,
+}
+
+impl SegmentWriter {
+    fn new(
+        id: &SegmentId,
+        file: Option<(Box<dyn crate::io::WriteFile>, PathBuf)>,
+        cap: usize,
+    ) -> Self {
+        let mut out = Vec::with_capacity(cap.max(HEADER_LEN));
+        out.extend_from_slice(MAGIC);
+        put_u32(&mut out, VERSION);
+        put_u32(&mut out, u32::from(id.kind)); // flags: low byte = kind
+        put_u64(&mut out, id.file_no);
+        put_u64(&mut out, id.generation);
+        put_i64(&mut out, id.part_start);
+        put_i64(&mut out, id.part_end);
+        let crc = format::crc32(&[&out]);
+        put_u32(&mut out, crc);
+        debug_assert_eq!(out.len(), HEADER_LEN);
+        SegmentWriter {
+            id: *id,
+            file,
+            buf: out,
+            written: 0,
+            index: Vec::new(),
+            blocks: 0,
+            last_point: None,
+        }
     }
 
-    let index_offset = out.len() as u64;
-    put_uvarint(&mut out, blocks.len() as u64);
-    for (b, &(offset, crc)) in blocks.iter().zip(&placed) {
-        put_uvarint(&mut out, u64::from(b.point));
-        put_uvarint(&mut out, offset);
-        put_uvarint(&mut out, b.lens.len() as u64);
+    /// A writer of a new file `dir/file_name(id)`.
+    pub fn create(storage: &dyn Storage, dir: &Path, id: &SegmentId) -> Result<SegmentWriter> {
+        let path = dir.join(file_name(id));
+        let f = storage
+            .create(&path)
+            .map_err(|e| Error::io(format!("write segment {}", path.display()), e))?;
+        Ok(SegmentWriter::new(
+            id,
+            Some((f, path)),
+            WRITE_CHUNK + WRITE_CHUNK / 4,
+        ))
+    }
+
+    fn in_memory(id: &SegmentId, cap: usize) -> SegmentWriter {
+        SegmentWriter::new(id, None, cap)
+    }
+
+    /// Blocks added so far.
+    pub fn block_count(&self) -> u64 {
+        self.blocks
+    }
+
+    /// Appends a block. Blocks must come in increasing point order, one per point.
+    pub fn add(&mut self, b: &EncodedBlock) -> Result<()> {
+        self.push(b);
+        if self.buf.len() >= WRITE_CHUNK {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, b: &EncodedBlock) {
+        debug_assert!(self.last_point.is_none_or(|p| p < b.point));
+        self.last_point = Some(b.point);
+        let offset = self.written + self.buf.len() as u64;
+        self.buf.extend_from_slice(&b.bytes);
+        let crc = block_crc(self.id.file_no, b.point, offset, &b.bytes);
+        let out = &mut self.index;
+        put_uvarint(out, u64::from(b.point));
+        put_uvarint(out, offset);
+        put_uvarint(out, b.lens.len() as u64);
         for &c in &b.lens {
-            put_uvarint(&mut out, u64::from(c));
+            put_uvarint(out, u64::from(c));
         }
-        put_u32(&mut out, crc);
+        put_u32(out, crc);
         let s = &b.stats;
-        put_uvarint(&mut out, u64::from(s.count));
-        put_i64(&mut out, s.min_ts);
-        put_i64(&mut out, s.max_ts);
+        put_uvarint(out, u64::from(s.count));
+        put_i64(out, s.min_ts);
+        put_i64(out, s.max_ts);
         for v in [s.min, s.max, s.sum, s.first, s.last] {
-            put_f64(&mut out, v);
+            put_f64(out, v);
         }
+        self.blocks += 1;
     }
-    put_uvarint(&mut out, tombs.len() as u64);
-    for &(p, (f, t)) in tombs {
-        put_uvarint(&mut out, u64::from(p));
-        put_i64(&mut out, f);
-        put_i64(&mut out, t);
+
+    fn write_out(&mut self) -> Result<()> {
+        if let Some((f, path)) = &mut self.file {
+            f.write_all(&self.buf)
+                .map_err(|e| Error::io(format!("write segment {}", path.display()), e))?;
+            self.written += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
     }
-    let index_len = out.len() as u64 - index_offset;
-    let index_crc = format::crc32(&[&out[index_offset as usize..]]);
-    put_u64(&mut out, index_offset);
-    put_u64(&mut out, index_len);
-    put_u32(&mut out, index_crc);
-    put_u32(&mut out, VERSION);
-    out.extend_from_slice(FOOTER_MAGIC);
-    out
+
+    /// The index (block count, entries, tombstones) and the footer, after the blocks.
+    fn put_tail(&mut self, tombs: &[(PointId, Tombstone)]) {
+        let index_offset = self.written + self.buf.len() as u64;
+        let mut head = Vec::with_capacity(10);
+        put_uvarint(&mut head, self.blocks);
+        let mut tail = Vec::with_capacity(10 + tombs.len() * 24);
+        put_uvarint(&mut tail, tombs.len() as u64);
+        for &(p, (f, t)) in tombs {
+            put_uvarint(&mut tail, u64::from(p));
+            put_i64(&mut tail, f);
+            put_i64(&mut tail, t);
+        }
+        let index_len = (head.len() + self.index.len() + tail.len()) as u64;
+        let index_crc = format::crc32(&[&head, &self.index, &tail]);
+        let out = &mut self.buf;
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&self.index);
+        out.extend_from_slice(&tail);
+        put_u64(out, index_offset);
+        put_u64(out, index_len);
+        put_u32(out, index_crc);
+        put_u32(out, VERSION);
+        out.extend_from_slice(FOOTER_MAGIC);
+        self.index = Vec::new();
+    }
+
+    fn finish_in_memory(mut self, tombs: &[(PointId, Tombstone)]) -> Vec<u8> {
+        self.put_tail(tombs);
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Appends the index and footer, syncs the file and returns its size. (A writer
+    /// dropped unfinished leaves a file that does not open as a segment.)
+    pub fn finish(mut self, tombs: &[(PointId, Tombstone)]) -> Result<u64> {
+        self.put_tail(tombs);
+        self.write_out()?;
+        if let Some((f, path)) = &mut self.file {
+            f.sync()
+                .map_err(|e| Error::io(format!("write segment {}", path.display()), e))?;
+        }
+        Ok(self.written + self.buf.len() as u64)
+    }
 }
 
 /// Writes an encoded segment file durably at `dir/file_name(id)`; returns its size.
@@ -304,10 +415,97 @@ pub struct Segment {
     /// Path of the file.
     pub path: PathBuf,
     data: FileBytes,
-    /// Blocks in increasing point order.
-    blocks: Vec<BlockMeta>,
+    /// What decoding an index entry needs.
+    index: IndexContext,
+    /// Each block's point and the position of its entry in the index, in point order.
+    entries: Vec<IndexEntry>,
     /// Tombstones in increasing point order.
     tombstones: Vec<(PointId, Tombstone)>,
+}
+
+/// A block's point and where its entry starts in the index.
+#[derive(Clone, Copy, Debug)]
+struct IndexEntry {
+    point: PointId,
+    at: u32,
+}
+
+/// What decoding and checking one index entry needs.
+#[derive(Clone, Copy, Debug)]
+struct IndexContext {
+    kind: u8,
+    part_start: Timestamp,
+    part_end: Timestamp,
+    /// Where the index starts in the file (the end of the data area).
+    index_offset: u64,
+}
+
+impl IndexContext {
+    fn at(&self, r: &Reader<'_>, msg: String) -> Error {
+        Error::Corruption {
+            file: None,
+            offset: Some(self.index_offset + r.pos() as u64),
+            msg,
+        }
+    }
+
+    /// Reads and checks one block's index entry.
+    fn entry(&self, r: &mut Reader<'_>) -> Result<BlockMeta> {
+        let point = r.uvarint("point")?;
+        let point = PointId::try_from(point)
+            .map_err(|_| self.at(r, format!("point id {point} out of range")))?;
+        let offset = r.uvarint("block offset")?;
+        let ncols = r.len(MAX_COLUMNS, "column count")?;
+        if ncols == 0 || (self.kind == KIND_RAW && ncols != 3) {
+            return Err(self.at(r, format!("block with {ncols} columns")));
+        }
+        let mut cols = Vec::with_capacity(ncols);
+        for _ in 0..ncols {
+            let l = r.uvarint("column length")?;
+            cols.push(
+                u32::try_from(l).map_err(|_| self.at(r, "column length out of range".into()))?,
+            );
+        }
+        let crc = r.u32("block crc")?;
+        let count = r.uvarint("count")?;
+        if count == 0 || count > MAX_BLOCK_SAMPLES as u64 {
+            return Err(self.at(r, format!("block sample count {count} out of range")));
+        }
+        let stats = BlockStats {
+            count: count as u32,
+            min_ts: r.i64("min ts")?,
+            max_ts: r.i64("max ts")?,
+            min: r.f64("min")?,
+            max: r.f64("max")?,
+            sum: r.f64("sum")?,
+            first: r.f64("first")?,
+            last: r.f64("last")?,
+        };
+        let m = BlockMeta {
+            point,
+            offset,
+            cols,
+            crc,
+            stats,
+        };
+        let end = offset.checked_add(m.len());
+        if offset < HEADER_LEN as u64 || end.is_none_or(|e| e > self.index_offset) {
+            return Err(self.at(
+                r,
+                format!("block of point {point} lies outside the data area"),
+            ));
+        }
+        if stats.min_ts > stats.max_ts
+            || stats.min_ts < self.part_start
+            || stats.max_ts >= self.part_end
+        {
+            return Err(self.at(
+                r,
+                format!("block of point {point} has an impossible time range"),
+            ));
+        }
+        Ok(m)
+    }
 }
 
 impl Segment {
@@ -399,72 +597,30 @@ impl Segment {
             });
         }
         let mut r = Reader::new(index);
-        let at = |r: &Reader<'_>, msg: String| Error::Corruption {
-            file: None,
-            offset: Some(index_offset + r.pos() as u64),
-            msg,
-        };
         let n = r.len(index.len(), "block count")?;
-        let mut blocks = Vec::with_capacity(n);
+        // Every entry is checked here, once; only its point and position are kept, and the
+        // entry is decoded again when its block is wanted. A parsed entry costs about 200
+        // bytes of memory, a kept position 8: with 200,000 points and a few files per tier
+        // the parsed index was most of a province platform's memory.
+        let mut entries = Vec::with_capacity(n);
         let mut prev: Option<PointId> = None;
+        let ctx = IndexContext {
+            kind,
+            part_start,
+            part_end,
+            index_offset,
+        };
         for _ in 0..n {
-            let point = r.uvarint("point")?;
-            let point = PointId::try_from(point)
-                .map_err(|_| at(&r, format!("point id {point} out of range")))?;
-            if prev.is_some_and(|p| p >= point) {
-                return Err(at(&r, "segment index is not in point order".into()));
+            let at = u32::try_from(r.pos())
+                .map_err(|_| ctx.at(&r, "segment index larger than 4 GiB".into()))?;
+            let m = ctx.entry(&mut r)?;
+            if prev.is_some_and(|p| p >= m.point) {
+                return Err(ctx.at(&r, "segment index is not in point order".into()));
             }
-            prev = Some(point);
-            let offset = r.uvarint("block offset")?;
-            let ncols = r.len(MAX_COLUMNS, "column count")?;
-            if ncols == 0 || (kind == KIND_RAW && ncols != 3) {
-                return Err(at(&r, format!("block with {ncols} columns")));
-            }
-            let mut cols = Vec::with_capacity(ncols);
-            for _ in 0..ncols {
-                let l = r.uvarint("column length")?;
-                cols.push(
-                    u32::try_from(l).map_err(|_| at(&r, "column length out of range".into()))?,
-                );
-            }
-            let crc = r.u32("block crc")?;
-            let count = r.uvarint("count")?;
-            if count == 0 || count > MAX_BLOCK_SAMPLES as u64 {
-                return Err(at(&r, format!("block sample count {count} out of range")));
-            }
-            let stats = BlockStats {
-                count: count as u32,
-                min_ts: r.i64("min ts")?,
-                max_ts: r.i64("max ts")?,
-                min: r.f64("min")?,
-                max: r.f64("max")?,
-                sum: r.f64("sum")?,
-                first: r.f64("first")?,
-                last: r.f64("last")?,
-            };
-            let m = BlockMeta {
-                point,
-                offset,
-                cols,
-                crc,
-                stats,
-            };
-            let end = offset.checked_add(m.len());
-            if offset < HEADER_LEN as u64 || end.is_none_or(|e| e > index_offset) {
-                return Err(at(
-                    &r,
-                    format!("block of point {point} lies outside the data area"),
-                ));
-            }
-            if stats.min_ts > stats.max_ts || stats.min_ts < part_start || stats.max_ts >= part_end
-            {
-                return Err(at(
-                    &r,
-                    format!("block of point {point} has an impossible time range"),
-                ));
-            }
-            blocks.push(m);
+            prev = Some(m.point);
+            entries.push(IndexEntry { point: m.point, at });
         }
+        let at = |r: &Reader<'_>, msg: String| ctx.at(r, msg);
         let nt = r.len(index.len(), "tombstone count")?;
         let mut tombstones = Vec::with_capacity(nt);
         for _ in 0..nt {
@@ -489,7 +645,8 @@ impl Segment {
             },
             path: path.to_path_buf(),
             data,
-            blocks,
+            index: ctx,
+            entries,
             tombstones,
         })
     }
@@ -499,22 +656,47 @@ impl Segment {
         self.data.len() as u64
     }
 
-    /// Every block.
-    pub fn blocks(&self) -> &[BlockMeta] {
-        &self.blocks
+    /// Every block, in increasing point order (each decoded from the index when reached).
+    pub fn blocks(&self) -> impl ExactSizeIterator<Item = BlockMeta> + '_ {
+        self.entries.iter().map(|e| self.entry(e))
+    }
+
+    /// The points that have a block here, in increasing order.
+    pub fn points(&self) -> impl ExactSizeIterator<Item = PointId> + '_ {
+        self.entries.iter().map(|e| e.point)
+    }
+
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        self.entries.len()
     }
 
     /// The block of a point, if it has one here.
-    pub fn block(&self, point: PointId) -> Option<&BlockMeta> {
+    pub fn block(&self, point: PointId) -> Option<BlockMeta> {
         // Blocks are sorted by point, one each: when every point up to this one has a block
         // (the usual case), this one's is at its id, found without a search.
-        if let Some(b) = self.blocks.get(point as usize).filter(|b| b.point == point) {
-            return Some(b);
+        let e = match self.entries.get(point as usize) {
+            Some(e) if e.point == point => e,
+            _ => {
+                let i = self
+                    .entries
+                    .binary_search_by_key(&point, |e| e.point)
+                    .ok()?;
+                &self.entries[i]
+            }
+        };
+        Some(self.entry(e))
+    }
+
+    /// Decodes an index entry that [`Segment::open`] checked.
+    fn entry(&self, e: &IndexEntry) -> BlockMeta {
+        let start = self.index.index_offset as usize + e.at as usize;
+        let mut r = Reader::new(&self.data[start..]);
+        match self.index.entry(&mut r) {
+            Ok(m) => m,
+            // The bytes are those checked at open (an immutable file, mapped or copied).
+            Err(err) => unreachable!("segment index entry checked at open: {err}"),
         }
-        self.blocks
-            .binary_search_by_key(&point, |b| b.point)
-            .ok()
-            .map(|i| &self.blocks[i])
     }
 
     /// Tombstones of a point recorded in this segment.
@@ -658,13 +840,13 @@ impl Segment {
 
     fn verify_blocks(&self) -> Result<()> {
         if self.id.kind != KIND_RAW {
-            for m in &self.blocks {
-                self.columns(m)?;
+            for m in self.blocks() {
+                self.columns(&m)?;
             }
             return Ok(());
         }
-        for m in &self.blocks {
-            let c = self.decode(m)?;
+        for m in self.blocks() {
+            let c = self.decode(&m)?;
             if c.ts.windows(2).any(|w| w[0] >= w[1]) {
                 return Err(self.corrupt_at(
                     m.offset,

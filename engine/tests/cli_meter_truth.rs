@@ -236,7 +236,8 @@ fn replace_meter_records_and_forgets() {
     // Errors: (database, point, timestamp, what follows, exit code, message).
     let missing = dir.path().join("none");
     let record: &[&str] = &["--old-final", "1", "--new-initial", "0"];
-    let cases: [(&Path, &str, &str, &[&str], i32, &str); 6] = [
+    type Case<'a> = (&'a Path, &'a str, &'a str, &'a [&'a str], i32, &'a str);
+    let cases: [Case<'_>; 6] = [
         (&db, "r", at, &["--forget"], 1, "no meter replacement"),
         (&db, "g", at, record, 1, "gauge"),
         (&db, "nope", at, record, 1, "unknown point"),

@@ -442,7 +442,7 @@ fn rollup_files_of_16_columns_read_back() {
             let seg =
                 Segment::open(&meterdb::io::FileStorage, &p.dir.join("db").join(&name)).unwrap();
             seg.verify().unwrap();
-            assert!(seg.blocks().iter().all(|b| b.cols.len() == 16), "{name}");
+            assert!(seg.blocks().all(|b| b.cols.len() == 16), "{name}");
             files += 1;
         }
     }

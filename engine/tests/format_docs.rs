@@ -1277,7 +1277,7 @@ fn segment_document() {
         seg.id.part_end
     )];
     for m in seg.blocks() {
-        let (tc, vc) = seg.codecs(m).unwrap();
+        let (tc, vc) = seg.codecs(&m).unwrap();
         let s = &m.stats;
         lines.push(format!(
             "block of point {}: {} samples, codecs {tc} and {vc}",
@@ -1287,7 +1287,7 @@ fn segment_document() {
             "  stats: ts {}..={} min {:?} max {:?} sum {:?} first {:?} last {:?}",
             s.min_ts, s.max_ts, s.min, s.max, s.sum, s.first, s.last
         ));
-        lines.extend(sample_lines("  sample ", &seg.decode(m).unwrap()));
+        lines.extend(sample_lines("  sample ", &seg.decode(&m).unwrap()));
     }
     for (p, (f, t)) in seg.all_tombstones() {
         lines.push(format!("tombstone of point {p}: [{f}, {t})"));
@@ -1437,7 +1437,7 @@ fn rollup_document() {
                 m.stats.count
             ));
             let mut out = Vec::new();
-            rollup::decode_block(&seg, m, i64::MIN, i64::MAX, &mut out).unwrap();
+            rollup::decode_block(&seg, &m, i64::MIN, i64::MAX, &mut out).unwrap();
             lines.extend(out.iter().map(bucket_line));
         }
         doc.decoded(name, &lines);

@@ -190,8 +190,8 @@ fn write_seed_corpora() {
             save("segment", bytes, &mut written);
             *saved += 1;
         }
-        for m in seg.blocks().iter().take(2) {
-            let cols = seg.columns(m).unwrap();
+        for m in seg.blocks().take(2) {
+            let cols = seg.columns(&m).unwrap();
             let count = m.stats.count as usize;
             if seg.id.kind == KIND_RAW {
                 for (k, c) in cols.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! Flushing memtables to segment files, compacting partitions, and the background threads.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::memtable::{sort_last_wins, Memtable, Tombstone};
 use crate::query::Version;
 use crate::sample::{Columns, Timestamp};
-use crate::segment::{self, PointData, Segment, SegmentId};
+use crate::segment::{self, encode_raw_block, EncodedBlock, Segment, SegmentId, SegmentWriter};
 
 /// Work for the background thread.
 #[derive(Debug, Clone, Copy)]
@@ -21,8 +22,9 @@ pub(crate) enum Job {
     Flush,
 }
 
-/// One partition's share of a flush: each point's samples and tombstones.
-type PartitionData = BTreeMap<PointId, (Columns, Vec<Tombstone>)>;
+/// One partition's share of a flush: each point's samples (borrowed from the frozen
+/// memtable when they are sorted and all in this partition, the usual case) and tombstones.
+type PartitionData<'a> = BTreeMap<PointId, (Cow<'a, Columns>, Vec<Tombstone>)>;
 
 impl Db {
     pub(super) fn start_threads(&self) {
@@ -88,9 +90,19 @@ impl Inner {
         move |e| Error::io(what, e)
     }
 
-    /// Writes an encoded segment file durably and opens it.
-    pub(super) fn write_segment(&self, id: &SegmentId, bytes: &[u8]) -> Result<Arc<Segment>> {
-        segment::write_bytes(&*self.storage, &self.dir, id, bytes)?;
+    /// Writes a segment file durably, one block at a time as `blocks` yields them (in
+    /// point order), with `tombs`, and opens it.
+    pub(super) fn write_blocks(
+        &self,
+        id: &SegmentId,
+        blocks: impl IntoIterator<Item = Result<EncodedBlock>>,
+        tombs: &[(PointId, Tombstone)],
+    ) -> Result<Arc<Segment>> {
+        let mut w = SegmentWriter::create(&*self.storage, &self.dir, id)?;
+        for b in blocks {
+            w.add(&b?)?;
+        }
+        w.finish(tombs)?;
         Ok(Arc::new(Segment::open(
             &*self.storage,
             &self.dir.join(segment::file_name(id)),
@@ -109,14 +121,18 @@ impl Inner {
     pub(super) fn flush(self: &Arc<Self>) -> Result<()> {
         let _one = self.flush_mu.lock();
         self.check_open()?;
+        self.flush_held()
+    }
+
+    /// A flush, the flush lock held: an error poisons the database; waiting writers are
+    /// woken either way.
+    fn flush_held(self: &Arc<Self>) -> Result<()> {
         let r = self.flush_locked();
         if let Err(e) = &r {
             self.poison_with(e);
         }
-        {
-            let _g = self.flushed_mu.lock();
-            self.flushed.notify_all();
-        }
+        let _g = self.flushed_mu.lock();
+        self.flushed.notify_all();
         r
     }
 
@@ -137,12 +153,17 @@ impl Inner {
             // The catalog as of the freeze: every point the frozen data refers to.
             (m, last_seq, Arc::new(self.catalog.read().clone()))
         };
+        {
+            // Writers waiting for room (`Inner::wait_for_room`) have it now.
+            let _g = self.flushed_mu.lock();
+            self.flushed.notify_all();
+        }
 
         // 2. Split each point's samples and tombstones by partition.
         let p = self.opts.partition_ms;
         let version = self.state.read().version.clone();
         let existing: Vec<(Timestamp, Timestamp)> = version.partitions();
-        let mut parts: BTreeMap<Timestamp, PartitionData> = BTreeMap::new();
+        let mut parts: BTreeMap<Timestamp, PartitionData<'_>> = BTreeMap::new();
         split_by_partition(&frozen, p, &existing, &mut parts);
 
         // 3. Write the segment files and compute the rollup tiers of every point the flush
@@ -164,16 +185,16 @@ impl Inner {
                     part_start: *start,
                     part_end: start.saturating_add(p),
                 };
-                let data: Vec<PointData<'_>> = points
+                // Each point's block is encoded and written in turn.
+                let blocks = points
                     .iter()
-                    .map(|(pt, (cols, tombs))| PointData {
-                        point: *pt,
-                        cols,
-                        tombstones: tombs,
-                    })
+                    .filter(|(_, (cols, _))| !cols.is_empty())
+                    .map(|(pt, (cols, _))| Ok(encode_raw_block(*pt, cols, &self.opts.codec)));
+                let tombs: Vec<(PointId, Tombstone)> = points
+                    .iter()
+                    .flat_map(|(pt, (_, t))| t.iter().map(move |t| (*pt, *t)))
                     .collect();
-                let bytes = segment::encode(&id, &data, &self.opts.codec);
-                out.push(self.write_segment(&id, &bytes)?);
+                out.push(self.write_blocks(&id, blocks, &tombs)?);
             }
             Ok(out)
         };
@@ -205,10 +226,15 @@ impl Inner {
         } else {
             (write_raw(), rollups(self.clone(), job))
         };
+        // The rollups read the files of every touched partition through their mappings:
+        // their pages go back now rather than at the end of the next compaction.
+        for s in version.all() {
+            s.release_pages();
+        }
+        drop(parts);
         let mut new_segments = raw?;
         let (rollup_files, superseded) = rolled?;
-        new_segments.extend(self.write_encoded(&rollup_files)?);
-        drop(rollup_files);
+        new_segments.extend(self.write_encoded(rollup_files)?);
         let new_catalog = if catalog.changes() != self.files.lock().catalog_changes_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));
@@ -271,9 +297,23 @@ impl Inner {
         Ok(())
     }
 
+    /// A flush first, between the partitions of a compaction, when the memtable is full (and
+    /// no flush, backup or compaction holds the flush lock): writers wait for a full memtable
+    /// to be taken, and a long compaction must not keep them waiting. Never waits for the
+    /// flush lock (the lock order is flush, then compaction).
+    fn flush_if_full(self: &Arc<Self>) -> Result<()> {
+        if self.state.read().mem.approx_bytes() < self.opts.memtable_bytes {
+            return Ok(());
+        }
+        let Some(_one) = self.flush_mu.try_lock() else {
+            return Ok(());
+        };
+        self.flush_held()
+    }
+
     /// Compacts every partition with at least `min_segments` segment files, or with
     /// tombstones to apply.
-    pub(super) fn compact_all(&self, min_segments: usize) -> Result<()> {
+    pub(super) fn compact_all(self: &Arc<Self>, min_segments: usize) -> Result<()> {
         let _one = self.compact_mu.lock();
         self.check_open()?;
         let version = self.state.read().version.clone();
@@ -285,6 +325,7 @@ impl Inner {
                 .push(s.clone());
         }
         for ((kind, _), mut inputs) in by_part {
+            self.flush_if_full()?;
             let tombs = inputs.iter().any(|s| s.has_tombstones());
             let explicit = min_segments <= 2;
             if inputs.len() >= min_segments || (explicit && tombs) {
@@ -334,17 +375,17 @@ impl Inner {
                 Some(self.write_rollup_file(&id, &merged)?)
             }
         } else {
-            let blocks = merge_partition(inputs, &self.opts.codec)?;
-            if blocks.is_empty() {
-                None
-            } else {
-                let id = SegmentId {
-                    file_no: self.alloc_file_no(),
-                    ..id
-                };
-                let bytes = segment::encode_blocks(&id, &blocks, &[]);
-                drop(blocks);
-                Some(self.write_segment(&id, &bytes)?)
+            let mut blocks = merge_partition(inputs, &self.opts.codec).peekable();
+            match blocks.peek() {
+                // Everything was deleted: no file.
+                None => None,
+                Some(_) => {
+                    let id = SegmentId {
+                        file_no: self.alloc_file_no(),
+                        ..id
+                    };
+                    Some(self.write_blocks(&id, blocks, &[])?)
+                }
             }
         };
         if output.is_some() {
@@ -368,7 +409,9 @@ impl Inner {
             self.state.write().version = Arc::new(Version::new(segs));
         }
         for s in inputs {
-            // Readers holding the old version keep their mapping (or copy) of the file.
+            // Readers holding the old version keep their mapping (or copy) of the file; the
+            // pages this merge read go back now, not when the last holder lets go.
+            s.release_pages();
             let _ = self.storage.remove(&s.path);
         }
         Ok(())
@@ -377,30 +420,42 @@ impl Inner {
 
 /// Splits a frozen memtable into partitions. Tombstones are clipped to the partitions that
 /// can hold older data: those with segments (`existing`) and those this flush writes.
-fn split_by_partition(
-    mem: &Memtable,
+fn split_by_partition<'a>(
+    mem: &'a Memtable,
     p: i64,
     existing: &[(Timestamp, Timestamp)],
-    parts: &mut BTreeMap<Timestamp, PartitionData>,
+    parts: &mut BTreeMap<Timestamp, PartitionData<'a>>,
 ) {
     for (point, cols, tombs) in mem.iter_points() {
-        let cols = if cols.1 {
-            cols.0.clone()
+        let cols: Cow<'a, Columns> = if cols.1 {
+            Cow::Borrowed(cols.0)
         } else {
-            sort_last_wins(cols.0)
+            Cow::Owned(sort_last_wins(cols.0))
         };
-        let mut i = 0;
-        while i < cols.len() {
-            let start = cols.ts[i].div_euclid(p) * p;
-            let end = start.saturating_add(p);
-            let j = i + cols.ts[i..].partition_point(|&t| t < end);
-            let mut c = Columns::with_capacity(j - i);
-            c.extend_from(&cols, i..j);
-            parts
-                .entry(start)
-                .or_default()
-                .insert(point, (c, Vec::new()));
-            i = j;
+        let part_of = |t: Timestamp| t.div_euclid(p) * p;
+        match (cols.ts.first(), cols.ts.last()) {
+            (Some(&first), Some(&last)) if part_of(first) == part_of(last) => {
+                // All in one partition: no copy.
+                parts
+                    .entry(part_of(first))
+                    .or_default()
+                    .insert(point, (cols, Vec::new()));
+            }
+            _ => {
+                let mut i = 0;
+                while i < cols.len() {
+                    let start = part_of(cols.ts[i]);
+                    let end = start.saturating_add(p);
+                    let j = i + cols.ts[i..].partition_point(|&t| t < end);
+                    let mut c = Columns::with_capacity(j - i);
+                    c.extend_from(&cols, i..j);
+                    parts
+                        .entry(start)
+                        .or_default()
+                        .insert(point, (Cow::Owned(c), Vec::new()));
+                    i = j;
+                }
+            }
         }
         if tombs.is_empty() {
             continue;

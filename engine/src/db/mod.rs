@@ -702,7 +702,7 @@ impl Db {
                 p.bytes += b.len();
                 p.ts_bytes += u64::from(b.cols[0]);
                 p.value_bytes += u64::from(b.cols[1]);
-                let (tc, vc) = seg.codecs(b)?;
+                let (tc, vc) = seg.codecs(&b)?;
                 count_codec(&mut p.ts_codecs, tc);
                 count_codec(&mut p.value_codecs, vc);
                 s.segment_samples += u64::from(b.stats.count);
@@ -713,11 +713,7 @@ impl Db {
             s.tier_files[i] = files.len();
             for f in files {
                 s.tier_bytes[i] += f.size();
-                s.tier_buckets[i] += f
-                    .blocks()
-                    .iter()
-                    .map(|b| u64::from(b.stats.count))
-                    .sum::<u64>();
+                s.tier_buckets[i] += f.blocks().map(|b| u64::from(b.stats.count)).sum::<u64>();
             }
         }
         s.per_point = per;
@@ -753,7 +749,7 @@ impl Db {
                 for b in s.blocks() {
                     rows.clear();
                     if let Err(e) =
-                        crate::rollup::decode_block(&s, b, i64::MIN, i64::MAX, &mut rows)
+                        crate::rollup::decode_block(&s, &b, i64::MIN, i64::MAX, &mut rows)
                     {
                         problems.push(e);
                         break;
@@ -992,20 +988,25 @@ impl Inner {
         Ok(())
     }
 
-    /// Blocks a writer while the memtable is far over its size and a flush is behind.
+    /// Blocks a writer while the memtable is full and the flush that will take it has not
+    /// yet begun (the flush before it still running, or the flush thread compacting), so
+    /// that unflushed data stays within about twice `memtable_bytes`: the memtable being
+    /// filled and the one being flushed.
     fn wait_for_room(&self) {
         if self.bg.lock().is_none() {
             return;
         }
-        let limit = self.opts.memtable_bytes.saturating_mul(2);
+        let limit = self.opts.memtable_bytes;
         let mut g = self.flushed_mu.lock();
         loop {
-            let full = {
-                let st = self.state.read();
-                st.mem.approx_bytes() >= limit && !st.frozen.is_empty()
-            };
-            if !full || self.closed.load(Ordering::Acquire) || self.poison.lock().is_some() {
+            if self.state.read().mem.approx_bytes() < limit
+                || self.closed.load(Ordering::Acquire)
+                || self.poison.lock().is_some()
+            {
                 return;
+            }
+            if let Some(tx) = self.bg.lock().as_ref() {
+                let _ = tx.try_send(flush::Job::Flush);
             }
             self.flushed
                 .wait_for(&mut g, std::time::Duration::from_millis(100));

@@ -118,7 +118,7 @@ impl Db {
                     let Some(b) = seg.block(point) else {
                         continue;
                     };
-                    self.nearest_in_block(seg, b, (f, e), t, look)?
+                    self.nearest_in_block(seg, &b, (f, e), t, look)?
                 }
                 _ => {
                     let r = active.0.range_of(f, e);

@@ -24,7 +24,7 @@ use crate::rollup::{
     BucketRow, Neighbours, Rules, Tier, TierSet,
 };
 use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
-use crate::segment::{self, BlockMeta, EncodedBlock, Segment, SegmentId};
+use crate::segment::{BlockMeta, EncodedBlock, Segment, SegmentId};
 
 /// Sorted, merged spans `[start, end)`.
 type Spans = Vec<(Timestamp, Timestamp)>;
@@ -88,7 +88,7 @@ pub(crate) fn stored_rows(
         }
         if let Some(b) = seg.block(point) {
             let mut rows = Vec::new();
-            rollup::decode_block(seg, b, from, to, &mut rows)?;
+            rollup::decode_block(seg, &b, from, to, &mut rows)?;
             if part_acc.is_empty() {
                 part_acc = rows;
             } else {
@@ -231,7 +231,7 @@ impl Inner {
         &self,
         parts: [TierParts; 5],
         version: &Version,
-    ) -> (Vec<(SegmentId, Vec<u8>)>, Vec<u64>) {
+    ) -> (Vec<(SegmentId, Vec<NewBlock>)>, Vec<u64>) {
         let mut out = Vec::new();
         let mut superseded = Vec::new();
         for (ti, tier_parts) in parts.into_iter().enumerate() {
@@ -249,7 +249,7 @@ impl Inner {
                     files
                         .iter()
                         .filter(|f| f.id.part_start == ps && !f.has_tombstones())
-                        .filter(|f| f.blocks().iter().all(covers))
+                        .filter(|f| f.blocks().all(|m| covers(&m)))
                         .map(|f| f.id.file_no),
                 );
                 let file_no = self.alloc_file_no();
@@ -260,21 +260,23 @@ impl Inner {
                     part_start: ps,
                     part_end: pe,
                 };
-                let blocks: Vec<EncodedBlock> = blocks.into_iter().map(|b| b.block).collect();
-                out.push((id, segment::encode_blocks(&id, &blocks, &[])));
+                out.push((id, blocks));
             }
         }
         (out, superseded)
     }
 
-    /// Writes encoded segment files and opens them.
+    /// Writes rollup files of encoded blocks and opens them, dropping each file's blocks
+    /// once it is written.
     pub(super) fn write_encoded(
         &self,
-        files: &[(SegmentId, Vec<u8>)],
+        files: Vec<(SegmentId, Vec<NewBlock>)>,
     ) -> Result<Vec<Arc<Segment>>> {
         files
-            .iter()
-            .map(|(id, bytes)| self.write_segment(id, bytes))
+            .into_iter()
+            .map(|(id, blocks)| {
+                self.write_blocks(&id, blocks.into_iter().map(|b| Ok(b.block)), &[])
+            })
             .collect()
     }
 }
@@ -338,6 +340,9 @@ pub(super) struct NewBlock {
     consecutive: bool,
 }
 
+/// Points a flush's rollups compute between two hand-backs of the mapped pages they read.
+const RELEASE_EVERY: usize = 4096;
+
 /// One tier's new blocks from a flush, by partition.
 pub(super) type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<NewBlock>>;
 
@@ -366,7 +371,14 @@ impl FlushRollups {
             frozen: vec![frozen.clone()],
         };
         let mut parts: [TierParts; 5] = Default::default();
-        for (point, (cols, sorted), tombstones) in frozen.iter_points() {
+        for (n, (point, (cols, sorted), tombstones)) in frozen.iter_points().enumerate() {
+            if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                // The files' pages read for the points so far go back (each point's data is
+                // read once), so that a flush of many points does not map every page.
+                for s in version.all() {
+                    s.release_pages();
+                }
+            }
             let Some(meta) = catalog.get(point) else {
                 continue;
             };
@@ -493,17 +505,11 @@ impl Inner {
         id: &SegmentId,
         points: &BTreeMap<PointId, Vec<Bucket>>,
     ) -> Result<Arc<Segment>> {
-        let blocks: Vec<EncodedBlock> = points
+        let blocks = points
             .iter()
             .filter(|(_, rows)| !rows.is_empty())
-            .map(|(&p, rows)| rollup::encode_block(p, rows, &self.opts.codec))
-            .collect();
-        self.write_rollup_blocks(id, &blocks)
-    }
-
-    /// Writes one rollup file of encoded blocks (sorted by point) and opens it.
-    fn write_rollup_blocks(&self, id: &SegmentId, blocks: &[EncodedBlock]) -> Result<Arc<Segment>> {
-        self.write_segment(id, &segment::encode_blocks(id, blocks, &[]))
+            .map(|(&p, rows)| Ok(rollup::encode_block(p, rows, &self.opts.codec)));
+        self.write_blocks(id, blocks, &[])
     }
 }
 
@@ -1214,7 +1220,7 @@ impl Db {
                 return Ok(false);
             }
             last_part = Some(seg.id.part_start);
-            rows.append_block(seg, b, from, to)?;
+            rows.append_block(seg, &b, from, to)?;
         }
         Ok(true)
     }
