@@ -9,6 +9,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
 use super::abi::{fails, last_error, ok, TestDb};
+use super::rollup::null_handle_refused;
 use crate::meterdb_change_kind::*;
 use crate::meterdb_cursor_start::*;
 use crate::meterdb_status::*;
@@ -1142,15 +1143,19 @@ fn misuse_of_the_forward_functions() {
         // NULL handles.
         every_forward_call_fails(ptr::null(), MDB_NULL_ARGUMENT, "db", &name, &file);
         // NULL result handles and out-pointers.
-        fails(
-            meterdb_changes_count(ptr::null(), &mut n),
-            MDB_NULL_ARGUMENT,
+        null_handle_refused(
             "changes",
+            meterdb_changes_count,
+            meterdb_changes_row,
+            meterdb_changes_rows,
+            meterdb_changes_free,
         );
-        fails(
-            meterdb_bucket_changes_count(ptr::null(), &mut n),
-            MDB_NULL_ARGUMENT,
+        null_handle_refused(
             "buckets",
+            meterdb_bucket_changes_count,
+            meterdb_bucket_changes_row,
+            meterdb_bucket_changes_rows,
+            meterdb_bucket_changes_free,
         );
         fails(
             meterdb_upload_cursor_list_count(ptr::null(), &mut n),
@@ -1188,8 +1193,6 @@ fn misuse_of_the_forward_functions() {
             "out_records",
         );
         // Every _free takes NULL.
-        meterdb_changes_free(ptr::null_mut());
-        meterdb_bucket_changes_free(ptr::null_mut());
         meterdb_upload_cursor_list_free(ptr::null_mut());
         meterdb_upload_records_free(ptr::null_mut());
         meterdb_bundle_report_free(ptr::null_mut());

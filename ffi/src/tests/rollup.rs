@@ -112,6 +112,33 @@ pub(super) unsafe fn read_all<H, T: Copy + Default + std::fmt::Debug>(
     }
 }
 
+/// A NULL result handle: `count`, `row` and `rows` give `MDB_NULL_ARGUMENT` with the message
+/// "`what` is NULL", and `free` accepts it.
+///
+/// # Safety
+/// The functions are the exported readers of one result handle type.
+pub(super) unsafe fn null_handle_refused<H, T: Copy + Default>(
+    what: &str,
+    count: unsafe extern "C" fn(*const H, *mut usize) -> meterdb_status,
+    row: unsafe extern "C" fn(*const H, usize, *mut T) -> meterdb_status,
+    rows: unsafe extern "C" fn(*const H, usize, *mut T, usize, *mut usize) -> meterdb_status,
+    free: unsafe extern "C" fn(*mut H),
+) {
+    let msg = format!("{what} is NULL");
+    let (mut n, mut one) = (0usize, T::default());
+    // SAFETY: as this function's; the out-pointers are Rust locals.
+    unsafe {
+        fails(count(ptr::null(), &mut n), MDB_NULL_ARGUMENT, &msg);
+        fails(row(ptr::null(), 0, &mut one), MDB_NULL_ARGUMENT, &msg);
+        fails(
+            rows(ptr::null(), 0, ptr::null_mut(), 0, &mut n),
+            MDB_NULL_ARGUMENT,
+            &msg,
+        );
+        free(ptr::null_mut());
+    }
+}
+
 fn rollup(
     t: &TestDb,
     point: u32,
@@ -617,54 +644,27 @@ fn misuse_of_the_rollup_functions() {
             "out_minutes is NULL",
         );
         // NULL result handles.
-        fails(
-            meterdb_rollup_count(ptr::null(), &mut n),
-            MDB_NULL_ARGUMENT,
-            "rollup is NULL",
+        null_handle_refused(
+            "rollup",
+            meterdb_rollup_count,
+            meterdb_rollup_row,
+            meterdb_rollup_rows,
+            meterdb_rollup_free,
         );
-        fails(
-            meterdb_rollup_row(ptr::null(), 0, &mut meterdb_bucket_row::default()),
-            MDB_NULL_ARGUMENT,
-            "rollup is NULL",
+        null_handle_refused(
+            "sum",
+            meterdb_rollup_sum_count,
+            meterdb_rollup_sum_row,
+            meterdb_rollup_sum_rows,
+            meterdb_rollup_sum_free,
         );
-        fails(
-            meterdb_rollup_rows(ptr::null(), 0, ptr::null_mut(), 0, &mut n),
-            MDB_NULL_ARGUMENT,
-            "rollup is NULL",
+        null_handle_refused(
+            "comparison",
+            meterdb_comparison_count,
+            meterdb_comparison_row,
+            meterdb_comparison_rows,
+            meterdb_comparison_free,
         );
-        fails(
-            meterdb_rollup_sum_count(ptr::null(), &mut n),
-            MDB_NULL_ARGUMENT,
-            "sum is NULL",
-        );
-        fails(
-            meterdb_rollup_sum_row(ptr::null(), 0, &mut meterdb_sum_row::default()),
-            MDB_NULL_ARGUMENT,
-            "sum is NULL",
-        );
-        fails(
-            meterdb_rollup_sum_rows(ptr::null(), 0, ptr::null_mut(), 0, &mut n),
-            MDB_NULL_ARGUMENT,
-            "sum is NULL",
-        );
-        fails(
-            meterdb_comparison_count(ptr::null(), &mut n),
-            MDB_NULL_ARGUMENT,
-            "comparison is NULL",
-        );
-        fails(
-            meterdb_comparison_row(ptr::null(), 0, &mut meterdb_compare_row::default()),
-            MDB_NULL_ARGUMENT,
-            "comparison is NULL",
-        );
-        fails(
-            meterdb_comparison_rows(ptr::null(), 0, ptr::null_mut(), 0, &mut n),
-            MDB_NULL_ARGUMENT,
-            "comparison is NULL",
-        );
-        meterdb_rollup_free(ptr::null_mut());
-        meterdb_rollup_sum_free(ptr::null_mut());
-        meterdb_comparison_free(ptr::null_mut());
 
         // Bad tiers, units and ranges; unknown points; a tier the point does not keep.
         for tier in [0, 6, -1, 259] {
