@@ -9,7 +9,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
 use super::abi::{fails, last_error, ok, TestDb};
-use super::rollup::null_handle_refused;
+use super::rollup::{null_handle_refused, read_all};
 use crate::meterdb_change_kind::*;
 use crate::meterdb_cursor_start::*;
 use crate::meterdb_status::*;
@@ -72,23 +72,12 @@ fn read(db: *const meterdb_db, name: &str, max: usize) -> Vec<meterdb_change> {
     // SAFETY: live handle, valid string and out-pointers; `rows` has room for `count`.
     unsafe {
         ok(meterdb_db_upload_cursor_read(db, n.as_ptr(), max, &mut h));
-        let mut count = usize::MAX;
-        ok(meterdb_changes_count(h, &mut count));
-        let mut rows = vec![meterdb_change::default(); count];
-        let mut got = usize::MAX;
-        ok(meterdb_changes_rows(
+        let rows = read_all(
             h,
-            0,
-            rows.as_mut_ptr(),
-            count,
-            &mut got,
-        ));
-        assert_eq!(got, count);
-        if count > 0 {
-            let mut one = meterdb_change::default();
-            ok(meterdb_changes_row(h, count - 1, &mut one));
-            assert_eq!(one, rows[count - 1]);
-        }
+            meterdb_changes_count,
+            meterdb_changes_row,
+            meterdb_changes_rows,
+        );
         meterdb_changes_free(h);
         rows
     }
@@ -309,23 +298,12 @@ fn a_cursor_reads_and_acknowledges_closed_day_buckets() {
                 wm.unwrap_or(0),
                 &mut h,
             ));
-            let mut n = 0;
-            ok(meterdb_bucket_changes_count(h, &mut n));
-            let mut rows = vec![meterdb_bucket_change::default(); n];
-            let mut got = 0;
-            ok(meterdb_bucket_changes_rows(
+            let rows = read_all(
                 h,
-                0,
-                rows.as_mut_ptr(),
-                n,
-                &mut got,
-            ));
-            assert_eq!(got, n);
-            if n > 0 {
-                let mut r = meterdb_bucket_change::default();
-                ok(meterdb_bucket_changes_row(h, 0, &mut r));
-                assert_eq!(format!("{r:?}"), format!("{:?}", rows[0]));
-            }
+                meterdb_bucket_changes_count,
+                meterdb_bucket_changes_row,
+                meterdb_bucket_changes_rows,
+            );
             meterdb_bucket_changes_free(h);
             rows
         }
@@ -1339,22 +1317,14 @@ fn read_buckets_v2(db: *const meterdb_db, name: &str, wm: i64) -> Vec<meterdb_bu
             wm,
             &mut h,
         ));
-        let mut count = 0;
-        ok(meterdb_bucket_changes_count(h, &mut count));
-        let mut rows = vec![meterdb_bucket_change_v2::default(); count];
-        let mut got = 0;
-        ok(meterdb_bucket_changes_rows_v2(
+        let rows = read_all(
             h,
-            0,
-            rows.as_mut_ptr(),
-            count,
-            &mut got,
-        ));
-        assert_eq!(got, count);
+            meterdb_bucket_changes_count,
+            meterdb_bucket_changes_row_v2,
+            meterdb_bucket_changes_rows_v2,
+        );
+        let count = rows.len();
         for (i, r) in rows.iter().enumerate() {
-            let mut one = meterdb_bucket_change_v2::default();
-            ok(meterdb_bucket_changes_row_v2(h, i, &mut one));
-            assert_eq!(format!("{one:?}"), format!("{r:?}"));
             let mut v1 = meterdb_bucket_change::default();
             ok(meterdb_bucket_changes_row(h, i, &mut v1));
             assert_eq!(

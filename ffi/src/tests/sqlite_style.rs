@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::ptr;
 
 use super::abi::{fails, ok, TestDb};
+use super::rollup::read_all;
 use crate::meterdb_status::*;
 use crate::meterdb_tier::*;
 use crate::*;
@@ -122,11 +123,12 @@ fn whole_rollup(
             assert!(h.is_null());
             return Err(st);
         }
-        let mut n = 0;
-        ok(meterdb_rollup_count(h, &mut n));
-        let mut rows = vec![meterdb_bucket_row_v2::default(); n];
-        let mut got = 0;
-        ok(meterdb_rollup_rows_v2(h, 0, rows.as_mut_ptr(), n, &mut got));
+        let rows = read_all(
+            h,
+            meterdb_rollup_count,
+            meterdb_rollup_row_v2,
+            meterdb_rollup_rows_v2,
+        );
         meterdb_rollup_free(h);
         Ok(rows)
     }
@@ -207,16 +209,12 @@ fn streaming_rollups_and_sums_equal_the_whole_results() {
                     i64::MAX,
                     &mut h,
                 ));
-                let mut n = 0;
-                ok(meterdb_rollup_sum_count(h, &mut n));
-                let mut whole = vec![meterdb_sum_row_v2::default(); n];
-                ok(meterdb_rollup_sum_rows_v2(
+                let whole = read_all(
                     h,
-                    0,
-                    whole.as_mut_ptr(),
-                    n,
-                    &mut n,
-                ));
+                    meterdb_rollup_sum_count,
+                    meterdb_rollup_sum_row_v2,
+                    meterdb_rollup_sum_rows_v2,
+                );
                 meterdb_rollup_sum_free(h);
                 let mut r = ptr::null_mut();
                 ok(meterdb_db_query_rollup_sum(
