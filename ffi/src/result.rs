@@ -384,6 +384,46 @@ impl meterdb_result {
     }
 }
 
+/// The body of the `meterdb_db_query_*` functions: `*out_result` is a new result of rows of
+/// `kind` from the source `source` opens (checking the query's arguments), or NULL.
+///
+/// # Safety
+/// `db` is NULL or a live handle; `out_result` is NULL or writable for one pointer.
+unsafe fn open(
+    db: *const meterdb_db,
+    out_result: *mut *mut meterdb_result,
+    kind: meterdb_row_kind,
+    limit: u64,
+    source: impl FnOnce(&SharedDb) -> FfiResult<Source>,
+) -> meterdb_status {
+    boundary! {
+        // SAFETY: `out_result` is NULL or writable (caller's promise).
+        let o = unsafe { out(out_result, "out_result") }?;
+        // SAFETY: `db` is NULL or live (caller's promise).
+        let r = unsafe { handle(db, "db") }.and_then(|h| {
+            let shared = h.shared();
+            let source = source(&shared)?;
+            Ok(meterdb_result::new(shared, source, kind, limit))
+        });
+        give(o, r)
+    }
+}
+
+/// An upload cursor's name, checked to be a cursor of the database.
+fn cursor_name(name: &str, shared: &SharedDb) -> FfiResult<String> {
+    shared.with(|d| known_cursor(d, name))?;
+    Ok(name.to_string())
+}
+
+/// The most rows a cursor query returns (`max` 0: no limit).
+fn max_rows(max: u64) -> usize {
+    if max == 0 {
+        usize::MAX
+    } else {
+        usize::try_from(max).unwrap_or(usize::MAX)
+    }
+}
+
 /// Checks a point is defined (the streaming queries say so when they are made, not at the
 /// first step).
 fn check_point(d: &Db, point: u32) -> FfiResult {
@@ -416,16 +456,19 @@ pub unsafe extern "C" fn meterdb_db_query_range(
     limit: u64,
     out_result: *mut *mut meterdb_result,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: `out_result` is NULL or writable (caller's promise).
-        let o = unsafe { out(out_result, "out_result") }?;
-        // SAFETY: `db` is NULL or live (caller's promise).
-        let r = unsafe { handle(db, "db") }.and_then(|h| {
-            let shared = h.shared();
-            let it = shared.with(|d| Ok(d.range(point, from, to)?))?;
-            Ok(meterdb_result::new(shared, Source::Range(it), meterdb_row_kind::MDB_ROW_SAMPLE, limit))
-        });
-        give(o, r)
+    // SAFETY: as this function's.
+    unsafe {
+        open(
+            db,
+            out_result,
+            meterdb_row_kind::MDB_ROW_SAMPLE,
+            limit,
+            |shared| {
+                Ok(Source::Range(
+                    shared.with(|d| Ok(d.range(point, from, to)?))?,
+                ))
+            },
+        )
     }
 }
 
@@ -452,24 +495,29 @@ pub unsafe extern "C" fn meterdb_db_query_rollup(
     limit: u64,
     out_result: *mut *mut meterdb_result,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: `out_result` is NULL or writable (caller's promise).
-        let o = unsafe { out(out_result, "out_result") }?;
-        // SAFETY: `db` is NULL or live (caller's promise).
-        let r = unsafe { handle(db, "db") }.and_then(|h| {
-            let tier = tier_from(tier)?;
-            check_range(from, to)?;
-            let shared = h.shared();
-            let window = shared.with(|d| {
-                check_point(d, point)?;
-                // Refuses a tier the point does not keep now, not at the first step.
-                d.rollup(point, tier, from, from)?;
-                Ok(Window::new(tier, from, to, d.tz_offset_min()))
-            })?;
-            let source = Source::Rollup { point, tier, window };
-            Ok(meterdb_result::new(shared, source, meterdb_row_kind::MDB_ROW_BUCKET, limit))
-        });
-        give(o, r)
+    // SAFETY: as this function's.
+    unsafe {
+        open(
+            db,
+            out_result,
+            meterdb_row_kind::MDB_ROW_BUCKET,
+            limit,
+            |shared| {
+                let tier = tier_from(tier)?;
+                check_range(from, to)?;
+                let window = shared.with(|d| {
+                    check_point(d, point)?;
+                    // Refuses a tier the point does not keep now, not at the first step.
+                    d.rollup(point, tier, from, from)?;
+                    Ok(Window::new(tier, from, to, d.tz_offset_min()))
+                })?;
+                Ok(Source::Rollup {
+                    point,
+                    tier,
+                    window,
+                })
+            },
+        )
     }
 }
 
@@ -497,28 +545,33 @@ pub unsafe extern "C" fn meterdb_db_query_rollup_sum(
     limit: u64,
     out_result: *mut *mut meterdb_result,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: `out_result` is NULL or writable (caller's promise).
-        let o = unsafe { out(out_result, "out_result") }?;
-        // SAFETY: `db` is NULL or live, `points` NULL or readable (caller's promise).
-        let r = unsafe { handle(db, "db") }.and_then(|h| {
-            // SAFETY: as this function's.
-            let points = unsafe { slice(points, n_points, "points") }?.to_vec();
-            let tier = tier_from(tier)?;
-            let coal = coal_from(coal_unit, true)?;
-            check_range(from, to)?;
-            let shared = h.shared();
-            let window = shared.with(|d| {
-                for &p in &points {
-                    check_point(d, p)?;
-                }
-                d.rollup_sum(&points, tier, from, from)?;
-                Ok(Window::new(tier, from, to, d.tz_offset_min()))
-            })?;
-            let source = Source::Sum { points, tier, coal, window };
-            Ok(meterdb_result::new(shared, source, meterdb_row_kind::MDB_ROW_SUM, limit))
-        });
-        give(o, r)
+    // SAFETY: as this function's (`points` is read in the closure, during the call).
+    unsafe {
+        open(
+            db,
+            out_result,
+            meterdb_row_kind::MDB_ROW_SUM,
+            limit,
+            |shared| {
+                let points = slice(points, n_points, "points")?.to_vec();
+                let tier = tier_from(tier)?;
+                let coal = coal_from(coal_unit, true)?;
+                check_range(from, to)?;
+                let window = shared.with(|d| {
+                    for &p in &points {
+                        check_point(d, p)?;
+                    }
+                    d.rollup_sum(&points, tier, from, from)?;
+                    Ok(Window::new(tier, from, to, d.tz_offset_min()))
+                })?;
+                Ok(Source::Sum {
+                    points,
+                    tier,
+                    coal,
+                    window,
+                })
+            },
+        )
     }
 }
 
@@ -542,20 +595,21 @@ pub unsafe extern "C" fn meterdb_db_query_changes(
     max: u64,
     out_result: *mut *mut meterdb_result,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: `out_result` is NULL or writable (caller's promise).
-        let o = unsafe { out(out_result, "out_result") }?;
-        // SAFETY: `db` NULL or live, `name` NULL or NUL-terminated (caller's promise).
-        let r = unsafe { handle(db, "db") }.and_then(|h| {
-            // SAFETY: as this function's.
-            let name = unsafe { string(name, "name") }?.to_string();
-            let shared = h.shared();
-            shared.with(|d| known_cursor(d, &name))?;
-            let left = if max == 0 { usize::MAX } else { usize::try_from(max).unwrap_or(usize::MAX) };
-            let source = Source::Changes { name, left };
-            Ok(meterdb_result::new(shared, source, meterdb_row_kind::MDB_ROW_CHANGE, 0))
-        });
-        give(o, r)
+    // SAFETY: as this function's (`name` is read in the closure, during the call).
+    unsafe {
+        open(
+            db,
+            out_result,
+            meterdb_row_kind::MDB_ROW_CHANGE,
+            0,
+            |shared| {
+                let name = cursor_name(string(name, "name")?, shared)?;
+                Ok(Source::Changes {
+                    name,
+                    left: max_rows(max),
+                })
+            },
+        )
     }
 }
 
@@ -580,22 +634,26 @@ pub unsafe extern "C" fn meterdb_db_query_bucket_changes(
     watermark: i64,
     out_result: *mut *mut meterdb_result,
 ) -> meterdb_status {
-    boundary! {
-        // SAFETY: `out_result` is NULL or writable (caller's promise).
-        let o = unsafe { out(out_result, "out_result") }?;
-        // SAFETY: `db` NULL or live, `name` NULL or NUL-terminated (caller's promise).
-        let r = unsafe { handle(db, "db") }.and_then(|h| {
-            // SAFETY: as this function's.
-            let name = unsafe { string(name, "name") }?.to_string();
-            let tier = tier_from(tier)?;
-            let shared = h.shared();
-            shared.with(|d| known_cursor(d, &name))?;
-            let left = if max == 0 { usize::MAX } else { usize::try_from(max).unwrap_or(usize::MAX) };
-            let watermark = (has_watermark != 0).then_some(watermark);
-            let source = Source::BucketChanges { name, tier, left, watermark };
-            Ok(meterdb_result::new(shared, source, meterdb_row_kind::MDB_ROW_BUCKET_CHANGE, 0))
-        });
-        give(o, r)
+    // SAFETY: as this function's (`name` is read in the closure, during the call).
+    unsafe {
+        open(
+            db,
+            out_result,
+            meterdb_row_kind::MDB_ROW_BUCKET_CHANGE,
+            0,
+            |shared| {
+                let name = string(name, "name")?;
+                let tier = tier_from(tier)?;
+                let name = cursor_name(name, shared)?;
+                let watermark = (has_watermark != 0).then_some(watermark);
+                Ok(Source::BucketChanges {
+                    name,
+                    tier,
+                    left: max_rows(max),
+                    watermark,
+                })
+            },
+        )
     }
 }
 
