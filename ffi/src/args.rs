@@ -129,6 +129,22 @@ impl<T: Copy> OutSlice<T> {
     }
 }
 
+impl<T: Copy> OutSlice<T> {
+    /// Copies the first `cap` of `all` (as many as fit) and says whether that was all of them:
+    /// the convention of the list functions, whose `*n_out` is the full count and which answer
+    /// [`too_small`] when the caller's array is shorter.
+    pub fn fill(&mut self, all: &[T]) -> bool {
+        let k = all.len().min(self.cap);
+        self.write_at(0, &all[..k]);
+        k == all.len()
+    }
+}
+
+/// `MDB_BUFFER_TOO_SMALL`: the caller's array holds fewer than all (`msg` says how many).
+pub(crate) fn too_small(msg: String) -> Failure {
+    Failure::new(meterdb_status::MDB_BUFFER_TOO_SMALL, msg)
+}
+
 /// An output array of `cap` elements; NULL is allowed only when `cap` is 0, or when
 /// `optional` (then nothing is written).
 ///

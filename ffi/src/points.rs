@@ -5,7 +5,7 @@ use std::ffi::{c_char, CString};
 
 use engine::{PointFilter, PointKind, PointMeta, Register};
 
-use crate::args::{out, out_slice, slice, string, string_opt};
+use crate::args::{out, out_slice, slice, string, string_opt, too_small};
 use crate::boundary::{Failure, FfiResult};
 use crate::db::{meterdb_db, with_db};
 use crate::handles;
@@ -559,12 +559,8 @@ pub unsafe extern "C" fn meterdb_db_list_points(
             let count_only = ids_null && cap == 0;
             let found: Vec<u32> = d.points(&filter).into_iter().map(|(id, _)| id).collect();
             n_out.set(found.len());
-            ids.write_at(0, &found[..found.len().min(cap)]);
-            if found.len() > cap && !count_only {
-                return Err(Failure::new(
-                    meterdb_status::MDB_BUFFER_TOO_SMALL,
-                    format!("{} points match, the array holds {cap}", found.len()),
-                ));
+            if !ids.fill(&found) && !count_only {
+                return Err(too_small(format!("{} points match, the array holds {cap}", found.len())));
             }
             Ok(())
         }) }
@@ -730,17 +726,12 @@ pub unsafe extern "C" fn meterdb_db_meter_replacements(
             let mut new_initial = out_slice(new_initial, cap, "new_initial", false)?;
             let reps = meta_of(d, point)?.replacements;
             n_out.set(reps.len());
-            let k = reps.len().min(cap);
-            let col = |f: fn(&engine::Replacement) -> f64| -> Vec<f64> { reps[..k].iter().map(f).collect() };
-            let times: Vec<i64> = reps[..k].iter().map(|r| r.ts).collect();
-            ts.write_at(0, &times);
-            old_final.write_at(0, &col(|r| r.old_final));
-            new_initial.write_at(0, &col(|r| r.new_initial));
-            if reps.len() > cap {
-                return Err(Failure::new(
-                    meterdb_status::MDB_BUFFER_TOO_SMALL,
-                    format!("point {point} has {} meter replacements, the arrays hold {cap}", reps.len()),
-                ));
+            let col = |f: fn(&engine::Replacement) -> f64| -> Vec<f64> { reps.iter().map(f).collect() };
+            let times: Vec<i64> = reps.iter().map(|r| r.ts).collect();
+            // Three arrays of one capacity: all fit, or none does.
+            let all = ts.fill(&times) & old_final.fill(&col(|r| r.old_final)) & new_initial.fill(&col(|r| r.new_initial));
+            if !all {
+                return Err(too_small(format!("point {point} has {} meter replacements, the arrays hold {cap}", reps.len())));
             }
             Ok(())
         }) }

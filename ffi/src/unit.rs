@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use engine::unit::validate_credit_code;
 use engine::{DataItemCode, ObjectType, ProcessStage, UnitCatalogUpdate};
 
-use crate::args::{copy_str, out, out_opt, out_slice, slice, string};
+use crate::args::{copy_str, out, out_opt, out_slice, slice, string, too_small};
 use crate::boundary::Failure;
 use crate::db::{meterdb_db, with_db};
 use crate::status::meterdb_status;
@@ -147,10 +147,10 @@ pub unsafe extern "C" fn meterdb_data_item_format(
         code.validate()?;
         let text = code.to_string();
         if cap <= text.len() {
-            return Err(Failure::new(
-                meterdb_status::MDB_BUFFER_TOO_SMALL,
-                format!("a data-item code needs {} bytes with its NUL, buf has {cap}", text.len() + 1),
-            ));
+            return Err(too_small(format!(
+                "a data-item code needs {} bytes with its NUL, buf has {cap}",
+                text.len() + 1
+            )));
         }
         // SAFETY: `buf` is writable for `cap` bytes (caller's promise), `cap > text.len()`.
         unsafe { copy_str(buf, cap, text.as_bytes()) };
@@ -279,12 +279,8 @@ pub unsafe extern "C" fn meterdb_db_unit_catalog_history(
                 })
                 .collect();
             n_out.set(hist.len());
-            dst.write_at(0, &hist[..hist.len().min(cap)]);
-            if hist.len() > cap {
-                return Err(Failure::new(
-                    meterdb_status::MDB_BUFFER_TOO_SMALL,
-                    format!("{} versions, the array holds {cap}", hist.len()),
-                ));
+            if !dst.fill(&hist) {
+                return Err(too_small(format!("{} versions, the array holds {cap}", hist.len())));
             }
             Ok(())
         }) }
