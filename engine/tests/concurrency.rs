@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use meterdb::{Db, Durability, Options, WriteBatch};
@@ -17,6 +18,36 @@ fn assert_send_sync<T: Send + Sync>() {}
 #[test]
 fn db_is_send_and_sync() {
     assert_send_sync::<Db>();
+}
+
+/// One writer thread per point, appending its samples in time order (sample i: ts
+/// `T0 + i * IV`, value i), `batch` per write, until `deadline` or `max` samples; each returns
+/// how many it wrote.
+fn spawn_writers(
+    db: &Arc<Db>,
+    points: &[u32],
+    deadline: Instant,
+    batch: usize,
+    max: i64,
+) -> Vec<JoinHandle<i64>> {
+    points
+        .iter()
+        .map(|&p| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut i = 0i64;
+                while Instant::now() < deadline && i < max {
+                    let mut b = WriteBatch::new();
+                    for _ in 0..batch {
+                        b.put(p, T0 + i * IV, i as f64);
+                        i += 1;
+                    }
+                    db.write(&b).unwrap();
+                }
+                i
+            })
+        })
+        .collect()
 }
 
 #[test]
@@ -36,24 +67,7 @@ fn readers_see_prefixes_while_writers_flush_and_compact() {
     let deadline = Instant::now() + Duration::from_secs(2);
 
     // Each writer appends one point's samples in time order: value = index.
-    let writers: Vec<_> = points
-        .iter()
-        .map(|&p| {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                let mut i = 0i64;
-                while Instant::now() < deadline {
-                    let mut b = WriteBatch::new();
-                    for _ in 0..50 {
-                        b.put(p, T0 + i * IV, i as f64);
-                        i += 1;
-                    }
-                    db.write(&b).unwrap();
-                }
-                i
-            })
-        })
-        .collect();
+    let writers = spawn_writers(&db, &points, deadline, 50, i64::MAX);
     let compactor = {
         let (db, stop) = (db.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -138,26 +152,9 @@ fn rollup_queries_see_consistent_prefixes_during_flush_and_compaction() {
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + Duration::from_secs(3);
-    // Sample i of each point: ts T0 + i minutes, value i (a counter that only rises).
-    let writers: Vec<_> = points
-        .iter()
-        .map(|&p| {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                let mut i = 0i64;
-                // At most 40 days of minutes, so that each check stays cheap.
-                while Instant::now() < deadline && i < 57_600 {
-                    let mut b = WriteBatch::new();
-                    for _ in 0..30 {
-                        b.put(p, T0 + i * IV, i as f64);
-                        i += 1;
-                    }
-                    db.write(&b).unwrap();
-                }
-                i
-            })
-        })
-        .collect();
+    // Sample i of each point: ts T0 + i minutes, value i (a counter that only rises); at
+    // most 40 days of minutes, so that each check stays cheap.
+    let writers = spawn_writers(&db, &points, deadline, 30, 57_600);
     let compactor = {
         let (db, stop) = (db.clone(), stop.clone());
         std::thread::spawn(move || {

@@ -59,4 +59,16 @@ void h_rmdir(char *dir);
 /* Opens a database in a new temporary directory with durability NONE; *dir receives it. */
 meterdb_db *h_open(char **dir);
 
+/* Starts a test on a database in a new temporary directory (h_open): declares `db` and `dir`
+ * (the test frees them with meterdb_db_free and h_rmdir), or fails the test and returns when
+ * the database cannot be opened. */
+#define OPEN_DB(db, dir)                                                            \
+    char *dir;                                                                      \
+    meterdb_db *db = h_open(&dir);                                                  \
+    CHECK(db != NULL);                                                              \
+    if (!db) {                                                                      \
+        h_rmdir(dir);                                                               \
+        return;                                                                     \
+    }
+
 #endif

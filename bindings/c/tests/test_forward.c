@@ -82,10 +82,7 @@ static size_t count_samples(meterdb_db *db, uint32_t p, double *sum) {
 /* The gateway's loop: read a batch, "send" it, acknowledge its last id; reopen in the middle
  * with a batch read and not acknowledged, which comes again after the reopen. */
 static void test_cursor_loop(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     uint32_t p = point(db, "plant/kwh");
     OK(meterdb_db_upload_cursor_create(db, "province", MDB_CURSOR_OLDEST, 0));
     fill(db, p, 100);
@@ -150,10 +147,7 @@ static void test_cursor_loop(void) {
 }
 
 static void test_bucket_cursor(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     uint32_t p = point(db, "kw");
     OK(meterdb_db_upload_cursor_create(db, "daily", MDB_CURSOR_OLDEST, 0));
     for (int h = 0; h < 48; h++) OK(meterdb_db_put(db, p, D0 + h * 3600000LL, 2.0, MDB_QUALITY_VALID));
@@ -178,10 +172,7 @@ static void test_bucket_cursor(void) {
 /* The _v2 rows of a statistics cursor: quality counts, revision, and a corrected bucket sent
  * again after its acknowledgement. */
 static void test_bucket_cursor_v2(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     uint32_t p = point(db, "kw");
     OK(meterdb_db_upload_cursor_create(db, "daily", MDB_CURSOR_OLDEST, 0));
     for (int h = 0; h < 24; h++) {
@@ -217,10 +208,7 @@ static void test_bucket_cursor_v2(void) {
 }
 
 static void test_upload_records(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     EXPECT(meterdb_db_record_upload(db, "province", 1, 5, 5, MDB_UPLOAD_OK, NULL, 0, 0, D0),
            MDB_NOT_FOUND, "no upload cursor is named");
     OK(meterdb_db_upload_cursor_create(db, "province", MDB_CURSOR_NOW, 0));
@@ -330,10 +318,7 @@ out:
 }
 
 static void test_backup(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     uint32_t p = point(db, "m");
     fill(db, p, 200);
     OK(meterdb_db_flush(db));
@@ -399,10 +384,7 @@ static void test_retention(void) {
 }
 
 static void test_export(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     uint32_t p = point(db, "plant/a");
     point(db, "plant/b");
     for (int h = 0; h < 30; h++) OK(meterdb_db_put(db, p, D0 + h * 3600000LL, h, MDB_QUALITY_VALID));
@@ -442,10 +424,7 @@ static void test_export(void) {
 
 static void test_forward_misuse(void) {
     static const char BAD[] = "caf\xe9";
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     meterdb_changes *ch = NULL;
     meterdb_bucket_changes *bk = NULL;
     meterdb_upload_cursor_list *ls = NULL;

@@ -50,10 +50,7 @@ static int day(meterdb_db *db, uint32_t p, meterdb_bucket_row_v2 *row) {
 }
 
 static void test_invalid_readings(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t m = counter(db, "m");
     /* The day: 999999 flagged invalid; 06:00 entered by hand, 18:00 estimated. */
     const double v[5] = {100, 106, 999999, 118, 124};
@@ -94,10 +91,7 @@ static void test_invalid_readings(void) {
 }
 
 static void test_replacement(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t p = counter(db, "r");
     /* At 18:00 the meter was replaced: the old one read 1060 last, the new one began at 2. */
     const double v[5] = {1000, 1040, 1050, 5, 20};
@@ -137,10 +131,7 @@ static void test_replacement(void) {
 }
 
 static void test_net_register(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t p = counter(db, "pv");
     /* A fall of 2 at 12:00: a backward step (not a rollover, not near zero). */
     const double v[5] = {100, 105, 103, 104, 106};

@@ -154,10 +154,7 @@ static void test_null_db(void) {
 
 /* Every out-pointer and required input pointer, with NULL. */
 static void test_null_pointers(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id = define_simple(db, "p"), got = 0, ids[2];
     int64_t ts[2] = {T0, T0 + 1};
     double v[2] = {1, 2};
@@ -231,10 +228,7 @@ static void test_null_pointers(void) {
 
 /* After meterdb_db_close, every call on the handle answers MDB_CLOSED. */
 static void test_closed_handle(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id = define_simple(db, "p"), got, ids[2];
     OK(meterdb_db_put(db, id, T0, 42.5, MDB_QUALITY_VALID | MDB_QUALITY_MANUAL));
     meterdb_cursor *cur = NULL;
@@ -304,10 +298,7 @@ static void test_closed_handle(void) {
 
 /* Every string argument, with bytes that are not UTF-8. */
 static void test_invalid_utf8(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id, ids[4];
     size_t n;
     const char *good[1] = {"site"}, *bad[1] = {BAD_UTF8};
@@ -340,10 +331,7 @@ static void test_invalid_utf8(void) {
 }
 
 static void test_keys(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id;
     char key[300];
     memset(key, 'k', sizeof key);
@@ -368,10 +356,7 @@ static void test_keys(void) {
 }
 
 static void test_bad_metadata(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id;
     const char *k[1] = {""}, *v[1] = {"x"};
     EXPECT(meterdb_db_define_point(db, "k", 2, NULL, -1, NULL, 0, 1.0, NULL, NULL, 0, &id),
@@ -399,10 +384,7 @@ static void test_bad_metadata(void) {
 }
 
 static void test_non_finite_and_out_of_range(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id = define_simple(db, "p");
     EXPECT(meterdb_db_put(db, id, T0, NAN, 1), MDB_INVALID_ARGUMENT, "not finite");
     EXPECT(meterdb_db_put(db, id, T0, INFINITY, 1), MDB_INVALID_ARGUMENT, "not finite");
@@ -438,10 +420,7 @@ static void test_non_finite_and_out_of_range(void) {
 }
 
 static void test_lengths(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id = define_simple(db, "p");
     define_simple(db, "q");
     define_simple(db, "r");
@@ -509,10 +488,7 @@ static void test_lengths(void) {
 }
 
 static void test_metadata_and_listing(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     const char *tk[3] = {"site", "cabinet", "site"}, *tv[3] = {"south", "A3", "north"};
     uint32_t a, b, c, d;
     OK(meterdb_db_define_point(db, "ent-1/kwh", MDB_KIND_COUNTER, "kWh", 2, "0100", 900000, 1.5, tk, tv, 3, &a));
@@ -560,10 +536,7 @@ static void test_metadata_and_listing(void) {
 }
 
 static void test_stats_verify_delete(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t a = define_simple(db, "a"), b = define_simple(db, "b");
     int64_t ts[500];
     double v[500];
@@ -611,10 +584,7 @@ static void test_stats_verify_delete(void) {
 
 /* A cursor reads the snapshot of its creation, not later writes. */
 static void test_cursor_snapshot(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t id = define_simple(db, "p");
     OK(meterdb_db_put(db, id, T0, 1.0, 1));
     meterdb_cursor *cur = NULL;
@@ -689,10 +659,7 @@ static void *write_many(void *arg) {
 
 /* One handle shared by four writing threads. */
 static void test_threads(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     pthread_t t[4];
     struct writer w[4];
     char key[16];

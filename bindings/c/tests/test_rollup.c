@@ -68,10 +68,7 @@ static void fill(meterdb_db *db, uint32_t counter, uint32_t gauge) {
 }
 
 static void test_rollup_rows(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     int32_t tz = 0;
     OK(meterdb_db_tz_offset_min(db, &tz));
     CHECK(tz == 480);
@@ -168,10 +165,7 @@ static void test_rollup_rows(void) {
 }
 
 static void test_standard_coal(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     /* 0.1229 kgce per kWh, 0.3 from the second day on (given out of order). */
     int64_t from[2] = {D0 + DAY, D0 - 365 * DAY};
     double kgce[2] = {0.3, 0.1229};
@@ -211,10 +205,7 @@ static void test_standard_coal(void) {
 
 /* Every new function with NULL for its handle or a required pointer. */
 static void test_rollup_null(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t p = define_v2(db, "p", MDB_KIND_GAUGE, 0, 1.0, NAN, NULL, NULL, 0, MDB_TIERS_DEFAULT), id;
     OK(meterdb_db_put(db, p, D0, 1.0, MDB_QUALITY_VALID));
     size_t n;
@@ -311,10 +302,7 @@ static void test_rollup_null(void) {
 
 /* Bad tiers, units and ranges; unknown points; tiers a point does not keep; indexes. */
 static void test_rollup_bad_arguments(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t p = define_v2(db, "p", MDB_KIND_COUNTER, 0, 1.0, NAN, NULL, NULL, 0, MDB_TIERS_DEFAULT);
     uint32_t days = define_v2(db, "days", MDB_KIND_COUNTER, 0, 1.0, NAN, NULL, NULL, 0,
                               TIER_BIT(MDB_TIER_DAY) | TIER_BIT(MDB_TIER_MONTH));
@@ -410,10 +398,7 @@ static void test_rollup_bad_arguments(void) {
 /* After meterdb_db_close every new function on the handle answers MDB_CLOSED; results made
  * before live on, also after the handle is freed. */
 static void test_rollup_closed(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     uint32_t p = define_v2(db, "p", MDB_KIND_GAUGE, 0, 1.0, NAN, NULL, NULL, 0, MDB_TIERS_DEFAULT), id;
     OK(meterdb_db_put(db, p, D0 + 5, 7.5, MDB_QUALITY_VALID));
     meterdb_rollup *r = NULL;
@@ -467,10 +452,7 @@ static void test_rollup_closed(void) {
 }
 
 static void test_point_v2_metadata(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     const char *tk[1] = {"site"}, *tv[1] = {"north"};
     int64_t from[2] = {D0 + DAY, D0};
     double kgce[2] = {0.3, 0.1229};

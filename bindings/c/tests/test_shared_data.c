@@ -239,10 +239,7 @@ static void test_shared_day_consumption(void) {
     size_t n_rows = load(&rows);
     CHECK(n_rows > 200000 && n_points == 9);
     if (n_rows == 0) return;
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) return;
+    OPEN_DB(db, dir);
     for (size_t p = 0; p < n_points; p++) {
         int counter = strstr(names[p], "register") != NULL;
         OK(meterdb_db_define_point(db, names[p], counter ? MDB_KIND_COUNTER : MDB_KIND_GAUGE, "kWh", 3,

@@ -37,10 +37,7 @@ static void test_open_refuses_empty_path_and_file(void) {
 }
 
 static void test_builder_put_value_and_streaming(void) {
-    char *dir;
-    meterdb_db *db = h_open(&dir);
-    CHECK(db != NULL);
-    if (!db) { h_rmdir(dir); return; }
+    OPEN_DB(db, dir);
     meterdb_point_meta *m = NULL;
     uint32_t c = UINT32_MAX, again = UINT32_MAX;
     MUST(meterdb_point_meta_new("c", MDB_KIND_COUNTER, &m));
