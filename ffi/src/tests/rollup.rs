@@ -139,6 +139,51 @@ pub(super) unsafe fn null_handle_refused<H, T: Copy + Default>(
     }
 }
 
+/// Each of the four bucket queries (`meterdb_db_rollup`, `_rollup_sum`, `_coal_sum` in kgce,
+/// `_compare` in the points' units) of point `p` at `tier` over `[from, to)` fails with
+/// `status` and a message holding `msg`, and sets its result to NULL.
+///
+/// # Safety
+/// `db` is a live handle (possibly closed).
+unsafe fn every_query_fails(
+    db: *const meterdb_db,
+    p: u32,
+    tier: i32,
+    from: i64,
+    to: i64,
+    status: meterdb_status,
+    msg: &str,
+) {
+    let mut r = ptr::dangling_mut::<meterdb_rollup>();
+    let mut s = ptr::dangling_mut::<meterdb_rollup_sum>();
+    let mut s2 = ptr::dangling_mut::<meterdb_rollup_sum>();
+    let mut c = ptr::dangling_mut::<meterdb_comparison>();
+    // SAFETY: as this function's; the out-pointers are Rust locals.
+    unsafe {
+        fails(
+            meterdb_db_rollup(db, p, tier, from, to, &mut r),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_rollup_sum(db, &p, 1, tier, from, to, &mut s),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_coal_sum(db, &p, 1, tier, from, to, 0, &mut s2),
+            status,
+            msg,
+        );
+        fails(
+            meterdb_db_compare(db, &p, 1, tier, from, to, -1, &mut c),
+            status,
+            msg,
+        );
+    }
+    assert!(r.is_null() && s.is_null() && s2.is_null() && c.is_null());
+}
+
 fn rollup(
     t: &TestDb,
     point: u32,
@@ -668,27 +713,8 @@ fn misuse_of_the_rollup_functions() {
 
         // Bad tiers, units and ranges; unknown points; a tier the point does not keep.
         for tier in [0, 6, -1, 259] {
-            fails(
-                meterdb_db_rollup(t.db, p, tier, d, e, &mut r),
-                MDB_INVALID_ARGUMENT,
-                &format!("tier {tier} is not one of"),
-            );
-            assert!(r.is_null());
-            fails(
-                meterdb_db_rollup_sum(t.db, &p, 1, tier, d, e, &mut s),
-                MDB_INVALID_ARGUMENT,
-                "is not one of",
-            );
-            fails(
-                meterdb_db_coal_sum(t.db, &p, 1, tier, d, e, 0, &mut s),
-                MDB_INVALID_ARGUMENT,
-                "is not one of",
-            );
-            fails(
-                meterdb_db_compare(t.db, &p, 1, tier, d, e, -1, &mut c),
-                MDB_INVALID_ARGUMENT,
-                "is not one of",
-            );
+            let msg = format!("tier {tier} is not one of");
+            every_query_fails(t.db, p, tier, d, e, MDB_INVALID_ARGUMENT, &msg);
         }
         fails(
             meterdb_db_coal_sum(t.db, &p, 1, 3, d, e, -1, &mut s),
@@ -705,26 +731,7 @@ fn misuse_of_the_rollup_functions() {
             MDB_INVALID_ARGUMENT,
             "coal unit 2",
         );
-        fails(
-            meterdb_db_rollup(t.db, p, 3, e, d, &mut r),
-            MDB_INVALID_ARGUMENT,
-            "is after its end",
-        );
-        fails(
-            meterdb_db_rollup_sum(t.db, &p, 1, 3, e, d, &mut s),
-            MDB_INVALID_ARGUMENT,
-            "is after its end",
-        );
-        fails(
-            meterdb_db_coal_sum(t.db, &p, 1, 3, e, d, 1, &mut s),
-            MDB_INVALID_ARGUMENT,
-            "is after its end",
-        );
-        fails(
-            meterdb_db_compare(t.db, &p, 1, 3, e, d, -1, &mut c),
-            MDB_INVALID_ARGUMENT,
-            "is after its end",
-        );
+        every_query_fails(t.db, p, 3, e, d, MDB_INVALID_ARGUMENT, "is after its end");
         fails(
             meterdb_db_rollup(t.db, 77, 3, d, e, &mut r),
             MDB_NOT_FOUND,
@@ -841,32 +848,12 @@ fn misuse_of_the_rollup_functions() {
 
         // A closed handle.
         ok(meterdb_db_close(t.db));
-        fails(
-            meterdb_db_rollup(t.db, p, 3, d, e, &mut r),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_rollup_sum(t.db, &p, 1, 3, d, e, &mut s),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_coal_sum(t.db, &p, 1, 3, d, e, 0, &mut s),
-            MDB_CLOSED,
-            "closed",
-        );
-        fails(
-            meterdb_db_compare(t.db, &p, 1, 3, d, e, -1, &mut c),
-            MDB_CLOSED,
-            "closed",
-        );
+        every_query_fails(t.db, p, 3, d, e, MDB_CLOSED, "closed");
         fails(
             meterdb_db_tz_offset_min(t.db, &mut tz),
             MDB_CLOSED,
             "closed",
         );
-        assert!(r.is_null() && s.is_null() && c.is_null());
         // Closed beats a bad tier: the handle is checked first.
         fails(
             meterdb_db_rollup(t.db, p, 9, d, e, &mut r),
