@@ -135,14 +135,18 @@ fn answer<T: DeserializeOwned>(r: Result<ureq::Response, ureq::Error>) -> Result
 }
 
 impl Client {
-    /// A client of the platform at `base` (`http://host:port`).
+    /// A client of the platform at `base` (`https://host:port`, or `http://` for a local
+    /// test), trusting the public roots for HTTPS.
     pub fn new(base: &str) -> Client {
+        Client::with_tls(base, None)
+    }
+
+    /// A client of the platform at `base` trusting the CAs of `tls`
+    /// ([`crate::tls::client_config`]) for HTTPS.
+    pub fn with_tls(base: &str, tls: Option<&std::sync::Arc<rustls::ClientConfig>>) -> Client {
         Client {
             base: base.trim_end_matches('/').to_string(),
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_millis(1000))
-                .timeout(Duration::from_secs(10))
-                .build(),
+            agent: crate::tls::agent(tls, Duration::from_millis(1000), Duration::from_secs(10)),
         }
     }
 

@@ -36,6 +36,10 @@ pub struct FrontendConfig {
     pub backoff_max: Duration,
     /// Wait when there is nothing to deliver.
     pub poll: Duration,
+    /// The CAs trusted for an `https://` platform URL (`None`: the public roots).
+    pub platform_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The CAs trusted for an `https://` national URL (`None`: the public roots).
+    pub national_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl FrontendConfig {
@@ -51,6 +55,8 @@ impl FrontendConfig {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             poll: Duration::from_millis(200),
+            platform_tls: None,
+            national_tls: None,
         }
     }
 }
@@ -149,10 +155,10 @@ pub fn run(
     until_empty: bool,
     say: &mut dyn FnMut(&str),
 ) -> FrontendStats {
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_millis(1000))
-        .timeout(Duration::from_secs(30))
-        .build();
+    let (connect, total) = (Duration::from_millis(1000), Duration::from_secs(30));
+    // One agent per side: each trusts its own CAs.
+    let agent = crate::tls::agent(cfg.platform_tls.as_ref(), connect, total);
+    let nagent = crate::tls::agent(cfg.national_tls.as_ref(), connect, total);
     let out_url = format!("{}/api/v1/outbound?max={}", cfg.platform, cfg.batch.max(1));
     let ack_url = format!("{}/api/v1/outbound/ack", cfg.platform);
     let data_url = format!("{}/api/v1/data", cfg.national);
@@ -214,7 +220,7 @@ pub fn run(
         let body = batch.records.get();
         // "[]" when the batch holds bookkeeping only: nothing to post, acknowledge it.
         if body.trim() != "[]" {
-            match agent
+            match nagent
                 .post(&data_url)
                 .set("Authorization", &nbearer)
                 .set("Content-Type", "application/json")

@@ -15,4 +15,5 @@ pub mod records;
 pub mod registry;
 pub mod server;
 pub mod sim;
+pub mod tls;
 pub mod upload;

@@ -1,6 +1,10 @@
 //! The platform's HTTP server: axum on tokio (hyper underneath), the `/api/v1/` routes of
 //! [`crate::provincial::Platform`].
 //!
+//! Connections ([`serve_with`]): HTTPS with rustls ([`crate::tls`]) or, for local tests,
+//! plain HTTP; at most [`ServeOptions::max_connections`] open (one more is closed at once);
+//! a TLS handshake and a request's headers must arrive within their timeouts.
+//!
 //! Every request goes through, outermost first:
 //!
 //! 1. a request timeout (408) and a cap on requests in progress (tower);
@@ -451,9 +455,101 @@ impl Drop for Running {
     }
 }
 
-/// Serves `platform` on `addr` with `threads` worker threads (and up to four times as many
-/// threads for the platform's blocking work: storage, fsync, files).
+/// How [`serve_with`] serves.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Address to listen on (port 0: any free port).
+    pub addr: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// TLS ([`crate::tls::server_config`]); `None`: plain HTTP (local use only).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Most open connections; one more is closed at once.
+    pub max_connections: usize,
+    /// Longest wait for a request's headers (from the connection's start or the previous
+    /// answer on a kept-alive connection).
+    pub header_timeout: Duration,
+    /// Longest TLS handshake.
+    pub handshake_timeout: Duration,
+}
+
+/// Most open connections by default.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Longest wait for a request's headers by default.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest TLS handshake by default.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl ServeOptions {
+    /// Plain HTTP on `addr` with the default limits.
+    pub fn plain(addr: &str, threads: usize) -> ServeOptions {
+        ServeOptions {
+            addr: addr.to_string(),
+            threads,
+            tls: None,
+            max_connections: MAX_CONNECTIONS,
+            header_timeout: HEADER_TIMEOUT,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// HTTPS on `addr` with `tls` and the default limits.
+    pub fn tls(addr: &str, threads: usize, tls: Arc<rustls::ServerConfig>) -> ServeOptions {
+        ServeOptions {
+            tls: Some(tls),
+            ..ServeOptions::plain(addr, threads)
+        }
+    }
+}
+
+/// Serves `platform` over plain HTTP on `addr` with `threads` worker threads (tests and
+/// benchmarks on loopback; see [`serve_with`]).
 pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Running, String> {
+    serve_with(platform, &ServeOptions::plain(addr, threads))
+}
+
+/// One connection: the TLS handshake (bounded), then HTTP/1.1 with a header read timeout.
+async fn connection(
+    app: Router,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    o: Arc<ServeOptions>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let svc = app.map_request(move |mut r: Request<hyper::body::Incoming>| {
+        r.extensions_mut().insert(ConnectInfo(remote));
+        r
+    });
+    let svc = hyper_util::service::TowerToHyperService::new(svc);
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .header_read_timeout(o.header_timeout)
+        .max_buf_size(64 << 10);
+    let _ = stream.set_nodelay(true);
+    match &o.tls {
+        Some(cfg) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+            // A failed or slow handshake (not TLS, wrong version, no common cipher,
+            // garbage): the connection is closed, nothing else happens.
+            if let Ok(Ok(s)) =
+                tokio::time::timeout(o.handshake_timeout, acceptor.accept(stream)).await
+            {
+                let _ = b.serve_connection(TokioIo::new(s), svc).await;
+            }
+        }
+        None => {
+            let _ = b.serve_connection(TokioIo::new(stream), svc).await;
+        }
+    }
+}
+
+/// Serves `platform` as `o` says (TLS or plain HTTP, a cap on open connections, header and
+/// handshake timeouts), with `o.threads` worker threads (and up to four times as many
+/// threads for the platform's blocking work: storage, fsync, files).
+pub fn serve_with(platform: Arc<Platform>, o: &ServeOptions) -> Result<Running, String> {
+    let addr = &o.addr;
+    let threads = o.threads.max(1);
     let listener =
         std::net::TcpListener::bind(addr).map_err(|e| format!("listen on {addr}: {e}"))?;
     listener
@@ -463,14 +559,15 @@ pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Runn
         .local_addr()
         .map_err(|e| format!("listen on {addr}: {e}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .max_blocking_threads(4 * threads.max(1))
+        .worker_threads(threads)
+        .max_blocking_threads(4 * threads)
         .thread_name("provincial-http")
         .enable_all()
         .build()
         .map_err(|e| format!("starting the server's runtime: {e}"))?;
-    let app = router(platform).into_make_service_with_connect_info::<SocketAddr>();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(platform);
+    let o = Arc::new(o.clone());
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("provincial-serve".into())
         .spawn(move || {
@@ -482,13 +579,30 @@ pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Runn
                         return;
                     }
                 };
-                tokio::select! {
-                    r = axum::serve(l, app) => {
-                        if let Err(e) = r {
-                            eprintln!("provincial: server: {e}");
-                        }
-                    }
-                    _ = rx => {}
+                let slots = Arc::new(tokio::sync::Semaphore::new(o.max_connections.max(1)));
+                loop {
+                    let (stream, remote) = tokio::select! {
+                        r = l.accept() => match r {
+                            Ok(c) => c,
+                            Err(e) => {
+                                // Out of file descriptors and the like: wait a little.
+                                eprintln!("provincial: accept: {e}");
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                continue;
+                            }
+                        },
+                        _ = &mut rx => break,
+                    };
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        // Over the cap: closed at once (the client may retry).
+                        drop(stream);
+                        continue;
+                    };
+                    let (app, o) = (app.clone(), o.clone());
+                    tokio::spawn(async move {
+                        connection(app, stream, remote, o).await;
+                        drop(slot);
+                    });
                 }
             });
             rt.shutdown_timeout(Duration::from_secs(1));

@@ -80,14 +80,16 @@ impl Destination {
             backoff: Backoff::new(Duration::from_millis(300), Duration::from_secs(30)),
             last_wait: Duration::ZERO,
             batch: 5000,
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_millis(1000))
-                .timeout(Duration::from_secs(10))
-                .build(),
+            agent: crate::tls::agent(None, Duration::from_millis(1000), Duration::from_secs(10)),
             next_try: None,
             failures: 0,
             acked: 0,
         })
+    }
+
+    /// Trusts the CAs of `tls` ([`crate::tls::client_config`]) for an `https://` URL.
+    pub fn set_tls(&mut self, tls: Option<&std::sync::Arc<rustls::ClientConfig>>) {
+        self.agent = crate::tls::agent(tls, Duration::from_millis(1000), Duration::from_secs(10));
     }
 
     /// After a failure, wait `first` (±20 %), doubling after each further failure up to

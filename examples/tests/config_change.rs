@@ -43,7 +43,15 @@ fn a_running_gateway_follows_a_new_configuration() {
     let running = serve(p.clone(), "127.0.0.1:0", 2).unwrap();
     let url = format!("http://{}", running.addr);
     let gw = Command::new(GATEWAY)
-        .args(["run", "--industry", "steel", "--enterprise", &ent, "--db"])
+        .args([
+            "run",
+            "--insecure-http",
+            "--industry",
+            "steel",
+            "--enterprise",
+            &ent,
+            "--db",
+        ])
         .arg(dir.join("gw"))
         .args(["--platform", &url, "--config-every-s", "1", "--seed", "3"])
         .args(["--start", "2026-01-01", "--days", "1", "--speed", "7200"])

@@ -231,7 +231,15 @@ impl Drop for Server {
 
 fn run_gateway(dir: &Path, ent: &str, url: &str) {
     let out = Command::new(GATEWAY)
-        .args(["run", "--industry", "steel", "--enterprise", ent, "--db"])
+        .args([
+            "run",
+            "--insecure-http",
+            "--industry",
+            "steel",
+            "--enterprise",
+            ent,
+            "--db",
+        ])
         .arg(dir.join("gw"))
         .args(["--interval-s", "60"])
         .args(["--start", "2026-01-01", "--days", "1", "--speed", "max"])
@@ -299,7 +307,13 @@ fn a_day_statistic_corrected_by_late_data_reaches_the_national_platform() {
     let url = format!("http://{prov_addr}");
     let frontend = Server {
         child: Command::new(PROVINCIAL)
-            .args(["frontend", "--platform", &url, "--token-file"])
+            .args([
+                "frontend",
+                "--insecure-http",
+                "--platform",
+                &url,
+                "--token-file",
+            ])
             .arg(&fe_token)
             .args(["--national", &nat_url, "--national-token-file"])
             .arg(&nat_token)

@@ -73,18 +73,26 @@ fn kill(s: &mut Server) {
 
 fn gateway(dir: &Path, ent: &str, urls: &[String], log: &Path) -> Child {
     let mut c = Command::new(GATEWAY);
-    c.args(["run", "--industry", "steel", "--enterprise", ent, "--db"])
-        .arg(dir.join("gw"))
-        .args(["--interval-s", "60"])
-        .args(["--start", "2026-01-01", "--days", "1", "--speed", "10800"])
-        .args([
-            "--seed",
-            "42",
-            "--retry-ms",
-            "250",
-            "--drain-timeout-s",
-            "40",
-        ]);
+    c.args([
+        "run",
+        "--insecure-http",
+        "--industry",
+        "steel",
+        "--enterprise",
+        ent,
+        "--db",
+    ])
+    .arg(dir.join("gw"))
+    .args(["--interval-s", "60"])
+    .args(["--start", "2026-01-01", "--days", "1", "--speed", "10800"])
+    .args([
+        "--seed",
+        "42",
+        "--retry-ms",
+        "250",
+        "--drain-timeout-s",
+        "40",
+    ]);
     for (i, u) in urls.iter().enumerate() {
         c.args(["--platform", u]);
         c.arg("--enrollment-file")
@@ -151,7 +159,13 @@ fn gateway_survives_outages_and_a_kill_and_both_servers_get_exactly_its_samples(
     let mut s1 = start(&d1, "127.0.0.1:0", &fwd);
     let s1_url = format!("http://{}", s1.addr);
     let mut frontend = Command::new(PROVINCIAL)
-        .args(["frontend", "--platform", &s1_url, "--token-file"])
+        .args([
+            "frontend",
+            "--insecure-http",
+            "--platform",
+            &s1_url,
+            "--token-file",
+        ])
         .arg(&fe_token)
         .args(["--national", &nat_url, "--national-token-file", &nat_token])
         .args(["--backoff-max-ms", "1000"])

@@ -142,7 +142,13 @@ fn national_outage_everything_arrives_once() {
     let url = format!("http://{prov_addr}");
     let fe_out = Arc::new(Mutex::new(String::new()));
     let mut fe = Command::new(PROVINCIAL)
-        .args(["frontend", "--platform", &url, "--token-file"])
+        .args([
+            "frontend",
+            "--insecure-http",
+            "--platform",
+            &url,
+            "--token-file",
+        ])
         .arg(dir.join("fe.token"))
         .args(["--national", &format!("http://{nat_addr}")])
         .arg("--national-token-file")
@@ -167,7 +173,15 @@ fn national_outage_everything_arrives_once() {
 
     let gateway = |days: &str| {
         let out = Command::new(GATEWAY)
-            .args(["run", "--industry", "steel", "--enterprise", &ent, "--db"])
+            .args([
+                "run",
+                "--insecure-http",
+                "--industry",
+                "steel",
+                "--enterprise",
+                &ent,
+                "--db",
+            ])
             .arg(dir.join("gw"))
             .args([
                 "--interval-s",

@@ -505,7 +505,15 @@ fn the_binaries_through_two_directories() {
         })
     };
     let out = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .args(["run", "--industry", "coking", "--enterprise", &ent, "--db"])
+        .args([
+            "run",
+            "--insecure-http",
+            "--industry",
+            "coking",
+            "--enterprise",
+            &ent,
+            "--db",
+        ])
         .arg(root.join("gw"))
         .arg("--config-file")
         .arg(&cfg)

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! gateway run --industry SCOPE --enterprise CODE --db DIR
-//!         --platform URL [--platform URL]... [--enrollment-file FILE]... [--credentials DIR]
+//!         --platform URL [--platform URL]... [--ca-file FILE] [--insecure-http]
+//!         [--enrollment-file FILE]... [--credentials DIR]
 //!         [--isolation-out DIR --isolation-acks DIR --isolation-key-file FILE
 //!          [--isolation-resend-s 600] [--config-file FILE (without --platform)]]
 //!         [--serial S] [--config-every-s 60] [--interval-s 60] [--start 2026-01-01] [--days 7]
@@ -107,9 +108,15 @@ struct RunArgs {
     /// The gateway's database directory.
     #[arg(long)]
     db: PathBuf,
-    /// A platform's base URL (http://host:port); the first one's configuration is followed.
+    /// A platform's base URL (https://host:port); the first one's configuration is followed.
     #[arg(long = "platform", required_unless_present = "isolation_out")]
     platforms: Vec<String>,
+    /// The CA certificates (PEM) trusted for https:// platforms (default: the public roots).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Allow http:// platform URLs (the token and data in clear text): local tests only.
+    #[arg(long)]
+    insecure_http: bool,
     /// Also (or only) send everything through an isolation gateway: sealed bundles are
     /// written to this directory, carried across as files.
     #[arg(long, requires_all = ["isolation_acks", "isolation_key_file"])]
@@ -450,8 +457,12 @@ fn run(a: &RunArgs) -> Res<()> {
     // Registration, with every platform not registered with yet.
     let cdir = credentials_dir(&a.db, a.credentials.as_deref());
     let mut clients = Vec::new();
+    let tls = meterdb_examples::tls::client_config_opt(a.ca_file.as_deref())?;
+    for url in &a.platforms {
+        meterdb_examples::tls::check_url("--platform", url, a.insecure_http)?;
+    }
     for (i, url) in a.platforms.iter().enumerate() {
-        let client = Client::new(url);
+        let client = Client::with_tls(url, tls.as_ref());
         let creds = match Credentials::load(&cdir, url)? {
             Some(c) if c.enterprise_code == a.enterprise => c,
             Some(c) => {
@@ -523,6 +534,7 @@ fn run(a: &RunArgs) -> Res<()> {
     for (client, creds) in &clients {
         let url = client.url("/api/v1/data");
         let mut d = Destination::open(&db, &url, &creds.token)?;
+        d.set_tls(tls.as_ref());
         d.set_retry(
             Duration::from_millis(a.retry_ms),
             Duration::from_millis(a.retry_max_ms.max(a.retry_ms)),

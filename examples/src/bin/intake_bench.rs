@@ -9,8 +9,11 @@
 //! statistics, 1% malformed, from `--units` simulated units) are sent to an in-process
 //! server (a) storing into MeterDB and (b) with `--no-store` (parsed and checked, access log
 //! written, nothing stored), and (c) handed to the request handler directly, storing, without
-//! HTTP. The modes alternate, `--runs` times each; medians are printed with their ratio: a
-//! ratio near 1 means HTTP and JSON limit the intake, not MeterDB.
+//! HTTP, and (d, e) as (a, b) over HTTPS (rustls with ring, a CA made for the run, the
+//! server's certificate and key read from files; one kept-alive connection per client
+//! thread). The modes alternate, `--runs` times each; medians are printed with their ratios:
+//! storing against not storing near 1 means HTTP and JSON limit the intake, not MeterDB;
+//! HTTPS against HTTP is what TLS costs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +23,8 @@ use meterdb_examples::api::{standard_config, EnterpriseInfo};
 use meterdb_examples::industry::{uscc_with_check, Industry, Plant};
 use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::records::{parse_date, Record, STAT_DAY, STAT_REALTIME};
-use meterdb_examples::server::serve;
+use meterdb_examples::server::{serve, serve_with, ServeOptions};
+use meterdb_examples::tls::{self, DevCa};
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter()
@@ -116,6 +120,16 @@ enum Mode {
     Http,
     HttpNoStore,
     Handler,
+    /// HTTPS (rustls, ring; a CA made for the run), storing.
+    Https,
+    /// HTTPS, not storing.
+    HttpsNoStore,
+}
+
+impl Mode {
+    fn tls(self) -> bool {
+        matches!(self, Mode::Https | Mode::HttpsNoStore)
+    }
 }
 
 fn run(
@@ -128,7 +142,7 @@ fn run(
     let p = Arc::new(Platform::open(&Config {
         data: dir.to_path_buf(),
         role: Role::Provincial,
-        no_store: mode == Mode::HttpNoStore,
+        no_store: matches!(mode, Mode::HttpNoStore | Mode::HttpsNoStore),
         outbound: None,
     })?);
     // Every unit registered with its configuration, and one device of each.
@@ -147,21 +161,43 @@ fn run(
         tokens.insert(ent.clone(), a.token);
     }
     let tokens = Arc::new(tokens);
-    let server = if mode == Mode::Handler {
-        None
+    // TLS: a throw-away CA, the server's certificate and key from files, as in production.
+    let client_tls = if mode.tls() {
+        let d = dir.join("tls");
+        DevCa::generate(&["127.0.0.1".into()])?.write(&d)?;
+        Some((
+            tls::server_config(&d.join("server.pem"), &d.join("server.key"))?,
+            tls::client_config(&d.join("ca.pem"))?,
+        ))
     } else {
-        Some(serve(p.clone(), "127.0.0.1:0", threads)?)
+        None
     };
+    let server = match (&client_tls, mode) {
+        (_, Mode::Handler) => None,
+        (Some((s, _)), _) => Some(serve_with(
+            p.clone(),
+            &ServeOptions::tls("127.0.0.1:0", threads, s.clone()),
+        )?),
+        (None, _) => Some(serve(p.clone(), "127.0.0.1:0", threads)?),
+    };
+    let scheme = if mode.tls() { "https" } else { "http" };
     let url = server
         .as_ref()
-        .map(|s| format!("http://{}/api/v1/data", s.addr));
+        .map(|s| format!("{scheme}://127.0.0.1:{}/api/v1/data", s.addr.port()));
+    let client_tls = client_tls.map(|(_, c)| c);
     let t0 = Instant::now();
     let c0 = cpu_secs();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let (work, url, p, tokens) = (work.clone(), url.clone(), p.clone(), tokens.clone());
+            let ctls = client_tls.clone();
             std::thread::spawn(move || -> Result<(u64, u64), String> {
-                let agent = ureq::AgentBuilder::new().build();
+                // One agent a thread: its connection (and TLS session) is kept alive.
+                let agent = tls::agent(
+                    ctls.as_ref(),
+                    std::time::Duration::from_secs(5),
+                    std::time::Duration::from_secs(120),
+                );
                 let (mut records, mut accepted) = (0u64, 0u64);
                 for (ent, _, bodies) in work.iter().skip(t).step_by(threads) {
                     let token = &tokens[ent];
@@ -244,7 +280,13 @@ fn main() {
         "{units} units, {} requests of {per} records (95% real-time, 4% day, 1% malformed), {threads} client and server threads",
         work.iter().map(|w| w.2.len()).sum::<usize>()
     );
-    let modes = [Mode::Http, Mode::HttpNoStore, Mode::Handler];
+    let modes = [
+        Mode::Http,
+        Mode::HttpNoStore,
+        Mode::Handler,
+        Mode::Https,
+        Mode::HttpsNoStore,
+    ];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for r in 0..runs {
@@ -278,6 +320,21 @@ fn main() {
     println!(
         "  handler only, storing        {:>10.0}   {:>6.2}",
         med[2], cpu[2]
+    );
+    println!(
+        "  HTTPS (TLS), storing         {:>10.0}   {:>6.2}",
+        med[3], cpu[3]
+    );
+    println!(
+        "  HTTPS (TLS), --no-store      {:>10.0}   {:>6.2}",
+        med[4], cpu[4]
+    );
+    println!(
+        "ratio HTTPS / HTTP: storing {:.2}, not storing {:.2} in records/s; CPU per record {:.2} and {:.2}",
+        med[3] / med[0],
+        med[4] / med[1],
+        cpu[3] / cpu[0],
+        cpu[4] / cpu[1]
     );
     println!(
         "ratio storing / not storing over HTTP: {:.2} in records/s, {:.2} in CPU per record",

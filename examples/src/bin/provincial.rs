@@ -2,12 +2,14 @@
 //! administration: units, enrollment codes, configurations, credentials.
 //!
 //! ```text
-//! provincial serve --data DIR [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
+//! provincial serve --data DIR (--tls-cert FILE --tls-key FILE | --insecure-http)
+//!                  [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
+//!                  [--max-connections 512] [--header-timeout-s 10]
 //!                  [--no-store] [--outbound [--outbound-cap-mib 1024]]
 //!                  [--isolation-enterprise CODE --isolation-inbound DIR --isolation-ack-out DIR
 //!                   --isolation-key-file FILE [--isolation-poll-ms 1000]]
 //! provincial frontend --platform URL --token-file FILE --national URL --national-token-file FILE
-//!                  [--batch 5000] [--backoff-min-ms 100] [--backoff-max-ms 30000] [--poll-ms 200]
+//!                  [--ca-file FILE] [--national-ca-file FILE] [--insecure-http] [--batch 5000] [--backoff-min-ms 100] [--backoff-max-ms 30000] [--poll-ms 200]
 //! provincial unit add --data DIR --enterprise CODE --name NAME --industry SCOPE
 //!                  [--region 350100] [--points N] [--interval-s 60] [--enrollment-out FILE]
 //! provincial unit enroll --data DIR --enterprise CODE [--enrollment-out FILE]
@@ -16,6 +18,7 @@
 //! provincial credential add --data DIR --kind operator|national|frontend --name NAME [--token-out FILE]
 //! provincial history export --data DIR --out OUT [--from yyyy-MM-dd] [--to yyyy-MM-dd]
 //!                  [--granularity hour,day,month,year] [--csv]
+//! provincial tls dev-ca --out DIR [--name localhost --name 127.0.0.1]
 //! provincial isolation keygen --out FILE
 //! provincial isolation import --data DIR --isolation-enterprise CODE --isolation-inbound DIR
 //!                  --isolation-ack-out DIR --isolation-key-file FILE [--watch] [--isolation-poll-ms 1000]
@@ -44,7 +47,8 @@ use meterdb_examples::outbound::OutboundConfig;
 use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::records::parse_date;
 use meterdb_examples::registry::Registry;
-use meterdb_examples::server::serve;
+use meterdb_examples::server::{serve_with, ServeOptions};
+use meterdb_examples::tls::{self, DevCa};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,6 +79,24 @@ enum Cmd {
     /// The isolation gateway path (隔离网关): a unit's bundles arrive one way as files.
     #[command(subcommand)]
     Isolation(IsolationCmd),
+    /// Certificates for local tests.
+    #[command(subcommand)]
+    Tls(TlsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum TlsCmd {
+    /// Make a throw-away CA and a server certificate it signed, for tests and trials on one
+    /// machine: OUT/ca.pem (give it to the clients' --ca-file), OUT/server.pem and
+    /// OUT/server.key (0600; give them to serve --tls-cert/--tls-key). OUT is created 0700
+    /// and must not hold them yet. A real deployment uses certificates of its own PKI.
+    DevCa {
+        #[arg(long)]
+        out: PathBuf,
+        /// The server's names (DNS names or IP addresses), repeated.
+        #[arg(long = "name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        names: Vec<String>,
+    },
 }
 
 /// One isolation link: the unit it carries, its directories and its key (all four, or none
@@ -201,6 +223,15 @@ struct FrontendArgs {
     /// The file holding the province's token at the national platform.
     #[arg(long)]
     national_token_file: PathBuf,
+    /// The CA certificates (PEM) trusted for an https:// --platform (default: public roots).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// The CA certificates (PEM) trusted for an https:// --national (default: public roots).
+    #[arg(long)]
+    national_ca_file: Option<PathBuf>,
+    /// Allow http:// URLs (tokens and data in clear text): local tests only.
+    #[arg(long)]
+    insecure_http: bool,
     /// Changes per batch.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=20000))]
     batch: u32,
@@ -249,6 +280,21 @@ struct ServeArgs {
     /// --isolation-* options together).
     #[command(flatten)]
     isolation: LinkArgs,
+    /// The server's certificate chain (PEM, server certificate first): serve HTTPS.
+    #[arg(long, requires = "tls_key", conflicts_with = "insecure_http")]
+    tls_cert: Option<PathBuf>,
+    /// The server's private key (PEM, mode 0600).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (tokens and data in clear text): local tests only.
+    #[arg(long)]
+    insecure_http: bool,
+    /// Most open connections (more are closed at once).
+    #[arg(long, default_value_t = meterdb_examples::server::MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_connections: u32,
+    /// Longest wait for a request's headers, and for a TLS handshake, in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_s: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -369,6 +415,16 @@ fn main() {
     match cli.cmd {
         Cmd::Serve(a) => run_serve(a),
         Cmd::Frontend(a) => run_frontend(a),
+        Cmd::Tls(TlsCmd::DevCa { out, names }) => {
+            let ca = DevCa::generate(&names).unwrap_or_else(|e| fail(e));
+            ca.write(&out).unwrap_or_else(|e| fail(e));
+            println!(
+                "{0}/ca.pem (clients: --ca-file), {0}/server.pem and {0}/server.key (serve \
+                 --tls-cert/--tls-key) for {1}",
+                out.display(),
+                names.join(", ")
+            );
+        }
         Cmd::Isolation(IsolationCmd::Keygen { out }) => {
             Key::generate(&out).unwrap_or_else(|e| fail(e));
             println!("key written to {} (mode 0600)", out.display());
@@ -578,6 +634,8 @@ fn read_token(f: &Path) -> String {
 }
 
 fn run_frontend(a: FrontendArgs) {
+    tls::check_url("--platform", &a.platform, a.insecure_http).unwrap_or_else(|e| fail(e));
+    tls::check_url("--national", &a.national, a.insecure_http).unwrap_or_else(|e| fail(e));
     let mut cfg = FrontendConfig::new(
         &a.platform,
         &read_token(&a.token_file),
@@ -588,6 +646,9 @@ fn run_frontend(a: FrontendArgs) {
     cfg.backoff_min = Duration::from_millis(a.backoff_min_ms.max(1));
     cfg.backoff_max = Duration::from_millis(a.backoff_max_ms.max(a.backoff_min_ms.max(1)));
     cfg.poll = Duration::from_millis(a.poll_ms.max(1));
+    cfg.platform_tls = tls::client_config_opt(a.ca_file.as_deref()).unwrap_or_else(|e| fail(e));
+    cfg.national_tls =
+        tls::client_config_opt(a.national_ca_file.as_deref()).unwrap_or_else(|e| fail(e));
     println!(
         "front-end: from {} to {} (backoff {} ms to {} ms)",
         cfg.platform,
@@ -613,6 +674,12 @@ fn run_serve(a: ServeArgs) {
             cap_bytes: a.outbound_cap_mib << 20,
         }),
     };
+    if a.tls_cert.is_none() && !a.insecure_http {
+        fail(
+            "give --tls-cert FILE --tls-key FILE (HTTPS), or --insecure-http for plain HTTP \
+             on a local test (tokens and data would travel in clear text)",
+        );
+    }
     let platform = Arc::new(Platform::open(&cfg).unwrap_or_else(|e| fail(e)));
     if let Some(rx) = a.isolation.receiver(&platform) {
         let (p, every) = (platform.clone(), a.isolation.poll());
@@ -626,7 +693,19 @@ fn run_serve(a: ServeArgs) {
             })
             .unwrap_or_else(|e| fail(e));
     }
-    let running = serve(platform.clone(), &a.listen, a.threads.into()).unwrap_or_else(|e| fail(e));
+    let mut o = ServeOptions::plain(&a.listen, a.threads.into());
+    o.tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some(tls::server_config(c, k).unwrap_or_else(|e| fail(e))),
+        _ if a.insecure_http => None,
+        _ => fail(
+            "give --tls-cert FILE --tls-key FILE (HTTPS), or --insecure-http for plain HTTP \
+             on a local test (tokens and data would travel in clear text)",
+        ),
+    };
+    o.max_connections = a.max_connections as usize;
+    o.header_timeout = Duration::from_secs(a.header_timeout_s);
+    o.handshake_timeout = o.header_timeout;
+    let running = serve_with(platform.clone(), &o).unwrap_or_else(|e| fail(e));
     println!("listening on {}", running.addr);
     // Serve until killed (every stored write is durable when acknowledged).
     loop {

@@ -75,7 +75,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(&enroll, sink.registry().issue_enrollment(&ent)?)?;
         let t0 = Instant::now();
         let out = Command::new(&gateway)
-            .args(["run", "--industry", "power", "--enterprise", &ent, "--db"])
+            .args([
+                "run",
+                "--insecure-http",
+                "--industry",
+                "power",
+                "--enterprise",
+                &ent,
+                "--db",
+            ])
             .arg(&db)
             .args(["--platform", &url, "--enrollment-file"])
             .arg(&enroll)

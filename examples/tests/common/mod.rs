@@ -18,6 +18,7 @@ pub const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
 pub fn spawn_server(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(PROVINCIAL)
         .arg("serve")
+        .arg("--insecure-http")
         .arg("--data")
         .arg(data)
         .args(["--listen", listen, "--threads", "2"])
