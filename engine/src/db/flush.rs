@@ -148,7 +148,8 @@ impl Inner {
             }
             let last_seq = wal.last_seq();
             wal.rotate()?;
-            let m = Arc::new(std::mem::take(&mut st.mem));
+            let slots = st.mem.point_slots();
+            let m = Arc::new(std::mem::replace(&mut st.mem, Memtable::with_points(slots)));
             st.frozen.push((m.clone(), last_seq));
             // The catalog as of the freeze: every point the frozen data refers to.
             (m, last_seq, Arc::new(self.catalog.read().clone()))

@@ -371,7 +371,11 @@ impl FlushRollups {
             frozen: vec![frozen.clone()],
         };
         let mut parts: [TierParts; 5] = Default::default();
+        // Points with writes in the memtable, at most: each gets at most one new block per
+        // tier and partition.
+        let touched = frozen.iter_points().count();
         for (n, (point, (cols, sorted), tombstones)) in frozen.iter_points().enumerate() {
+            let points_left = touched - n;
             if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
                 // The files' pages read for the points so far go back (each point's data is
                 // read once), so that a flush of many points does not map every page.
@@ -483,13 +487,16 @@ impl FlushRollups {
                     if rows.is_empty() {
                         continue;
                     }
-                    let block = rollup::encode_block(point, rows, &self.codec);
+                    let mut block = rollup::encode_block(point, rows, &self.codec);
+                    // Held until the flush writes it, with every other point's: no slack.
+                    block.bytes.shrink_to_fit();
+                    block.lens.shrink_to_fit();
                     let consecutive = rows
                         .windows(2)
                         .all(|w| w[1].start == tier.bucket_end(w[0].start, tz));
                     parts[ti]
                         .entry(p)
-                        .or_default()
+                        .or_insert_with(|| Vec::with_capacity(points_left))
                         .push(NewBlock { block, consecutive });
                 }
             }
