@@ -32,6 +32,9 @@ use crate::upload::now_ms;
 
 /// How long an enrollment code can be used after it was issued.
 pub const ENROLLMENT_VALID_MS: i64 = 7 * 86_400_000;
+/// How long a device's token, or an operator's, national or front-end credential, is valid
+/// by default (`--token-expires`, `--expires`).
+pub const TOKEN_VALID_MS: i64 = 365 * 86_400_000;
 
 /// Who is calling: resolved from the `Authorization` header before a handler runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +176,9 @@ struct DeviceRecord {
     registered_at: i64,
     token: Hashed,
     revoked: bool,
+    /// When the token stops working (absent in files of before: never).
+    #[serde(default)]
+    expires_at: Option<i64>,
 }
 
 /// An enrollment code issued for a unit.
@@ -185,6 +191,12 @@ struct Enrollment {
     expires_at: i64,
     used_at: Option<i64>,
     used_by: Option<String>,
+    /// How long the token of the device registering with it is valid (absent: the default).
+    #[serde(default)]
+    token_valid_ms: Option<i64>,
+    /// Withdrawn by an operator before use.
+    #[serde(default)]
+    revoked: bool,
 }
 
 /// The collection configuration as stored.
@@ -275,6 +287,9 @@ struct Credential {
     token: Hashed,
     created_at: i64,
     revoked: bool,
+    /// When the token stops working (absent in files of before: never).
+    #[serde(default)]
+    expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -414,6 +429,10 @@ impl Registry {
     }
 
     fn new_enrollment(u: &mut UnitFile) -> Result<String, String> {
+        Self::new_enrollment_for(u, None)
+    }
+
+    fn new_enrollment_for(u: &mut UnitFile, token_valid_ms: Option<i64>) -> Result<String, String> {
         let id = format!("enroll-{}-{}", u.enterprise.enterprise_code, u.next_number);
         u.next_number += 1;
         let (secret, code) = Hashed::new()?;
@@ -425,6 +444,8 @@ impl Registry {
             expires_at: now + ENROLLMENT_VALID_MS,
             used_at: None,
             used_by: None,
+            token_valid_ms,
+            revoked: false,
         });
         Ok(format!("{id}.{secret}"))
     }
@@ -435,6 +456,17 @@ impl Registry {
         &self,
         enterprise: EnterpriseInfo,
         items: Vec<ConfigItem>,
+    ) -> Result<String, String> {
+        self.add_unit_with(enterprise, items, None)
+    }
+
+    /// [`Registry::add_unit`], the token of the device registering with the code valid for
+    /// `token_valid_ms` (`None`: [`TOKEN_VALID_MS`]).
+    pub fn add_unit_with(
+        &self,
+        enterprise: EnterpriseInfo,
+        items: Vec<ConfigItem>,
+        token_valid_ms: Option<i64>,
     ) -> Result<String, String> {
         let code = enterprise.enterprise_code.clone();
         check_uscc(&code).map_err(|e| format!("enterprise code {code:?}: {e}"))?;
@@ -461,7 +493,7 @@ impl Registry {
                 enrollments: Vec::new(),
                 next_number: 1,
             };
-            let secret = Self::new_enrollment(&mut u)?;
+            let secret = Self::new_enrollment_for(&mut u, token_valid_ms)?;
             self.write_unit(&u)?;
             Ok(secret)
         })
@@ -470,6 +502,15 @@ impl Registry {
     /// Issues another enrollment code for unit `code` (shown once).
     pub fn issue_enrollment(&self, code: &str) -> Result<String, String> {
         self.change_unit(code, Self::new_enrollment)
+    }
+
+    /// Issues another enrollment code for unit `code` whose device's token will be valid
+    /// for `token_valid_ms` (shown once).
+    pub fn issue_enrollment_with(&self, code: &str, token_valid_ms: i64) -> Result<String, String> {
+        if token_valid_ms <= 0 {
+            return Err("a token must be valid for some time".into());
+        }
+        self.change_unit(code, |u| Self::new_enrollment_for(u, Some(token_valid_ms)))
     }
 
     /// Replaces unit `code`'s configuration; returns the new version.
@@ -515,9 +556,13 @@ impl Registry {
             if e.used_at.is_some() {
                 return Err("the enrollment code was used already".into());
             }
+            if e.revoked {
+                return Err("the enrollment code was revoked".into());
+            }
             if now >= e.expires_at {
                 return Err("the enrollment code has expired".into());
             }
+            let valid = e.token_valid_ms.unwrap_or(TOKEN_VALID_MS);
             let id = format!("{code}-{:02}", u.next_number);
             u.next_number += 1;
             e.used_at = Some(now);
@@ -531,6 +576,7 @@ impl Registry {
                 registered_at: now,
                 token,
                 revoked: false,
+                expires_at: Some(now.saturating_add(valid)),
             });
             Ok(RegisterAnswer {
                 ok: true,
@@ -553,6 +599,19 @@ impl Registry {
     /// front-end's (`frontend`) credential and returns its token (shown once). A name
     /// already used is refused.
     pub fn add_credential(&self, kind: &str, name: &str) -> Result<String, String> {
+        self.add_credential_valid(kind, name, TOKEN_VALID_MS)
+    }
+
+    /// [`Registry::add_credential`] with a token valid for `valid_ms`.
+    pub fn add_credential_valid(
+        &self,
+        kind: &str,
+        name: &str,
+        valid_ms: i64,
+    ) -> Result<String, String> {
+        if valid_ms <= 0 {
+            return Err("a token must be valid for some time".into());
+        }
         if !CREDENTIAL_KINDS.contains(&kind) {
             return Err(format!(
                 "kind {kind:?} is not operator, national or frontend"
@@ -581,6 +640,7 @@ impl Registry {
                 token,
                 created_at: now_ms(),
                 revoked: false,
+                expires_at: Some(now_ms().saturating_add(valid_ms)),
             });
             let text = serde_json::to_vec_pretty(&f).map_err(|e| e.to_string())?;
             write_private(&path, &text)?;
@@ -683,6 +743,9 @@ impl Registry {
             if e.used_at.is_some() {
                 return Err(bad("the enrollment code was used already"));
             }
+            if e.revoked {
+                return Err(bad("the enrollment code was revoked"));
+            }
             if now_ms() >= e.expires_at {
                 return Err(bad("the enrollment code has expired"));
             }
@@ -699,9 +762,10 @@ impl Registry {
                     .iter()
                     .find(|c| c.kind == kind && c.name == name)
                     .ok_or_else(unknown)?;
-                if c.revoked || !c.token.verify(secret) {
+                if !c.token.verify(secret) {
                     return Err(unknown());
                 }
+                live(c.revoked, c.expires_at)?;
                 return Ok(match kind {
                     "operator" => Caller::Operator { name: name.into() },
                     "national" => Caller::National { name: name.into() },
@@ -717,12 +781,136 @@ impl Registry {
             .iter()
             .find(|d| d.id == id)
             .ok_or_else(unknown)?;
-        if d.revoked || !d.token.verify(secret) {
+        if !d.token.verify(secret) {
             return Err(unknown());
         }
+        live(d.revoked, d.expires_at)?;
         Ok(Caller::Device {
             enterprise: ent.to_string(),
             device: id.to_string(),
+        })
+    }
+}
+
+/// A token whose secret matched: refused when revoked or expired (said only to a caller that
+/// holds the secret).
+fn live(revoked: bool, expires_at: Option<i64>) -> Result<(), AuthError> {
+    if revoked {
+        return Err(AuthError("the token was revoked".into()));
+    }
+    if expires_at.is_some_and(|x| now_ms() >= x) {
+        return Err(AuthError("the token has expired".into()));
+    }
+    Ok(())
+}
+
+/// One credential, for `provincial token list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The credential's id (the part of a token before the `.`).
+    pub id: String,
+    /// `device`, `enrollment`, `operator`, `national` or `frontend`.
+    pub kind: String,
+    /// Issued (ms since the epoch).
+    pub created_at: i64,
+    /// Stops working (ms since the epoch), if ever.
+    pub expires_at: Option<i64>,
+    /// Revoked (or, for an enrollment code, used).
+    pub revoked: bool,
+    /// For an enrollment code: used by this device.
+    pub used_by: Option<String>,
+}
+
+impl Registry {
+    /// Every credential: devices and enrollment codes of every unit, then operators, the
+    /// national link and front-ends.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>, String> {
+        let mut out = Vec::new();
+        for code in self.unit_codes()? {
+            let Some(u) = self.read_unit(&code)? else {
+                continue;
+            };
+            for d in &u.devices {
+                out.push(TokenInfo {
+                    id: d.id.clone(),
+                    kind: "device".into(),
+                    created_at: d.registered_at,
+                    expires_at: d.expires_at,
+                    revoked: d.revoked,
+                    used_by: None,
+                });
+            }
+            for e in &u.enrollments {
+                out.push(TokenInfo {
+                    id: e.id.clone(),
+                    kind: "enrollment".into(),
+                    created_at: e.issued_at,
+                    expires_at: Some(e.expires_at),
+                    revoked: e.revoked,
+                    used_by: e.used_by.clone(),
+                });
+            }
+        }
+        for c in &self.credentials()?.credentials {
+            out.push(TokenInfo {
+                id: format!("{}-{}", c.kind, c.name),
+                kind: c.kind.clone(),
+                created_at: c.created_at,
+                expires_at: c.expires_at,
+                revoked: c.revoked,
+                used_by: None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Revokes the credential `id` (a device `{enterpriseCode}-{nn}`, an enrollment code
+    /// `enroll-{enterpriseCode}-{n}`, `operator-{name}`, `national-{name}`,
+    /// `frontend-{name}`): it is refused from the next request on, by a running server too.
+    /// Returns false when it was revoked already.
+    pub fn revoke(&self, id: &str) -> Result<bool, String> {
+        let id = id.split('.').next().unwrap_or_default();
+        for kind in CREDENTIAL_KINDS {
+            if let Some(name) = id.strip_prefix(kind).and_then(|r| r.strip_prefix('-')) {
+                let path = self.dir.join("credentials.json");
+                return self.locked(|| {
+                    let b = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let mut f: CredentialsFile = serde_json::from_slice(&b)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let c = f
+                        .credentials
+                        .iter_mut()
+                        .find(|c| c.kind == kind && c.name == name)
+                        .ok_or_else(|| format!("no credential {id}"))?;
+                    let was = c.revoked;
+                    c.revoked = true;
+                    let text = serde_json::to_vec_pretty(&f).map_err(|e| e.to_string())?;
+                    write_private(&path, &text)?;
+                    Ok(!was)
+                });
+            }
+        }
+        let (ent, enrollment) = match id.strip_prefix("enroll-") {
+            Some(rest) => (rest.get(..18), true),
+            None => (id.get(..18), false),
+        };
+        let ent = ent.ok_or_else(|| format!("no credential {id}"))?;
+        self.change_unit(ent, |u| {
+            let flag = if enrollment {
+                u.enrollments
+                    .iter_mut()
+                    .find(|e| e.id == id)
+                    .map(|e| &mut e.revoked)
+            } else {
+                u.devices
+                    .iter_mut()
+                    .find(|d| d.id == id)
+                    .map(|d| &mut d.revoked)
+            };
+            let flag = flag.ok_or_else(|| format!("no credential {id}"))?;
+            let was = *flag;
+            *flag = true;
+            Ok(!was)
         })
     }
 }

@@ -12,10 +12,14 @@
 //!                  [--ca-file FILE] [--national-ca-file FILE] [--insecure-http] [--batch 5000] [--backoff-min-ms 100] [--backoff-max-ms 30000] [--poll-ms 200]
 //! provincial unit add --data DIR --enterprise CODE --name NAME --industry SCOPE
 //!                  [--region 350100] [--points N] [--interval-s 60] [--enrollment-out FILE]
-//! provincial unit enroll --data DIR --enterprise CODE [--enrollment-out FILE]
+//!                  [--token-expires 365d]
+//! provincial unit enroll --data DIR --enterprise CODE [--enrollment-out FILE] [--token-expires 365d]
 //! provincial unit config --data DIR --enterprise CODE [--points N] [--interval-s S]
 //! provincial unit export-config --data DIR --enterprise CODE --out FILE
 //! provincial credential add --data DIR --kind operator|national|frontend --name NAME [--token-out FILE]
+//!                  [--expires 365d]
+//! provincial token list --data DIR
+//! provincial token revoke --data DIR --id ID
 //! provincial history export --data DIR --out OUT [--from yyyy-MM-dd] [--to yyyy-MM-dd]
 //!                  [--granularity hour,day,month,year] [--csv]
 //! provincial tls dev-ca --out DIR [--name localhost --name 127.0.0.1]
@@ -45,7 +49,7 @@ use meterdb_examples::industry::Industry;
 use meterdb_examples::isolation::{write_atomic, Key, Receiver};
 use meterdb_examples::outbound::OutboundConfig;
 use meterdb_examples::provincial::{Config, Platform, Role};
-use meterdb_examples::records::parse_date;
+use meterdb_examples::records::{format_datetime, parse_date};
 use meterdb_examples::registry::Registry;
 use meterdb_examples::server::{serve_with, ServeOptions};
 use meterdb_examples::tls::{self, DevCa};
@@ -82,6 +86,51 @@ enum Cmd {
     /// Certificates for local tests.
     #[command(subcommand)]
     Tls(TlsCmd),
+    /// Every credential (devices, enrollment codes, operators, national, front-ends):
+    /// list, revoke.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCmd {
+    /// List every credential: id, kind, issued, expires, state (never a secret).
+    List {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Revoke a credential by its id (the part of the token before the '.'): refused from
+    /// the next request on, by a running server too.
+    Revoke {
+        #[arg(long)]
+        data: PathBuf,
+        /// e.g. 91350100MA2PLNT01W-02, enroll-91350100MA2PLNT01W-3, operator-alice.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+/// A validity: `N` followed by `d` (days), `h` (hours), `m` (minutes) or `s` (seconds).
+fn parse_validity(s: &str) -> Result<i64, String> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: a number followed by d, h, m or s (e.g. 90d)"))?;
+    let ms = match unit {
+        "d" => 86_400_000,
+        "h" => 3_600_000,
+        "m" => 60_000,
+        "s" => 1000,
+        _ => {
+            return Err(format!(
+                "{s:?}: a number followed by d, h, m or s (e.g. 90d)"
+            ))
+        }
+    };
+    if n <= 0 || n > 3660 * 86_400_000 / ms {
+        return Err(format!("{s:?}: from 1 s to 3660 days"));
+    }
+    Ok(n * ms)
 }
 
 #[derive(Subcommand, Debug)]
@@ -326,6 +375,9 @@ enum UnitCmd {
         /// Write the enrollment code to this new file (0600) instead of printing it.
         #[arg(long)]
         enrollment_out: Option<PathBuf>,
+        /// How long the token of the device registering with the code is valid.
+        #[arg(long, default_value = "365d", value_parser = parse_validity)]
+        token_expires: i64,
     },
     /// Issue another enrollment code for a unit.
     Enroll {
@@ -335,6 +387,9 @@ enum UnitCmd {
         enterprise: String,
         #[arg(long)]
         enrollment_out: Option<PathBuf>,
+        /// How long the token of the device registering with the code is valid.
+        #[arg(long, default_value = "365d", value_parser = parse_validity)]
+        token_expires: i64,
     },
     /// Write the unit's information and configuration to a file, for a gateway behind an
     /// isolation gateway (`gateway run --config-file`).
@@ -380,6 +435,9 @@ enum CredCmd {
         /// Write the token to this new file (0600) instead of printing it.
         #[arg(long)]
         token_out: Option<PathBuf>,
+        /// How long the token is valid (N followed by d, h, m or s).
+        #[arg(long, default_value = "365d", value_parser = parse_validity)]
+        expires: i64,
     },
 }
 
@@ -415,6 +473,33 @@ fn main() {
     match cli.cmd {
         Cmd::Serve(a) => run_serve(a),
         Cmd::Frontend(a) => run_frontend(a),
+        Cmd::Token(TokenCmd::List { data }) => {
+            let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
+            println!("id\tkind\tissued\texpires\tstate");
+            let now = meterdb_examples::upload::now_ms();
+            for t in reg.tokens().unwrap_or_else(|e| fail(e)) {
+                let state = match (&t.used_by, t.revoked, t.expires_at) {
+                    (_, true, _) => "revoked".to_string(),
+                    (Some(d), _, _) => format!("used by {d}"),
+                    (_, _, Some(x)) if now >= x => "expired".to_string(),
+                    _ => "valid".to_string(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{state}",
+                    t.id,
+                    t.kind,
+                    format_datetime(t.created_at),
+                    t.expires_at.map_or("never".into(), format_datetime)
+                );
+            }
+        }
+        Cmd::Token(TokenCmd::Revoke { data, id }) => {
+            let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
+            match reg.revoke(&id).unwrap_or_else(|e| fail(e)) {
+                true => println!("{id} revoked"),
+                false => println!("{id} was revoked already"),
+            }
+        }
         Cmd::Tls(TlsCmd::DevCa { out, names }) => {
             let ca = DevCa::generate(&names).unwrap_or_else(|e| fail(e));
             ca.write(&out).unwrap_or_else(|e| fail(e));
@@ -470,6 +555,7 @@ fn main() {
             points,
             interval_s,
             enrollment_out,
+            token_expires,
         }) => {
             let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
             let ind = industry;
@@ -482,7 +568,9 @@ fn main() {
                 industry_code: ind.classification().into(),
             };
             let items = standard_config(ind, points, i64::from(interval_s) * 1000);
-            let code = reg.add_unit(info, items).unwrap_or_else(|e| fail(e));
+            let code = reg
+                .add_unit_with(info, items, Some(token_expires))
+                .unwrap_or_else(|e| fail(e));
             println!("unit {enterprise} registered: {points} data items, configuration version 1");
             reveal("enrollment code", &code, enrollment_out.as_deref());
         }
@@ -522,10 +610,11 @@ fn main() {
             data,
             enterprise,
             enrollment_out,
+            token_expires,
         }) => {
             let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
             let code = reg
-                .issue_enrollment(&enterprise)
+                .issue_enrollment_with(&enterprise, token_expires)
                 .unwrap_or_else(|e| fail(e));
             reveal("enrollment code", &code, enrollment_out.as_deref());
         }
@@ -552,6 +641,7 @@ fn main() {
             kind,
             name,
             token_out,
+            expires,
         }) => {
             let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
             let kind = match kind {
@@ -559,7 +649,9 @@ fn main() {
                 KindArg::National => "national",
                 KindArg::Frontend => "frontend",
             };
-            let token = reg.add_credential(kind, &name).unwrap_or_else(|e| fail(e));
+            let token = reg
+                .add_credential_valid(kind, &name, expires)
+                .unwrap_or_else(|e| fail(e));
             reveal(
                 &format!("{kind} token for {name}"),
                 &token,
