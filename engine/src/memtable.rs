@@ -128,7 +128,9 @@ impl Memtable {
         if i >= self.points.len() {
             if i >= self.points.capacity() {
                 // By a quarter: the records of 200,000 points are 17 MB.
-                let more = (i + 1 - self.points.len()).max(self.points.len() / 4).max(64);
+                let more = (i + 1 - self.points.len())
+                    .max(self.points.len() / 4)
+                    .max(64);
                 self.points.reserve_exact(more);
             }
             self.points.resize_with(i + 1, || PointBuf {
