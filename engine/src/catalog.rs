@@ -342,21 +342,15 @@ impl PointMeta {
             put_f64(&mut b, r.new_initial);
             fields.push((13, b));
         }
-        put_uvarint(out, fields.len() as u64);
-        for (tag, body) in fields {
-            out.push(tag);
-            put_bytes(out, &body);
-        }
+        format::put_fields(out, &fields);
     }
 
     /// Parses what [`PointMeta::encode`] wrote.
     pub fn decode(r: &mut Reader<'_>) -> Result<PointMeta> {
-        let n = r.len(1024 + MAX_REPLACEMENTS, "point field count")?;
+        let fields = format::get_fields(r, 1024 + MAX_REPLACEMENTS, "point field")?;
         let mut m = PointMeta::new("", PointKind::Gauge);
         let mut have_key = false;
-        for _ in 0..n {
-            let tag = r.u8("point field tag")?;
-            let body = r.bytes(1 << 16, "point field")?;
+        for (tag, body) in fields {
             let mut b = Reader::new(body);
             let text = |b: &[u8]| {
                 std::str::from_utf8(b)

@@ -72,6 +72,29 @@ pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Writes a record of tagged fields: their count, then `tag u8, length uvarint, bytes` each.
+/// Point metadata (catalog, WAL define records, bundles) and the unit catalog's records are
+/// written this way; a reader skips the tags it does not know, so fields can be added.
+pub fn put_fields(out: &mut Vec<u8>, fields: &[(u8, Vec<u8>)]) {
+    put_uvarint(out, fields.len() as u64);
+    for (tag, body) in fields {
+        out.push(*tag);
+        put_bytes(out, body);
+    }
+}
+
+/// Reads a record that [`put_fields`] wrote: at most `max` fields of at most 64 KiB each,
+/// as (tag, bytes) in the order written. `what` names the record in errors.
+pub fn get_fields<'a>(r: &mut Reader<'a>, max: usize, what: &str) -> Result<Vec<(u8, &'a [u8])>> {
+    let n = r.len(max, what)?;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let tag = r.u8(what)?;
+        v.push((tag, r.bytes(1 << 16, what)?));
+    }
+    Ok(v)
+}
+
 /// A cursor over untrusted bytes. Every read checks bounds and returns a corruption error
 /// (with the offset from the start of the buffer) instead of panicking.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::format::{self, put_bytes, put_f64, put_i64, put_u32, put_u64, put_uvarint, Reader};
+use crate::format::{self, put_f64, put_i64, put_u32, put_u64, put_uvarint, Reader};
 use crate::{Error, PointKind, Result};
 
 use super::catalog::{AppliedVersion, UnitCatalog};
@@ -41,24 +41,9 @@ fn device_kind_of(c: u8) -> Option<DeviceKind> {
     .copied()
 }
 
-/// Writes a record as tagged fields: count, then `tag u8, len uvarint, bytes` each.
-fn put_fields(out: &mut Vec<u8>, fields: &[(u8, Vec<u8>)]) {
-    put_uvarint(out, fields.len() as u64);
-    for (tag, body) in fields {
-        out.push(*tag);
-        put_bytes(out, body);
-    }
-}
-
-/// Reads a record's tagged fields.
+/// A record's tagged fields ([`format::get_fields`]), at most [`MAX_FIELDS`].
 fn get_fields<'a>(r: &mut Reader<'a>, what: &str) -> Result<Vec<(u8, &'a [u8])>> {
-    let n = r.len(MAX_FIELDS, what)?;
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        let tag = r.u8(what)?;
-        v.push((tag, r.bytes(1 << 16, what)?));
-    }
-    Ok(v)
+    format::get_fields(r, MAX_FIELDS, what)
 }
 
 fn text(b: &[u8], what: &str) -> Result<String> {
@@ -81,7 +66,7 @@ fn i64b(v: i64) -> Vec<u8> {
 }
 
 fn encode_enterprise(e: &Enterprise, out: &mut Vec<u8>) {
-    put_fields(
+    format::put_fields(
         out,
         &[
             (1, s(&e.credit_code)),
@@ -119,7 +104,7 @@ fn encode_device(d: &Device, out: &mut Vec<u8>) {
     if let Some(t) = d.installed_at {
         f.push((6, i64b(t)));
     }
-    put_fields(out, &f);
+    format::put_fields(out, &f);
 }
 
 fn decode_device(r: &mut Reader<'_>) -> Result<Device> {
@@ -174,7 +159,7 @@ fn encode_config(c: &CollectionConfig, out: &mut Vec<u8>) {
     if let Some(d) = &c.device {
         f.push((10, s(d)));
     }
-    put_fields(out, &f);
+    format::put_fields(out, &f);
 }
 
 fn decode_config(r: &mut Reader<'_>) -> Result<CollectionConfig> {
