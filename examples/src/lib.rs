@@ -9,6 +9,7 @@ pub mod frontend;
 pub mod history;
 pub mod industry;
 pub mod isolation;
+pub mod limits;
 pub mod outbound;
 pub mod provincial;
 pub mod records;

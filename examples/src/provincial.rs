@@ -75,6 +75,8 @@ pub const MAX_BODY: usize = 64 << 20;
 pub const MAX_SMALL_BODY: usize = 16 << 10;
 /// Most records in one request.
 pub const MAX_RECORDS: usize = 100_000;
+/// Largest record (its JSON text); a record of the contract is about 250 bytes.
+pub const MAX_RECORD_BYTES: usize = 4096;
 /// Most rejected records listed in an answer (`rejectedCount` has them all).
 pub const MAX_REJECTED_LISTED: usize = 1000;
 /// Most buckets in one history answer.
@@ -114,6 +116,43 @@ fn forbidden(m: impl Into<String>) -> ApiError {
 }
 
 /// A server-side failure: the detail goes to the server's log, the client is told to retry.
+/// The records of an intake body: a JSON array read element by element, each kept as its
+/// raw text (no tree is built); more than [`MAX_RECORDS`] stops the reading at once (413),
+/// so a body of millions of tiny items costs no more than [`MAX_RECORDS`] of them.
+fn records_of(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+    struct Items;
+    impl<'de> Visitor<'de> for Items {
+        type Value = Vec<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON array of records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut v = Vec::new();
+            while let Some(r) = seq.next_element::<&'de RawValue>()? {
+                if v.len() == MAX_RECORDS {
+                    return Err(A::Error::custom(TOO_MANY));
+                }
+                v.push(r);
+            }
+            Ok(v)
+        }
+    }
+    const TOO_MANY: &str = "too many records";
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let r = de.deserialize_seq(Items).and_then(|v| de.end().map(|()| v));
+    r.map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            ApiError::new(
+                413,
+                format!("more than {MAX_RECORDS} records; at most {MAX_RECORDS} in one request"),
+            )
+        } else {
+            bad(format!("the body must be a JSON array of records: {e}"))
+        }
+    })
+}
+
 fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
     eprintln!("provincial: {what}: {e}");
     ApiError::new(503, format!("{what} failed on the platform; retry later"))
@@ -456,17 +495,7 @@ impl Platform {
             }
         };
         let who = caller.who();
-        let items: Vec<&RawValue> = serde_json::from_slice(body)
-            .map_err(|e| bad(format!("the body must be a JSON array of records: {e}")))?;
-        if items.len() > MAX_RECORDS {
-            return Err(ApiError::new(
-                413,
-                format!(
-                    "{} records; at most {MAX_RECORDS} in one request",
-                    items.len()
-                ),
-            ));
-        }
+        let items = records_of(body)?;
         let mut out = Outcome {
             records: items.len(),
             ..Outcome::default()
@@ -486,6 +515,20 @@ impl Platform {
         let mut top = *hwm;
         let (mut first_id, mut last_id) = (u64::MAX, 0u64);
         for (i, raw) in items.iter().enumerate() {
+            if raw.get().len() > MAX_RECORD_BYTES {
+                reject(
+                    i,
+                    None,
+                    "record",
+                    format!(
+                        "{} bytes; a record has at most {MAX_RECORD_BYTES}",
+                        raw.get().len()
+                    ),
+                );
+                continue;
+            }
+            // One record at a time, at most MAX_RECORD_BYTES of it (nesting is bounded by
+            // serde_json's recursion limit): never a tree of the whole body.
             let item: Value = match serde_json::from_str(raw.get()) {
                 Ok(v) => v,
                 Err(e) => {

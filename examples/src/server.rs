@@ -35,6 +35,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
+use crate::limits::Limiter;
 use crate::provincial::{ApiError, Outcome, Platform, MAX_BODY, MAX_SMALL_BODY};
 use crate::registry::Caller;
 use crate::upload::now_ms;
@@ -87,7 +88,14 @@ fn rejected(status: StatusCode, text: String) -> ApiError {
 }
 
 fn body_of(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| rejected(e.status(), e.body_text()))
+    b.map_err(|e| {
+        let text = e.body_text();
+        if text.contains("timeout") {
+            ApiError::new(408, "the body's next bytes did not arrive in time")
+        } else {
+            rejected(e.status(), text)
+        }
+    })
 }
 
 fn query_of(
@@ -111,22 +119,90 @@ fn version_of(q: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
-async fn authenticate(State(p): State<P>, mut req: Request, next: Next) -> Response {
+/// What the authentication middleware needs: the platform and the rate limits.
+#[derive(Clone)]
+struct Gate {
+    p: P,
+    limits: Arc<Limiter>,
+}
+
+/// A limit hit, for the access log.
+#[derive(Clone, Debug)]
+struct LimitHit(&'static str);
+
+fn too_many(what: &'static str, wait: Duration, text: &str) -> Response {
+    let mut r = ApiError::new(429, text).into_response();
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(v) = header::HeaderValue::from_str(&secs) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r.extensions_mut().insert(LimitHit(what));
+    r
+}
+
+async fn authenticate(
+    State(g): State<Gate>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let ip = remote.ip().to_string();
+    // An address that failed to authenticate too often is not heard until its bucket
+    // refills: tokens cannot be guessed at speed, and a bad token costs no registry work.
+    if !g.limits.auth_failures.has(&ip) {
+        return too_many(
+            "auth-failures",
+            Duration::from_secs(1),
+            "too many failed authentications from this address; wait",
+        );
+    }
     let header = match req.headers().get(header::AUTHORIZATION).map(|v| v.to_str()) {
         None => None,
         Some(Ok(s)) => Some(s.to_string()),
         Some(Err(_)) => {
-            return ApiError::new(401, "the Authorization header is not text").into_response()
+            let _ = g.limits.auth_failures.take(&ip);
+            return ApiError::new(401, "the Authorization header is not text").into_response();
         }
     };
-    match p.authenticate(header.as_deref()) {
+    match g.p.authenticate(header.as_deref()) {
         Ok(caller) => {
+            let key = match &caller {
+                Caller::Anonymous => format!("anonymous {ip}"),
+                c => c.who(),
+            };
+            if let Err(wait) = g.limits.per_credential.take(&key) {
+                let mut r = too_many("rate", wait, "too many requests for this credential; wait");
+                r.extensions_mut().insert(caller);
+                return r;
+            }
+            // A body announced larger than the route takes: 413 before any of it is read.
+            let max = if req.uri().path() == "/api/v1/data" {
+                MAX_BODY
+            } else {
+                MAX_SMALL_BODY
+            };
+            let announced = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if announced.is_some_and(|n| n > max as u64) {
+                let mut r = ApiError::new(
+                    413,
+                    format!("the body is larger than {max} bytes, the most this endpoint takes"),
+                )
+                .into_response();
+                r.extensions_mut().insert(LimitHit("body-size"));
+                r.extensions_mut().insert(caller);
+                return r;
+            }
             req.extensions_mut().insert(caller.clone());
             let mut resp = next.run(req).await;
             resp.extensions_mut().insert(caller);
             resp
         }
         Err(e) => {
+            let _ = g.limits.auth_failures.take(&ip);
             let claimed = header
                 .as_deref()
                 .and_then(|h| h.strip_prefix("Bearer "))
@@ -161,6 +237,7 @@ async fn access_log(
         .get::<Outcome>()
         .cloned()
         .unwrap_or_default();
+    let limit = resp.extensions().get::<LimitHit>().map(|l| l.0);
     let line = json!({
         "t": now_ms(),
         "remote": remote.to_string(),
@@ -174,6 +251,7 @@ async fn access_log(
         "rejected": out.rejected,
         "duplicates": out.duplicates,
         "superseded": out.superseded,
+        "limit": limit,
     });
     match tokio::task::spawn_blocking(move || p.log_access(&line)).await {
         Ok(Ok(())) => resp,
@@ -389,8 +467,28 @@ async fn not_found(req: Request) -> ApiError {
     )
 }
 
-/// The routes of `platform`, with their layers.
+/// The routes of `platform`, with their layers and the default limits.
 pub fn router(platform: P) -> Router {
+    let o = ServeOptions::plain("", 1);
+    router_with(
+        platform,
+        Arc::new(Limiter::new(o.rate_per_s, o.rate_burst)),
+        &o,
+    )
+}
+
+/// The answer to a panic in a handler or a layer inside the access log: 500, and the
+/// server goes on.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::new(500, "the request failed on the platform").into_response()
+}
+
+/// The routes of `platform`, with their layers and `limits`.
+fn router_with(platform: P, limits: Arc<Limiter>, o: &ServeOptions) -> Router {
+    let gate = Gate {
+        p: platform.clone(),
+        limits,
+    };
     Router::new()
         .route("/api/v1/devices", post(register))
         .route("/api/v1/dictionaries", get(dicts))
@@ -402,7 +500,12 @@ pub fn router(platform: P) -> Router {
         .route("/api/v1/units/{code}/indicators", get(indicators))
         .route(
             "/api/v1/data",
-            post(data).layer(DefaultBodyLimit::max(MAX_BODY)),
+            post(data)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_BODY))
+                // Bodies of up to 64 MiB are buffered: only so many at once.
+                .layer::<_, std::convert::Infallible>(tower::limit::ConcurrencyLimitLayer::new(
+                    o.data_in_flight.max(1),
+                )),
         )
         .route("/api/v1/history", get(history))
         .route("/api/v1/ranking", get(ranking))
@@ -411,10 +514,12 @@ pub fn router(platform: P) -> Router {
         .route("/api/v1/outbound/ack", post(outbound_ack))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
-        .layer(middleware::from_fn_with_state(
-            platform.clone(),
-            authenticate,
+        // A body whose next bytes take longer than this: the request fails (408).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            o.body_timeout,
         ))
+        .layer(middleware::from_fn_with_state(gate, authenticate))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(platform.clone(), access_log))
         .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -471,6 +576,14 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// Longest TLS handshake.
     pub handshake_timeout: Duration,
+    /// Longest wait for the next bytes of a request's body.
+    pub body_timeout: Duration,
+    /// Requests a second per credential (anonymous callers: per remote address).
+    pub rate_per_s: f64,
+    /// Requests a credential may make at once above its rate.
+    pub rate_burst: f64,
+    /// Most `POST /api/v1/data` requests in progress at once (their bodies are buffered).
+    pub data_in_flight: usize,
 }
 
 /// Most open connections by default.
@@ -479,6 +592,14 @@ pub const MAX_CONNECTIONS: usize = 512;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest TLS handshake by default.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a body's next bytes by default.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests a second per credential by default.
+pub const RATE_PER_S: f64 = 50.0;
+/// Burst per credential by default.
+pub const RATE_BURST: f64 = 200.0;
+/// `POST /api/v1/data` requests in progress at once by default.
+pub const DATA_IN_FLIGHT: usize = 8;
 
 impl ServeOptions {
     /// Plain HTTP on `addr` with the default limits.
@@ -490,6 +611,10 @@ impl ServeOptions {
             max_connections: MAX_CONNECTIONS,
             header_timeout: HEADER_TIMEOUT,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            body_timeout: BODY_TIMEOUT,
+            rate_per_s: RATE_PER_S,
+            rate_burst: RATE_BURST,
+            data_in_flight: DATA_IN_FLIGHT,
         }
     }
 
@@ -565,7 +690,11 @@ pub fn serve_with(platform: Arc<Platform>, o: &ServeOptions) -> Result<Running, 
         .enable_all()
         .build()
         .map_err(|e| format!("starting the server's runtime: {e}"))?;
-    let app = router(platform);
+    let app = router_with(
+        platform,
+        Arc::new(Limiter::new(o.rate_per_s, o.rate_burst)),
+        o,
+    );
     let o = Arc::new(o.clone());
     let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
@@ -613,4 +742,36 @@ pub fn serve_with(platform: Arc<Platform>, o: &ServeOptions) -> Result<Running, 
         stop: Some(tx),
         thread: Some(thread),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_and_the_router_goes_on() {
+        async fn boom() -> &'static str {
+            panic!("a bug in a handler")
+        }
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
+        let req = |p: &str| {
+            axum::http::Request::builder()
+                .uri(p)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let r = app.clone().oneshot(req("/boom")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(r.into_body(), 1000).await.unwrap();
+        assert_eq!(
+            &body[..],
+            br#"{"error":"the request failed on the platform","ok":false}"#
+        );
+        let r = app.oneshot(req("/fine")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
 }

@@ -4,7 +4,8 @@
 //! ```text
 //! provincial serve --data DIR (--tls-cert FILE --tls-key FILE | --insecure-http)
 //!                  [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
-//!                  [--max-connections 512] [--header-timeout-s 10]
+//!                  [--max-connections 512] [--header-timeout-s 10] [--rate-per-s 50]
+//!                  [--rate-burst 200] [--data-in-flight 8]
 //!                  [--no-store] [--outbound [--outbound-cap-mib 1024]]
 //!                  [--isolation-enterprise CODE --isolation-inbound DIR --isolation-ack-out DIR
 //!                   --isolation-key-file FILE [--isolation-poll-ms 1000]]
@@ -341,9 +342,19 @@ struct ServeArgs {
     /// Most open connections (more are closed at once).
     #[arg(long, default_value_t = meterdb_examples::server::MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_connections: u32,
-    /// Longest wait for a request's headers, and for a TLS handshake, in seconds.
+    /// Longest wait for a request's headers, for a TLS handshake, and for a body's next
+    /// bytes, in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_s: u64,
+    /// Requests a second per credential (anonymous callers: per address); 429 beyond.
+    #[arg(long, default_value_t = meterdb_examples::server::RATE_PER_S)]
+    rate_per_s: f64,
+    /// Requests a credential may make at once above its rate.
+    #[arg(long, default_value_t = meterdb_examples::server::RATE_BURST)]
+    rate_burst: f64,
+    /// Most POST /api/v1/data requests in progress at once (more wait).
+    #[arg(long, default_value_t = meterdb_examples::server::DATA_IN_FLIGHT as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    data_in_flight: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -797,6 +808,13 @@ fn run_serve(a: ServeArgs) {
     o.max_connections = a.max_connections as usize;
     o.header_timeout = Duration::from_secs(a.header_timeout_s);
     o.handshake_timeout = o.header_timeout;
+    o.body_timeout = o.header_timeout;
+    if !(a.rate_per_s > 0.0 && a.rate_burst >= 1.0) {
+        fail("--rate-per-s must be above 0 and --rate-burst at least 1");
+    }
+    o.rate_per_s = a.rate_per_s;
+    o.rate_burst = a.rate_burst;
+    o.data_in_flight = a.data_in_flight as usize;
     let running = serve_with(platform.clone(), &o).unwrap_or_else(|e| fail(e));
     println!("listening on {}", running.addr);
     // Serve until killed (every stored write is durable when acknowledged).
