@@ -4,6 +4,7 @@
 //! and the gateway's client side.
 
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod frontend;
 pub mod history;

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -180,7 +180,7 @@ pub struct Platform {
     role: Role,
     data: PathBuf,
     registry: Registry,
-    log: Mutex<File>,
+    log: crate::audit::AuditLog,
     /// Per sender: the highest change id stored, behind its own lock (a sender's requests
     /// are applied one at a time).
     hwm: Mutex<HashMap<String, Arc<Mutex<u64>>>>,
@@ -234,13 +234,17 @@ impl Platform {
     pub fn open(cfg: &Config) -> Result<Platform, String> {
         std::fs::DirBuilder::new()
             .recursive(true)
+            .mode(0o700)
             .create(&cfg.data)
+            .map_err(|e| format!("{}: {e}", cfg.data.display()))?;
+        // The directory holds the registry (hashed secrets) and the audit log: the owner's.
+        std::fs::set_permissions(&cfg.data, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("{}: {e}", cfg.data.display()))?;
         let registry = Registry::open(&cfg.data)?;
         std::fs::create_dir_all(cfg.data.join("intake"))
             .map_err(|e| format!("{}: {e}", cfg.data.join("intake").display()))?;
-        let log =
-            private_append(&cfg.data.join("access.log")).map_err(|e| format!("access log: {e}"))?;
+        let log = crate::audit::AuditLog::open(&cfg.data, crate::audit::ROTATE_BYTES)
+            .map_err(|e| format!("access log: {e}"))?;
         let mut opts = Options::default();
         if let Some(o) = &cfg.outbound {
             opts.wal_file_bytes = o.wal_file_bytes();
@@ -274,7 +278,7 @@ impl Platform {
             role: cfg.role,
             data: cfg.data.clone(),
             registry,
-            log: Mutex::new(log),
+            log,
             hwm: Mutex::new(hwm),
             outbound,
         })
@@ -308,12 +312,15 @@ impl Platform {
             .map_err(|e| ApiError::new(401, e.0))
     }
 
-    /// Appends a line to the access log and syncs it.
+    /// Rotates the access log at `bytes` from now on.
+    pub fn set_audit_rotation(&self, bytes: u64) {
+        self.log.set_rotation(bytes);
+    }
+
+    /// Appends a line to the access (audit) log, hash-chained, and syncs it.
     pub fn log_access(&self, line: &Value) -> Result<(), String> {
-        let mut f = lock(&self.log);
-        writeln!(f, "{line}")
-            .and_then(|_| f.sync_data())
-            .map_err(|e| format!("access log: {e}"))
+        let m = line.as_object().cloned().unwrap_or_default();
+        self.log.append(m).map_err(|e| format!("access log: {e}"))
     }
 
     fn unit_for(

@@ -45,10 +45,17 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most requests in progress at once (more wait).
 pub const MAX_IN_FLIGHT: usize = 256;
 
+/// What was wrong with a refused request, for the access log.
+#[derive(Clone, Debug)]
+struct ErrorText(String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.body())).into_response()
+        let mut r = (status, Json(self.body())).into_response();
+        r.extensions_mut()
+            .insert(ErrorText(self.message.chars().take(300).collect()));
+        r
     }
 }
 
@@ -238,6 +245,7 @@ async fn access_log(
         .cloned()
         .unwrap_or_default();
     let limit = resp.extensions().get::<LimitHit>().map(|l| l.0);
+    let error = resp.extensions().get::<ErrorText>().map(|e| e.0.clone());
     let line = json!({
         "t": now_ms(),
         "remote": remote.to_string(),
@@ -252,6 +260,7 @@ async fn access_log(
         "duplicates": out.duplicates,
         "superseded": out.superseded,
         "limit": limit,
+        "error": error,
     });
     match tokio::task::spawn_blocking(move || p.log_access(&line)).await {
         Ok(Ok(())) => resp,

@@ -537,5 +537,24 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
     assert!(rss < 1024 * 1024, "peak RSS {rss} KiB");
     let _ = t.child.kill();
     let _ = t.child.wait();
+    // Every refusal is in the audit log with its reason and the limit hit, and the chain
+    // is intact.
+    let log = std::fs::read_to_string(t.dir.join("access.log")).unwrap();
+    for want in [
+        r#""limit":"rate""#,
+        r#""limit":"auth-failures""#,
+        r#""limit":"body-size""#,
+        r#""status":413"#,
+        r#""status":408"#,
+        "query",
+    ] {
+        assert!(log.contains(want), "no {want} in the audit log");
+    }
+    let out = std::process::Command::new(common::PROVINCIAL)
+        .args(["audit", "verify", "--data"])
+        .arg(&t.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let _ = std::fs::remove_dir_all(Path::new(&t.dir));
 }

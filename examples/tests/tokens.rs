@@ -161,6 +161,35 @@ fn tokens_expire_are_revoked_and_are_checked_before_the_body() {
     let head = String::from_utf8_lossy(&buf[..n]);
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
     running.stop();
+
+    // The audit log: the requests (with the reason of each refusal) and the revocations, in
+    // one hash chain; files 0600 in a 0700 directory; `audit verify` finds an edited line.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("access.log")), 0o600);
+    let log = std::fs::read_to_string(dir.join("access.log")).unwrap();
+    assert!(log.contains(r#""admin":"token revoke""#), "{log}");
+    assert!(log.contains(r#""error":"the token was revoked""#), "{log}");
+    assert!(
+        log.contains(&format!(r#""who":"{}"#, dev.device_id)),
+        "{log}"
+    );
+    let verify = || {
+        Command::new(common::PROVINCIAL)
+            .args(["audit", "verify", "--data"])
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit log verified"));
+    let edited = log.replacen(r#""status":401"#, r#""status":200"#, 1);
+    std::fs::write(dir.join("access.log"), edited).unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chain is broken"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -5,7 +5,7 @@
 //! provincial serve --data DIR (--tls-cert FILE --tls-key FILE | --insecure-http)
 //!                  [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
 //!                  [--max-connections 512] [--header-timeout-s 10] [--rate-per-s 50]
-//!                  [--rate-burst 200] [--data-in-flight 8]
+//!                  [--rate-burst 200] [--data-in-flight 8] [--audit-rotate-mib 64]
 //!                  [--no-store] [--outbound [--outbound-cap-mib 1024]]
 //!                  [--isolation-enterprise CODE --isolation-inbound DIR --isolation-ack-out DIR
 //!                   --isolation-key-file FILE [--isolation-poll-ms 1000]]
@@ -19,6 +19,7 @@
 //! provincial unit export-config --data DIR --enterprise CODE --out FILE
 //! provincial credential add --data DIR --kind operator|national|frontend --name NAME [--token-out FILE]
 //!                  [--expires 365d]
+//! provincial audit verify --data DIR
 //! provincial token list --data DIR
 //! provincial token revoke --data DIR --id ID
 //! provincial history export --data DIR --out OUT [--from yyyy-MM-dd] [--to yyyy-MM-dd]
@@ -44,6 +45,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use meterdb::{Db, Options, Tier};
 use meterdb_examples::api::{standard_config, ConfigFile, EnterpriseInfo, UnitConfig};
+use meterdb_examples::audit::{self, AuditLog};
 use meterdb_examples::frontend::{self, FrontendConfig};
 use meterdb_examples::history::{export_history, HistoryOptions, TABLE};
 use meterdb_examples::industry::Industry;
@@ -54,6 +56,7 @@ use meterdb_examples::records::{format_datetime, parse_date};
 use meterdb_examples::registry::Registry;
 use meterdb_examples::server::{serve_with, ServeOptions};
 use meterdb_examples::tls::{self, DevCa};
+use serde_json::json;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -91,6 +94,19 @@ enum Cmd {
     /// list, revoke.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The hash-chained audit log (DIR/access.log and its rotated files).
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Walk the chain through every file: exit 0 and the last hash when intact, exit 2 and
+    /// the first broken line when a line was deleted, changed or inserted.
+    Verify {
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -352,6 +368,9 @@ struct ServeArgs {
     /// Requests a credential may make at once above its rate.
     #[arg(long, default_value_t = meterdb_examples::server::RATE_BURST)]
     rate_burst: f64,
+    /// Rotate the access log at this size (the chain goes on in the next file).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    audit_rotate_mib: u64,
     /// Most POST /api/v1/data requests in progress at once (more wait).
     #[arg(long, default_value_t = meterdb_examples::server::DATA_IN_FLIGHT as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     data_in_flight: u32,
@@ -457,6 +476,21 @@ fn fail(msg: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
+/// Writes an administrative action to the platform's audit log (hash-chained, shared with a
+/// running server); a failure to log stops the command.
+fn admin(data: &Path, action: &str, detail: serde_json::Value) {
+    let mut m = serde_json::Map::new();
+    m.insert("t".into(), json!(meterdb_examples::upload::now_ms()));
+    m.insert("admin".into(), json!(action));
+    m.insert("by".into(), json!(audit::os_user()));
+    if let serde_json::Value::Object(d) = detail {
+        m.extend(d);
+    }
+    AuditLog::open(data, audit::ROTATE_BYTES)
+        .and_then(|l| l.append(m))
+        .unwrap_or_else(|e| fail(format!("audit log: {e}")));
+}
+
 /// Prints a secret, or writes it to a new file readable by the owner only.
 fn reveal(what: &str, secret: &str, out: Option<&Path>) {
     match out {
@@ -506,11 +540,36 @@ fn main() {
         }
         Cmd::Token(TokenCmd::Revoke { data, id }) => {
             let reg = Registry::open(&data).unwrap_or_else(|e| fail(e));
-            match reg.revoke(&id).unwrap_or_else(|e| fail(e)) {
+            let id = id.split('.').next().unwrap_or_default().to_string();
+            let r = reg.revoke(&id);
+            admin(
+                &data,
+                "token revoke",
+                json!({"id": id, "outcome": match &r { Ok(true) => "revoked".to_string(),
+                    Ok(false) => "revoked already".into(), Err(e) => e.clone() }}),
+            );
+            match r.unwrap_or_else(|e| fail(e)) {
                 true => println!("{id} revoked"),
                 false => println!("{id} was revoked already"),
             }
         }
+        Cmd::Audit(AuditCmd::Verify { data }) => match audit::verify(&data) {
+            Ok(v) => {
+                println!(
+                    "audit log verified: {} lines in {} files; last hash {}",
+                    v.lines,
+                    v.files.len(),
+                    v.last_hash
+                );
+                if let Some(h) = v.starts_after {
+                    println!("(the chain starts after hash {h}: older rotated files were removed)");
+                }
+            }
+            Err(e) => {
+                eprintln!("provincial: audit log NOT intact: {e}");
+                std::process::exit(2)
+            }
+        },
         Cmd::Tls(TlsCmd::DevCa { out, names }) => {
             let ca = DevCa::generate(&names).unwrap_or_else(|e| fail(e));
             ca.write(&out).unwrap_or_else(|e| fail(e));
@@ -582,6 +641,12 @@ fn main() {
             let code = reg
                 .add_unit_with(info, items, Some(token_expires))
                 .unwrap_or_else(|e| fail(e));
+            admin(
+                &data,
+                "unit add",
+                json!({"enterprise": enterprise, "points": points,
+                       "enrollment": code.split('.').next()}),
+            );
             println!("unit {enterprise} registered: {points} data items, configuration version 1");
             reveal("enrollment code", &code, enrollment_out.as_deref());
         }
@@ -627,6 +692,12 @@ fn main() {
             let code = reg
                 .issue_enrollment_with(&enterprise, token_expires)
                 .unwrap_or_else(|e| fail(e));
+            admin(
+                &data,
+                "unit enroll",
+                json!({"enterprise": enterprise, "enrollment": code.split('.').next(),
+                       "tokenValidMs": token_expires}),
+            );
             reveal("enrollment code", &code, enrollment_out.as_deref());
         }
         Cmd::Unit(UnitCmd::Config {
@@ -645,6 +716,11 @@ fn main() {
             let v = reg
                 .set_config(&enterprise, items)
                 .unwrap_or_else(|e| fail(e));
+            admin(
+                &data,
+                "unit config",
+                json!({"enterprise": enterprise, "version": v, "points": points}),
+            );
             println!("unit {enterprise}: configuration version {v}, {points} data items");
         }
         Cmd::Credential(CredCmd::Add {
@@ -663,6 +739,11 @@ fn main() {
             let token = reg
                 .add_credential_valid(kind, &name, expires)
                 .unwrap_or_else(|e| fail(e));
+            admin(
+                &data,
+                "credential add",
+                json!({"id": format!("{kind}-{name}"), "validMs": expires}),
+            );
             reveal(
                 &format!("{kind} token for {name}"),
                 &token,
@@ -784,6 +865,7 @@ fn run_serve(a: ServeArgs) {
         );
     }
     let platform = Arc::new(Platform::open(&cfg).unwrap_or_else(|e| fail(e)));
+    platform.set_audit_rotation(a.audit_rotate_mib << 20);
     if let Some(rx) = a.isolation.receiver(&platform) {
         let (p, every) = (platform.clone(), a.isolation.poll());
         std::thread::Builder::new()
