@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::rollup::FlushRollups;
+use super::rollup::RollupFiles;
 use super::{catalog_file_name, Db, Durability, Inner};
 use crate::catalog::PointId;
 use crate::compaction::{merge_partition, merge_rollup_partition, rollup_merge_from};
@@ -21,6 +21,10 @@ use crate::segment::{self, encode_raw_block, EncodedBlock, Segment, SegmentId, S
 pub(crate) enum Job {
     Flush,
 }
+
+/// Rollup blocks a flush's computing thread may have ready before the writing thread takes
+/// them (a few hundred bytes each).
+const ROLLUP_QUEUE: usize = 16 * 1024;
 
 /// One partition's share of a flush: each point's samples (borrowed from the frozen
 /// memtable when they are sorted and all in this partition, the usual case) and tombstones.
@@ -200,32 +204,53 @@ impl Inner {
             Ok(out)
         };
         let job = self.flush_rollups(frozen.clone(), version.clone(), catalog.clone());
-        // Computing and encoding the rollup files: no file operation.
-        let rollups = |this: Arc<Inner>, job: FlushRollups| {
-            let parts = job.compute()?;
-            Ok(this.encode_rollup_parts(parts, &job.version))
-        };
-        let (raw, rolled): (_, Result<_>) = if self.opts.flush_threads > 1 {
+        // The rollup files are written on this thread, after the raw ones, as the blocks
+        // arrive; with two threads they are computed on the other one and arrive through a
+        // bounded queue, so a flush holds a queue of blocks, not every point's.
+        let mut files = RollupFiles::new(self, &version);
+        let mut helper = None;
+        if self.opts.flush_threads > 1 {
             // A thread of its own (not a scoped one, which would register the calling thread
             // with the standard library, a C program's main thread included), given what it
             // reads; if none can be had, the work is done here after the raw segments.
-            let (this, mine) = (self.clone(), job.clone());
-            let helper = std::thread::Builder::new()
+            let (tx, rx) = crossbeam_channel::bounded(ROLLUP_QUEUE);
+            let mine = job.clone();
+            let spawned = std::thread::Builder::new()
                 .name("meterdb-rollup".into())
-                .spawn(move || rollups(this, mine));
-            match helper {
-                Ok(h) => {
-                    let raw = write_raw();
-                    match h.join() {
-                        Ok(rolled) => (raw, rolled),
-                        // A bug: the panic goes on where it would have without the thread.
-                        Err(panic) => std::panic::resume_unwind(panic),
+                .spawn(move || {
+                    mine.compute(&mut |ti, p, b| {
+                        // The receiver is gone only when this flush failed already.
+                        tx.send((ti, p, b))
+                            .map_err(|_| Error::invalid("flush abandoned"))
+                    })
+                });
+            if let Ok(h) = spawned {
+                helper = Some((h, rx));
+            }
+        }
+        let raw = write_raw();
+        let rolled = match helper {
+            Some((h, rx)) => {
+                let mut written = Ok(());
+                if raw.is_ok() {
+                    for (ti, p, b) in rx.iter() {
+                        written = files.add(ti, p, b);
+                        if written.is_err() {
+                            break;
+                        }
                     }
                 }
-                Err(_) => (write_raw(), rollups(self.clone(), job)),
+                drop(rx);
+                match h.join() {
+                    // An error of the writing comes first: the computing's is then
+                    // "abandoned".
+                    Ok(computed) => written.and(computed),
+                    // A bug: the panic goes on where it would have without the thread.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
-        } else {
-            (write_raw(), rollups(self.clone(), job))
+            None if raw.is_ok() => job.compute(&mut |ti, p, b| files.add(ti, p, b)),
+            None => Ok(()),
         };
         // The rollups read the files of every touched partition through their mappings:
         // their pages go back now rather than at the end of the next compaction.
@@ -234,8 +259,9 @@ impl Inner {
         }
         drop(parts);
         let mut new_segments = raw?;
-        let (rollup_files, superseded) = rolled?;
-        new_segments.extend(self.write_encoded(rollup_files)?);
+        rolled?;
+        let (rollup_files, superseded) = files.finish()?;
+        new_segments.extend(rollup_files);
         let new_catalog = if catalog.changes() != self.files.lock().catalog_changes_written {
             let file_no = self.alloc_file_no();
             let path = self.dir.join(catalog_file_name(file_no));

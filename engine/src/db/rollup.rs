@@ -24,7 +24,7 @@ use crate::rollup::{
     BucketRow, Neighbours, Rules, Tier, TierSet,
 };
 use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
-use crate::segment::{BlockMeta, EncodedBlock, Segment, SegmentId};
+use crate::segment::{self, EncodedBlock, Segment, SegmentId, SegmentWriter};
 
 /// Sorted, merged spans `[start, end)`.
 type Spans = Vec<(Timestamp, Timestamp)>;
@@ -219,40 +219,56 @@ impl Inner {
             codec: self.opts.codec.clone(),
         }
     }
+}
 
-    /// Encodes the rollup files of a flush (one per tier partition, numbered here), without
-    /// writing them. Returns them, and the files of `version` that they supersede: files of
-    /// the same partition each of whose blocks a new block covers with a bucket (or a
-    /// marker) at every start from its first to its last, so that no query can read anything
-    /// of them any more (the usual case for the day, month and year tiers when flushes are
-    /// frequent: each rewrites the current day, month and year of every point). The caller
-    /// drops those from the manifest in the same replacement that installs the new files.
-    pub(super) fn encode_rollup_parts(
-        &self,
-        parts: [TierParts; 5],
-        version: &Version,
-    ) -> (Vec<(SegmentId, Vec<NewBlock>)>, Vec<u64>) {
-        let mut out = Vec::new();
-        let mut superseded = Vec::new();
-        for (ti, tier_parts) in parts.into_iter().enumerate() {
-            let files = Tier::from_kind(ti as u8 + 1).map_or(&[][..], |t| version.tier(t));
-            for ((ps, pe), mut blocks) in tier_parts {
-                blocks.sort_by_key(|b| b.block.point);
-                let covers = |m: &BlockMeta| {
-                    let Ok(i) = blocks.binary_search_by_key(&m.point, |b| b.block.point) else {
-                        return false;
-                    };
-                    let (n, st) = (&blocks[i], &blocks[i].block.stats);
-                    n.consecutive && st.min_ts <= m.stats.min_ts && m.stats.max_ts <= st.max_ts
-                };
-                superseded.extend(
-                    files
-                        .iter()
-                        .filter(|f| f.id.part_start == ps && !f.has_tombstones())
-                        .filter(|f| f.blocks().all(|m| covers(&m)))
-                        .map(|f| f.id.file_no),
-                );
-                let file_no = self.alloc_file_no();
+/// The rollup files of a flush, one per tier partition, written as their blocks arrive (in
+/// point order within each file, the order [`FlushRollups::compute`] gives them), numbered
+/// when their first block arrives: the order of the file operations follows the order of
+/// the blocks, whichever thread computed them. Only the files' indexes stay in memory.
+///
+/// It also finds the files of the version before that the new ones supersede: files of the
+/// same partition each of whose blocks a new block covers with a bucket (or a marker) at
+/// every start from its first to its last, so that no query can read anything of them any
+/// more (the usual case for the day, month and year tiers when flushes are frequent: each
+/// rewrites the current day, month and year of every point). The caller drops those from
+/// the manifest in the same replacement that installs the new files.
+pub(super) struct RollupFiles<'a> {
+    inner: &'a Inner,
+    version: &'a Version,
+    /// In the order they were begun.
+    files: Vec<RollupFile>,
+    by_part: BTreeMap<(usize, Timestamp), usize>,
+}
+
+struct RollupFile {
+    id: SegmentId,
+    writer: SegmentWriter,
+    /// Files of the partition before the flush, with how many of their blocks new blocks
+    /// cover.
+    older: Vec<(Arc<Segment>, usize)>,
+}
+
+impl<'a> RollupFiles<'a> {
+    pub(super) fn new(inner: &'a Inner, version: &'a Version) -> Self {
+        RollupFiles {
+            inner,
+            version,
+            files: Vec::new(),
+            by_part: BTreeMap::new(),
+        }
+    }
+
+    /// Writes a block of tier `ti + 1`'s partition `(ps, pe)`.
+    pub(super) fn add(
+        &mut self,
+        ti: usize,
+        (ps, pe): (Timestamp, Timestamp),
+        b: NewBlock,
+    ) -> Result<()> {
+        let k = match self.by_part.get(&(ti, ps)) {
+            Some(&k) => k,
+            None => {
+                let file_no = self.inner.alloc_file_no();
                 let id = SegmentId {
                     kind: ti as u8 + 1,
                     file_no,
@@ -260,24 +276,48 @@ impl Inner {
                     part_start: ps,
                     part_end: pe,
                 };
-                out.push((id, blocks));
+                let older = Tier::from_kind(ti as u8 + 1)
+                    .map_or(&[][..], |t| self.version.tier(t))
+                    .iter()
+                    .filter(|f| f.id.part_start == ps && !f.has_tombstones())
+                    .map(|f| (f.clone(), 0))
+                    .collect();
+                let writer = SegmentWriter::create(&*self.inner.storage, &self.inner.dir, &id)?;
+                self.files.push(RollupFile { id, writer, older });
+                self.by_part.insert((ti, ps), self.files.len() - 1);
+                self.files.len() - 1
+            }
+        };
+        let f = &mut self.files[k];
+        let st = &b.block.stats;
+        for (old, covered) in &mut f.older {
+            if let Some(m) = old.block(b.block.point) {
+                if b.consecutive && st.min_ts <= m.stats.min_ts && m.stats.max_ts <= st.max_ts {
+                    *covered += 1;
+                }
             }
         }
-        (out, superseded)
+        f.writer.add(&b.block)
     }
 
-    /// Writes rollup files of encoded blocks and opens them, dropping each file's blocks
-    /// once it is written.
-    pub(super) fn write_encoded(
-        &self,
-        files: Vec<(SegmentId, Vec<NewBlock>)>,
-    ) -> Result<Vec<Arc<Segment>>> {
-        files
-            .into_iter()
-            .map(|(id, blocks)| {
-                self.write_blocks(&id, blocks.into_iter().map(|b| Ok(b.block)), &[])
-            })
-            .collect()
+    /// Finishes and opens the files; returns them and the file numbers they supersede.
+    pub(super) fn finish(self) -> Result<(Vec<Arc<Segment>>, Vec<u64>)> {
+        let mut out = Vec::with_capacity(self.files.len());
+        let mut superseded = Vec::new();
+        for f in self.files {
+            f.writer.finish(&[])?;
+            out.push(Arc::new(Segment::open(
+                &*self.inner.storage,
+                &self.inner.dir.join(segment::file_name(&f.id)),
+            )?));
+            superseded.extend(
+                f.older
+                    .iter()
+                    .filter(|(old, covered)| *covered == old.block_count())
+                    .map(|(old, _)| old.id.file_no),
+            );
+        }
+        Ok((out, superseded))
     }
 }
 
@@ -343,9 +383,6 @@ pub(super) struct NewBlock {
 /// Points a flush's rollups compute between two hand-backs of the mapped pages they read.
 const RELEASE_EVERY: usize = 4096;
 
-/// One tier's new blocks from a flush, by partition.
-pub(super) type TierParts = BTreeMap<(Timestamp, Timestamp), Vec<NewBlock>>;
-
 /// The rollup work of a flush, owning what it reads so that it can run on a thread of its
 /// own beside the writing of the raw segments.
 #[derive(Clone)]
@@ -362,20 +399,19 @@ pub(super) struct FlushRollups {
 }
 
 impl FlushRollups {
-    /// Computes the new rollup blocks of every tier of every point the flush touches, by
-    /// tier (index `tier - 1`) and partition.
-    pub(super) fn compute(&self) -> Result<[TierParts; 5]> {
+    /// Computes the new rollup blocks of every tier of every point the flush touches and
+    /// hands each to `emit` with its tier (index `tier - 1`) and partition, point by point
+    /// in increasing order; stops at the first error, `emit`'s included.
+    pub(super) fn compute(
+        &self,
+        emit: &mut dyn FnMut(usize, (Timestamp, Timestamp), NewBlock) -> Result<()>,
+    ) -> Result<()> {
         let (frozen, version, catalog, tz) = (&self.frozen, &self.version, &self.catalog, self.tz);
         let snap = Snapshot {
             version: version.clone(),
             frozen: vec![frozen.clone()],
         };
-        let mut parts: [TierParts; 5] = Default::default();
-        // Points with writes in the memtable, at most: each gets at most one new block per
-        // tier and partition.
-        let touched = frozen.iter_points().count();
         for (n, (point, (cols, sorted), tombstones)) in frozen.iter_points().enumerate() {
-            let points_left = touched - n;
             if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
                 // The files' pages read for the points so far go back (each point's data is
                 // read once), so that a flush of many points does not map every page.
@@ -487,21 +523,15 @@ impl FlushRollups {
                     if rows.is_empty() {
                         continue;
                     }
-                    let mut block = rollup::encode_block(point, rows, &self.codec);
-                    // Held until the flush writes it, with every other point's: no slack.
-                    block.bytes.shrink_to_fit();
-                    block.lens.shrink_to_fit();
+                    let block = rollup::encode_block(point, rows, &self.codec);
                     let consecutive = rows
                         .windows(2)
                         .all(|w| w[1].start == tier.bucket_end(w[0].start, tz));
-                    parts[ti]
-                        .entry(p)
-                        .or_insert_with(|| Vec::with_capacity(points_left))
-                        .push(NewBlock { block, consecutive });
+                    emit(ti, p, NewBlock { block, consecutive })?;
                 }
             }
         }
-        Ok(parts)
+        Ok(())
     }
 }
 
