@@ -75,6 +75,11 @@ pub const MAX_BODY: usize = 64 << 20;
 pub const MAX_SMALL_BODY: usize = 16 << 10;
 /// Most records in one request.
 pub const MAX_RECORDS: usize = 100_000;
+/// How far ahead of a sender's last accepted change id an id may be (2^48: a gateway writing
+/// a batch a second for 2,000 years, at 2^22 ids a batch, stays under it).
+pub const MAX_ID_AHEAD: u64 = 1 << 48;
+/// Change ids are kept as doubles (`_hwm/`): exact below 2^53; larger ones are refused.
+pub const MAX_ID: u64 = 1 << 53;
 /// Largest record (its JSON text); a record of the contract is about 250 bytes.
 pub const MAX_RECORD_BYTES: usize = 4096;
 /// Most rejected records listed in an answer (`rejectedCount` has them all).
@@ -93,7 +98,23 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// The platforms' directories opened in this process: an answer that would name one is
+/// answered as a failure of the platform instead ([`ApiError::scrubbed`]).
+static PRIVATE_DIRS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 impl ApiError {
+    /// This error as told to a client: one whose message names a platform's directory
+    /// (a file's path in an I/O error) becomes 503 "the request failed on the platform";
+    /// the message goes to stderr.
+    pub fn scrubbed(self) -> ApiError {
+        let dirs = lock(&PRIVATE_DIRS);
+        if dirs.iter().any(|d| self.message.contains(d.as_str())) {
+            eprintln!("provincial: {} (not told to the client)", self.message);
+            return ApiError::new(503, "the request failed on the platform; retry later");
+        }
+        self
+    }
+
     /// An error answer.
     pub fn new(status: u16, message: impl Into<String>) -> ApiError {
         ApiError {
@@ -241,6 +262,18 @@ impl Platform {
         std::fs::set_permissions(&cfg.data, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("{}: {e}", cfg.data.display()))?;
         let registry = Registry::open(&cfg.data)?;
+        {
+            let mut dirs = lock(&PRIVATE_DIRS);
+            for d in [Some(cfg.data.clone()), cfg.data.canonicalize().ok()]
+                .into_iter()
+                .flatten()
+            {
+                let d = d.to_string_lossy().to_string();
+                if d.len() > 1 && !dirs.contains(&d) {
+                    dirs.push(d);
+                }
+            }
+        }
         std::fs::create_dir_all(cfg.data.join("intake"))
             .map_err(|e| format!("{}: {e}", cfg.data.join("intake").display()))?;
         let log = crate::audit::AuditLog::open(&cfg.data, crate::audit::ROTATE_BYTES)
@@ -577,6 +610,18 @@ impl Platform {
             }
             match c.record.id {
                 Some(id) if id <= *hwm && *hwm > 0 => out.duplicates += 1,
+                // A forged or broken id far ahead would make every later record of the
+                // sender a "duplicate": refused, not trusted.
+                Some(id) if id >= MAX_ID || id > hwm.saturating_add(MAX_ID_AHEAD) => reject(
+                    i,
+                    item.get("dataCode"),
+                    "id",
+                    format!(
+                        "change id {id} is more than 2^48 ahead of the last accepted ({}) \
+                         or not below 2^53",
+                        *hwm
+                    ),
+                ),
                 _ => {
                     if let Some(id) = c.record.id {
                         top = top.max(id);
@@ -1130,5 +1175,28 @@ fn point_key(r: &Record) -> String {
         STAT_DAY => format!("{}/{}/d", r.enterprise, r.data_code),
         STAT_MONTH => format!("{}/{}/m", r.enterprise, r.data_code),
         _ => format!("{}/{}/y", r.enterprise, r.data_code),
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    #[test]
+    fn an_error_naming_the_platforms_directory_is_not_told_to_the_client() {
+        let d = tempfile::tempdir().unwrap();
+        let _p = Platform::open(&Config {
+            data: d.path().join("p"),
+            role: Role::Provincial,
+            no_store: true,
+            outbound: None,
+        })
+        .unwrap();
+        let path = d.path().join("p/registry/units/X.json");
+        let e = ApiError::new(400, format!("writing {}: disk full", path.display())).scrubbed();
+        assert_eq!(e.status, 503);
+        assert!(!e.message.contains(d.path().to_str().unwrap()));
+        let ok = ApiError::new(400, "dataCode: not 16 digits").scrubbed();
+        assert_eq!(ok.status, 400);
     }
 }

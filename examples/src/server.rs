@@ -51,10 +51,11 @@ struct ErrorText(String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = (status, Json(self.body())).into_response();
+        let e = self.scrubbed();
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, Json(e.body())).into_response();
         r.extensions_mut()
-            .insert(ErrorText(self.message.chars().take(300).collect()));
+            .insert(ErrorText(e.message.chars().take(300).collect()));
         r
     }
 }

@@ -449,6 +449,43 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
     let v: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["accepted"], 0, "{v}");
 
+    // 8b. Forged ids far ahead (u64::MAX, 2^53, last + 2^48 + 1): refused, and the device
+    //     is not silenced: its next records, with the next ids, are stored.
+    let sent = realtime(&plant, start, start + 3_600_000, 0);
+    let last = sent.iter().filter_map(|r| r.id).max().unwrap();
+    for forged in [u64::MAX, 1 << 53, last + (1 << 48) + 1] {
+        let mut recs = realtime(&plant, start + 3_600_000, start + 3_660_000, 0);
+        for r in &mut recs {
+            r.id = Some(forged);
+        }
+        let (s, b) = request(
+            "127.0.0.4",
+            t.addr,
+            "POST",
+            "/api/v1/data",
+            Some(&t.dev_a),
+            to_body(&recs, start).as_bytes(),
+        );
+        check(&mut t, &format!("forged id {forged}"), s, &[200], &b);
+        let v: Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["accepted"], 0, "{v}");
+        assert_eq!(v["rejected"][0]["field"], "id", "{v}");
+    }
+    let next = realtime(&plant, start + 3_600_000, start + 3_660_000, last);
+    let (s, b) = request(
+        "127.0.0.4",
+        t.addr,
+        "POST",
+        "/api/v1/data",
+        Some(&t.dev_a),
+        to_body(&next, start).as_bytes(),
+    );
+    assert_eq!(s, 200, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["accepted"].as_u64().unwrap(), next.len() as u64, "{v}");
+    // What is stored now includes these honest records.
+    let before = t.stored(&code);
+
     // 9. Path tricks in the path parameter.
     for code in [
         "..%2F..%2Fregistry%2Fcredentials",
