@@ -55,6 +55,21 @@ pub struct Destination {
     pub failures: u64,
     /// Records acknowledged in this process.
     pub acked: u64,
+    /// Records the platform rejected (in 2xx answers) in this process.
+    pub rejected: u64,
+    /// Where rejected records are kept ([`Destination::keep_rejected_in`]).
+    rejected_dir: Option<std::path::PathBuf>,
+}
+
+/// What a 2xx answer said.
+#[derive(Debug, Clone, Default)]
+pub struct Posted {
+    /// The platform's time.
+    pub server_time: Option<i64>,
+    /// Records it rejected (all of them; `rejected` lists at most 1,000).
+    pub rejected_count: u64,
+    /// The rejections listed: `{"index","dataCode","field","reason"}`.
+    pub rejected: Vec<serde_json::Value>,
 }
 
 /// What an upload pass ended with.
@@ -84,6 +99,8 @@ impl Destination {
             next_try: None,
             failures: 0,
             acked: 0,
+            rejected: 0,
+            rejected_dir: None,
         })
     }
 
@@ -98,8 +115,79 @@ impl Destination {
         self.backoff = Backoff::new(first, cap);
     }
 
-    /// Posts a body; the platform's time (`serverTime`) on a 2xx answer.
-    pub fn post(&self, body: &str) -> Result<Option<i64>, String> {
+    /// Keeps the records a platform rejects in `dir/{cursor}.jsonl` (directory 0700, file
+    /// 0600): one line per record, `{"t","cursor","field","reason","record"}`.
+    pub fn keep_rejected_in(&mut self, dir: &std::path::Path) {
+        self.rejected_dir = Some(dir.to_path_buf());
+    }
+
+    /// A 2xx answer listed rejected records: kept, logged (a second upload-log entry under
+    /// `{cursor}{what}:rejected`, outcome failed with the first reason) and counted.
+    fn rejections(&mut self, db: &Db, what: &str, records: &[Record], upload_ts: i64, p: &Posted) {
+        if p.rejected_count == 0 {
+            return;
+        }
+        self.rejected += p.rejected_count;
+        let first = p.rejected.first().map_or(String::new(), |r| {
+            format!(
+                "; first: {} {}: {}",
+                r["dataCode"].as_str().unwrap_or("-"),
+                r["field"].as_str().unwrap_or("-"),
+                r["reason"].as_str().unwrap_or("-")
+            )
+        });
+        let msg = format!(
+            "{} records rejected by the platform{first}",
+            p.rejected_count
+        );
+        eprintln!("{}: {msg}", self.url);
+        log(
+            db,
+            format!("{}{what}:rejected", self.cursor),
+            0,
+            0,
+            p.rejected_count as usize,
+            UploadOutcome::Failed(msg),
+            p.server_time,
+        );
+        if let Some(dir) = &self.rejected_dir {
+            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+            let path = dir.join(format!("{}.jsonl", self.cursor));
+            let mut out = String::new();
+            for r in &p.rejected {
+                let rec = r["index"]
+                    .as_u64()
+                    .and_then(|i| records.get(i as usize))
+                    .map(|x| x.to_json(upload_ts));
+                out.push_str(
+                    &serde_json::json!({"t": now_ms(), "cursor": format!("{}{what}", self.cursor),
+                        "field": r["field"], "reason": r["reason"], "record": rec})
+                    .to_string(),
+                );
+                out.push('\n');
+            }
+            let w = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .and_then(|()| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .mode(0o600)
+                        .open(&path)
+                })
+                .and_then(|mut f| {
+                    std::io::Write::write_all(&mut f, out.as_bytes()).and_then(|()| f.sync_data())
+                });
+            if let Err(e) = w {
+                eprintln!("{}: keeping rejected records: {e}", path.display());
+            }
+        }
+    }
+
+    /// Posts a body; what the platform said on a 2xx answer.
+    pub fn post(&self, body: &str) -> Result<Posted, String> {
         let r = self
             .agent
             .post(&self.url)
@@ -113,7 +201,11 @@ impl Destination {
                     .map_err(|e| format!("reading answer: {e}"))?;
                 let v: serde_json::Value =
                     serde_json::from_str(&text).map_err(|e| format!("answer is not JSON: {e}"))?;
-                Ok(v["serverTime"].as_i64())
+                Ok(Posted {
+                    server_time: v["serverTime"].as_i64(),
+                    rejected_count: v["rejectedCount"].as_u64().unwrap_or(0),
+                    rejected: v["rejected"].as_array().cloned().unwrap_or_default(),
+                })
             }
             Err(ureq::Error::Status(code, resp)) => {
                 let text = resp.into_string().unwrap_or_default();
@@ -174,7 +266,7 @@ impl Destination {
                 continue;
             }
             match self.post(&to_body(&records, upload_ts)) {
-                Ok(pt) => {
+                Ok(p) => {
                     self.backoff.reset();
                     db.cursor_ack(&self.cursor, last_id)?;
                     self.acked += records.len() as u64;
@@ -185,8 +277,9 @@ impl Destination {
                         last_id,
                         records.len(),
                         UploadOutcome::Ok,
-                        pt,
+                        p.server_time,
                     );
+                    self.rejections(db, "", &records, upload_ts, &p);
                 }
                 Err(e) => {
                     return Ok(self.failed(db, "", first_id, last_id, records.len(), e));
@@ -218,7 +311,7 @@ impl Destination {
             let what = format!(":{}", tier.as_str());
             if !records.is_empty() {
                 match self.post(&to_body(&records, upload_ts)) {
-                    Ok(pt) => {
+                    Ok(p) => {
                         self.backoff.reset();
                         self.acked += records.len() as u64;
                         log(
@@ -228,8 +321,9 @@ impl Destination {
                             0,
                             records.len(),
                             UploadOutcome::Ok,
-                            pt,
+                            p.server_time,
                         );
+                        self.rejections(db, &what, &records, upload_ts, &p);
                     }
                     Err(e) => return Ok(self.failed(db, &what, 0, 0, records.len(), e)),
                 }

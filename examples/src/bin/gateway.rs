@@ -14,6 +14,7 @@
 //!         [--drain-timeout-s 60] [--partition-hours 6] [--wal-mib 16] [--keep-days 0]
 //!         [--tiers day[,month,...]] [--rss-report]
 //! gateway uploads --db DIR [--credentials DIR] [--from yyyy-MM-dd] [--to yyyy-MM-dd] [--failed]
+//! gateway uploads --db DIR --rejected
 //! ```
 //!
 //! The first start registers with every platform that has no credentials yet, with the
@@ -195,12 +196,22 @@ struct UploadsArgs {
     from: Option<i64>,
     #[arg(long, value_parser = parse_day)]
     to: Option<i64>,
-    /// Failed attempts only.
+    /// Failed attempts only (records a platform rejected among them).
     #[arg(long)]
     failed: bool,
+    /// The records the platforms rejected, each with its reason (from DB.rejected/).
+    #[arg(long)]
+    rejected: bool,
     /// The tiers the gateway was run with (opening with others would derive them again).
     #[arg(long, default_value = "day", value_parser = parse_tiers)]
     tiers: TierSet,
+}
+
+/// Where records the platforms rejected are kept: `DB.rejected/{cursor}.jsonl`.
+fn rejected_dir(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".rejected");
+    PathBuf::from(s)
 }
 
 fn credentials_dir(db: &Path, given: Option<&Path>) -> PathBuf {
@@ -225,6 +236,34 @@ fn main() {
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn uploads(a: &UploadsArgs) -> Res<()> {
+    if a.rejected {
+        let dir = rejected_dir(&a.db);
+        let mut n = 0;
+        println!("time\tupload\tfield\treason\trecord");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for f in files {
+            for line in std::fs::read_to_string(&f)?.lines() {
+                let v: serde_json::Value = serde_json::from_str(line)?;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    v["t"].as_i64().map(format_datetime).unwrap_or_default(),
+                    v["cursor"].as_str().unwrap_or("-"),
+                    v["field"].as_str().unwrap_or("-"),
+                    v["reason"].as_str().unwrap_or("-"),
+                    v["record"]
+                );
+                n += 1;
+            }
+        }
+        println!("{n} records rejected");
+        return Ok(());
+    }
     let opts = Options {
         tiers: a.tiers,
         ..Options::default()
@@ -535,6 +574,7 @@ fn run(a: &RunArgs) -> Res<()> {
         let url = client.url("/api/v1/data");
         let mut d = Destination::open(&db, &url, &creds.token)?;
         d.set_tls(tls.as_ref());
+        d.keep_rejected_in(&rejected_dir(&a.db));
         d.set_retry(
             Duration::from_millis(a.retry_ms),
             Duration::from_millis(a.retry_max_ms.max(a.retry_ms)),
@@ -635,8 +675,9 @@ fn run(a: &RunArgs) -> Res<()> {
     };
     let failures: u64 = dests.iter().map(|d| d.failures).sum();
     let acked: u64 = dests.iter().map(|d| d.acked).sum();
+    let rejected: u64 = dests.iter().map(|d| d.rejected).sum();
     println!(
-        "collected {collected} samples in this run ({} points, configuration version {}, {:.1} s); {acked} records acknowledged, {failures} failed attempts",
+        "collected {collected} samples in this run ({} points, configuration version {}, {:.1} s); {acked} records acknowledged, {failures} failed attempts, {rejected} records rejected by platforms (gateway uploads --rejected)",
         col.items.len(),
         col.version,
         wall0.elapsed().as_secs_f64()
