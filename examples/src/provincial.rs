@@ -206,6 +206,9 @@ pub struct Platform {
     /// are applied one at a time).
     hwm: Mutex<HashMap<String, Arc<Mutex<u64>>>>,
     outbound: Option<Outbound>,
+    /// Records whose `uploadDate` is further than this from the server's clock are refused
+    /// (0: not checked).
+    upload_window_ms: std::sync::atomic::AtomicI64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -313,6 +316,7 @@ impl Platform {
             registry,
             log,
             hwm: Mutex::new(hwm),
+            upload_window_ms: std::sync::atomic::AtomicI64::new(0),
             outbound,
         })
     }
@@ -343,6 +347,13 @@ impl Platform {
         self.registry
             .authenticate(header)
             .map_err(|e| ApiError::new(401, e.0))
+    }
+
+    /// Refuses records whose `uploadDate` is more than `ms` from the server's clock (0: no
+    /// check, the default: simulated gateways send simulated times).
+    pub fn set_upload_window(&self, ms: i64) {
+        self.upload_window_ms
+            .store(ms.max(0), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Rotates the access log at `bytes` from now on.
@@ -583,6 +594,23 @@ impl Platform {
                     continue;
                 }
             };
+            let window = self
+                .upload_window_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if window > 0 && (c.upload_ts - now_ms()).abs() > window {
+                reject(
+                    i,
+                    item.get("dataCode"),
+                    "uploadDate",
+                    format!(
+                        "{} is more than {} s from the platform's clock ({})",
+                        crate::records::format_datetime(c.upload_ts),
+                        window / 1000,
+                        crate::records::format_datetime(now_ms())
+                    ),
+                );
+                continue;
+            }
             if let Some(u) = &unit {
                 let ent = &u.enterprise().enterprise_code;
                 if &c.record.enterprise != ent {

@@ -211,6 +211,8 @@ pub struct Checked {
     pub record: Record,
     /// Its data code, decoded.
     pub code: DataCode,
+    /// Its `uploadDate` (ms since the epoch).
+    pub upload_ts: i64,
 }
 
 /// The fields a record must have.
@@ -313,10 +315,11 @@ pub fn check(v: &Value) -> Result<Checked, FieldError> {
         field: "statDate",
         reason,
     })?;
-    parse_stat_date(STAT_REALTIME, text("uploadDate")?).map_err(|reason| FieldError {
-        field: "uploadDate",
-        reason,
-    })?;
+    let upload_ts =
+        parse_stat_date(STAT_REALTIME, text("uploadDate")?).map_err(|reason| FieldError {
+            field: "uploadDate",
+            reason,
+        })?;
     let valid = small_int(o, "valid", 1)? == 1;
     let id = match o.get("id") {
         None | Some(Value::Null) => None,
@@ -334,6 +337,7 @@ pub fn check(v: &Value) -> Result<Checked, FieldError> {
     };
     let corrected = o.contains_key("corrected") && small_int(o, "corrected", 1)? == 1;
     Ok(Checked {
+        upload_ts,
         record: Record {
             enterprise: enterprise.to_string(),
             data_code: data_code.to_string(),

@@ -22,6 +22,7 @@ use meterdb_examples::api::{standard_config, EnterpriseInfo};
 use meterdb_examples::industry::{uscc_with_check, Industry, Plant};
 use meterdb_examples::records::{parse_date, to_body};
 use meterdb_examples::registry::Registry;
+use meterdb_examples::upload::now_ms;
 use serde_json::Value;
 
 fn tmp(name: &str) -> PathBuf {
@@ -207,6 +208,8 @@ fn setup() -> Target {
             "40",
             "--max-connections",
             "64",
+            "--upload-date-window-s",
+            "600",
         ],
     );
     Target {
@@ -228,7 +231,7 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
     // Some honest data of unit A first, so that there is something to change.
     let start = parse_date("2026-01-01").unwrap();
     let plant = Plant::new(Industry::Steel, &t.ent_a, 1, 7, start, 60_000, 30);
-    let honest_body = to_body(&realtime(&plant, start, start + 3_600_000, 0), start);
+    let honest_body = to_body(&realtime(&plant, start, start + 3_600_000, 0), now_ms());
     let (s, b) = request(
         "127.0.0.1",
         t.addr,
@@ -423,7 +426,7 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         check(&mut t, &format!("cross-unit read {path}"), s, &[403], &b);
     }
     let plant_b = Plant::new(Industry::Steel, &t.ent_b, 2, 7, start, 60_000, 30);
-    let body_b = to_body(&realtime(&plant_b, start, start + 600_000, 0), start);
+    let body_b = to_body(&realtime(&plant_b, start, start + 600_000, 0), now_ms());
     let (s, b) = request(
         "127.0.0.4",
         t.addr,
@@ -464,7 +467,7 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
             "POST",
             "/api/v1/data",
             Some(&t.dev_a),
-            to_body(&recs, start).as_bytes(),
+            to_body(&recs, now_ms()).as_bytes(),
         );
         check(&mut t, &format!("forged id {forged}"), s, &[200], &b);
         let v: Value = serde_json::from_str(&b).unwrap();
@@ -478,12 +481,32 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         "POST",
         "/api/v1/data",
         Some(&t.dev_a),
-        to_body(&next, start).as_bytes(),
+        to_body(&next, now_ms()).as_bytes(),
     );
     assert_eq!(s, 200, "{b}");
     let v: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["accepted"].as_u64().unwrap(), next.len() as u64, "{v}");
-    // What is stored now includes these honest records.
+    // A request of an hour ago (uploadDate outside the 10-minute window), with new ids:
+    // refused, whatever its ids (a captured request replayed later).
+    let later = realtime(
+        &plant,
+        start + 3_660_000,
+        start + 3_720_000,
+        last + next.len() as u64 * 4,
+    );
+    let (s, b) = request(
+        "127.0.0.4",
+        t.addr,
+        "POST",
+        "/api/v1/data",
+        Some(&t.dev_a),
+        to_body(&later, now_ms() - 3_600_000).as_bytes(),
+    );
+    check(&mut t, "stale uploadDate", s, &[200], &b);
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["accepted"], 0, "{v}");
+    assert_eq!(v["rejected"][0]["field"], "uploadDate", "{v}");
+    // What is stored now includes the honest records.
     let before = t.stored(&code);
 
     // 9. Path tricks in the path parameter.

@@ -6,6 +6,7 @@
 //!                  [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
 //!                  [--max-connections 512] [--header-timeout-s 10] [--rate-per-s 50]
 //!                  [--rate-burst 200] [--data-in-flight 8] [--audit-rotate-mib 64]
+//!                  [--upload-date-window-s 0]
 //!                  [--no-store] [--outbound [--outbound-cap-mib 1024]]
 //!                  [--isolation-enterprise CODE --isolation-inbound DIR --isolation-ack-out DIR
 //!                   --isolation-key-file FILE [--isolation-poll-ms 1000]]
@@ -368,6 +369,10 @@ struct ServeArgs {
     /// Requests a credential may make at once above its rate.
     #[arg(long, default_value_t = meterdb_examples::server::RATE_BURST)]
     rate_burst: f64,
+    /// Refuse records whose uploadDate is more than this many seconds from the server's
+    /// clock (0: not checked; simulated gateways send simulated times).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=31_622_400))]
+    upload_date_window_s: i64,
     /// Rotate the access log at this size (the chain goes on in the next file).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     audit_rotate_mib: u64,
@@ -866,6 +871,7 @@ fn run_serve(a: ServeArgs) {
     }
     let platform = Arc::new(Platform::open(&cfg).unwrap_or_else(|e| fail(e)));
     platform.set_audit_rotation(a.audit_rotate_mib << 20);
+    platform.set_upload_window(a.upload_date_window_s * 1000);
     if let Some(rx) = a.isolation.receiver(&platform) {
         let (p, every) = (platform.clone(), a.isolation.poll());
         std::thread::Builder::new()
