@@ -173,6 +173,14 @@ impl Target {
     }
 }
 
+/// The server process is stopped however the test ends (a failed assertion too).
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn setup() -> Target {
     let dir = tmp("srv");
     let reg = Registry::open(&dir).unwrap();
