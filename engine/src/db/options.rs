@@ -29,7 +29,8 @@ pub struct Options {
     /// Flush the memtable to segment files once it holds this many bytes (what its columns
     /// have allocated, per-point records included). Default 64 MiB. A writer waits while the
     /// memtable is full and the flush before has not yet taken it, so unflushed data holds
-    /// at most about twice this (the memtable being filled and the one being flushed).
+    /// at most about twice this (the memtable being filled and the one being flushed). Keep
+    /// it well above 88 bytes (a point's record) times the points written between flushes.
     pub memtable_bytes: usize,
     /// Width of a time partition of segment files, in milliseconds. Default 7 days.
     /// Fixed when the database is created (stored in its segments): reopening with the
