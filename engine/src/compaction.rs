@@ -26,9 +26,21 @@ pub fn merge_partition<'a>(
     let points: BTreeSet<PointId> = inputs.iter().flat_map(|s| s.points()).collect();
     points
         .into_iter()
-        .map(move |p| merge_point(&inputs, p, opts))
+        .enumerate()
+        .map(move |(n, p)| {
+            if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                // The pages read for the points so far go back: each is read once.
+                for s in &inputs {
+                    s.release_pages();
+                }
+            }
+            merge_point(&inputs, p, opts)
+        })
         .filter_map(Result::transpose)
 }
+
+/// Points a raw compaction merges between two hand-backs of the mapped pages it read.
+const RELEASE_EVERY: usize = 4096;
 
 /// One point's final samples in `inputs` (oldest first), encoded; `None` if it has none.
 fn merge_point(
