@@ -53,6 +53,11 @@ fn connect(from: &str, addr: SocketAddr) -> TcpStream {
 
 /// One request (`Connection: close`) from `from`: (status, body); status 0 when the server
 /// closed the connection without an answer.
+/// A `POST /api/v1/data` (the intake) from `from` with `token`.
+fn post_data(from: &str, addr: SocketAddr, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    request(from, addr, "POST", "/api/v1/data", token, body)
+}
+
 fn request(
     from: &str,
     addr: SocketAddr,
@@ -240,14 +245,7 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
     let start = parse_date("2026-01-01").unwrap();
     let plant = Plant::new(Industry::Steel, &t.ent_a, 1, 7, start, 60_000, 30);
     let honest_body = to_body(&realtime(&plant, start, start + 3_600_000, 0), now_ms());
-    let (s, b) = request(
-        "127.0.0.1",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        honest_body.as_bytes(),
-    );
+    let (s, b) = post_data("127.0.0.1", t.addr, Some(&t.dev_a), honest_body.as_bytes());
     assert_eq!(s, 200, "{b}");
     let code = plant.meters[0].code.text();
     let before = t.stored(&code);
@@ -285,14 +283,7 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         zeros.push(b'0');
     }
     zeros.push(b']');
-    let (s, b) = request(
-        "127.0.0.1",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        &zeros,
-    );
+    let (s, b) = post_data("127.0.0.1", t.addr, Some(&t.dev_a), &zeros);
     check(&mut t, "millions of tiny items", s, &[413], &b);
     let rss_zeros = t.vm_hwm_kib();
     drop(zeros);
@@ -307,14 +298,7 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         bad.push_str("{\"x\":1}");
     }
     bad.push(']');
-    let (s, b) = request(
-        "127.0.0.1",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        bad.as_bytes(),
-    );
+    let (s, b) = post_data("127.0.0.1", t.addr, Some(&t.dev_a), bad.as_bytes());
     check(&mut t, "100k bad items", s, &[200], &b);
     let v: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["rejectedCount"], 99_999);
@@ -336,38 +320,17 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
 
     // 4. Deep nesting: of the whole body, and inside a record.
     let deep = "[".repeat(200_000);
-    let (s, b) = request(
-        "127.0.0.1",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        deep.as_bytes(),
-    );
+    let (s, b) = post_data("127.0.0.1", t.addr, Some(&t.dev_a), deep.as_bytes());
     check(&mut t, "deeply nested body", s, &[400], &b);
     let deep_rec = format!(
         "[{{\"enterpriseCode\":{}0{}}}]",
         "[".repeat(1000),
         "]".repeat(1000)
     );
-    let (s, b) = request(
-        "127.0.0.1",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        deep_rec.as_bytes(),
-    );
+    let (s, b) = post_data("127.0.0.1", t.addr, Some(&t.dev_a), deep_rec.as_bytes());
     check(&mut t, "deeply nested record", s, &[200, 400], &b);
     let big_rec = format!("[{{\"dataCode\":\"{}\"}}]", "9".repeat(1 << 20));
-    let (s, b) = request(
-        "127.0.0.1",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        big_rec.as_bytes(),
-    );
+    let (s, b) = post_data("127.0.0.1", t.addr, Some(&t.dev_a), big_rec.as_bytes());
     check(&mut t, "a 1 MiB record", s, &[200], &b);
     assert!(b.contains("a record has at most 4096"), "{b}");
 
@@ -435,27 +398,13 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
     }
     let plant_b = Plant::new(Industry::Steel, &t.ent_b, 2, 7, start, 60_000, 30);
     let body_b = to_body(&realtime(&plant_b, start, start + 600_000, 0), now_ms());
-    let (s, b) = request(
-        "127.0.0.4",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        body_b.as_bytes(),
-    );
+    let (s, b) = post_data("127.0.0.4", t.addr, Some(&t.dev_a), body_b.as_bytes());
     check(&mut t, "cross-unit write", s, &[200], &b);
     let v: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["accepted"], 0, "{v}");
 
     // 8. Replay of A's request: every record a duplicate, nothing stored again.
-    let (s, b) = request(
-        "127.0.0.4",
-        t.addr,
-        "POST",
-        "/api/v1/data",
-        Some(&t.dev_a),
-        honest_body.as_bytes(),
-    );
+    let (s, b) = post_data("127.0.0.4", t.addr, Some(&t.dev_a), honest_body.as_bytes());
     check(&mut t, "replay", s, &[200], &b);
     let v: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["accepted"], 0, "{v}");
@@ -469,11 +418,9 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         for r in &mut recs {
             r.id = Some(forged);
         }
-        let (s, b) = request(
+        let (s, b) = post_data(
             "127.0.0.4",
             t.addr,
-            "POST",
-            "/api/v1/data",
             Some(&t.dev_a),
             to_body(&recs, now_ms()).as_bytes(),
         );
@@ -483,11 +430,9 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         assert_eq!(v["rejected"][0]["field"], "id", "{v}");
     }
     let next = realtime(&plant, start + 3_600_000, start + 3_660_000, last);
-    let (s, b) = request(
+    let (s, b) = post_data(
         "127.0.0.4",
         t.addr,
-        "POST",
-        "/api/v1/data",
         Some(&t.dev_a),
         to_body(&next, now_ms()).as_bytes(),
     );
@@ -502,11 +447,9 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         start + 3_720_000,
         last + next.len() as u64 * 4,
     );
-    let (s, b) = request(
+    let (s, b) = post_data(
         "127.0.0.4",
         t.addr,
-        "POST",
-        "/api/v1/data",
         Some(&t.dev_a),
         to_body(&later, now_ms() - 3_600_000).as_bytes(),
     );
