@@ -391,16 +391,6 @@ impl SegmentWriter {
     }
 }
 
-/// Writes an encoded segment file durably at `dir/file_name(id)`; returns its size.
-pub fn write_bytes(storage: &dyn Storage, dir: &Path, id: &SegmentId, bytes: &[u8]) -> Result<u64> {
-    let path = dir.join(file_name(id));
-    let ctx = || format!("write segment {}", path.display());
-    let mut f = storage.create(&path).map_err(|e| Error::io(ctx(), e))?;
-    f.write_all(bytes).map_err(|e| Error::io(ctx(), e))?;
-    f.sync().map_err(|e| Error::io(ctx(), e))?;
-    Ok(bytes.len() as u64)
-}
-
 /// An open segment file: its bytes (memory-mapped for the file backend) and parsed index.
 ///
 /// Pages of a mapped segment that reads touch stay in the process's resident set until they
