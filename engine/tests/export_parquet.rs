@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use meterdb::export::arrow_array::cast::AsArray;
 use meterdb::export::arrow_array::types::{
@@ -24,6 +23,8 @@ use meterdb::{
 };
 
 mod support;
+
+use support::duckdb::python_with_duckdb;
 use support::{close, shared_rows};
 
 const DAY: i64 = 86_400_000;
@@ -366,62 +367,6 @@ fn shared_data_raw_and_day_buckets_read_back_exactly() {
         }
     }
     db.close().unwrap();
-}
-
-/// Runs `script` with a Python that can import duckdb, installing it from PyPI into a
-/// directory of the build's temporary folder when needed; `None` when that cannot be done.
-fn python_with_duckdb(script: &str, args: &[&str]) -> Option<String> {
-    let site = Path::new(env!("CARGO_TARGET_TMPDIR")).join("duckdb-site");
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let importable = || {
-        Command::new(&python)
-            .args(["-c", "import duckdb"])
-            .env("PYTHONPATH", &site)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if !importable() {
-        let r = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&site)
-            .arg("duckdb")
-            .output();
-        match r {
-            Ok(o) if o.status.success() && importable() => {}
-            Ok(o) => {
-                println!(
-                    "skipping: cannot install duckdb with pip: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                return None;
-            }
-            Err(e) => {
-                println!("skipping: cannot run {python}: {e}");
-                return None;
-            }
-        }
-    }
-    let o = Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .env("PYTHONPATH", &site)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "duckdb script failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    Some(String::from_utf8(o.stdout).unwrap())
 }
 
 /// DuckDB's day consumption of each register, over the raw export: for a day with valid

@@ -15,6 +15,11 @@ use meterdb_examples::industry::{uscc_with_check, Industry, Measure, Plant};
 use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::records::{parse_date, to_body, Record, STAT_DAY, STAT_REALTIME};
 
+// The engine tests' DuckDB runner, shared by path.
+#[path = "../../engine/tests/support/duckdb.rs"]
+mod duckdb;
+use duckdb::python_with_duckdb;
+
 const PROVINCIAL: &str = env!("CARGO_BIN_EXE_provincial");
 const DAY: i64 = 86_400_000;
 const INTERVAL: i64 = 900_000;
@@ -99,62 +104,6 @@ fn platform_with_a_unit(data: &Path, day0: i64) -> (String, String) {
         assert_eq!(v["accepted"].as_u64(), Some(chunk.len() as u64), "{v}");
     }
     (ent, register)
-}
-
-/// Runs `script` with DuckDB importable (installed with pip into the target directory when
-/// missing); `None`, with the reason printed, when that cannot be done.
-fn python_with_duckdb(script: &str, args: &[&str]) -> Option<String> {
-    let site = Path::new(env!("CARGO_TARGET_TMPDIR")).join("duckdb-site");
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let importable = || {
-        Command::new(&python)
-            .args(["-c", "import duckdb"])
-            .env("PYTHONPATH", &site)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if !importable() {
-        let r = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&site)
-            .arg("duckdb")
-            .output();
-        match r {
-            Ok(o) if o.status.success() && importable() => {}
-            Ok(o) => {
-                println!(
-                    "skipping the DuckDB check: cannot install duckdb with pip: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                return None;
-            }
-            Err(e) => {
-                println!("skipping the DuckDB check: cannot run {python}: {e}");
-                return None;
-            }
-        }
-    }
-    let o = Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .env("PYTHONPATH", &site)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "duckdb script failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    Some(String::from_utf8(o.stdout).unwrap())
 }
 
 const DUCKDB: &str = r#"

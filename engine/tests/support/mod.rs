@@ -2,6 +2,8 @@
 //! from raw samples, float comparison, and the shared real meter data.
 #![allow(dead_code)]
 
+pub mod duckdb;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
