@@ -191,11 +191,17 @@ fn stats_count_every_tier_and_the_whole_directory() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let mut text = String::from("point,ts,value\n");
-    for i in 0..200 {
-        text.push_str(&format!("r,{},{}\n", i * 900_000, 100 + i));
+    for i in 0..2000 {
+        text.push_str(&format!("r,{},{}\n", i * 60_000, 100 + i));
     }
     let csv = write_file(dir.path(), "in.csv", &text);
-    ok(["import", "--db", s(&db), "--kind", "counter", s(&csv)]);
+    // Read every minute: the hour (60 readings) pays for its row, so every tier is stored.
+    let meta = write_file(
+        dir.path(),
+        "meta.csv",
+        "point,kind,unit,precision,energy_type,interval_ms\nr,counter,kWh,0,,60000\n",
+    );
+    ok(["import", "--db", s(&db), "--meta", s(&meta), s(&csv)]);
     let t = ok(["stats", "--db", s(&db)]).stdout;
     assert!(t.contains("rollup files"), "{t}");
     for tier in ["hour", "day", "month", "year"] {

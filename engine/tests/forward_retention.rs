@@ -59,7 +59,12 @@ fn age_drops_old_partitions_per_tier() {
         drop_unacked: false,
     };
     let db = Db::open("/db", opts(&s, r)).unwrap();
-    let p = db.ensure_point("p").unwrap();
+    // Declared as read every minute, so that its hour tier is stored (and kept longer).
+    let p = db
+        .define_point(
+            meterdb::PointMeta::new("p", meterdb::PointKind::Gauge).with_interval_ms(60_000),
+        )
+        .unwrap();
     write_days(&db, p, 0..10);
     db.flush().unwrap();
     // Newest sample is in day 9: partitions ending at or before day 6 (days 0..=5) go.

@@ -134,7 +134,7 @@ fn wrong_magic_or_version_in_every_kind_of_file() {
         ("manifest", |n| n == "MANIFEST"),
         ("catalog", |n| n.starts_with("catalog-")),
         ("raw segment", |n| n.starts_with("seg-")),
-        ("rollup segment", |n| n.starts_with("hour-")),
+        ("rollup segment", |n| n.starts_with("day-")),
         ("wal", |n| n.starts_with("wal-")),
     ];
     for (kind, pick) in kinds {

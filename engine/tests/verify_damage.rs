@@ -55,7 +55,8 @@ fn build() -> MemStorage {
         .define_point(PointMeta::new("kwh", PointKind::Counter).with_interval_ms(900_000))
         .unwrap();
     let g = db
-        .define_point(PointMeta::new("kw", PointKind::Gauge))
+        // Declared as read every minute, so that its hour tier is stored (an hour file).
+        .define_point(PointMeta::new("kw", PointKind::Gauge).with_interval_ms(60_000))
         .unwrap();
     let mut b = WriteBatch::new();
     for i in 0..40 * 96i64 {

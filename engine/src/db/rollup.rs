@@ -332,12 +332,13 @@ pub(crate) const MIN_READINGS_PER_STORED_BUCKET: i64 = 24;
 
 /// The tiers of a point that are stored in rollup files: every tier it keeps (its own, or
 /// `default`) whose buckets summarise at least [`MIN_READINGS_PER_STORED_BUCKET`] readings
-/// at the point's collection interval (every kept tier but the minute when the interval is
-/// not known). The others are computed from the raw samples when read: the minute always
-/// (meters are read every minute or less often, so a minute bucket would repeat a sample),
-/// the hour for readings every 5 minutes or less often, the day for daily readings. The
-/// finest stored tier is computed from the raw samples at a flush, each coarser one from the
-/// next finer stored tier.
+/// at the point's collection interval; when the interval is not known, the day, month and
+/// year (meters are read every 1 to 60 minutes, so an hour summarises a handful of readings
+/// and a day at least 24). The others are computed from the raw samples when read: the minute
+/// always (a minute bucket would repeat a sample), the hour for readings every 5 minutes or
+/// less often or at an unknown interval, the day for daily readings. The finest stored tier
+/// is computed from the raw samples at a flush, each coarser one from the next finer stored
+/// tier.
 fn stored_tiers_of(meta: &PointMeta, default: TierSet) -> TierSet {
     let kept = meta.tiers.unwrap_or(default);
     let mut out = TierSet::NONE;
@@ -354,7 +355,9 @@ fn tier_pays(tier: Tier, interval_ms: Option<i64>) -> bool {
     const DAY: i64 = 86_400_000;
     let iv = interval_or_zero(interval_ms);
     if iv <= 0 {
-        return true;
+        // Not declared: a meter is read every 1 to 60 minutes, so an hour bucket summarises
+        // 1 to 60 readings, mostly a handful; a day at least 24.
+        return tier != Tier::Hour;
     }
     let len = match tier {
         Tier::Month => 28 * DAY,
