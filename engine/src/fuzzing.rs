@@ -310,9 +310,6 @@ pub fn rollup_block(data: &[u8]) {
         count,
         min_ts: part_start,
         max_ts: part_end - 1,
-        min: 0.0,
-        max: 0.0,
-        sum: 0.0,
         first: 0.0,
         last: 0.0,
     };

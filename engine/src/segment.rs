@@ -20,50 +20,40 @@ use crate::sample::{Columns, Timestamp};
 
 const MAGIC: &[u8; 8] = b"MDBSEG\0\0";
 const FOOTER_MAGIC: &[u8; 8] = b"MDBSEGFT";
-/// Format version of segment files written by this build.
-pub const VERSION: u32 = 1;
+/// Format version of segment files written by this build. Version 1 files are read too:
+/// their index entries also hold a block's min, max and sum, and 8-byte times.
+pub const VERSION: u32 = 2;
+/// The oldest version read.
+pub const MIN_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 4;
 const FOOTER_LEN: usize = 8 + 8 + 4 + 4 + 8;
 /// Most samples in one block (a partition of one point).
 pub const MAX_BLOCK_SAMPLES: usize = 1 << 26;
 
-/// Summary of one block: answers count/min/max/sum/first/last without decoding.
+/// Summary of one block: its count and time range, and for raw data its first and last
+/// values (what a query needs to skip a block, or to answer the latest sample, without
+/// decoding it).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BlockStats {
-    /// Samples in the block.
+    /// Samples (rows) in the block.
     pub count: u32,
     /// Smallest timestamp.
     pub min_ts: Timestamp,
     /// Largest timestamp.
     pub max_ts: Timestamp,
-    /// Smallest value.
-    pub min: f64,
-    /// Largest value.
-    pub max: f64,
-    /// Sum of values.
-    pub sum: f64,
-    /// Value at `min_ts`.
+    /// Value at `min_ts` (raw blocks; 0 in the rollup blocks of version 2 files).
     pub first: f64,
-    /// Value at `max_ts`.
+    /// Value at `max_ts` (raw blocks; 0 in the rollup blocks of version 2 files).
     pub last: f64,
 }
 
 impl BlockStats {
     /// Statistics of sorted, non-empty columns.
     pub fn of(c: &Columns) -> BlockStats {
-        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-        for &v in &c.values {
-            min = min.min(v);
-            max = max.max(v);
-            sum += v;
-        }
         BlockStats {
             count: c.len() as u32,
             min_ts: c.ts[0],
             max_ts: c.ts[c.len() - 1],
-            min,
-            max,
-            sum,
             first: c.values[0],
             last: c.values[c.len() - 1],
         }
@@ -329,10 +319,13 @@ impl SegmentWriter {
         put_u32(out, crc);
         let s = &b.stats;
         put_uvarint(out, u64::from(s.count));
-        put_i64(out, s.min_ts);
-        put_i64(out, s.max_ts);
-        for v in [s.min, s.max, s.sum, s.first, s.last] {
-            put_f64(out, v);
+        // Version 2: times as offsets (a block lies in its partition), the first and last
+        // values of raw blocks only.
+        put_uvarint(out, s.min_ts.abs_diff(self.id.part_start));
+        put_uvarint(out, s.max_ts.abs_diff(s.min_ts));
+        if self.id.kind == KIND_RAW {
+            put_f64(out, s.first);
+            put_f64(out, s.last);
         }
         self.blocks += 1;
     }
@@ -423,6 +416,7 @@ struct IndexEntry {
 /// What decoding and checking one index entry needs.
 #[derive(Clone, Copy, Debug)]
 struct IndexContext {
+    version: u32,
     kind: u8,
     part_start: Timestamp,
     part_end: Timestamp,
@@ -461,15 +455,41 @@ impl IndexContext {
         if count == 0 || count > MAX_BLOCK_SAMPLES as u64 {
             return Err(self.at(r, format!("block sample count {count} out of range")));
         }
-        let stats = BlockStats {
-            count: count as u32,
-            min_ts: r.i64("min ts")?,
-            max_ts: r.i64("max ts")?,
-            min: r.f64("min")?,
-            max: r.f64("max")?,
-            sum: r.f64("sum")?,
-            first: r.f64("first")?,
-            last: r.f64("last")?,
+        let stats = if self.version == 1 {
+            let (min_ts, max_ts) = (r.i64("min ts")?, r.i64("max ts")?);
+            // min, max and sum: read by no query.
+            for what in ["min", "max", "sum"] {
+                r.f64(what)?;
+            }
+            BlockStats {
+                count: count as u32,
+                min_ts,
+                max_ts,
+                first: r.f64("first")?,
+                last: r.f64("last")?,
+            }
+        } else {
+            let ts = |r: &mut Reader<'_>, base: Timestamp, what: &str| {
+                let d = r.uvarint(what)?;
+                i64::try_from(d)
+                    .ok()
+                    .and_then(|d| base.checked_add(d))
+                    .ok_or_else(|| self.at(r, format!("{what} {d} out of range")))
+            };
+            let min_ts = ts(r, self.part_start, "min ts offset")?;
+            let max_ts = ts(r, min_ts, "max ts offset")?;
+            let (first, last) = if self.kind == KIND_RAW {
+                (r.f64("first")?, r.f64("last")?)
+            } else {
+                (0.0, 0.0)
+            };
+            BlockStats {
+                count: count as u32,
+                min_ts,
+                max_ts,
+                first,
+                last,
+            }
         };
         let m = BlockMeta {
             point,
@@ -529,7 +549,7 @@ impl Segment {
             return Err(Error::corrupt("not a segment file (bad magic)"));
         }
         let version = r.u32("version")?;
-        if version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 file: path.to_path_buf(),
                 version,
@@ -595,6 +615,7 @@ impl Segment {
         let mut entries = Vec::with_capacity(n);
         let mut prev: Option<PointId> = None;
         let ctx = IndexContext {
+            version,
             kind,
             part_start,
             part_end,

@@ -1,9 +1,11 @@
-//! Golden files of on-disk format version 1: a small database written by this version is
-//! committed under `tests/fixtures/v1/`, and every later build must open it and read back
-//! exactly the same samples and buckets.
+//! Golden files of each on-disk format version: a small database written by that version is
+//! committed under `tests/fixtures/vN/` (version 1: segment files whose index entries hold
+//! min, max and sum; version 2: the compact index of docs/format/segment.md), and every later
+//! build must open each and read back exactly the same samples and buckets.
 //!
-//! To regenerate (only when the format version changes, into a new directory):
-//! `MDB_WRITE_GOLDEN=1 cargo test -p meterdb --test compat_v1`.
+//! To write the current version's directory (only when the format version changes, into a
+//! new directory; never over an older version's): `MDB_WRITE_GOLDEN=1 cargo test -p meterdb
+//! --test compat_v1`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +14,8 @@ use meterdb::{Db, Durability, Options, PointKind, PointMeta, Tier, WriteBatch};
 /// 2026-01-01T00:00:00+08:00.
 const T0: i64 = 1_767_196_800_000;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
+fn fixture(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/v{version}"))
 }
 
 /// The content: a register with 2 decimals (one correction, one deleted range, a meter
@@ -66,8 +68,30 @@ fn write_content(db: &Db) {
 
 #[test]
 fn format_v1_golden_database_reads_back_exactly() {
-    let dir = fixture();
-    if std::env::var_os("MDB_WRITE_GOLDEN").is_some() {
+    reads_back_exactly(1);
+}
+
+#[test]
+fn format_v2_golden_database_reads_back_exactly() {
+    reads_back_exactly(2);
+}
+
+/// The segment format version in the header of each segment and rollup file of `dir`.
+fn segment_versions(dir: &Path) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "seg") {
+            let b = std::fs::read(&path).unwrap();
+            out.push(u32::from_le_bytes(b[8..12].try_into().unwrap()));
+        }
+    }
+    out
+}
+
+fn reads_back_exactly(version: u32) {
+    let dir = fixture(version);
+    if std::env::var_os("MDB_WRITE_GOLDEN").is_some() && version == meterdb::segment::VERSION {
         let _ = std::fs::remove_dir_all(&dir);
         let db = Db::open(&dir, Options::default()).unwrap();
         write_content(&db);
@@ -79,6 +103,8 @@ fn format_v1_golden_database_reads_back_exactly() {
         "golden database missing: {}",
         dir.display()
     );
+    let versions = segment_versions(&dir);
+    assert!(!versions.is_empty() && versions.iter().all(|&v| v == version));
     // Work on a copy: opening may truncate or append.
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&dir, tmp.path());

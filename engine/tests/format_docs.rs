@@ -638,11 +638,29 @@ fn segment_index(b: &[u8]) -> Vec<(usize, Vec<usize>)> {
         let nc = d.uvarint("columns");
         let cols = (0..nc).map(|_| d.uvarint("len") as usize).collect();
         d.field(4, "crc");
-        let (_, k) = d.peek_uvarint();
-        d.field(k + 8 * 7, "stats");
+        d.uvarint("count");
+        if segment_version(b) == 1 {
+            d.field(8 * 7, "stats");
+        } else {
+            d.uvarint("min_ts");
+            d.uvarint("max_ts");
+            if segment_kind(b) == 0 {
+                d.field(16, "first, last");
+            }
+        }
         out.push((off, cols));
     }
     out
+}
+
+/// The format version in a segment file's header.
+fn segment_version(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b[8..12].try_into().unwrap())
+}
+
+/// The kind in a segment file's header flags (0 raw, 2 to 5 the tiers).
+fn segment_kind(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b[12..16].try_into().unwrap()) & 0xff
 }
 
 fn dump_segment(d: &mut Dump<'_>) {
@@ -705,10 +723,19 @@ fn dump_segment(d: &mut Dump<'_>) {
         assert_eq!(got, want, "block checksum");
         d.field(4, "crc32 of file_no u64, point u32, offset u64, the block");
         d.uvarint("count");
-        d.i64("min_ts");
-        d.i64("max_ts");
-        for s in ["min", "max", "sum", "first", "last"] {
-            d.f64(s);
+        if segment_version(d.b) == 1 {
+            d.i64("min_ts");
+            d.i64("max_ts");
+            for s in ["min", "max", "sum", "first", "last"] {
+                d.f64(s);
+            }
+        } else {
+            d.uvarint("min_ts - part_start");
+            d.uvarint("max_ts - min_ts");
+            if flags == 0 {
+                d.f64("first");
+                d.f64("last");
+            }
         }
     }
     let nt = d.uvarint("n_tombstones");
@@ -1284,8 +1311,8 @@ fn segment_document() {
             m.point, s.count
         ));
         lines.push(format!(
-            "  stats: ts {}..={} min {:?} max {:?} sum {:?} first {:?} last {:?}",
-            s.min_ts, s.max_ts, s.min, s.max, s.sum, s.first, s.last
+            "  stats: ts {}..={} first {:?} last {:?}",
+            s.min_ts, s.max_ts, s.first, s.last
         ));
         lines.extend(sample_lines("  sample ", &seg.decode(&m).unwrap()));
     }

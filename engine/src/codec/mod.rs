@@ -203,6 +203,27 @@ pub fn decode_timestamps(buf: &[u8], count: usize, out: &mut Vec<i64>) -> Result
     )
 }
 
+/// Writes the header and body of a decimal column planned by `decimal::plan`; returns its
+/// codec and where its body starts.
+fn write_decimal(out: &mut Vec<u8>, p: &decimal::Plan, n: usize) -> (Codec, usize) {
+    let kind = match p.form {
+        decimal::Form::Plain => CodecKind::DecimalPlain,
+        decimal::Form::Delta => CodecKind::DecimalDelta,
+        decimal::Form::DeltaOfDelta => CodecKind::DecimalDeltaOfDelta,
+    };
+    let body = begin(out, kind, p.scale, n);
+    decimal::write(p, out);
+    let codec = Codec {
+        kind,
+        zstd: false,
+        scale: p.scale,
+    };
+    (codec, body)
+}
+
+/// Most values of a constant column that are also sized as a decimal.
+const SHORT_CONSTANT: usize = 4;
+
 /// Any `f64` values: appends a self-describing column to `out` and returns the codec chosen.
 ///
 /// Every bit pattern round-trips exactly, including `-0.0`, subnormals and NaN payloads.
@@ -225,6 +246,14 @@ pub fn encode_values_with(
     let n = vals.len();
     // Constant: a pass that stops at the first value that differs.
     if n > 0 && vals.iter().all(|v| v.to_bits() == vals[0].to_bits()) {
+        // A few values (a rollup block of one bucket) of a short decimal take fewer bytes in
+        // decimal-plain (scale, then about 3 to 6) than the constant's 8.
+        if n <= SHORT_CONSTANT {
+            if let Some(p) = decimal::plan(vals, effort).filter(|p| p.size + 1 < 8) {
+                let (codec, body) = write_decimal(out, &p, n);
+                return finish(out, start, body, codec, opts);
+            }
+        }
         let body = begin(out, CodecKind::Constant, 0, n);
         out.extend_from_slice(&vals[0].to_bits().to_le_bytes());
         return finish(out, start, body, Codec::plain(CodecKind::Constant), opts);
@@ -275,21 +304,7 @@ pub fn encode_values_with(
             rle::encode(vals, out);
             (Codec::plain(CodecKind::Rle), body)
         }
-        Choice::Decimal(p) => {
-            let kind = match p.form {
-                decimal::Form::Plain => CodecKind::DecimalPlain,
-                decimal::Form::Delta => CodecKind::DecimalDelta,
-                decimal::Form::DeltaOfDelta => CodecKind::DecimalDeltaOfDelta,
-            };
-            let body = begin(out, kind, p.scale, n);
-            decimal::write(&p, out);
-            let codec = Codec {
-                kind,
-                zstd: false,
-                scale: p.scale,
-            };
-            (codec, body)
-        }
+        Choice::Decimal(p) => write_decimal(out, &p, n),
         Choice::Gorilla(g) => {
             let body = begin(out, CodecKind::Gorilla, 0, n);
             out.extend_from_slice(&g);

@@ -548,8 +548,21 @@ fn golden_columns() {
     assert_eq!(col, [0x07, 0x01, 0x04, 0x02, 0x04, 0x08, 0x14]);
 
     col.clear();
-    encode_values(&[0.25; 3], &opts, &mut col);
-    assert_eq!(col, [0x02, 0x03, 0, 0, 0, 0, 0, 0, 0xD0, 0x3F]);
+    encode_values(&[0.25; 5], &opts, &mut col);
+    assert_eq!(col, [0x02, 0x05, 0, 0, 0, 0, 0, 0, 0xD0, 0x3F]);
+
+    // At most 4 equal values of a short decimal: the decimal form, smaller than the constant.
+    col.clear();
+    let c = encode_values(&[0.25; 3], &opts, &mut col);
+    assert_eq!(c.kind, CodecKind::DecimalPlain);
+    assert_eq!(col, [0x07, 0x02, 0x03, 0x32, 0x00]); // decimal-plain(2): ref 25, width 0
+    col.clear();
+    let c = encode_values(&[1.0 / 3.0], &opts, &mut col);
+    assert_eq!(
+        c.kind,
+        CodecKind::Constant,
+        "no short decimal: the constant"
+    );
 
     col.clear();
     encode_quality(&[0, 0, 0, 0, 0, 9], &opts, &mut col);

@@ -129,16 +129,13 @@ fn encode_block_with(
             }
         });
     }
-    let sum: f64 = cols[1].iter().sum();
+    // Only the count and the time range are stored for a rollup block.
     let stats = BlockStats {
         count: n as u32,
         min_ts: starts.first().copied().unwrap_or(0),
         max_ts: starts.last().copied().unwrap_or(0),
-        min: cols[2].iter().copied().fold(f64::INFINITY, f64::min),
-        max: cols[4].iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        sum,
-        first: rows.first().map_or(0.0, |b| b.first),
-        last: rows.last().map_or(0.0, |b| b.last),
+        first: 0.0,
+        last: 0.0,
     };
     block.stats = stats;
     block
