@@ -1,12 +1,13 @@
 //! Which tiers are stored: a tier whose buckets summarise fewer than 24 readings at the
 //! point's collection interval is computed from the raw samples when read (the hour for
-//! 15-minute readings, and for a point whose interval is not declared), and its answers are
-//! the same; a change of the interval derives the tiers again.
+//! 15-minute readings, and for a point whose interval is not declared), a year is merged from
+//! the stored months when read, and the answers are the same; a change of the interval
+//! derives the tiers again.
 
 use std::path::Path;
 
 use meterdb::io::{MemStorage, Storage};
-use meterdb::{Db, PointKind, PointMeta, Tier, WriteBatch};
+use meterdb::{Db, PointKind, PointMeta, Tier, TierSet, WriteBatch};
 
 mod support;
 use support::{assert_rows_match, mem_opts, reference};
@@ -78,15 +79,83 @@ fn the_hour_of_a_point_of_unknown_interval_is_computed_when_read() {
     db.flush().unwrap();
     let names = s.list(Path::new("/db")).unwrap();
     assert_eq!(hour_files(&s), 0, "no hour files at an unknown interval");
-    for tier in ["day-", "month-", "year-"] {
+    for tier in ["day-", "month-"] {
         assert!(
             names.iter().any(|n| n.starts_with(tier)),
             "{tier} files are stored: {names:?}"
         );
     }
+    assert!(
+        !names.iter().any(|n| n.starts_with("year-")),
+        "years merged from months"
+    );
     for tier in [Tier::Hour, Tier::Day, Tier::Month, Tier::Year] {
         let got = db.rollup(id, tier, T0 - 86_400_000, T0 + 10 * 86_400_000);
         let want = reference(&samples, &meta, tier, TZ);
         assert_rows_match(&got.unwrap(), &want, &format!("{tier:?}"));
+    }
+}
+
+#[test]
+fn a_year_is_merged_from_the_stored_months_and_stored_without_them() {
+    let s = MemStorage::new();
+    let db = Db::open("/db", mem_opts(&s)).unwrap();
+    let meta = PointMeta::new("kwh", PointKind::Counter).with_interval_ms(3_600_000);
+    let no_month = PointMeta::new("kwh-dy", PointKind::Counter)
+        .with_interval_ms(3_600_000)
+        .with_tiers(TierSet::NONE.with(Tier::Day).with(Tier::Year));
+    let a = db.define_point(meta.clone()).unwrap();
+    let b = db.define_point(no_month.clone()).unwrap();
+    // Hourly readings over a new year (in the database's zone), then a late correction
+    // and a reading left unflushed: the year is merged from months stored and fresh.
+    let mut samples: Vec<(i64, f64)> = (0..60 * 24)
+        .map(|i| {
+            (
+                T0 - 40 * 86_400_000 + i * 3_600_000,
+                1000.0 + i as f64 * 1.5,
+            )
+        })
+        .collect();
+    let mut batch = WriteBatch::new();
+    for &(t, v) in &samples {
+        batch.put(a, t, v);
+        batch.put(b, t, v);
+    }
+    db.write(&batch).unwrap();
+    db.flush().unwrap();
+    let names = s.list(Path::new("/db")).unwrap();
+    let years = names.iter().filter(|n| n.starts_with("year-")).count();
+    assert_eq!(
+        years, 1,
+        "only the point without months stores its years: {names:?}"
+    );
+    samples[100].1 += 0.25;
+    db.put(a, samples[100].0, samples[100].1).unwrap();
+    db.put(b, samples[100].0, samples[100].1).unwrap();
+    for (id, meta) in [(a, &meta), (b, &no_month)] {
+        for tier in [Tier::Month, Tier::Year] {
+            if tier == Tier::Month && id == b {
+                continue;
+            }
+            let got = db.rollup(id, tier, T0 - 400 * 86_400_000, T0 + 400 * 86_400_000);
+            let want = reference(&samples, meta, tier, TZ);
+            assert_rows_match(&got.unwrap(), &want, &format!("{} {tier:?}", meta.key));
+        }
+    }
+    let sum = db
+        .rollup_sum(
+            &[a, b],
+            Tier::Year,
+            T0 - 400 * 86_400_000,
+            T0 + 400 * 86_400_000,
+        )
+        .unwrap();
+    let ya = db
+        .rollup(a, Tier::Year, T0 - 400 * 86_400_000, T0 + 400 * 86_400_000)
+        .unwrap();
+    assert_eq!(sum.len(), ya.len());
+    for (s, r) in sum.iter().zip(&ya) {
+        assert_eq!(s.start, r.bucket.start);
+        assert_eq!(s.count, 2 * r.bucket.count);
     }
 }

@@ -12,7 +12,7 @@ use meterdb::io::{MemStorage, Storage};
 use meterdb::unit::credit_code_check_char;
 use meterdb::{
     CollectionConfig, CursorStart, DataItemCode, Db, Enterprise, OutcomeFilter, PointKind,
-    PointMeta, UnitCatalogUpdate, UploadOutcome, UploadRecord, WriteBatch,
+    PointMeta, Tier, TierSet, UnitCatalogUpdate, UploadOutcome, UploadRecord, WriteBatch,
 };
 
 mod support;
@@ -58,8 +58,17 @@ fn build() -> MemStorage {
         // Declared as read every minute, so that its hour tier is stored (an hour file).
         .define_point(PointMeta::new("kw", PointKind::Gauge).with_interval_ms(60_000))
         .unwrap();
+    // Keeps the day and the year but not the month: its years are stored (a year file).
+    let y = db
+        .define_point(
+            PointMeta::new("kwh-dy", PointKind::Counter)
+                .with_interval_ms(900_000)
+                .with_tiers(TierSet::NONE.with(Tier::Day).with(Tier::Year)),
+        )
+        .unwrap();
     let mut b = WriteBatch::new();
     for i in 0..40 * 96i64 {
+        b.put(y, T0 + i * 900_000, 50.0 + i as f64 * 0.5);
         let t = T0 + i * 900_000;
         b.put_with_quality(
             c,

@@ -336,14 +336,18 @@ pub(crate) const MIN_READINGS_PER_STORED_BUCKET: i64 = 24;
 /// year (meters are read every 1 to 60 minutes, so an hour summarises a handful of readings
 /// and a day at least 24). The others are computed from the raw samples when read: the minute
 /// always (a minute bucket would repeat a sample), the hour for readings every 5 minutes or
-/// less often or at an unknown interval, the day for daily readings. The finest stored tier
-/// is computed from the raw samples at a flush, each coarser one from the next finer stored
+/// less often or at an unknown interval, the day for daily readings. The year is never
+/// stored beside the month: a year bucket would summarise only 12 month rows, so it is merged
+/// from them when read (the same merge a flush would have stored). The finest stored tier is
+/// computed from the raw samples at a flush, each coarser one from the next finer stored
 /// tier.
 fn stored_tiers_of(meta: &PointMeta, default: TierSet) -> TierSet {
     let kept = meta.tiers.unwrap_or(default);
     let mut out = TierSet::NONE;
     for t in kept.iter().filter(|&t| t != Tier::Minute) {
-        if tier_pays(t, meta.interval_ms) {
+        // A year is 12 month rows: merged from the stored months when read.
+        let derived = t == Tier::Year && out.contains(Tier::Month);
+        if tier_pays(t, meta.interval_ms) && !derived {
             out = out.with(t);
         }
     }
@@ -834,9 +838,15 @@ impl Db {
         if from >= to {
             return Ok(Vec::new());
         }
-        if !tiers.contains(tier) {
+        // The tier whose stored rows are read: the tier itself, or the month for a year
+        // merged from its months.
+        let src = if tiers.contains(tier) {
+            tier
+        } else if tier == Tier::Year && tiers.contains(Tier::Month) {
+            Tier::Month
+        } else {
             return self.rollup_from_raw(point, &meta, tier, from, to, coal);
-        }
+        };
         let a = tier.bucket_start(from, tz);
         let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
         // One bucket more on each side, for the counters' neighbouring samples.
@@ -868,7 +878,7 @@ impl Db {
         }
         let dirty = merge_spans(dirty);
         let (ra, re) = if no_memtable_data { (a, e) } else { (xa, xe) };
-        let mut rows = stored_rows(&snap.version, tier, point, ra, re, false)?;
+        let mut rows = stored_rows(&snap.version, src, point, ra, re, false)?;
         if !dirty.is_empty() {
             let (ha, hb) = (dirty[0].0.min(xa), dirty[dirty.len() - 1].1.max(xe));
             let active = self.inner.state.read().mem.read(point, ha, hb);
@@ -889,10 +899,13 @@ impl Db {
                 tier,
                 &mut raw,
             )?;
-            if let Some((_, spans)) = fresh.into_iter().find(|(t, _)| *t == tier) {
+            if let Some((_, spans)) = fresh.into_iter().find(|(t, _)| *t == src) {
                 rows = replace_spans(rows, &spans);
             }
             rows.retain(|r| !r.is_marker() && r.start >= xa && r.start < xe);
+        }
+        if src != tier {
+            rows = buckets_of_bucket_runs(tier, tz, &[&rows], &Rules::of(&meta));
         }
         let inside: Vec<Bucket> = rows
             .iter()
