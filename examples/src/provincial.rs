@@ -10,7 +10,8 @@
 //! real-time samples (defined from the unit's configuration: unit, precision, interval,
 //! multiplier, standard-coal coefficients); received statistics go to
 //! `{enterprise}/{dataCode}/d` (day), `/m`, `/y`, one sample per bucket at its start. A
-//! sender's highest change id stored is kept in the point `_hwm/{credential id}`, written in
+//! sender's highest change id stored is kept in the point `_hwm/{credential id}` (per device
+//! epoch: `_hwm/{device id}@{epoch}` from a device's second epoch on), written in
 //! the same atomic batch as the records, so that a record sent again (at-least-once) is
 //! recognised and dropped even after a restart.
 
@@ -417,6 +418,22 @@ impl Platform {
             .map_err(bad)
     }
 
+    /// `POST /api/v1/devices/epoch`: the calling device restarts its change ids (it lost its
+    /// database); it is issued a new epoch ([`Registry::new_epoch`]), kept in the registry.
+    pub fn new_epoch(&self, caller: &Caller) -> Result<Value, ApiError> {
+        let Caller::Device {
+            enterprise, device, ..
+        } = caller
+        else {
+            return Err(forbidden("a new epoch is asked for by a registered device"));
+        };
+        let epoch = self
+            .registry
+            .new_epoch(enterprise, device)
+            .map_err(|e| internal("writing the registry", e))?;
+        Ok(json!({"ok": true, "deviceId": device, "epoch": epoch}))
+    }
+
     /// Function 2: the dictionaries (any authenticated caller).
     pub fn dictionaries(&self, caller: &Caller, have: Option<u64>) -> Result<Value, ApiError> {
         match caller {
@@ -526,6 +543,37 @@ impl Platform {
     /// own unit's records for the data items of the unit's configuration; on a national
     /// platform the national link sends any unit's records.
     pub fn ingest(&self, caller: &Caller, body: &[u8]) -> Result<(Value, Outcome), ApiError> {
+        self.ingest_epoch(caller, None, body)
+    }
+
+    /// [`Platform::ingest`] of a request that names the device epoch its change ids belong
+    /// to (`X-Meterdb-Epoch`): an epoch other than the device's current one is refused
+    /// (409), so a request of before the device restarted its ids is not applied. Without
+    /// one, the device's current epoch. Change ids are compared with the highest stored of
+    /// the same (device, epoch).
+    pub fn ingest_epoch(
+        &self,
+        caller: &Caller,
+        epoch: Option<u64>,
+        body: &[u8],
+    ) -> Result<(Value, Outcome), ApiError> {
+        if let (
+            Some(e),
+            Caller::Device {
+                device, epoch: now, ..
+            },
+        ) = (epoch, caller)
+        {
+            if e != *now {
+                return Err(ApiError::new(
+                    409,
+                    format!(
+                        "epoch {e} is not device {device}'s current epoch {now}: its change \
+                         ids were restarted since; send with epoch {now}"
+                    ),
+                ));
+            }
+        }
         let unit = match (self.role, caller) {
             (Role::Provincial, Caller::Device { enterprise, .. }) => Some(
                 self.registry
@@ -546,12 +594,18 @@ impl Platform {
             }
         };
         let who = caller.who();
+        // The duplicate mark's key: per (device, epoch); epoch 1 keeps the device's id alone
+        // (the key of before epochs, so that marks already stored stay in force).
+        let mark = match caller {
+            Caller::Device { device, epoch, .. } if *epoch > 1 => format!("{device}@{epoch}"),
+            _ => who.clone(),
+        };
         let items = records_of(body)?;
         let mut out = Outcome {
             records: items.len(),
             ..Outcome::default()
         };
-        let hwm = lock(&self.hwm).entry(who.clone()).or_default().clone();
+        let hwm = lock(&self.hwm).entry(mark.clone()).or_default().clone();
         let mut hwm = lock(&hwm);
         let mut rejected = Vec::new();
         let mut reject = |i: usize, code: Option<&Value>, field: &str, reason: String| {
@@ -709,7 +763,7 @@ impl Platform {
                 );
             }
             if top > *hwm {
-                let key = format!("_hwm/{who}");
+                let key = format!("_hwm/{mark}");
                 let id = db
                     .point_id(&key)
                     .map(Ok)
@@ -735,6 +789,10 @@ impl Platform {
         let mut entry = json!({
             "t": now,
             "device": who,
+            "epoch": match caller {
+                Caller::Device { epoch, .. } => Some(*epoch),
+                _ => None,
+            },
             "records": out.records,
             "accepted": out.accepted,
             "rejected": out.rejected,

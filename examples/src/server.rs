@@ -387,13 +387,35 @@ async fn indicators(
     unit_range(p, c, code, q, Platform::indicators).await
 }
 
+/// The header in which a device names the epoch of its change ids.
+pub const EPOCH_HEADER: &str = "x-meterdb-epoch";
+
+async fn new_epoch(State(p): State<P>, Extension(c): Extension<Caller>) -> Answer {
+    Answer(blocking(move || p.new_epoch(&c)).await, None)
+}
+
 async fn data(
     State(p): State<P>,
     Extension(c): Extension<Caller>,
+    headers: header::HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let epoch = match headers.get(EPOCH_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => match v.trim().parse::<u64>() {
+            Ok(e) => Some(e),
+            Err(_) => {
+                let e = format!("{EPOCH_HEADER}: {v:?} is not an epoch (a number)");
+                return Answer(Err(ApiError::new(400, e)), None);
+            }
+        },
+        Some(Err(_)) => {
+            let e = format!("{EPOCH_HEADER}: not text");
+            return Answer(Err(ApiError::new(400, e)), None);
+        }
+    };
     match body_of(b) {
-        Ok(b) => match blocking(move || p.ingest(&c, &b)).await {
+        Ok(b) => match blocking(move || p.ingest_epoch(&c, epoch, &b)).await {
             Ok((v, o)) => Answer(Ok(v), Some(o)),
             Err(e) => Answer(Err(e), None),
         },
@@ -501,6 +523,7 @@ fn router_with(platform: P, limits: Arc<Limiter>, o: &ServeOptions) -> Router {
     };
     Router::new()
         .route("/api/v1/devices", post(register))
+        .route("/api/v1/devices/epoch", post(new_epoch))
         .route("/api/v1/dictionaries", get(dicts))
         .route("/api/v1/units", get(units))
         .route("/api/v1/units/{code}", get(unit))

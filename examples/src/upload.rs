@@ -59,6 +59,9 @@ pub struct Destination {
     pub rejected: u64,
     /// Where rejected records are kept ([`Destination::keep_rejected_in`]).
     rejected_dir: Option<std::path::PathBuf>,
+    /// The device epoch named in every request (`X-Meterdb-Epoch`), if the platform issued
+    /// one.
+    pub epoch: Option<u64>,
 }
 
 /// What a 2xx answer said.
@@ -101,6 +104,7 @@ impl Destination {
             acked: 0,
             rejected: 0,
             rejected_dir: None,
+            epoch: None,
         })
     }
 
@@ -188,12 +192,15 @@ impl Destination {
 
     /// Posts a body; what the platform said on a 2xx answer.
     pub fn post(&self, body: &str) -> Result<Posted, String> {
-        let r = self
+        let mut req = self
             .agent
             .post(&self.url)
             .set("Content-Type", "application/json")
-            .set("Authorization", &format!("Bearer {}", self.token))
-            .send_string(body);
+            .set("Authorization", &format!("Bearer {}", self.token));
+        if let Some(e) = self.epoch {
+            req = req.set("X-Meterdb-Epoch", &e.to_string());
+        }
+        let r = req.send_string(body);
         match r {
             Ok(resp) => {
                 let text = resp

@@ -492,7 +492,10 @@ fn run(a: &RunArgs) -> Res<()> {
         },
         ..Options::default()
     };
-    let db = Db::open(&a.db, opts)?;
+    // A database that does not exist yet restarts the change ids: a platform this gateway
+    // is registered with already is asked for a new device epoch before the database is
+    // made (a crash in between asks again at the next start).
+    let fresh_db = std::fs::read_dir(&a.db).map_or(true, |mut d| d.next().is_none());
     // Registration, with every platform not registered with yet.
     let cdir = credentials_dir(&a.db, a.credentials.as_deref());
     let mut clients = Vec::new();
@@ -503,7 +506,20 @@ fn run(a: &RunArgs) -> Res<()> {
     for (i, url) in a.platforms.iter().enumerate() {
         let client = Client::with_tls(url, tls.as_ref());
         let creds = match Credentials::load(&cdir, url)? {
-            Some(c) if c.enterprise_code == a.enterprise => c,
+            Some(mut c) if c.enterprise_code == a.enterprise => {
+                if fresh_db {
+                    let e = client.new_epoch(&c.token).map_err(|e| {
+                        format!("{url}: a new database restarts the change ids, and a new device epoch could not be had: {e}")
+                    })?;
+                    c.epoch = Some(e);
+                    c.save(&cdir)?;
+                    println!(
+                        "{url}: a new database: device {} is in epoch {e}",
+                        c.device_id
+                    );
+                }
+                c
+            }
             Some(c) => {
                 return Err(format!(
                     "{url}: the credentials in {} are of unit {}, not {}",
@@ -535,6 +551,7 @@ fn run(a: &RunArgs) -> Res<()> {
                     enterprise_code: ans.enterprise_code,
                     device_id: ans.device_id,
                     token: ans.token,
+                    epoch: ans.epoch,
                 };
                 c.save(&cdir)?;
                 println!("registered with {url} as device {}", c.device_id);
@@ -543,6 +560,7 @@ fn run(a: &RunArgs) -> Res<()> {
         };
         clients.push((client, creds));
     }
+    let db = Db::open(&a.db, opts)?;
     let primary = clients.first();
     if let Some((primary, pcreds)) = primary {
         match primary.dictionaries(&pcreds.token, None) {
@@ -573,6 +591,7 @@ fn run(a: &RunArgs) -> Res<()> {
     for (client, creds) in &clients {
         let url = client.url("/api/v1/data");
         let mut d = Destination::open(&db, &url, &creds.token)?;
+        d.epoch = creds.epoch;
         d.set_tls(tls.as_ref());
         d.keep_rejected_in(&rejected_dir(&a.db));
         d.set_retry(
