@@ -716,8 +716,8 @@ impl Platform {
         }
         if let Some(db) = &self.db {
             let mut batch = WriteBatch::with_capacity(good.len() + 1);
-            // Revisions stored by this request, per (revision point, period).
-            let mut revs: HashMap<(PointId, i64), u64> = HashMap::new();
+            // (revision, uploadDate) stored by this request, per (revision point, period).
+            let mut revs: HashMap<(PointId, i64), (u64, i64)> = HashMap::new();
             let mut last_key = String::new();
             let mut last_pid = 0;
             for c in &good {
@@ -731,28 +731,41 @@ impl Platform {
                 }
                 let r = &c.record;
                 if r.stat_type != STAT_REALTIME {
-                    // The statistic of the highest revision is kept: an older one arriving
-                    // later is not stored.
-                    let rkey = format!("_rev/{last_key}");
-                    let rid = db
-                        .point_id(&rkey)
-                        .map(Ok)
-                        .unwrap_or_else(|| db.ensure_point(&rkey))
-                        .map_err(|e| internal("storing the records", e))?;
+                    // The statistic of the highest (revision, uploadDate) is kept: an older
+                    // one arriving later (a replayed request, a late resend) is not stored.
+                    // Statistics without a revision are ordered by their uploadDate alone.
+                    let ensure = |k: &str| {
+                        db.point_id(k)
+                            .map(Ok)
+                            .unwrap_or_else(|| db.ensure_point(k))
+                            .map_err(|e| internal("storing the records", e))
+                    };
+                    let rid = ensure(&format!("_rev/{last_key}"))?;
+                    let uid = ensure(&format!("_upd/{last_key}"))?;
                     let stored = match revs.get(&(rid, r.stat_ts)) {
                         Some(&x) => Some(x),
-                        None => stored_revision(db, rid, r.stat_ts)
-                            .map_err(|e| internal("storing the records", e))?
-                            .map(|x| x.0),
+                        None => {
+                            let rev = stored_revision(db, rid, r.stat_ts)
+                                .map_err(|e| internal("storing the records", e))?;
+                            let upd = db
+                                .read_range(uid, r.stat_ts, r.stat_ts + 1)
+                                .map_err(|e| internal("storing the records", e))?
+                                .values
+                                .first()
+                                .map_or(i64::MIN, |&v| v as i64);
+                            rev.map(|x| (x.0, upd))
+                        }
                     };
-                    let rev = r.revision.unwrap_or(0);
-                    if stored.is_some_and(|s| rev < s) {
+                    let version = (r.revision.unwrap_or(0), c.upload_ts);
+                    if stored.is_some_and(|s| version < s) {
                         out.superseded += 1;
                         continue;
                     }
-                    revs.insert((rid, r.stat_ts), rev);
+                    revs.insert((rid, r.stat_ts), version);
+                    let rev = version.0;
                     let corrected = r.corrected || stored.is_some();
                     // Before the statistic, so that a forwarder reads it first.
+                    batch.put(uid, r.stat_ts, c.upload_ts as f64);
                     batch.put(rid, r.stat_ts, (rev * 2 + u64::from(corrected)) as f64);
                 }
                 batch.put_with_quality(

@@ -90,7 +90,9 @@ fn contents(dir: &Path) -> Vec<(String, Series)> {
     let db = Db::open(dir, Options::default()).unwrap();
     let mut out = Vec::new();
     for (id, m) in db.points(&PointFilter::default()) {
-        if m.key.starts_with("_hwm/") {
+        // Each platform's own bookkeeping: the senders' marks, and when each statistic
+        // reached it (`_upd/`: the front-end forwards later than the gateway sent).
+        if m.key.starts_with("_hwm/") || m.key.starts_with("_upd/") {
             continue;
         }
         let c = db.read_range(id, i64::MIN / 4, i64::MAX / 4).unwrap();
