@@ -87,6 +87,10 @@ pub const MAX_RECORD_BYTES: usize = 4096;
 pub const MAX_REJECTED_LISTED: usize = 1000;
 /// Most buckets in one history answer.
 pub const MAX_HISTORY_ROWS: i64 = 50_000;
+/// How far a record's `uploadDate` may be from the platform's clock by default, either way
+/// (24 h): the time of the upload, not of the reading, so late data is still taken; a
+/// captured request replayed a day later is not. `serve --upload-date-window-s`.
+pub const UPLOAD_WINDOW_MS: i64 = 24 * 3_600_000;
 /// Most upload entries in one answer.
 pub const MAX_UPLOAD_ROWS: usize = 10_000;
 
@@ -317,7 +321,7 @@ impl Platform {
             registry,
             log,
             hwm: Mutex::new(hwm),
-            upload_window_ms: std::sync::atomic::AtomicI64::new(0),
+            upload_window_ms: std::sync::atomic::AtomicI64::new(UPLOAD_WINDOW_MS),
             outbound,
         })
     }
@@ -350,8 +354,8 @@ impl Platform {
             .map_err(|e| ApiError::new(401, e.0))
     }
 
-    /// Refuses records whose `uploadDate` is more than `ms` from the server's clock (0: no
-    /// check, the default: simulated gateways send simulated times).
+    /// Refuses records whose `uploadDate` is more than `ms` from the server's clock (the
+    /// default [`UPLOAD_WINDOW_MS`]; 0: not checked, for loading archives of old requests).
     pub fn set_upload_window(&self, ms: i64) {
         self.upload_window_ms
             .store(ms.max(0), std::sync::atomic::Ordering::Relaxed);
@@ -1297,5 +1301,71 @@ mod scrub_tests {
         assert!(!e.message.contains(d.path().to_str().unwrap()));
         let ok = ApiError::new(400, "dataCode: not 16 digits").scrubbed();
         assert_eq!(ok.status, 400);
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::api::{standard_config, EnterpriseInfo};
+    use crate::industry::uscc_with_check;
+    use crate::records::to_body;
+
+    /// The `uploadDate` window is on by default (24 h either way) and configurable: a
+    /// request uploaded 25 hours ago is refused, one of 23 hours ago (late data) is taken;
+    /// 0 turns the check off.
+    #[test]
+    fn the_upload_date_window_is_on_by_default() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Platform::open(&Config {
+            data: d.path().join("p"),
+            role: Role::Provincial,
+            no_store: false,
+            outbound: None,
+        })
+        .unwrap();
+        let ent = uscc_with_check("91350100MA2WD0001").unwrap();
+        let items = standard_config(Industry::Steel, 7, 60_000);
+        p.registry()
+            .add_unit(
+                EnterpriseInfo {
+                    enterprise_code: ent.clone(),
+                    name: "plant".into(),
+                    region_code: "350100".into(),
+                    industry: "steel".into(),
+                    industry_code: Industry::Steel.classification().into(),
+                },
+                items.clone(),
+            )
+            .unwrap();
+        let token = p.registry().enroll_and_register(&ent, "SN").unwrap().token;
+        let caller = p.authenticate(Some(&format!("Bearer {token}"))).unwrap();
+        let rec = |i: i64| Record {
+            enterprise: ent.clone(),
+            data_code: items[0].data_code.clone(),
+            value: i as f64,
+            input_type: 1,
+            stat_type: STAT_REALTIME,
+            stat_ts: parse_date("2026-01-01").unwrap() + i * 60_000,
+            valid: true,
+            id: Some(i as u64 + 1),
+            revision: None,
+            corrected: false,
+        };
+        let hour = 3_600_000;
+        let send = |i: i64, upload: i64| {
+            let (v, _) = p
+                .ingest(&caller, to_body(&[rec(i)], upload).as_bytes())
+                .unwrap();
+            v
+        };
+        let v = send(0, now_ms() - 25 * hour);
+        assert_eq!(v["accepted"], 0, "{v}");
+        assert_eq!(v["rejected"][0]["field"], "uploadDate", "{v}");
+        let v = send(0, now_ms() + 25 * hour);
+        assert_eq!(v["rejected"][0]["field"], "uploadDate", "{v}");
+        assert_eq!(send(1, now_ms() - 23 * hour)["accepted"], 1);
+        p.set_upload_window(0);
+        assert_eq!(send(2, now_ms() - 25 * hour)["accepted"], 1);
     }
 }

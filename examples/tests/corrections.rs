@@ -52,7 +52,10 @@ fn tmp(name: &str) -> PathBuf {
 fn post(p: &Platform, token: &str, recs: &[Record]) -> serde_json::Value {
     let caller = p.authenticate(Some(&format!("Bearer {token}"))).unwrap();
     let (v, _) = p
-        .ingest(&caller, to_body(recs, recs[0].stat_ts).as_bytes())
+        .ingest(
+            &caller,
+            to_body(recs, meterdb_examples::upload::now_ms()).as_bytes(),
+        )
         .unwrap();
     v
 }

@@ -211,7 +211,7 @@ fn national_outage_everything_arrives_once() {
     let post = |recs: &[Record]| {
         let r = ureq::post(&format!("{url}/api/v1/data"))
             .set("Authorization", &format!("Bearer {device2}"))
-            .send_string(&to_body(recs, recs[0].stat_ts))
+            .send_string(&to_body(recs, meterdb_examples::upload::now_ms()))
             .unwrap()
             .into_string()
             .unwrap();
@@ -401,7 +401,12 @@ fn a_national_outage_pins_no_more_wal_than_the_cap() {
                 });
             }
         }
-        let (v, _) = prov.ingest(&caller, to_body(&recs, t0).as_bytes()).unwrap();
+        let (v, _) = prov
+            .ingest(
+                &caller,
+                to_body(&recs, meterdb_examples::upload::now_ms()).as_bytes(),
+            )
+            .unwrap();
         assert_eq!(v["accepted"], 3500);
         let wal = prov.health()["national"]["walBytes"].as_u64().unwrap();
         max_wal = max_wal.max(wal);

@@ -47,7 +47,7 @@ use meterdb_examples::isolation::{Key, Sender};
 use meterdb_examples::records::{
     format_datetime, input_type_of, parse_date, Record, STAT_DAY, STAT_REALTIME,
 };
-use meterdb_examples::upload::{cursor_name, peak_rss_kib, Destination, Pass};
+use meterdb_examples::upload::{cursor_name, now_ms, peak_rss_kib, Destination, Pass};
 
 const UPLOAD_EVERY_MS: i64 = 15 * 60_000;
 
@@ -759,7 +759,9 @@ fn upload(
                 corrected: false,
             })
         };
-        let p1 = d.send_changes(db, sim_now, &mut rt)?;
+        // uploadDate is the time of the upload (the wall clock), not the simulated time of
+        // the readings: platforms refuse one far from their clock.
+        let p1 = d.send_changes(db, now_ms(), &mut rt)?;
         let mut day = |b: &meterdb::BucketChange| {
             let (code, gauge) = codes.get(b.point as usize)?.as_ref()?;
             let value = if *gauge {
@@ -791,7 +793,7 @@ fn upload(
             })
         };
         let p2 = if p1 == Pass::Idle {
-            d.send_buckets(db, Tier::Day, sim_now, sim_now, &mut day)?
+            d.send_buckets(db, Tier::Day, sim_now, now_ms(), &mut day)?
         } else {
             Pass::Backoff
         };
