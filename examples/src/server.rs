@@ -666,12 +666,66 @@ pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Runn
     serve_with(platform, &ServeOptions::plain(addr, threads))
 }
 
-/// One connection: the TLS handshake (bounded), then HTTP/1.1 with a header read timeout.
+/// Connection-level events written to the access log: a connection over the cap, a
+/// failed or slow TLS handshake, request headers that did not arrive in time or did not
+/// parse. They come before any request (so no request line records them) and an attacker
+/// makes them at will, so at most [`CONN_EVENTS_PER_S`] a second (bursts of
+/// [`CONN_EVENTS_BURST`]) are written; the lines not written are counted and the count is
+/// given in the next line written (`suppressed`).
+struct ConnEvents {
+    p: P,
+    bucket: crate::limits::Buckets,
+    suppressed: std::sync::atomic::AtomicU64,
+}
+
+/// Connection events written a second at most.
+pub const CONN_EVENTS_PER_S: f64 = 20.0;
+/// Connection events written at once at most.
+pub const CONN_EVENTS_BURST: f64 = 100.0;
+
+impl ConnEvents {
+    fn new(p: P) -> ConnEvents {
+        ConnEvents {
+            p,
+            bucket: crate::limits::Buckets::new(CONN_EVENTS_PER_S, CONN_EVENTS_BURST, 1),
+            suppressed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Logs `event` of the connection from `remote` (`limit`: the limit it hit), on a
+    /// blocking thread; counted instead when over the rate.
+    fn note(&self, event: &'static str, remote: SocketAddr, limit: Option<&str>, error: String) {
+        use std::sync::atomic::Ordering;
+        if self.bucket.take("conn").is_err() {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let line = json!({
+            "t": now_ms(),
+            "remote": remote.to_string(),
+            "who": "-",
+            "event": event,
+            "limit": limit,
+            "error": error.chars().take(300).collect::<String>(),
+            "suppressed": self.suppressed.swap(0, Ordering::Relaxed),
+        });
+        let p = self.p.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = p.log_access(&line) {
+                eprintln!("provincial: {e}");
+            }
+        });
+    }
+}
+
+/// One connection: the TLS handshake (bounded), then HTTP/1.1 with a header read timeout;
+/// a failed handshake, a header timeout and headers that do not parse go to the access log.
 async fn connection(
     app: Router,
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
     o: Arc<ServeOptions>,
+    events: Arc<ConnEvents>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
@@ -685,19 +739,37 @@ async fn connection(
         .header_read_timeout(o.header_timeout)
         .max_buf_size(64 << 10);
     let _ = stream.set_nodelay(true);
-    match &o.tls {
+    let served = match &o.tls {
         Some(cfg) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
             // A failed or slow handshake (not TLS, wrong version, no common cipher,
-            // garbage): the connection is closed, nothing else happens.
-            if let Ok(Ok(s)) =
-                tokio::time::timeout(o.handshake_timeout, acceptor.accept(stream)).await
-            {
-                let _ = b.serve_connection(TokioIo::new(s), svc).await;
+            // garbage): the connection is closed and the event logged.
+            match tokio::time::timeout(o.handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => b.serve_connection(TokioIo::new(s), svc).await,
+                Ok(Err(e)) => {
+                    events.note("tls-handshake-failed", remote, None, e.to_string());
+                    return;
+                }
+                Err(_) => {
+                    let e = format!("no TLS handshake within {:?}", o.handshake_timeout);
+                    events.note(
+                        "tls-handshake-timeout",
+                        remote,
+                        Some("handshake-timeout"),
+                        e,
+                    );
+                    return;
+                }
             }
         }
-        None => {
-            let _ = b.serve_connection(TokioIo::new(stream), svc).await;
+        None => b.serve_connection(TokioIo::new(stream), svc).await,
+    };
+    if let Err(e) = served {
+        if e.is_timeout() {
+            let e = format!("no request headers within {:?}", o.header_timeout);
+            events.note("header-timeout", remote, Some("header-timeout"), e);
+        } else if e.is_parse() || e.is_parse_too_large() {
+            events.note("bad-request-head", remote, None, e.to_string());
         }
     }
 }
@@ -723,6 +795,7 @@ pub fn serve_with(platform: Arc<Platform>, o: &ServeOptions) -> Result<Running, 
         .enable_all()
         .build()
         .map_err(|e| format!("starting the server's runtime: {e}"))?;
+    let events = Arc::new(ConnEvents::new(platform.clone()));
     let app = router_with(
         platform,
         Arc::new(Limiter::new(o.rate_per_s, o.rate_burst)),
@@ -758,11 +831,13 @@ pub fn serve_with(platform: Arc<Platform>, o: &ServeOptions) -> Result<Running, 
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         // Over the cap: closed at once (the client may retry).
                         drop(stream);
+                        let e = format!("{} connections open, the most", o.max_connections);
+                        events.note("connection-refused", remote, Some("connections"), e);
                         continue;
                     };
-                    let (app, o) = (app.clone(), o.clone());
+                    let (app, o, ev) = (app.clone(), o.clone(), events.clone());
                     tokio::spawn(async move {
-                        connection(app, stream, remote, o).await;
+                        connection(app, stream, remote, o, ev).await;
                         drop(slot);
                     });
                 }
