@@ -106,6 +106,20 @@ fn a_rebuilt_gateway_gets_a_new_epoch_and_its_restarted_ids_are_stored() {
     let (first, dups) = received(&c, &operator, &ent, 1);
     assert!(first > 500, "{first}");
     assert_eq!(dups, 0);
+    // Its health: everything acknowledged, nothing rejected (exit status 0).
+    let out = Command::new(GATEWAY)
+        .args(["health", "--db"])
+        .arg(dir.path().join("gw1"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let h: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(h["ok"], true, "{h}");
+    assert_eq!(h["rejectedKept"], 0, "{h}");
+    let st = &h["status"]["platforms"][0];
+    assert_eq!(st["epoch"], 1, "{h}");
+    assert!(st["lastError"].is_null(), "{h}");
+    assert_eq!(st["acknowledged"].as_u64(), Some(first), "{h}");
 
     // Rebuilt: a new database (its change ids start again at 1), the same credentials.
     let out = gateway(
