@@ -729,7 +729,13 @@ async fn connection(
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
+    // Requests begun on this connection: a header timeout after one is a kept-alive
+    // connection left idle (closed, not logged), before any is a client that never finished
+    // its first request's headers (logged).
+    let begun = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = begun.clone();
     let svc = app.map_request(move |mut r: Request<hyper::body::Incoming>| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         r.extensions_mut().insert(ConnectInfo(remote));
         r
     });
@@ -765,7 +771,8 @@ async fn connection(
         None => b.serve_connection(TokioIo::new(stream), svc).await,
     };
     if let Err(e) = served {
-        if e.is_timeout() {
+        let first = begun.load(std::sync::atomic::Ordering::Relaxed) == 0;
+        if e.is_timeout() && first {
             let e = format!("no request headers within {:?}", o.header_timeout);
             events.note("header-timeout", remote, Some("header-timeout"), e);
         } else if e.is_parse() || e.is_parse_too_large() {
