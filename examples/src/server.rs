@@ -405,6 +405,7 @@ async fn data(
         Some(Ok(v)) => match v.trim().parse::<u64>() {
             Ok(e) => Some(e),
             Err(_) => {
+                let v: String = v.chars().take(40).collect();
                 let e = format!("{EPOCH_HEADER}: {v:?} is not an epoch (a number)");
                 return Answer(Err(ApiError::new(400, e)), None);
             }
