@@ -315,6 +315,9 @@ pub struct RegisterAnswer {
     pub device_id: String,
     /// Its bearer token (128 random bits; the platform keeps only a salted hash).
     pub token: String,
+    /// Its epoch, the scope of its change ids (absent from platforms of before).
+    #[serde(default)]
+    pub epoch: Option<u64>,
 }
 
 #[cfg(test)]

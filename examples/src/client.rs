@@ -29,6 +29,9 @@ pub struct Credentials {
     pub device_id: String,
     /// Its bearer token.
     pub token: String,
+    /// Its device epoch (the scope of its change ids), when the platform issued one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
 
 /// The credentials file of `platform` in `dir`: `platform-{hash of the URL}.json`.
@@ -168,6 +171,20 @@ impl Client {
                 .set("Content-Type", "application/json")
                 .send_string(&serde_json::to_string(req).map_err(|e| e.to_string())?),
         )
+    }
+
+    /// Asks for a new device epoch (`POST /api/v1/devices/epoch`): this device restarts its
+    /// change ids (its database is new).
+    pub fn new_epoch(&self, token: &str) -> Result<u64, String> {
+        let v: serde_json::Value = answer(
+            self.agent
+                .post(&self.url("/api/v1/devices/epoch"))
+                .set("Authorization", &format!("Bearer {token}"))
+                .send_string(""),
+        )?;
+        v["epoch"]
+            .as_u64()
+            .ok_or_else(|| format!("the answer names no epoch: {v}"))
     }
 
     /// GET of `path` with a token.

@@ -10,7 +10,8 @@
 //! real-time samples (defined from the unit's configuration: unit, precision, interval,
 //! multiplier, standard-coal coefficients); received statistics go to
 //! `{enterprise}/{dataCode}/d` (day), `/m`, `/y`, one sample per bucket at its start. A
-//! sender's highest change id stored is kept in the point `_hwm/{credential id}`, written in
+//! sender's highest change id stored is kept in the point `_hwm/{credential id}` (per device
+//! epoch: `_hwm/{device id}@{epoch}` from a device's second epoch on), written in
 //! the same atomic batch as the records, so that a record sent again (at-least-once) is
 //! recognised and dropped even after a restart.
 
@@ -86,6 +87,10 @@ pub const MAX_RECORD_BYTES: usize = 4096;
 pub const MAX_REJECTED_LISTED: usize = 1000;
 /// Most buckets in one history answer.
 pub const MAX_HISTORY_ROWS: i64 = 50_000;
+/// How far a record's `uploadDate` may be from the platform's clock by default, either way
+/// (24 h): the time of the upload, not of the reading, so late data is still taken; a
+/// captured request replayed a day later is not. `serve --upload-date-window-s`.
+pub const UPLOAD_WINDOW_MS: i64 = 24 * 3_600_000;
 /// Most upload entries in one answer.
 pub const MAX_UPLOAD_ROWS: usize = 10_000;
 
@@ -316,7 +321,7 @@ impl Platform {
             registry,
             log,
             hwm: Mutex::new(hwm),
-            upload_window_ms: std::sync::atomic::AtomicI64::new(0),
+            upload_window_ms: std::sync::atomic::AtomicI64::new(UPLOAD_WINDOW_MS),
             outbound,
         })
     }
@@ -349,8 +354,8 @@ impl Platform {
             .map_err(|e| ApiError::new(401, e.0))
     }
 
-    /// Refuses records whose `uploadDate` is more than `ms` from the server's clock (0: no
-    /// check, the default: simulated gateways send simulated times).
+    /// Refuses records whose `uploadDate` is more than `ms` from the server's clock (the
+    /// default [`UPLOAD_WINDOW_MS`]; 0: not checked, for loading archives of old requests).
     pub fn set_upload_window(&self, ms: i64) {
         self.upload_window_ms
             .store(ms.max(0), std::sync::atomic::Ordering::Relaxed);
@@ -415,6 +420,22 @@ impl Platform {
                 req.name.as_deref().unwrap_or(""),
             )
             .map_err(bad)
+    }
+
+    /// `POST /api/v1/devices/epoch`: the calling device restarts its change ids (it lost its
+    /// database); it is issued a new epoch ([`Registry::new_epoch`]), kept in the registry.
+    pub fn new_epoch(&self, caller: &Caller) -> Result<Value, ApiError> {
+        let Caller::Device {
+            enterprise, device, ..
+        } = caller
+        else {
+            return Err(forbidden("a new epoch is asked for by a registered device"));
+        };
+        let epoch = self
+            .registry
+            .new_epoch(enterprise, device)
+            .map_err(|e| internal("writing the registry", e))?;
+        Ok(json!({"ok": true, "deviceId": device, "epoch": epoch}))
     }
 
     /// Function 2: the dictionaries (any authenticated caller).
@@ -526,6 +547,37 @@ impl Platform {
     /// own unit's records for the data items of the unit's configuration; on a national
     /// platform the national link sends any unit's records.
     pub fn ingest(&self, caller: &Caller, body: &[u8]) -> Result<(Value, Outcome), ApiError> {
+        self.ingest_epoch(caller, None, body)
+    }
+
+    /// [`Platform::ingest`] of a request that names the device epoch its change ids belong
+    /// to (`X-Meterdb-Epoch`): an epoch other than the device's current one is refused
+    /// (409), so a request of before the device restarted its ids is not applied. Without
+    /// one, the device's current epoch. Change ids are compared with the highest stored of
+    /// the same (device, epoch).
+    pub fn ingest_epoch(
+        &self,
+        caller: &Caller,
+        epoch: Option<u64>,
+        body: &[u8],
+    ) -> Result<(Value, Outcome), ApiError> {
+        if let (
+            Some(e),
+            Caller::Device {
+                device, epoch: now, ..
+            },
+        ) = (epoch, caller)
+        {
+            if e != *now {
+                return Err(ApiError::new(
+                    409,
+                    format!(
+                        "epoch {e} is not device {device}'s current epoch {now}: its change \
+                         ids were restarted since; send with epoch {now}"
+                    ),
+                ));
+            }
+        }
         let unit = match (self.role, caller) {
             (Role::Provincial, Caller::Device { enterprise, .. }) => Some(
                 self.registry
@@ -546,12 +598,18 @@ impl Platform {
             }
         };
         let who = caller.who();
+        // The duplicate mark's key: per (device, epoch); epoch 1 keeps the device's id alone
+        // (the key of before epochs, so that marks already stored stay in force).
+        let mark = match caller {
+            Caller::Device { device, epoch, .. } if *epoch > 1 => format!("{device}@{epoch}"),
+            _ => who.clone(),
+        };
         let items = records_of(body)?;
         let mut out = Outcome {
             records: items.len(),
             ..Outcome::default()
         };
-        let hwm = lock(&self.hwm).entry(who.clone()).or_default().clone();
+        let hwm = lock(&self.hwm).entry(mark.clone()).or_default().clone();
         let mut hwm = lock(&hwm);
         let mut rejected = Vec::new();
         let mut reject = |i: usize, code: Option<&Value>, field: &str, reason: String| {
@@ -662,8 +720,8 @@ impl Platform {
         }
         if let Some(db) = &self.db {
             let mut batch = WriteBatch::with_capacity(good.len() + 1);
-            // Revisions stored by this request, per (revision point, period).
-            let mut revs: HashMap<(PointId, i64), u64> = HashMap::new();
+            // (revision, uploadDate) stored by this request, per (revision point, period).
+            let mut revs: HashMap<(PointId, i64), (u64, i64)> = HashMap::new();
             let mut last_key = String::new();
             let mut last_pid = 0;
             for c in &good {
@@ -677,28 +735,41 @@ impl Platform {
                 }
                 let r = &c.record;
                 if r.stat_type != STAT_REALTIME {
-                    // The statistic of the highest revision is kept: an older one arriving
-                    // later is not stored.
-                    let rkey = format!("_rev/{last_key}");
-                    let rid = db
-                        .point_id(&rkey)
-                        .map(Ok)
-                        .unwrap_or_else(|| db.ensure_point(&rkey))
-                        .map_err(|e| internal("storing the records", e))?;
+                    // The statistic of the highest (revision, uploadDate) is kept: an older
+                    // one arriving later (a replayed request, a late resend) is not stored.
+                    // Statistics without a revision are ordered by their uploadDate alone.
+                    let ensure = |k: &str| {
+                        db.point_id(k)
+                            .map(Ok)
+                            .unwrap_or_else(|| db.ensure_point(k))
+                            .map_err(|e| internal("storing the records", e))
+                    };
+                    let rid = ensure(&format!("_rev/{last_key}"))?;
+                    let uid = ensure(&format!("_upd/{last_key}"))?;
                     let stored = match revs.get(&(rid, r.stat_ts)) {
                         Some(&x) => Some(x),
-                        None => stored_revision(db, rid, r.stat_ts)
-                            .map_err(|e| internal("storing the records", e))?
-                            .map(|x| x.0),
+                        None => {
+                            let rev = stored_revision(db, rid, r.stat_ts)
+                                .map_err(|e| internal("storing the records", e))?;
+                            let upd = db
+                                .read_range(uid, r.stat_ts, r.stat_ts + 1)
+                                .map_err(|e| internal("storing the records", e))?
+                                .values
+                                .first()
+                                .map_or(i64::MIN, |&v| v as i64);
+                            rev.map(|x| (x.0, upd))
+                        }
                     };
-                    let rev = r.revision.unwrap_or(0);
-                    if stored.is_some_and(|s| rev < s) {
+                    let version = (r.revision.unwrap_or(0), c.upload_ts);
+                    if stored.is_some_and(|s| version < s) {
                         out.superseded += 1;
                         continue;
                     }
-                    revs.insert((rid, r.stat_ts), rev);
+                    revs.insert((rid, r.stat_ts), version);
+                    let rev = version.0;
                     let corrected = r.corrected || stored.is_some();
                     // Before the statistic, so that a forwarder reads it first.
+                    batch.put(uid, r.stat_ts, c.upload_ts as f64);
                     batch.put(rid, r.stat_ts, (rev * 2 + u64::from(corrected)) as f64);
                 }
                 batch.put_with_quality(
@@ -709,7 +780,7 @@ impl Platform {
                 );
             }
             if top > *hwm {
-                let key = format!("_hwm/{who}");
+                let key = format!("_hwm/{mark}");
                 let id = db
                     .point_id(&key)
                     .map(Ok)
@@ -735,6 +806,10 @@ impl Platform {
         let mut entry = json!({
             "t": now,
             "device": who,
+            "epoch": match caller {
+                Caller::Device { epoch, .. } => Some(*epoch),
+                _ => None,
+            },
             "records": out.records,
             "accepted": out.accepted,
             "rejected": out.rejected,
@@ -1226,5 +1301,71 @@ mod scrub_tests {
         assert!(!e.message.contains(d.path().to_str().unwrap()));
         let ok = ApiError::new(400, "dataCode: not 16 digits").scrubbed();
         assert_eq!(ok.status, 400);
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::api::{standard_config, EnterpriseInfo};
+    use crate::industry::uscc_with_check;
+    use crate::records::to_body;
+
+    /// The `uploadDate` window is on by default (24 h either way) and configurable: a
+    /// request uploaded 25 hours ago is refused, one of 23 hours ago (late data) is taken;
+    /// 0 turns the check off.
+    #[test]
+    fn the_upload_date_window_is_on_by_default() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Platform::open(&Config {
+            data: d.path().join("p"),
+            role: Role::Provincial,
+            no_store: false,
+            outbound: None,
+        })
+        .unwrap();
+        let ent = uscc_with_check("91350100MA2WD0001").unwrap();
+        let items = standard_config(Industry::Steel, 7, 60_000);
+        p.registry()
+            .add_unit(
+                EnterpriseInfo {
+                    enterprise_code: ent.clone(),
+                    name: "plant".into(),
+                    region_code: "350100".into(),
+                    industry: "steel".into(),
+                    industry_code: Industry::Steel.classification().into(),
+                },
+                items.clone(),
+            )
+            .unwrap();
+        let token = p.registry().enroll_and_register(&ent, "SN").unwrap().token;
+        let caller = p.authenticate(Some(&format!("Bearer {token}"))).unwrap();
+        let rec = |i: i64| Record {
+            enterprise: ent.clone(),
+            data_code: items[0].data_code.clone(),
+            value: i as f64,
+            input_type: 1,
+            stat_type: STAT_REALTIME,
+            stat_ts: parse_date("2026-01-01").unwrap() + i * 60_000,
+            valid: true,
+            id: Some(i as u64 + 1),
+            revision: None,
+            corrected: false,
+        };
+        let hour = 3_600_000;
+        let send = |i: i64, upload: i64| {
+            let (v, _) = p
+                .ingest(&caller, to_body(&[rec(i)], upload).as_bytes())
+                .unwrap();
+            v
+        };
+        let v = send(0, now_ms() - 25 * hour);
+        assert_eq!(v["accepted"], 0, "{v}");
+        assert_eq!(v["rejected"][0]["field"], "uploadDate", "{v}");
+        let v = send(0, now_ms() + 25 * hour);
+        assert_eq!(v["rejected"][0]["field"], "uploadDate", "{v}");
+        assert_eq!(send(1, now_ms() - 23 * hour)["accepted"], 1);
+        p.set_upload_window(0);
+        assert_eq!(send(2, now_ms() - 25 * hour)["accepted"], 1);
     }
 }

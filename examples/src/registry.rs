@@ -54,6 +54,8 @@ pub enum Caller {
         enterprise: String,
         /// The device's id.
         device: String,
+        /// Its current epoch: the scope of its change ids ([`Registry::new_epoch`]).
+        epoch: u64,
     },
     /// An operator of the platform (reads the whole province).
     Operator {
@@ -179,6 +181,14 @@ struct DeviceRecord {
     /// When the token stops working (absent in files of before: never).
     #[serde(default)]
     expires_at: Option<i64>,
+    /// The scope of the device's change ids: 1 at registration, one more each time the
+    /// device restarts its ids ([`Registry::new_epoch`]); absent in files of before: 1.
+    #[serde(default = "first_epoch")]
+    epoch: u64,
+}
+
+fn first_epoch() -> u64 {
+    1
 }
 
 /// An enrollment code issued for a unit.
@@ -577,13 +587,35 @@ impl Registry {
                 token,
                 revoked: false,
                 expires_at: Some(now.saturating_add(valid)),
+                epoch: first_epoch(),
             });
             Ok(RegisterAnswer {
                 ok: true,
                 enterprise_code: code.into(),
                 token: format!("{id}.{secret}"),
                 device_id: id,
+                epoch: Some(first_epoch()),
             })
+        })
+    }
+
+    /// Issues device `device` of unit `code` a new epoch (its current one plus one) and
+    /// returns it: a device that lost its database (rebuilt, restored without its data)
+    /// restarts its change ids, and the platform keeps the ids already stored per
+    /// (device, epoch), so the restarted ids are new data, not duplicates. Requests that
+    /// name an earlier epoch are refused from then on.
+    pub fn new_epoch(&self, code: &str, device: &str) -> Result<u64, String> {
+        self.change_unit(code, |u| {
+            let d = u
+                .devices
+                .iter_mut()
+                .find(|d| d.id == device)
+                .ok_or_else(|| format!("no device {device} in unit {code}"))?;
+            if d.revoked {
+                return Err(format!("device {device} was revoked"));
+            }
+            d.epoch = d.epoch.saturating_add(1);
+            Ok(d.epoch)
         })
     }
 
@@ -788,6 +820,7 @@ impl Registry {
         Ok(Caller::Device {
             enterprise: ent.to_string(),
             device: id.to_string(),
+            epoch: d.epoch,
         })
     }
 }
@@ -978,9 +1011,19 @@ mod tests {
                 .unwrap(),
             Caller::Device {
                 enterprise: ent.clone(),
-                device: a.device_id.clone()
+                device: a.device_id.clone(),
+                epoch: 1,
             }
         );
+        // A new epoch is kept in the registry and named by the next authentication.
+        assert_eq!(r.new_epoch(&ent, &a.device_id).unwrap(), 2);
+        let again = Registry::open(&dir).unwrap();
+        assert!(matches!(
+            again
+                .authenticate(Some(&format!("Bearer {}", a.token)))
+                .unwrap(),
+            Caller::Device { epoch: 2, .. }
+        ));
         let mut wrong = a.token.clone();
         wrong.pop();
         wrong.push('x');

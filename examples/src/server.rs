@@ -387,13 +387,36 @@ async fn indicators(
     unit_range(p, c, code, q, Platform::indicators).await
 }
 
+/// The header in which a device names the epoch of its change ids.
+pub const EPOCH_HEADER: &str = "x-meterdb-epoch";
+
+async fn new_epoch(State(p): State<P>, Extension(c): Extension<Caller>) -> Answer {
+    Answer(blocking(move || p.new_epoch(&c)).await, None)
+}
+
 async fn data(
     State(p): State<P>,
     Extension(c): Extension<Caller>,
+    headers: header::HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let epoch = match headers.get(EPOCH_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => match v.trim().parse::<u64>() {
+            Ok(e) => Some(e),
+            Err(_) => {
+                let v: String = v.chars().take(40).collect();
+                let e = format!("{EPOCH_HEADER}: {v:?} is not an epoch (a number)");
+                return Answer(Err(ApiError::new(400, e)), None);
+            }
+        },
+        Some(Err(_)) => {
+            let e = format!("{EPOCH_HEADER}: not text");
+            return Answer(Err(ApiError::new(400, e)), None);
+        }
+    };
     match body_of(b) {
-        Ok(b) => match blocking(move || p.ingest(&c, &b)).await {
+        Ok(b) => match blocking(move || p.ingest_epoch(&c, epoch, &b)).await {
             Ok((v, o)) => Answer(Ok(v), Some(o)),
             Err(e) => Answer(Err(e), None),
         },
@@ -501,6 +524,7 @@ fn router_with(platform: P, limits: Arc<Limiter>, o: &ServeOptions) -> Router {
     };
     Router::new()
         .route("/api/v1/devices", post(register))
+        .route("/api/v1/devices/epoch", post(new_epoch))
         .route("/api/v1/dictionaries", get(dicts))
         .route("/api/v1/units", get(units))
         .route("/api/v1/units/{code}", get(unit))
@@ -643,16 +667,76 @@ pub fn serve(platform: Arc<Platform>, addr: &str, threads: usize) -> Result<Runn
     serve_with(platform, &ServeOptions::plain(addr, threads))
 }
 
-/// One connection: the TLS handshake (bounded), then HTTP/1.1 with a header read timeout.
+/// Connection-level events written to the access log: a connection over the cap, a
+/// failed or slow TLS handshake, request headers that did not arrive in time or did not
+/// parse. They come before any request (so no request line records them) and an attacker
+/// makes them at will, so at most [`CONN_EVENTS_PER_S`] a second (bursts of
+/// [`CONN_EVENTS_BURST`]) are written; the lines not written are counted and the count is
+/// given in the next line written (`suppressed`).
+struct ConnEvents {
+    p: P,
+    bucket: crate::limits::Buckets,
+    suppressed: std::sync::atomic::AtomicU64,
+}
+
+/// Connection events written a second at most.
+pub const CONN_EVENTS_PER_S: f64 = 20.0;
+/// Connection events written at once at most.
+pub const CONN_EVENTS_BURST: f64 = 100.0;
+
+impl ConnEvents {
+    fn new(p: P) -> ConnEvents {
+        ConnEvents {
+            p,
+            bucket: crate::limits::Buckets::new(CONN_EVENTS_PER_S, CONN_EVENTS_BURST, 1),
+            suppressed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Logs `event` of the connection from `remote` (`limit`: the limit it hit), on a
+    /// blocking thread; counted instead when over the rate.
+    fn note(&self, event: &'static str, remote: SocketAddr, limit: Option<&str>, error: String) {
+        use std::sync::atomic::Ordering;
+        if self.bucket.take("conn").is_err() {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let line = json!({
+            "t": now_ms(),
+            "remote": remote.to_string(),
+            "who": "-",
+            "event": event,
+            "limit": limit,
+            "error": error.chars().take(300).collect::<String>(),
+            "suppressed": self.suppressed.swap(0, Ordering::Relaxed),
+        });
+        let p = self.p.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = p.log_access(&line) {
+                eprintln!("provincial: {e}");
+            }
+        });
+    }
+}
+
+/// One connection: the TLS handshake (bounded), then HTTP/1.1 with a header read timeout;
+/// a failed handshake, a header timeout and headers that do not parse go to the access log.
 async fn connection(
     app: Router,
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
     o: Arc<ServeOptions>,
+    events: Arc<ConnEvents>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
+    // Requests begun on this connection: a header timeout after one is a kept-alive
+    // connection left idle (closed, not logged), before any is a client that never finished
+    // its first request's headers (logged).
+    let begun = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = begun.clone();
     let svc = app.map_request(move |mut r: Request<hyper::body::Incoming>| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         r.extensions_mut().insert(ConnectInfo(remote));
         r
     });
@@ -662,19 +746,38 @@ async fn connection(
         .header_read_timeout(o.header_timeout)
         .max_buf_size(64 << 10);
     let _ = stream.set_nodelay(true);
-    match &o.tls {
+    let served = match &o.tls {
         Some(cfg) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
             // A failed or slow handshake (not TLS, wrong version, no common cipher,
-            // garbage): the connection is closed, nothing else happens.
-            if let Ok(Ok(s)) =
-                tokio::time::timeout(o.handshake_timeout, acceptor.accept(stream)).await
-            {
-                let _ = b.serve_connection(TokioIo::new(s), svc).await;
+            // garbage): the connection is closed and the event logged.
+            match tokio::time::timeout(o.handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => b.serve_connection(TokioIo::new(s), svc).await,
+                Ok(Err(e)) => {
+                    events.note("tls-handshake-failed", remote, None, e.to_string());
+                    return;
+                }
+                Err(_) => {
+                    let e = format!("no TLS handshake within {:?}", o.handshake_timeout);
+                    events.note(
+                        "tls-handshake-timeout",
+                        remote,
+                        Some("handshake-timeout"),
+                        e,
+                    );
+                    return;
+                }
             }
         }
-        None => {
-            let _ = b.serve_connection(TokioIo::new(stream), svc).await;
+        None => b.serve_connection(TokioIo::new(stream), svc).await,
+    };
+    if let Err(e) = served {
+        let first = begun.load(std::sync::atomic::Ordering::Relaxed) == 0;
+        if e.is_timeout() && first {
+            let e = format!("no request headers within {:?}", o.header_timeout);
+            events.note("header-timeout", remote, Some("header-timeout"), e);
+        } else if e.is_parse() || e.is_parse_too_large() {
+            events.note("bad-request-head", remote, None, e.to_string());
         }
     }
 }
@@ -700,6 +803,7 @@ pub fn serve_with(platform: Arc<Platform>, o: &ServeOptions) -> Result<Running, 
         .enable_all()
         .build()
         .map_err(|e| format!("starting the server's runtime: {e}"))?;
+    let events = Arc::new(ConnEvents::new(platform.clone()));
     let app = router_with(
         platform,
         Arc::new(Limiter::new(o.rate_per_s, o.rate_burst)),
@@ -735,11 +839,13 @@ pub fn serve_with(platform: Arc<Platform>, o: &ServeOptions) -> Result<Running, 
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         // Over the cap: closed at once (the client may retry).
                         drop(stream);
+                        let e = format!("{} connections open, the most", o.max_connections);
+                        events.note("connection-refused", remote, Some("connections"), e);
                         continue;
                     };
-                    let (app, o) = (app.clone(), o.clone());
+                    let (app, o, ev) = (app.clone(), o.clone(), events.clone());
                     tokio::spawn(async move {
-                        connection(app, stream, remote, o).await;
+                        connection(app, stream, remote, o, ev).await;
                         drop(slot);
                     });
                 }

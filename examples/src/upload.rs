@@ -59,6 +59,13 @@ pub struct Destination {
     pub rejected: u64,
     /// Where rejected records are kept ([`Destination::keep_rejected_in`]).
     rejected_dir: Option<std::path::PathBuf>,
+    /// The device epoch named in every request (`X-Meterdb-Epoch`), if the platform issued
+    /// one.
+    pub epoch: Option<u64>,
+    /// Why the last attempt failed, if it did (`None` after a success).
+    pub last_error: Option<String>,
+    /// When (wall clock, ms) the platform last acknowledged a request in this process.
+    pub last_ok_at: Option<i64>,
 }
 
 /// What a 2xx answer said.
@@ -101,6 +108,9 @@ impl Destination {
             acked: 0,
             rejected: 0,
             rejected_dir: None,
+            epoch: None,
+            last_error: None,
+            last_ok_at: None,
         })
     }
 
@@ -188,12 +198,15 @@ impl Destination {
 
     /// Posts a body; what the platform said on a 2xx answer.
     pub fn post(&self, body: &str) -> Result<Posted, String> {
-        let r = self
+        let mut req = self
             .agent
             .post(&self.url)
             .set("Content-Type", "application/json")
-            .set("Authorization", &format!("Bearer {}", self.token))
-            .send_string(body);
+            .set("Authorization", &format!("Bearer {}", self.token));
+        if let Some(e) = self.epoch {
+            req = req.set("X-Meterdb-Epoch", &e.to_string());
+        }
+        let r = req.send_string(body);
         match r {
             Ok(resp) => {
                 let text = resp
@@ -224,6 +237,7 @@ impl Destination {
 
     fn failed(&mut self, db: &Db, what: &str, first: u64, last: u64, n: usize, e: String) -> Pass {
         self.failures += 1;
+        self.last_error = Some(e.chars().take(300).collect());
         self.last_wait = self.backoff.fail();
         self.next_try = Some(Instant::now() + self.last_wait);
         log(
@@ -268,6 +282,7 @@ impl Destination {
             match self.post(&to_body(&records, upload_ts)) {
                 Ok(p) => {
                     self.backoff.reset();
+                    (self.last_error, self.last_ok_at) = (None, Some(now_ms()));
                     db.cursor_ack(&self.cursor, last_id)?;
                     self.acked += records.len() as u64;
                     log(
@@ -313,6 +328,7 @@ impl Destination {
                 match self.post(&to_body(&records, upload_ts)) {
                     Ok(p) => {
                         self.backoff.reset();
+                        (self.last_error, self.last_ok_at) = (None, Some(now_ms()));
                         self.acked += records.len() as u64;
                         log(
                             db,

@@ -558,6 +558,8 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         r#""status":413"#,
         r#""status":408"#,
         "query",
+        // The slow headers of case 5, cut off before any request was made of them.
+        r#""event":"header-timeout""#,
     ] {
         assert!(log.contains(want), "no {want} in the audit log");
     }
@@ -568,4 +570,206 @@ fn attacks_are_refused_and_the_server_serves_honest_clients_meanwhile() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let _ = std::fs::remove_dir_all(Path::new(&t.dir));
+}
+
+/// A `provincial serve` over TLS (a CA made for the test), with at most `max_conns` open
+/// connections: the process, its address, the CA's client configuration, an operator token.
+fn setup_tls(dir: &Path, max_conns: &str) -> (Child, SocketAddr, ClientTls, String) {
+    let ca = meterdb_examples::tls::DevCa::generate(&["127.0.0.1".into()]).unwrap();
+    ca.write(&dir.join("tls")).unwrap();
+    let operator = Registry::open(&dir.join("data"))
+        .unwrap()
+        .add_credential("operator", "alice")
+        .unwrap();
+    let mut child = std::process::Command::new(common::PROVINCIAL)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--threads",
+            "2",
+            "--data",
+        ])
+        .arg(dir.join("data"))
+        .arg("--tls-cert")
+        .arg(dir.join("tls/server.pem"))
+        .arg("--tls-key")
+        .arg(dir.join("tls/server.key"))
+        // Long enough that no held connection times out while a case runs.
+        .args(["--max-connections", max_conns, "--header-timeout-s", "60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let tls = meterdb_examples::tls::client_config(&dir.join("tls/ca.pem")).unwrap();
+    (child, addr, tls, operator)
+}
+
+type ClientTls = std::sync::Arc<rustls::ClientConfig>;
+
+/// The honest client over TLS, on a connection of its own (closed after the answer).
+fn honest_tls(addr: SocketAddr, tls: &ClientTls, operator: &str) -> Result<(), String> {
+    let c = meterdb_examples::client::Client::with_tls(&format!("https://{addr}"), Some(tls));
+    let v: Value = c.get("/api/v1/dictionaries?version=0", operator)?;
+    assert!(v.get("version").is_some(), "{v}");
+    Ok(())
+}
+
+/// Malformed TLS and more connections than the cap, against a TLS server: each malformed
+/// opening is closed without an answer in clear text; connections over the cap are closed
+/// at once while those under it are held; the honest client is served after each case (and
+/// while the cap is full, is either served or refused at once, never left hanging); the
+/// server stays up; the failed handshakes and the refused connections are in the hash-chained
+/// audit log.
+#[test]
+fn malformed_tls_and_the_connection_cap_are_refused_and_audited() {
+    let dir = tmp("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    const CAP: usize = 8;
+    let (child, addr, tls, operator) = setup_tls(&dir, &CAP.to_string());
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(child);
+    honest_tls(addr, &tls, &operator).unwrap();
+
+    let mut noise = vec![0u8; 1000];
+    let mut x: u32 = 0x9e37_79b9;
+    for b in &mut noise {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let malformed: [(&str, Vec<u8>); 7] = [
+        (
+            "plain HTTP to the TLS port",
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        ),
+        (
+            "a record header announcing 64 KiB",
+            vec![0x16, 0x03, 0x01, 0xff, 0xff, 0, 0, 0, 0, 0],
+        ),
+        ("4 KiB of zeros", vec![0; 4096]),
+        (
+            "a ClientHello cut short",
+            vec![
+                0x16, 0x03, 0x01, 0x00, 0x30, 0x01, 0x00, 0x00, 0x2c, 0x03, 0x03,
+            ],
+        ),
+        (
+            "an SSLv2 hello",
+            vec![
+                0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10,
+            ],
+        ),
+        (
+            "an alert before any hello",
+            vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],
+        ),
+        ("random bytes", noise),
+    ];
+    for (name, bytes) in &malformed {
+        let mut s = connect("127.0.0.1", addr);
+        let _ = s.write_all(bytes);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf);
+        assert!(!text.contains("HTTP/1.1"), "{name}: answered in clear text");
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "{name}: the server died"
+        );
+        honest_tls(addr, &tls, &operator).unwrap_or_else(|e| panic!("{name}: {e}"));
+        eprintln!("malformed TLS, {name}: closed ok");
+    }
+
+    // The cap: CAP + 4 connections that say nothing. At most CAP are held (waiting for a
+    // hello); the others are closed at once.
+    let conns: Vec<TcpStream> = (0..CAP + 4).map(|_| connect("127.0.0.1", addr)).collect();
+    let checks: Vec<_> = conns
+        .iter()
+        .map(|s| {
+            let mut s = s.try_clone().unwrap();
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+                let mut b = [0u8; 16];
+                match s.read(&mut b) {
+                    // Closed by the server: refused.
+                    Ok(0) => true,
+                    Err(e) => {
+                        e.kind() != std::io::ErrorKind::WouldBlock
+                            && e.kind() != std::io::ErrorKind::TimedOut
+                    }
+                    Ok(_) => panic!("the server sent bytes to a silent connection"),
+                }
+            })
+        })
+        .collect();
+    let refused = checks
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&r| r)
+        .count();
+    assert!(refused >= 4, "only {refused} of {} refused", CAP + 4);
+    // While it is full, the honest client is refused at once or served; never left hanging
+    // (its agent gives up after 10 s at most).
+    let during = honest_tls(addr, &tls, &operator);
+    eprintln!("the honest client while the cap is full: {during:?}");
+    assert!(child.0.try_wait().unwrap().is_none(), "the server died");
+    drop(conns);
+    // Once they are closed, it is served again.
+    let mut served = false;
+    for _ in 0..100 {
+        if honest_tls(addr, &tls, &operator).is_ok() {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        served,
+        "the honest client was not served after the cap's connections closed"
+    );
+
+    // The audit log: the failed handshakes and the refusals, the chain intact.
+    let log_has = |want: &str| {
+        (0..100).any(|_| {
+            let log = std::fs::read_to_string(dir.join("data/access.log")).unwrap_or_default();
+            log.contains(want) || {
+                std::thread::sleep(Duration::from_millis(100));
+                false
+            }
+        })
+    };
+    for want in [
+        r#""event":"tls-handshake-failed""#,
+        r#""event":"connection-refused""#,
+        r#""limit":"connections""#,
+    ] {
+        assert!(log_has(want), "no {want} in the audit log");
+    }
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    let out = std::process::Command::new(common::PROVINCIAL)
+        .args(["audit", "verify", "--data"])
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

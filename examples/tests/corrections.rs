@@ -52,7 +52,10 @@ fn tmp(name: &str) -> PathBuf {
 fn post(p: &Platform, token: &str, recs: &[Record]) -> serde_json::Value {
     let caller = p.authenticate(Some(&format!("Bearer {token}"))).unwrap();
     let (v, _) = p
-        .ingest(&caller, to_body(recs, recs[0].stat_ts).as_bytes())
+        .ingest(
+            &caller,
+            to_body(recs, meterdb_examples::upload::now_ms()).as_bytes(),
+        )
         .unwrap();
     v
 }
@@ -376,5 +379,78 @@ fn a_day_statistic_corrected_by_late_data_reaches_the_national_platform() {
         assert_eq!(rev & 1, 1, "{name}: marked corrected");
         db.close().unwrap();
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A day statistic carries no change id: a replayed request of before a correction must not
+/// roll the corrected value back. Without a revision (a sender that does not number its
+/// statistics), the later `uploadDate` wins; with one, the higher revision.
+#[test]
+fn a_replayed_statistic_does_not_roll_back_a_correction() {
+    use meterdb_examples::upload::now_ms;
+    let dir = tmp("replay");
+    let ent = uscc_with_check("91350100MA2C00002").unwrap();
+    let dp = dir.join("prov");
+    add_unit(&dp, &ent);
+    let prov = Platform::open(&Config {
+        data: dp.clone(),
+        role: Role::Provincial,
+        no_store: false,
+        outbound: None,
+    })
+    .unwrap();
+    let token = prov
+        .registry()
+        .enroll_and_register(&ent, "SN-1")
+        .unwrap()
+        .token;
+    let caller = prov.authenticate(Some(&format!("Bearer {token}"))).unwrap();
+    let day = parse_date("2026-01-01").unwrap();
+    let code = DataCode::new(energy_type("3300").unwrap(), Measure::Consumption, 1, 4).text();
+    let stat = |value: f64, corrected: bool| Record {
+        enterprise: ent.clone(),
+        data_code: code.clone(),
+        value,
+        input_type: 1,
+        stat_type: STAT_DAY,
+        stat_ts: day,
+        valid: true,
+        id: None,
+        revision: None,
+        corrected,
+    };
+    let send = |body: &str| prov.ingest(&caller, body.as_bytes()).unwrap().0;
+    let now = now_ms();
+    // The first value, sent two minutes ago; its correction a minute later.
+    let first = to_body(&[stat(100.0, false)], now - 120_000);
+    assert_eq!(send(&first)["accepted"], 1);
+    let fix = to_body(&[stat(90.0, true)], now - 60_000);
+    assert_eq!(send(&fix)["accepted"], 1);
+    // The first request captured and replayed: not stored, counted as superseded.
+    let v = send(&first);
+    assert_eq!(
+        (v["accepted"].clone(), v["superseded"].clone()),
+        (0.into(), 1.into()),
+        "{v}"
+    );
+    let db = prov.db().unwrap();
+    let key = format!("{ent}/{code}/d");
+    assert_eq!(
+        values(db, &key).iter().map(|x| x.1).collect::<Vec<_>>(),
+        [90.0]
+    );
+    // The correction sent again (the same uploadDate) is taken as it is: same value.
+    assert_eq!(send(&fix)["accepted"], 1);
+    // A newer upload of the same revision replaces it; an older revision never does, even
+    // sent later.
+    let mut newer = stat(95.0, true);
+    newer.revision = Some(1);
+    assert_eq!(send(&to_body(&[newer], now))["accepted"], 1);
+    let v = send(&to_body(&[stat(80.0, true)], now + 1000));
+    assert_eq!(v["superseded"], 1, "{v}");
+    assert_eq!(
+        values(db, &key).iter().map(|x| x.1).collect::<Vec<_>>(),
+        [95.0]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -99,7 +99,10 @@ fn platform_with_a_unit(data: &Path, day0: i64) -> (String, String) {
     recs.push(record(&ent, &register, day0, 1234.5, STAT_DAY, id));
     for chunk in recs.chunks(2000) {
         let (v, _) = p
-            .ingest(&caller, to_body(chunk, day0 + 3 * DAY).as_bytes())
+            .ingest(
+                &caller,
+                to_body(chunk, meterdb_examples::upload::now_ms()).as_bytes(),
+            )
             .unwrap();
         assert_eq!(v["accepted"].as_u64(), Some(chunk.len() as u64), "{v}");
     }

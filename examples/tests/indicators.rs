@@ -90,7 +90,7 @@ fn every_sub_scope_has_its_indicators_from_the_day_tier() {
             "POST",
             &format!("{base}/api/v1/data"),
             Some(&dev.token),
-            Some(&to_body(&recs, start)),
+            Some(&to_body(&recs, meterdb_examples::upload::now_ms())),
         );
         assert_eq!((st, v["rejectedCount"].as_u64()), (200, Some(0)), "{v}");
         devices.push((ind, ent, plant, dev.token));

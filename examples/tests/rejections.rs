@@ -1,6 +1,7 @@
 //! The gateway's side acts on rejections: records a platform rejects in a 200 answer are
 //! counted, logged in the upload log (an entry `{cursor}:rejected`, outcome failed with the
-//! first reason) and kept with their reasons in `DIR/{cursor}.jsonl` (0600).
+//! first reason) and kept with their reasons in `DIR/{cursor}.jsonl` (0600); `gateway
+//! health` shows them.
 
 use std::sync::Arc;
 
@@ -103,4 +104,28 @@ fn rejected_records_are_kept_logged_and_counted() {
     assert_eq!(log[0].cursor, format!("{}:rejected", d.cursor));
     assert_eq!(log[0].samples, 10);
     running.stop();
+    drop(db);
+
+    // `gateway health` shows them (DB.rejected/ is where the gateway keeps them) and says
+    // something needs a look (exit status 2).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["health", "--db"])
+        .arg(dir.path().join("gw"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(h["ok"], false, "{h}");
+    assert_eq!(h["rejectedKept"], 10, "{h}");
+    assert_eq!(h["rejectedByUpload"][&d.cursor], 10, "{h}");
+    let last = &h["lastRejection"];
+    assert_eq!(last["field"], "dataCode", "{h}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not in the collection configuration"),
+        "{h}"
+    );
+    assert_eq!(last["record"]["dataCode"], outside.as_str(), "{h}");
 }

@@ -169,7 +169,7 @@ fn a_device_registers_uploads_and_reads_its_unit_back() {
         "POST",
         &u("/api/v1/data"),
         Some(tok),
-        Some(&to_body(&recs, start)),
+        Some(&to_body(&recs, meterdb_examples::upload::now_ms())),
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["accepted"], recs.len());
@@ -179,7 +179,7 @@ fn a_device_registers_uploads_and_reads_its_unit_back() {
         "POST",
         &u("/api/v1/data"),
         Some(tok),
-        Some(&to_body(&recs, start)),
+        Some(&to_body(&recs, meterdb_examples::upload::now_ms())),
     );
     assert_eq!(
         (v["accepted"].as_u64(), v["duplicates"].as_u64()),
@@ -200,7 +200,10 @@ fn a_device_registers_uploads_and_reads_its_unit_back() {
         "POST",
         &u("/api/v1/data"),
         Some(tok),
-        Some(&to_body(&[outside.clone(), foreign, old], start)),
+        Some(&to_body(
+            &[outside.clone(), foreign, old],
+            meterdb_examples::upload::now_ms(),
+        )),
     );
     assert_eq!(s, 200);
     assert_eq!(v["accepted"], 0);
@@ -221,7 +224,7 @@ fn a_device_registers_uploads_and_reads_its_unit_back() {
             "POST",
             &u("/api/v1/data"),
             Some(&other_dev.token),
-            Some(&to_body(&recs[..1], start))
+            Some(&to_body(&recs[..1], meterdb_examples::upload::now_ms()))
         )
         .1["rejected"][0]["field"],
         "enterpriseCode"
@@ -334,7 +337,7 @@ fn a_device_registers_uploads_and_reads_its_unit_back() {
         "POST",
         &u("/api/v1/data"),
         Some(tok),
-        Some(&to_body(&[stat], start)),
+        Some(&to_body(&[stat], meterdb_examples::upload::now_ms())),
     );
     assert_eq!(v["accepted"], 1);
     let (s, v) = call(

@@ -92,7 +92,11 @@ fn main() {
                     corrected: false,
                 });
                 if recs.len() == 5000 {
-                    prov.ingest(&caller, to_body(&recs, t0).as_bytes()).unwrap();
+                    prov.ingest(
+                        &caller,
+                        to_body(&recs, meterdb_examples::upload::now_ms()).as_bytes(),
+                    )
+                    .unwrap();
                     total += recs.len() as u64;
                     recs.clear();
                 }
@@ -112,7 +116,11 @@ fn main() {
                 corrected: false,
             });
         }
-        prov.ingest(&caller, to_body(&recs, t0).as_bytes()).unwrap();
+        prov.ingest(
+            &caller,
+            to_body(&recs, meterdb_examples::upload::now_ms()).as_bytes(),
+        )
+        .unwrap();
         total += recs.len() as u64;
         let intake = t.elapsed();
         let h = prov.health()["national"].clone();

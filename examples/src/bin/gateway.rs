@@ -15,7 +15,15 @@
 //!         [--tiers day[,month,...]] [--rss-report]
 //! gateway uploads --db DIR [--credentials DIR] [--from yyyy-MM-dd] [--to yyyy-MM-dd] [--failed]
 //! gateway uploads --db DIR --rejected
+//! gateway health --db DIR
 //! ```
+//!
+//! `gateway health` works while the gateway runs (it reads files, not the database): the
+//! state the running gateway writes to `DB.status.json` after each upload pass (per platform:
+//! records acknowledged, failed attempts, records rejected, the last error, the last
+//! acknowledgement) and the rejected records kept in `DB.rejected/`, as JSON; exit status 0
+//! when every platform's last attempt succeeded and no rejected record is kept, 2 otherwise
+//! (move the files of `DB.rejected/` away once they are dealt with).
 //!
 //! The first start registers with every platform that has no credentials yet, with the
 //! enrollment code of that platform (`--enrollment-file`, in the order of `--platform`; or
@@ -47,7 +55,7 @@ use meterdb_examples::isolation::{Key, Sender};
 use meterdb_examples::records::{
     format_datetime, input_type_of, parse_date, Record, STAT_DAY, STAT_REALTIME,
 };
-use meterdb_examples::upload::{cursor_name, peak_rss_kib, Destination, Pass};
+use meterdb_examples::upload::{cursor_name, now_ms, peak_rss_kib, Destination, Pass};
 
 const UPLOAD_EVERY_MS: i64 = 15 * 60_000;
 
@@ -64,6 +72,15 @@ enum Cmd {
     Run(Box<RunArgs>),
     /// The upload log: every attempt to send, with its outcome.
     Uploads(UploadsArgs),
+    /// The gateway's state (also while it runs): uploads per platform, the last error, the
+    /// records rejected; exit status 2 when something needs a look.
+    Health(HealthArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct HealthArgs {
+    #[arg(long)]
+    db: PathBuf,
 }
 
 /// Simulated time per wall time: `None` as fast as possible.
@@ -207,6 +224,115 @@ struct UploadsArgs {
     tiers: TierSet,
 }
 
+/// Where the running gateway writes its state for `gateway health`: `DB.status.json`.
+fn status_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".status.json");
+    PathBuf::from(s)
+}
+
+/// Writes the state of the uploads to [`status_path`] (0600, replaced atomically).
+fn write_status(db: &Path, dests: &[Destination], running: bool) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let platforms: Vec<serde_json::Value> = dests
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "url": d.url,
+                "cursor": d.cursor,
+                "epoch": d.epoch,
+                "acknowledged": d.acked,
+                "failedAttempts": d.failures,
+                "rejected": d.rejected,
+                "lastError": d.last_error,
+                "lastAcknowledgedAt": d.last_ok_at.map(format_datetime),
+            })
+        })
+        .collect();
+    let v = serde_json::json!({
+        "updatedAt": format_datetime(now_ms()),
+        "pid": std::process::id(),
+        "running": running,
+        "platforms": platforms,
+    });
+    let path = status_path(db);
+    let tmp = path.with_extension("tmp");
+    let r = (|| {
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        std::io::Write::write_all(&mut f, v.to_string().as_bytes())?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if let Err(e) = r {
+        eprintln!("gateway: {}: {e}", path.display());
+    }
+}
+
+/// `gateway health`: the state the gateway wrote and the rejected records kept; whether
+/// all is well.
+fn health(a: &HealthArgs) -> Res<bool> {
+    let status = match std::fs::read(status_path(&a.db)) {
+        Ok(b) => Some(serde_json::from_slice::<serde_json::Value>(&b)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{}: {e}", status_path(&a.db).display()).into()),
+    };
+    let mut kept = 0u64;
+    let mut by_upload = serde_json::Map::new();
+    let mut last: Option<serde_json::Value> = None;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(rejected_dir(&a.db))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        for line in std::fs::read_to_string(&f)?.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue; // a torn last line
+            };
+            kept += 1;
+            let key = v["cursor"].as_str().unwrap_or("-").to_string();
+            let n = by_upload.get(&key).and_then(|x| x.as_u64()).unwrap_or(0);
+            by_upload.insert(key, (n + 1).into());
+            if last
+                .as_ref()
+                .is_none_or(|l| l["t"].as_i64() <= v["t"].as_i64())
+            {
+                last = Some(v);
+            }
+        }
+    }
+    let failing = status
+        .iter()
+        .flat_map(|s| s["platforms"].as_array().into_iter().flatten())
+        .filter(|p| !p["lastError"].is_null())
+        .count();
+    let ok = status.is_some() && failing == 0 && kept == 0;
+    let last = last.map(|v| {
+        serde_json::json!({
+            "time": v["t"].as_i64().map(format_datetime),
+            "upload": v["cursor"],
+            "field": v["field"],
+            "reason": v["reason"],
+            "record": v["record"],
+        })
+    });
+    let out = serde_json::json!({
+        "ok": ok,
+        "status": status,
+        "rejectedKept": kept,
+        "rejectedByUpload": by_upload,
+        "lastRejection": last,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ok)
+}
+
 /// Where records the platforms rejected are kept: `DB.rejected/{cursor}.jsonl`.
 fn rejected_dir(db: &Path) -> PathBuf {
     let mut s = db.as_os_str().to_owned();
@@ -226,6 +352,11 @@ fn main() {
     let r = match Cli::parse().cmd {
         Cmd::Run(a) => run(&a),
         Cmd::Uploads(a) => uploads(&a),
+        Cmd::Health(a) => match health(&a) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(2),
+            Err(e) => Err(e),
+        },
     };
     if let Err(e) = r {
         eprintln!("gateway: {e}");
@@ -492,7 +623,10 @@ fn run(a: &RunArgs) -> Res<()> {
         },
         ..Options::default()
     };
-    let db = Db::open(&a.db, opts)?;
+    // A database that does not exist yet restarts the change ids: a platform this gateway
+    // is registered with already is asked for a new device epoch before the database is
+    // made (a crash in between asks again at the next start).
+    let fresh_db = std::fs::read_dir(&a.db).map_or(true, |mut d| d.next().is_none());
     // Registration, with every platform not registered with yet.
     let cdir = credentials_dir(&a.db, a.credentials.as_deref());
     let mut clients = Vec::new();
@@ -503,7 +637,20 @@ fn run(a: &RunArgs) -> Res<()> {
     for (i, url) in a.platforms.iter().enumerate() {
         let client = Client::with_tls(url, tls.as_ref());
         let creds = match Credentials::load(&cdir, url)? {
-            Some(c) if c.enterprise_code == a.enterprise => c,
+            Some(mut c) if c.enterprise_code == a.enterprise => {
+                if fresh_db {
+                    let e = client.new_epoch(&c.token).map_err(|e| {
+                        format!("{url}: a new database restarts the change ids, and a new device epoch could not be had: {e}")
+                    })?;
+                    c.epoch = Some(e);
+                    c.save(&cdir)?;
+                    println!(
+                        "{url}: a new database: device {} is in epoch {e}",
+                        c.device_id
+                    );
+                }
+                c
+            }
             Some(c) => {
                 return Err(format!(
                     "{url}: the credentials in {} are of unit {}, not {}",
@@ -535,6 +682,7 @@ fn run(a: &RunArgs) -> Res<()> {
                     enterprise_code: ans.enterprise_code,
                     device_id: ans.device_id,
                     token: ans.token,
+                    epoch: ans.epoch,
                 };
                 c.save(&cdir)?;
                 println!("registered with {url} as device {}", c.device_id);
@@ -543,6 +691,7 @@ fn run(a: &RunArgs) -> Res<()> {
         };
         clients.push((client, creds));
     }
+    let db = Db::open(&a.db, opts)?;
     let primary = clients.first();
     if let Some((primary, pcreds)) = primary {
         match primary.dictionaries(&pcreds.token, None) {
@@ -573,6 +722,7 @@ fn run(a: &RunArgs) -> Res<()> {
     for (client, creds) in &clients {
         let url = client.url("/api/v1/data");
         let mut d = Destination::open(&db, &url, &creds.token)?;
+        d.epoch = creds.epoch;
         d.set_tls(tls.as_ref());
         d.keep_rejected_in(&rejected_dir(&a.db));
         d.set_retry(
@@ -642,6 +792,7 @@ fn run(a: &RunArgs) -> Res<()> {
         collected += batch.len() as u64;
         if tick >= next_upload {
             upload(&db, &mut dests, &col.codes, &a.enterprise, tick)?;
+            write_status(&a.db, &dests, true);
             if let Some(s) = &mut sender {
                 if let Err(e) = s.step(&db) {
                     eprintln!("gateway: isolation: {e}");
@@ -653,8 +804,13 @@ fn run(a: &RunArgs) -> Res<()> {
     }
     // The span is collected: send what is left, the last day's statistics too.
     let deadline = Instant::now() + Duration::from_secs(a.drain_timeout_s);
+    let mut status_at = Instant::now();
     let drained = loop {
         let idle = upload(&db, &mut dests, &col.codes, &a.enterprise, end)?;
+        if status_at.elapsed() >= Duration::from_secs(1) {
+            write_status(&a.db, &dests, true);
+            status_at = Instant::now();
+        }
         let sent = match &mut sender {
             Some(s) => s.step(&db).map_or_else(
                 |e| {
@@ -673,6 +829,7 @@ fn run(a: &RunArgs) -> Res<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    write_status(&a.db, &dests, false);
     let failures: u64 = dests.iter().map(|d| d.failures).sum();
     let acked: u64 = dests.iter().map(|d| d.acked).sum();
     let rejected: u64 = dests.iter().map(|d| d.rejected).sum();
@@ -740,7 +897,9 @@ fn upload(
                 corrected: false,
             })
         };
-        let p1 = d.send_changes(db, sim_now, &mut rt)?;
+        // uploadDate is the time of the upload (the wall clock), not the simulated time of
+        // the readings: platforms refuse one far from their clock.
+        let p1 = d.send_changes(db, now_ms(), &mut rt)?;
         let mut day = |b: &meterdb::BucketChange| {
             let (code, gauge) = codes.get(b.point as usize)?.as_ref()?;
             let value = if *gauge {
@@ -772,7 +931,7 @@ fn upload(
             })
         };
         let p2 = if p1 == Pass::Idle {
-            d.send_buckets(db, Tier::Day, sim_now, sim_now, &mut day)?
+            d.send_buckets(db, Tier::Day, sim_now, now_ms(), &mut day)?
         } else {
             Pass::Backoff
         };

@@ -96,10 +96,12 @@ fn workload(units: usize, requests: usize, per: usize) -> Vec<(String, Industry,
                     });
                 }
                 day += 86_400_000;
-                let mut body: Vec<serde_json::Value> =
-                    recs.iter().map(|r| r.to_json(tick)).collect();
+                let mut body: Vec<serde_json::Value> = recs
+                    .iter()
+                    .map(|r| r.to_json(meterdb_examples::upload::now_ms()))
+                    .collect();
                 for (i, r) in recs.iter().take(n_bad).enumerate() {
-                    let mut v = r.to_json(tick);
+                    let mut v = r.to_json(meterdb_examples::upload::now_ms());
                     match i % 3 {
                         0 => v["dataValue"] = "n/a".into(),
                         1 => v["statDate"] = "2026-13-01 00:00:00".into(),

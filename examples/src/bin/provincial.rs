@@ -6,7 +6,7 @@
 //!                  [--listen 127.0.0.1:8080] [--threads 4] [--role provincial|national]
 //!                  [--max-connections 512] [--header-timeout-s 10] [--rate-per-s 50]
 //!                  [--rate-burst 200] [--data-in-flight 8] [--audit-rotate-mib 64]
-//!                  [--upload-date-window-s 0]
+//!                  [--upload-date-window-s 86400]
 //!                  [--no-store] [--outbound [--outbound-cap-mib 1024]]
 //!                  [--isolation-enterprise CODE --isolation-inbound DIR --isolation-ack-out DIR
 //!                   --isolation-key-file FILE [--isolation-poll-ms 1000]]
@@ -370,8 +370,9 @@ struct ServeArgs {
     #[arg(long, default_value_t = meterdb_examples::server::RATE_BURST)]
     rate_burst: f64,
     /// Refuse records whose uploadDate is more than this many seconds from the server's
-    /// clock (0: not checked; simulated gateways send simulated times).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=31_622_400))]
+    /// clock, either way (the upload's time, not the reading's: late data is still taken;
+    /// 0: not checked, only for loading archived requests).
+    #[arg(long, default_value_t = meterdb_examples::provincial::UPLOAD_WINDOW_MS / 1000, value_parser = clap::value_parser!(i64).range(0..=31_622_400))]
     upload_date_window_s: i64,
     /// Rotate the access log at this size (the chain goes on in the next file).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
