@@ -684,19 +684,27 @@ impl Segment {
 
     /// The block of a point, if it has one here.
     pub fn block(&self, point: PointId) -> Option<BlockMeta> {
+        self.find(point).map(|e| self.entry(e))
+    }
+
+    /// Whether a point has a block here (without decoding its index entry).
+    pub fn has_block(&self, point: PointId) -> bool {
+        self.find(point).is_some()
+    }
+
+    fn find(&self, point: PointId) -> Option<&IndexEntry> {
         // Blocks are sorted by point, one each: when every point up to this one has a block
         // (the usual case), this one's is at its id, found without a search.
-        let e = match self.entries.get(point as usize) {
-            Some(e) if e.point == point => e,
+        match self.entries.get(point as usize) {
+            Some(e) if e.point == point => Some(e),
             _ => {
                 let i = self
                     .entries
                     .binary_search_by_key(&point, |e| e.point)
                     .ok()?;
-                &self.entries[i]
+                Some(&self.entries[i])
             }
-        };
-        Some(self.entry(e))
+        }
     }
 
     /// Decodes an index entry that [`Segment::open`] checked.
