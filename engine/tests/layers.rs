@@ -262,6 +262,45 @@ fn the_energy_layer_uses_only_the_public_api() {
     assert!(bad.is_empty(), "beyond the public API:\n{}", bad.join("\n"));
 }
 
+/// The storage core keeps each point's standard-coal coefficients (catalog tag 10, the
+/// on-disk format) but converts nothing: standard coal and period comparisons are the
+/// energy layer's (`energy/coal.rs`, `energy/compare.rs`), built on the core's
+/// `Db::rollup_sum_converted` and `Db::rollup_sum`.
+#[test]
+fn the_core_converts_no_coal() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let core = &LAYERS[..LAYERS.iter().position(|m| *m == "db").unwrap() + 1];
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut bad = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let first = rel.iter().next().unwrap().to_str().unwrap();
+        if !core.contains(&first.trim_end_matches(".rs")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            for word in [
+                "CoalUnit",
+                "Comparison",
+                "coal_sum",
+                "fn compare",
+                ".coal_at(",
+            ] {
+                if code.contains(word) {
+                    bad.push(format!("{}:{}: {word}", rel.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "coal in the core:\n{}", bad.join("\n"));
+    for f in ["coal.rs", "compare.rs"] {
+        assert!(src.join("energy").join(f).exists(), "energy/{f}");
+    }
+}
+
 /// The checker itself: paths a separate crate could not write are caught.
 #[test]
 fn the_public_api_check_catches_private_paths() {
