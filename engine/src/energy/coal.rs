@@ -8,13 +8,15 @@
 
 use crate::{Db, PointId, PointMeta, Result, SumRow, Tier, Timestamp};
 
-/// Units of standard coal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CoalUnit {
-    /// Kilograms of standard coal equivalent.
-    Kgce,
-    /// Tonnes of standard coal equivalent.
-    Tce,
+crate::code_enum! {
+    /// Units of standard coal (codes: the C ABI's `MDB_COAL_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum CoalUnit {
+        /// Kilograms of standard coal equivalent.
+        Kgce = 0 => "kgce",
+        /// Tonnes of standard coal equivalent.
+        Tce = 1 => "tce",
+    }
 }
 
 impl CoalUnit {
