@@ -12,68 +12,48 @@ pub type PointId = u32;
 /// Longest point key, in bytes.
 pub const MAX_KEY_LEN: usize = 255;
 
-/// What a point measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum PointKind {
-    /// An instantaneous reading (kW, temperature, flow rate).
-    #[default]
-    Gauge,
-    /// A cumulative register (kWh, m³): consumption is its increase.
-    Counter,
+crate::code_enum! {
+    /// What a point measures (codes: the catalog, the unit catalog, the C ABI's
+    /// `MDB_KIND_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub enum PointKind {
+        /// An instantaneous reading (kW, temperature, flow rate).
+        #[default]
+        Gauge = 0 => "gauge",
+        /// A cumulative register (kWh, m³): consumption is its increase.
+        Counter = 1 => "counter",
+    }
 }
 
 impl PointKind {
-    /// `"gauge"` or `"counter"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PointKind::Gauge => "gauge",
-            PointKind::Counter => "counter",
-        }
-    }
-
     /// Parses `"gauge"` or `"counter"` (case-insensitive).
     pub fn parse(s: &str) -> Result<PointKind> {
-        match s.to_ascii_lowercase().as_str() {
-            "gauge" => Ok(PointKind::Gauge),
-            "counter" => Ok(PointKind::Counter),
-            _ => Err(Error::invalid(format!(
-                "point kind {s:?} is neither counter nor gauge"
-            ))),
-        }
+        PointKind::from_name(s)
+            .ok_or_else(|| Error::invalid(format!("point kind {s:?} is neither counter nor gauge")))
     }
 }
 
-/// How a counter's register is read where it falls between two valid readings and the
-/// fall is neither a rollover nor a meter replacement (see [`crate::rollup::Rules`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum Register {
-    /// An import register (the default): it only counts up, so a backward step adds
-    /// nothing to consumption (it is counted in the bucket's `backward`).
-    #[default]
-    Import,
-    /// A net (bidirectional) register: consumption is the signed change, a backward step
-    /// subtracting what it fell by (it is still counted in `backward`).
-    Net,
+crate::code_enum! {
+    /// How a counter's register is read where it falls between two valid readings and the
+    /// fall is neither a rollover nor a meter replacement (see [`crate::rollup::Rules`]).
+    /// (Codes: the catalog's tag 12, the C ABI's `MDB_REGISTER_*`.)
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub enum Register {
+        /// An import register (the default): it only counts up, so a backward step adds
+        /// nothing to consumption (it is counted in the bucket's `backward`).
+        #[default]
+        Import = 0 => "import",
+        /// A net (bidirectional) register: consumption is the signed change, a backward
+        /// step subtracting what it fell by (it is still counted in `backward`).
+        Net = 1 => "net",
+    }
 }
 
 impl Register {
-    /// `"import"` or `"net"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Register::Import => "import",
-            Register::Net => "net",
-        }
-    }
-
     /// Parses `"import"` or `"net"` (case-insensitive).
     pub fn parse(s: &str) -> Result<Register> {
-        match s.to_ascii_lowercase().as_str() {
-            "import" => Ok(Register::Import),
-            "net" => Ok(Register::Net),
-            _ => Err(Error::invalid(format!(
-                "register {s:?} is neither import nor net"
-            ))),
-        }
+        Register::from_name(s)
+            .ok_or_else(|| Error::invalid(format!("register {s:?} is neither import nor net")))
     }
 }
 
@@ -290,13 +270,7 @@ impl PointMeta {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let mut fields: Vec<(u8, Vec<u8>)> = Vec::new();
         fields.push((1, self.key.as_bytes().to_vec()));
-        fields.push((
-            2,
-            vec![match self.kind {
-                PointKind::Gauge => 0,
-                PointKind::Counter => 1,
-            }],
-        ));
+        fields.push((2, vec![self.kind.code()]));
         if !self.unit.is_empty() {
             fields.push((3, self.unit.as_bytes().to_vec()));
         }
@@ -334,7 +308,7 @@ impl PointMeta {
             fields.push((11, vec![t.0]));
         }
         if self.register == Register::Net {
-            fields.push((12, vec![1]));
+            fields.push((12, vec![self.register.code()]));
         }
         for r in &self.replacements {
             let mut b = r.ts.to_le_bytes().to_vec();
@@ -363,11 +337,9 @@ impl PointMeta {
                     have_key = true;
                 }
                 2 => {
-                    m.kind = match b.u8("kind")? {
-                        0 => PointKind::Gauge,
-                        1 => PointKind::Counter,
-                        k => return Err(Error::corrupt(format!("unknown point kind {k}"))),
-                    }
+                    let k = b.u8("kind")?;
+                    m.kind = PointKind::from_code(k)
+                        .ok_or_else(|| Error::corrupt(format!("unknown point kind {k}")))?;
                 }
                 3 => m.unit = text(body)?,
                 4 => m.precision = Some(b.u8("precision")?),
@@ -386,11 +358,9 @@ impl PointMeta {
                 }
                 11 => m.tiers = Some(crate::tier::TierSet(b.u8("tiers")? & 0b11111)),
                 12 => {
-                    m.register = match b.u8("register")? {
-                        0 => Register::Import,
-                        1 => Register::Net,
-                        k => return Err(Error::corrupt(format!("unknown register kind {k}"))),
-                    }
+                    let k = b.u8("register")?;
+                    m.register = Register::from_code(k)
+                        .ok_or_else(|| Error::corrupt(format!("unknown register kind {k}")))?;
                 }
                 13 => m.replacements.push(Replacement {
                     ts: b.i64("replacement time")?,

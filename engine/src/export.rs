@@ -71,7 +71,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
-use crate::catalog::{PointFilter, PointId, PointKind, PointMeta};
+use crate::catalog::{PointFilter, PointId, PointMeta};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::query::RangeIter;
@@ -325,10 +325,7 @@ struct MetaCols {
 impl MetaCols {
     fn new(meta: PointMeta) -> MetaCols {
         MetaCols {
-            kind: match meta.kind {
-                PointKind::Counter => "counter",
-                PointKind::Gauge => "gauge",
-            },
+            kind: meta.kind.as_str(),
             energy_type: (!meta.energy_type.is_empty()).then(|| meta.energy_type.clone()),
             tags: tags_json(&meta.tags),
             meta,

@@ -241,6 +241,84 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Defines a fieldless enum together with each value's code (its discriminant, the byte a
+/// file stores and the number the C ABI uses) and its name (the text forms), written once:
+///
+/// ```
+/// meterdb::code_enum! {
+///     /// A season.
+///     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///     pub enum Season {
+///         /// Winter.
+///         Winter = 0 => "winter",
+///         /// Summer.
+///         Summer = 1 => "summer",
+///     }
+/// }
+/// assert_eq!(Season::from_code(1), Some(Season::Summer));
+/// assert_eq!(Season::from_name("WINTER"), Some(Season::Winter));
+/// assert_eq!((Season::Summer.code(), Season::Summer.as_str()), (1, "summer"));
+/// assert_eq!(Season::ALL, [Season::Winter, Season::Summer]);
+/// ```
+///
+/// `ALL`, `code`, `from_code`, `as_str` and `from_name` (ASCII case-insensitive) all come
+/// from the one list, so a code or a name cannot differ between a file format, a text form
+/// and the C ABI, and a value without a code does not compile (a code given twice is an
+/// unreachable pattern, which the workspace's `clippy -D warnings` refuses).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! code_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $var:ident = $code:literal => $text:literal
+            ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $( $(#[$vmeta])* $var = $code, )+
+        }
+
+        impl $name {
+            /// Every value, in the order of their codes.
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$var),+];
+
+            /// Its code: the byte stored in files, the number of the C ABI.
+            pub const fn code(self) -> u8 {
+                match self {
+                    $( $name::$var => $code, )+
+                }
+            }
+
+            /// The value of a code.
+            pub const fn from_code(code: u8) -> Option<$name> {
+                match code {
+                    $( $code => Some($name::$var), )+
+                    _ => None,
+                }
+            }
+
+            /// Its name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$var => $text, )+
+                }
+            }
+
+            /// The value of a name (ASCII case-insensitive).
+            pub fn from_name(name: &str) -> Option<$name> {
+                match name {
+                    $( n if n.eq_ignore_ascii_case($text) => Some($name::$var), )+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,16 +47,17 @@ pub mod wal;
 pub use catalog::{PointFilter, PointId, PointKind, PointMeta, Register, Replacement};
 pub use db::{
     change_id, change_seq, AppFiles, BackupReport, BucketChange, BundlePoint, BundleReport, Change,
-    ChangeKind, CoalUnit, Comparison, CursorInfo, CursorStart, Db, DbStats, Durability, Options,
-    OutcomeFilter, PointStats, Retention, RetentionReport, SumRow, TierLimit, UploadOutcome,
-    UploadRecord, WriteBatch,
+    ChangeKind, CursorInfo, CursorStart, Db, DbStats, Durability, Options, OutcomeFilter,
+    PointStats, Retention, RetentionReport, SumRow, TierLimit, UploadOutcome, UploadRecord,
+    WriteBatch,
 };
 /// The energy layer under its module name of before (`meterdb::unit::…` keeps compiling).
 #[doc(hidden)]
 pub use energy as unit;
 pub use energy::{
-    validate_credit_code, AppliedVersion, CoalCoefficient, CollectionConfig, DataItemCode, Device,
-    DeviceKind, Enterprise, ObjectType, ProcessStage, UnitCatalog, UnitCatalogUpdate, UpdateMode,
+    validate_credit_code, AppliedVersion, CoalCoefficient, CoalUnit, CollectionConfig, Comparison,
+    DataItemCode, Device, DeviceKind, Enterprise, ObjectType, ProcessStage, UnitCatalog,
+    UnitCatalogUpdate, UpdateMode,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use query::RangeIter;

@@ -7,51 +7,36 @@ const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 
-/// A rollup tier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Tier {
-    /// Calendar minutes.
-    Minute = 1,
-    /// Calendar hours.
-    Hour = 2,
-    /// Calendar days in the database's time zone.
-    Day = 3,
-    /// Calendar months.
-    Month = 4,
-    /// Calendar years.
-    Year = 5,
+crate::code_enum! {
+    /// A rollup tier (codes: the rollup files' kind, the C ABI's `MDB_TIER_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Tier {
+        /// Calendar minutes.
+        Minute = 1 => "minute",
+        /// Calendar hours.
+        Hour = 2 => "hour",
+        /// Calendar days in the database's time zone.
+        Day = 3 => "day",
+        /// Calendar months.
+        Month = 4 => "month",
+        /// Calendar years.
+        Year = 5 => "year",
+    }
 }
 
 impl Tier {
-    /// Every tier, finest first.
-    pub const ALL: [Tier; 5] = [Tier::Minute, Tier::Hour, Tier::Day, Tier::Month, Tier::Year];
-
-    /// `"minute"`, `"hour"`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Minute => "minute",
-            Tier::Hour => "hour",
-            Tier::Day => "day",
-            Tier::Month => "month",
-            Tier::Year => "year",
-        }
-    }
-
     /// Parses a tier name.
     pub fn parse(s: &str) -> Result<Tier> {
-        Tier::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "tier {s:?} is not one of minute, hour, day, month, year"
-                ))
-            })
+        Tier::from_name(s).ok_or_else(|| {
+            Error::invalid(format!(
+                "tier {s:?} is not one of minute, hour, day, month, year"
+            ))
+        })
     }
 
-    /// The tier with this number (1 minute ..= 5 year).
+    /// The tier with this number (1 minute ..= 5 year): [`Tier::from_code`].
     pub fn from_kind(k: u8) -> Option<Tier> {
-        Tier::ALL.into_iter().find(|t| *t as u8 == k)
+        Tier::from_code(k)
     }
 
     /// The file partition `[start, end)` that stores the bucket starting at `start`:

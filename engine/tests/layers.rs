@@ -44,6 +44,32 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// re-exports and the public items of its public modules.
 const PUBLIC_API_ONLY: &[&str] = &["energy"];
 
+/// The macros the crate exports (`#[macro_export] macro_rules! name`): a separate crate
+/// writes them `meterdb::name!`.
+fn exported_macros(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("#[macro_export]") {
+            rest = &rest[i..];
+            let Some(j) = rest.find("macro_rules!") else {
+                break;
+            };
+            rest = &rest[j + "macro_rules!".len()..];
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// The items the crate root re-exports (`pub use module::{A, B}`), by name: their module.
 fn root_items(lib: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -217,6 +243,8 @@ fn the_energy_layer_uses_only_the_public_api() {
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     let items = root_items(&lib);
     let public = public_modules(&lib);
+    let macros = exported_macros(&src);
+    assert!(macros.iter().any(|m| m == "code_enum"), "{macros:?}");
     let mut bad = Vec::new();
     for layer in PUBLIC_API_ONLY {
         assert!(
@@ -241,8 +269,8 @@ fn the_energy_layer_uses_only_the_public_api() {
                 }
                 for p in crate_paths(code) {
                     let Some(first) = p.first() else { continue };
-                    if first == layer || items.contains_key(first) {
-                        continue; // itself, or an item the crate root re-exports
+                    if first == layer || items.contains_key(first) || macros.contains(first) {
+                        continue; // itself, an item the crate root re-exports, a macro
                     }
                     if !public.contains(first) {
                         bad.push(format!("{at}: crate::{} is not public", p.join("::")));
@@ -260,6 +288,45 @@ fn the_energy_layer_uses_only_the_public_api() {
         }
     }
     assert!(bad.is_empty(), "beyond the public API:\n{}", bad.join("\n"));
+}
+
+/// The storage core keeps each point's standard-coal coefficients (catalog tag 10, the
+/// on-disk format) but converts nothing: standard coal and period comparisons are the
+/// energy layer's (`energy/coal.rs`, `energy/compare.rs`), built on the core's
+/// `Db::rollup_sum_converted` and `Db::rollup_sum`.
+#[test]
+fn the_core_converts_no_coal() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let core = &LAYERS[..LAYERS.iter().position(|m| *m == "db").unwrap() + 1];
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut bad = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let first = rel.iter().next().unwrap().to_str().unwrap();
+        if !core.contains(&first.trim_end_matches(".rs")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            for word in [
+                "CoalUnit",
+                "Comparison",
+                "coal_sum",
+                "fn compare",
+                ".coal_at(",
+            ] {
+                if code.contains(word) {
+                    bad.push(format!("{}:{}: {word}", rel.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "coal in the core:\n{}", bad.join("\n"));
+    for f in ["coal.rs", "compare.rs"] {
+        assert!(src.join("energy").join(f).exists(), "energy/{f}");
+    }
 }
 
 /// The checker itself: paths a separate crate could not write are caught.

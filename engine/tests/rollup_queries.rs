@@ -127,6 +127,48 @@ fn sums_coal_and_comparisons() {
         .all(|c| c.value.is_some() && c.previous.is_some()));
 }
 
+/// `compare` in standard coal, flushed and unflushed: its values are exactly `coal_sum`'s
+/// consumption of the same buckets, one period and one year earlier included.
+#[test]
+fn coal_comparisons_are_the_coal_sums() {
+    let (_dir, db) = setup();
+    for flushed in [false, true] {
+        if flushed {
+            db.flush().unwrap();
+        }
+        for (tier, from, to) in [
+            (Tier::Day, Y0 + 364 * DAY, Y0 + 368 * DAY),
+            (Tier::Day, Y0 + 700 * DAY, Y0 + 731 * DAY),
+            (Tier::Month, Y0 + 365 * DAY, Y0 + 730 * DAY),
+        ] {
+            for unit in [CoalUnit::Kgce, CoalUnit::Tce] {
+                let cmp = db.compare(&[0, 1], tier, from, to, Some(unit)).unwrap();
+                let sums = db
+                    .coal_sum(&[0, 1], tier, Y0 - 400 * DAY, Y0 + 800 * DAY, unit)
+                    .unwrap();
+                let at = |s: i64| {
+                    sums.iter()
+                        .find(|r| r.start == s)
+                        .and_then(|r| r.consumption)
+                        .map(f64::to_bits)
+                };
+                assert!(!cmp.is_empty());
+                for c in &cmp {
+                    assert_eq!(c.value.map(f64::to_bits), at(c.start), "{tier:?} {c:?}");
+                    let prev = tier.shift(c.start, -1, db.tz_offset_min());
+                    assert_eq!(c.previous.map(f64::to_bits), at(prev), "{c:?}");
+                    let year = tier.year_earlier(c.start, db.tz_offset_min());
+                    assert_eq!(c.year_ago.map(f64::to_bits), at(year), "{c:?}");
+                }
+                // Without a unit: the plain consumption, which coal changes.
+                let plain = db.compare(&[0, 1], tier, from, to, None).unwrap();
+                assert_eq!(plain.len(), cmp.len());
+                assert_ne!(plain[0].value, cmp[0].value);
+            }
+        }
+    }
+}
+
 #[test]
 fn unkept_tiers_and_time_zones_are_refused() {
     let dir = tempfile::tempdir().unwrap();

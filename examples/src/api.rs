@@ -117,10 +117,9 @@ impl ConfigItem {
     pub fn to_collection_config(&self) -> Result<CollectionConfig, String> {
         let w = |e: String| format!("config item {}: {e}", self.data_code);
         let code = DataItemCode::parse(&self.data_code).map_err(|e| w(e.to_string()))?;
-        let kind = match self.kind.as_str() {
-            "counter" => PointKind::Counter,
-            "gauge" => PointKind::Gauge,
-            k => return Err(w(format!("kind {k:?} is not counter or gauge"))),
+        // The engine's names, exactly (no case folding, unlike `PointKind::parse`).
+        let Some(kind) = PointKind::ALL.into_iter().find(|k| k.as_str() == self.kind) else {
+            return Err(w(format!("kind {:?} is not counter or gauge", self.kind)));
         };
         let mut c = CollectionConfig::new(self.data_code.clone(), code, kind);
         c.energy_type = self.energy_type.clone();
@@ -173,11 +172,7 @@ pub fn standard_config(industry: Industry, points: usize, interval_ms: i64) -> V
             ConfigItem {
                 data_code: c.text(),
                 name: m.name.clone(),
-                kind: match c.measure.kind() {
-                    PointKind::Gauge => "gauge",
-                    _ => "counter",
-                }
-                .into(),
+                kind: c.measure.kind().as_str().into(),
                 energy_type: c.energy.code.into(),
                 unit: c.energy.unit.into(),
                 precision: Some(m.decimals as u8),

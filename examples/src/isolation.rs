@@ -630,10 +630,7 @@ fn stream_id(db: &Db) -> Result<String> {
 fn describe(m: &PointMeta) -> String {
     format!(
         "a {} in {:?} (energy type {:?}, multiplier {})",
-        match m.kind {
-            meterdb::PointKind::Counter => "counter",
-            meterdb::PointKind::Gauge => "gauge",
-        },
+        m.kind.as_str(),
         m.unit,
         m.energy_type,
         m.multiplier

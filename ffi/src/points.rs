@@ -12,21 +12,20 @@ use crate::handles;
 use crate::options::tier_mask;
 use crate::status::{meterdb_status, MDB_TIERS_DEFAULT};
 
+/// A point kind from C: its code (`MDB_KIND_*` are the engine's codes, `status.rs` checks).
 pub(crate) fn kind_from(kind: i32) -> FfiResult<PointKind> {
-    match kind {
-        0 => Ok(PointKind::Gauge),
-        1 => Ok(PointKind::Counter),
-        k => Err(Failure::invalid(format!(
-            "point kind {k} is neither 0 (MDB_KIND_GAUGE) nor 1 (MDB_KIND_COUNTER)"
-        ))),
-    }
+    u8::try_from(kind)
+        .ok()
+        .and_then(PointKind::from_code)
+        .ok_or_else(|| {
+            Failure::invalid(format!(
+                "point kind {kind} is neither 0 (MDB_KIND_GAUGE) nor 1 (MDB_KIND_COUNTER)"
+            ))
+        })
 }
 
 fn kind_to(kind: PointKind) -> i32 {
-    match kind {
-        PointKind::Gauge => 0,
-        PointKind::Counter => 1,
-    }
+    kind.code().into()
 }
 
 /// Defines a point, or updates the metadata of the point with that key, and writes its id to
@@ -567,21 +566,20 @@ pub unsafe extern "C" fn meterdb_db_list_points(
     }
 }
 
+/// A register from C: its code (`MDB_REGISTER_*` are the engine's codes).
 pub(crate) fn register_from(register: i32) -> FfiResult<Register> {
-    match register {
-        0 => Ok(Register::Import),
-        1 => Ok(Register::Net),
-        r => Err(Failure::invalid(format!(
-            "register {r} is neither 0 (MDB_REGISTER_IMPORT) nor 1 (MDB_REGISTER_NET)"
-        ))),
-    }
+    u8::try_from(register)
+        .ok()
+        .and_then(Register::from_code)
+        .ok_or_else(|| {
+            Failure::invalid(format!(
+                "register {register} is neither 0 (MDB_REGISTER_IMPORT) nor 1 (MDB_REGISTER_NET)"
+            ))
+        })
 }
 
 fn register_to(register: Register) -> i32 {
-    match register {
-        Register::Import => 0,
-        Register::Net => 1,
-    }
+    register.code().into()
 }
 
 /// The metadata of a defined point, else `MDB_NOT_FOUND`.

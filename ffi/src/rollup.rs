@@ -552,12 +552,11 @@ pub(crate) fn tier_from(tier: i32) -> FfiResult<Tier> {
 
 /// A unit of standard coal from C; `MDB_COAL_NONE` (-1) only when `none_ok`.
 pub(crate) fn coal_from(unit: i32, none_ok: bool) -> FfiResult<Option<CoalUnit>> {
-    match unit {
-        -1 if none_ok => Ok(None),
-        0 => Ok(Some(CoalUnit::Kgce)),
-        1 => Ok(Some(CoalUnit::Tce)),
-        u => Err(Failure::invalid(format!(
-            "coal unit {u} is not one of {}0 (MDB_COAL_KGCE), 1 (MDB_COAL_TCE)",
+    match u8::try_from(unit).ok().and_then(CoalUnit::from_code) {
+        _ if unit == -1 && none_ok => Ok(None),
+        Some(u) => Ok(Some(u)),
+        None => Err(Failure::invalid(format!(
+            "coal unit {unit} is not one of {}0 (MDB_COAL_KGCE), 1 (MDB_COAL_TCE)",
             if none_ok { "-1 (MDB_COAL_NONE), " } else { "" }
         ))),
     }

@@ -297,4 +297,46 @@ mod tests {
         );
         assert_eq!(meterdb_tier::MDB_TIER_YEAR as u8, engine::Tier::Year as u8);
     }
+
+    /// The C constants of the enums are the engine's codes (`code_enum!`), which the
+    /// conversions (`kind_from`, `register_from`, `tier_from`, `coal_from`) use.
+    #[test]
+    fn c_constants_are_the_engine_codes() {
+        use engine::{CoalUnit, PointKind, Register, Tier};
+        let kinds = [
+            (meterdb_point_kind::MDB_KIND_GAUGE, PointKind::Gauge),
+            (meterdb_point_kind::MDB_KIND_COUNTER, PointKind::Counter),
+        ];
+        assert_eq!(kinds.len(), PointKind::ALL.len());
+        for (c, k) in kinds {
+            assert_eq!(c as i32, i32::from(k.code()));
+        }
+        let registers = [
+            (meterdb_register::MDB_REGISTER_IMPORT, Register::Import),
+            (meterdb_register::MDB_REGISTER_NET, Register::Net),
+        ];
+        assert_eq!(registers.len(), Register::ALL.len());
+        for (c, r) in registers {
+            assert_eq!(c as i32, i32::from(r.code()));
+        }
+        let tiers = [
+            (meterdb_tier::MDB_TIER_MINUTE, Tier::Minute),
+            (meterdb_tier::MDB_TIER_HOUR, Tier::Hour),
+            (meterdb_tier::MDB_TIER_DAY, Tier::Day),
+            (meterdb_tier::MDB_TIER_MONTH, Tier::Month),
+            (meterdb_tier::MDB_TIER_YEAR, Tier::Year),
+        ];
+        assert_eq!(tiers.len(), Tier::ALL.len());
+        for (c, t) in tiers {
+            assert_eq!(c as i32, i32::from(t.code()));
+        }
+        let units = [
+            (meterdb_coal_unit::MDB_COAL_KGCE, CoalUnit::Kgce),
+            (meterdb_coal_unit::MDB_COAL_TCE, CoalUnit::Tce),
+        ];
+        assert_eq!(units.len(), CoalUnit::ALL.len());
+        for (c, u) in units {
+            assert_eq!(c as i32, i32::from(u.code()));
+        }
+    }
 }

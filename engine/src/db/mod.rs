@@ -32,7 +32,7 @@ pub use forward::{
 };
 pub use options::{Durability, Options};
 pub use retention::{Retention, RetentionReport, TierLimit};
-pub use rollup::{CoalUnit, Comparison, SumRow};
+pub use rollup::SumRow;
 pub use uploads::{OutcomeFilter, UploadOutcome, UploadRecord};
 
 use crate::catalog::{Catalog, PointFilter, PointId, PointMeta};

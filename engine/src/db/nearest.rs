@@ -88,8 +88,7 @@ impl Db {
         let mem = starts.clone();
         // And the partitions of segments that hold data of the point.
         let segs = &snap.version.segments;
-        let holds =
-            |s: &Arc<Segment>| s.has_block(point) || s.tombstones(point).next().is_some();
+        let holds = |s: &Arc<Segment>| s.has_block(point) || s.tombstones(point).next().is_some();
         starts.extend(segs.iter().filter(|s| holds(s)).map(|s| s.id.part_start));
         starts.sort_unstable();
         starts.dedup();

@@ -568,8 +568,9 @@ pub struct SumRow {
     pub count: u64,
     /// Sum of all their values.
     pub sum: f64,
-    /// Sum of the counters' consumption (multiplied by each point's multiplier, and by its
-    /// standard-coal coefficient when asked for); `None` when no point had any.
+    /// Sum of the counters' consumption (multiplied by each point's multiplier, and
+    /// converted when a conversion is given: [`Db::rollup_sum_converted`]); `None` when no
+    /// point had any.
     pub consumption: Option<f64>,
     /// Points that contributed a bucket.
     pub points: u32,
@@ -621,40 +622,47 @@ impl SumRow {
     }
 }
 
-/// What a sum needs of a point's metadata (its coefficients only for coal).
+/// What a sum needs of a point's metadata.
 struct SumMeta {
     kind: crate::PointKind,
     multiplier: f64,
     /// Whether the tier summed is stored for the point (else computed when read).
     stored: bool,
-    /// Its coefficients (for coal) and register rules.
-    coefficients: PointMeta,
+    /// Its register rules (rollover, register, replacements; no key, tags or coefficients).
+    rules: PointMeta,
+}
+
+/// The conversion of a sum ([`Db::rollup_sum_converted`]): the point's index in the
+/// points summed, the bucket's start, its consumption (multiplier applied).
+type Convert<'a> = Option<&'a dyn Fn(usize, Timestamp, f64) -> Option<f64>>;
+
+/// A consumption of point `i` at `start` (multiplier applied) through `convert`.
+#[inline]
+fn converted(convert: Convert<'_>, i: usize, start: Timestamp, c: Option<f64>) -> Option<f64> {
+    match convert {
+        None => c,
+        Some(f) => c.and_then(|c| f(i, start, c)),
+    }
 }
 
 impl SumMeta {
-    /// A bucket's consumption (before the multiplier) as `rollup_with` converts it: the
-    /// multiplier, then the coal coefficient in force at the bucket's start.
-    fn convert(&self, start: Timestamp, c: Option<f64>, coal: Option<CoalUnit>) -> Option<f64> {
-        let cons = c.map(|c| c * self.multiplier);
-        let Some(unit) = coal else {
-            return cons;
-        };
-        let div = if unit == CoalUnit::Tce { 1000.0 } else { 1.0 };
-        match (cons, self.coefficients.coal_at(start)) {
-            (Some(c), Some(k)) => Some(c * k / div),
-            _ => None,
-        }
+    /// A bucket's consumption (before the multiplier) as [`Db::rollup`] gives it (times the
+    /// multiplier), then converted.
+    fn convert(&self, i: usize, start: Timestamp, c: Option<f64>, f: Convert<'_>) -> Option<f64> {
+        converted(f, i, start, c.map(|c| c * self.multiplier))
     }
 }
 
 /// One point's part of a sum over stored buckets: the tier, the range `(a, e, to)` (whole
-/// buckets from `a` to `e`, rows starting before `to`), the coal unit and the metadata.
+/// buckets from `a` to `e`, rows starting before `to`), the conversion with the point's
+/// index, and the metadata.
 #[derive(Clone, Copy)]
 struct StoredSum<'a> {
     tier: Tier,
     tz: i32,
     range: (Timestamp, Timestamp, Timestamp),
-    coal: Option<CoalUnit>,
+    convert: Convert<'a>,
+    index: usize,
     meta: &'a SumMeta,
 }
 
@@ -716,41 +724,8 @@ impl Slots {
     }
 }
 
-/// Units of standard coal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CoalUnit {
-    /// Kilograms of standard coal equivalent.
-    Kgce,
-    /// Tonnes of standard coal equivalent.
-    Tce,
-}
-
-/// A bucket with the same bucket one period earlier (环比) and one year earlier (同比).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Comparison {
-    /// Start of the bucket.
-    pub start: Timestamp,
-    /// The bucket's value: summed consumption for counters, else summed mean.
-    pub value: Option<f64>,
-    /// The previous bucket's value.
-    pub previous: Option<f64>,
-    /// Change from the previous bucket, in percent.
-    pub previous_change_pct: Option<f64>,
-    /// The value of the same bucket a year earlier.
-    pub year_ago: Option<f64>,
-    /// Change from a year earlier, in percent.
-    pub year_change_pct: Option<f64>,
-}
-
-fn pct(now: Option<f64>, then: Option<f64>) -> Option<f64> {
-    match (now, then) {
-        (Some(n), Some(t)) if t != 0.0 => Some((n - t) / t.abs() * 100.0),
-        _ => None,
-    }
-}
-
 /// A query's rows: the point's buckets in `[a, e)` (whole buckets) with their consumption
-/// and completeness, those starting before `to`, in standard coal when asked.
+/// and completeness, those starting before `to`.
 fn rows_of(
     tier: Tier,
     tz: i32,
@@ -758,7 +733,6 @@ fn rows_of(
     inside: &[Bucket],
     nb: Neighbours,
     meta: &PointMeta,
-    coal: Option<CoalUnit>,
 ) -> Vec<BucketRow> {
     let mut out = consumption_rows(
         tier,
@@ -773,22 +747,7 @@ fn rows_of(
         meta.interval_ms,
     );
     out.retain(|r| r.bucket.start < to);
-    to_coal(&mut out, meta, coal);
     out
-}
-
-/// Converts rows' consumption to standard coal with the point's coefficient in force at each
-/// bucket's start (`None` where it has none).
-fn to_coal(rows: &mut [BucketRow], meta: &PointMeta, coal: Option<CoalUnit>) {
-    if let Some(unit) = coal {
-        let div = if unit == CoalUnit::Tce { 1000.0 } else { 1.0 };
-        for r in rows {
-            r.consumption = match (r.consumption, meta.coal_at(r.bucket.start)) {
-                (Some(c), Some(k)) => Some(c * k / div),
-                _ => None,
-            };
-        }
-    }
 }
 
 impl Db {
@@ -806,17 +765,6 @@ impl Db {
         tier: Tier,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<BucketRow>> {
-        self.rollup_with(point, tier, from, to, None)
-    }
-
-    fn rollup_with(
-        &self,
-        point: PointId,
-        tier: Tier,
-        from: Timestamp,
-        to: Timestamp,
-        coal: Option<CoalUnit>,
     ) -> Result<Vec<BucketRow>> {
         self.check_point(point)?;
         let meta = self
@@ -845,7 +793,7 @@ impl Db {
         } else if tier == Tier::Year && tiers.contains(Tier::Month) {
             Tier::Month
         } else {
-            return self.rollup_from_raw(point, &meta, tier, from, to, coal);
+            return self.rollup_from_raw(point, &meta, tier, from, to);
         };
         let a = tier.bucket_start(from, tz);
         let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
@@ -932,7 +880,7 @@ impl Db {
                 None => near(false, e)?,
             };
         }
-        Ok(rows_of(tier, tz, (a, e, to), &inside, nb, &meta, coal))
+        Ok(rows_of(tier, tz, (a, e, to), &inside, nb, &meta))
     }
 
     /// A tier that is not stored (the minute), computed from the raw samples of the range
@@ -944,7 +892,6 @@ impl Db {
         tier: Tier,
         from: Timestamp,
         to: Timestamp,
-        coal: Option<CoalUnit>,
     ) -> Result<Vec<BucketRow>> {
         let tz = self.inner.tz;
         let a = tier.bucket_start(from, tz);
@@ -965,7 +912,7 @@ impl Db {
             nb.before = self.raw_neighbour(&snap, point, a, true)?;
             nb.after = self.raw_neighbour(&snap, point, e, false)?;
         }
-        Ok(rows_of(tier, tz, (a, e, to), &inside, nb, meta, coal))
+        Ok(rows_of(tier, tz, (a, e, to), &inside, nb, meta))
     }
 
     /// The last valid raw sample before `t` (`before`) or the first at or after `t`, the
@@ -1039,18 +986,22 @@ impl Db {
         self.sum_with(points, tier, from, to, None)
     }
 
-    /// Consumption of several points converted to standard coal with each point's
-    /// coefficient in force at each bucket's start, summed into one series. A point without
-    /// a coefficient for a bucket contributes nothing to that bucket's consumption.
-    pub fn coal_sum(
+    /// [`Db::rollup_sum`] with each point's consumption converted before it is summed:
+    /// `convert(i, start, c)` is given the index in `points` of the point, the bucket's start
+    /// and the point's consumption in that bucket (multiplied by its multiplier, as
+    /// [`Db::rollup`] gives it), and returns what to add to the bucket's consumption, or
+    /// `None` to add nothing. Counts, sums and quality counts are those of
+    /// [`Db::rollup_sum`]. A layer above converts with it to its own units (the energy
+    /// layer's standard coal, [`Db::coal_sum`]) at the speed of the plain sum.
+    pub fn rollup_sum_converted(
         &self,
         points: &[PointId],
         tier: Tier,
         from: Timestamp,
         to: Timestamp,
-        unit: CoalUnit,
+        convert: &dyn Fn(usize, Timestamp, f64) -> Option<f64>,
     ) -> Result<Vec<SumRow>> {
-        self.sum_with(points, tier, from, to, Some(unit))
+        self.sum_with(points, tier, from, to, Some(convert))
     }
 
     fn sum_with(
@@ -1059,11 +1010,11 @@ impl Db {
         tier: Tier,
         from: Timestamp,
         to: Timestamp,
-        coal: Option<CoalUnit>,
+        convert: Convert<'_>,
     ) -> Result<Vec<SumRow>> {
         let tz = self.inner.tz;
         self.inner.check_not_closed()?;
-        let metas = self.sum_metas(points, tier, coal)?;
+        let metas = self.sum_metas(points, tier)?;
         let from = from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP);
         let to = to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
         if from >= to {
@@ -1072,7 +1023,7 @@ impl Db {
         let a = tier.bucket_start(from, tz);
         let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
         let Some(mut slots) = Slots::new(tier, tz, a, to) else {
-            return self.sum_sparse(points, tier, from, to, coal);
+            return self.sum_sparse(points, tier, from, to, convert);
         };
         // One snapshot for the points without unflushed data: their stored buckets are
         // exactly the answer, read column by column without building rows.
@@ -1104,16 +1055,18 @@ impl Db {
                     tier,
                     tz,
                     range,
-                    coal,
+                    convert,
+                    index: i,
                     meta,
                 };
                 self.sum_stored(&snap, p, &sum, &rows, &mut slots, &mut cons_buf)?;
                 continue;
             }
             let mut at = 0usize;
-            for r in self.rollup_with(p, tier, from, to, coal)? {
+            for r in self.rollup(p, tier, from, to)? {
                 let b = &r.bucket;
-                slots.add(&mut at, b.start, b.count, b.sum, r.consumption, Some(b));
+                let cons = converted(convert, i, b.start, r.consumption);
+                slots.add(&mut at, b.start, b.count, b.sum, cons, Some(b));
             }
         }
         Ok(slots.finish())
@@ -1121,12 +1074,7 @@ impl Db {
 
     /// What [`Db::sum_with`] needs of each point's metadata, taken under one lock without
     /// cloning keys and tags; `InvalidArgument` for a point that does not keep `tier`.
-    fn sum_metas(
-        &self,
-        points: &[PointId],
-        tier: Tier,
-        coal: Option<CoalUnit>,
-    ) -> Result<Vec<SumMeta>> {
+    fn sum_metas(&self, points: &[PointId], tier: Tier) -> Result<Vec<SumMeta>> {
         let catalog = self.inner.catalog.read();
         points
             .iter()
@@ -1139,25 +1087,22 @@ impl Db {
                         tier.as_str()
                     )));
                 }
-                let mut coefficients = PointMeta::new(String::new(), meta.kind);
-                if coal.is_some() {
-                    coefficients.coal = meta.coal.clone();
-                }
-                coefficients.rollover = meta.rollover;
-                coefficients.register = meta.register;
-                coefficients.replacements = meta.replacements.clone();
+                let mut rules = PointMeta::new(String::new(), meta.kind);
+                rules.rollover = meta.rollover;
+                rules.register = meta.register;
+                rules.replacements = meta.replacements.clone();
                 Ok(SumMeta {
                     kind: meta.kind,
                     multiplier: meta.multiplier,
                     stored: self.inner.stored_tiers(meta).contains(tier),
-                    coefficients,
+                    rules,
                 })
             })
             .collect()
     }
 
     /// Adds one point's stored buckets (`rows`, decoded column by column) to the slots,
-    /// with the consumption `rollup_with` would compute, without building rows.
+    /// with the consumption [`Db::rollup`] would compute, converted, without building rows.
     fn sum_stored(
         &self,
         snap: &Snapshot,
@@ -1170,7 +1115,8 @@ impl Db {
         let StoredSum {
             tier,
             tz,
-            coal,
+            convert: f,
+            index,
             meta,
             ..
         } = *sum;
@@ -1200,9 +1146,9 @@ impl Db {
             to: e,
             nb,
             counter,
-            rules: Rules::of(&meta.coefficients),
+            rules: Rules::of(&meta.rules),
         };
-        let convert = |start: Timestamp, c: Option<f64>| meta.convert(start, c, coal);
+        let convert = |start: Timestamp, c: Option<f64>| meta.convert(index, start, c, f);
         // Consecutive buckets (the usual case): their slots are consecutive too, found
         // once; the empty buckets of outages on either side go through `add`.
         let st = rows.starts();
@@ -1286,13 +1232,14 @@ impl Db {
         tier: Tier,
         from: Timestamp,
         to: Timestamp,
-        coal: Option<CoalUnit>,
+        convert: Convert<'_>,
     ) -> Result<Vec<SumRow>> {
         let mut acc: Vec<SumRow> = Vec::new();
-        for &p in points {
-            let rows = self.rollup_with(p, tier, from, to, coal)?;
+        for (pi, &p) in points.iter().enumerate() {
+            let rows = self.rollup(p, tier, from, to)?;
             let add = |e: &mut SumRow, r: &BucketRow| {
-                e.add(r.bucket.count, r.bucket.sum, r.consumption);
+                let cons = converted(convert, pi, r.bucket.start, r.consumption);
+                e.add(r.bucket.count, r.bucket.sum, cons);
                 e.add_quality(&r.bucket);
             };
             let new_row = |r: &BucketRow| SumRow::empty(r.bucket.start, r.end);
@@ -1316,60 +1263,5 @@ impl Db {
             }
         }
         Ok(acc)
-    }
-
-    /// Each bucket of the points' summed series with the bucket one period earlier (环比) and
-    /// the same bucket one year earlier (同比), and the changes in percent. The value
-    /// compared is the summed consumption when any point is a counter, else the summed mean.
-    pub fn compare(
-        &self,
-        points: &[PointId],
-        tier: Tier,
-        from: Timestamp,
-        to: Timestamp,
-        coal: Option<CoalUnit>,
-    ) -> Result<Vec<Comparison>> {
-        let tz = self.inner.tz;
-        let counters = points.iter().any(|&p| {
-            self.point(p)
-                .is_some_and(|m| m.kind == crate::PointKind::Counter)
-        });
-        let value = |r: &SumRow| {
-            if counters {
-                r.consumption
-            } else {
-                (r.count > 0).then(|| r.sum / r.count as f64)
-            }
-        };
-        let a = tier.bucket_start(from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP), tz);
-        let prev_from = tier.shift(a, -1, tz);
-        let year_from = tier.year_earlier(a, tz);
-        let year_to = tier.year_earlier(to.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP), tz);
-        let now = self.sum_with(points, tier, prev_from, to, coal)?;
-        let then = self.sum_with(points, tier, year_from, year_to.max(year_from + 1), coal)?;
-        let by_start: BTreeMap<Timestamp, Option<f64>> =
-            now.iter().map(|r| (r.start, value(r))).collect();
-        let then: BTreeMap<Timestamp, Option<f64>> =
-            then.iter().map(|r| (r.start, value(r))).collect();
-        Ok(now
-            .iter()
-            .filter(|r| r.start >= a)
-            .map(|r| {
-                let v = value(r);
-                let previous = by_start
-                    .get(&tier.shift(r.start, -1, tz))
-                    .copied()
-                    .flatten();
-                let year_ago = then.get(&tier.year_earlier(r.start, tz)).copied().flatten();
-                Comparison {
-                    start: r.start,
-                    value: v,
-                    previous,
-                    previous_change_pct: pct(v, previous),
-                    year_ago,
-                    year_change_pct: pct(v, year_ago),
-                }
-            })
-            .collect())
     }
 }

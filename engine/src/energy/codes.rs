@@ -86,89 +86,53 @@ pub fn validate_credit_code(code: &str) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 // Data-item code
 
-/// Digit 5 of a [`DataItemCode`]: the stage of the unit's energy flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ProcessStage {
-    /// 1: purchase and storage (购入存储).
-    Purchase = 1,
-    /// 2: processing and conversion (加工转换).
-    Conversion = 2,
-    /// 3: transport and distribution (输送分配).
-    Distribution = 3,
-    /// 4: end use (终端使用).
-    EndUse = 4,
-    /// 5: recovery and reuse (回收利用).
-    Recovery = 5,
-    /// 6: supplied to others (外供).
-    ExternalSupply = 6,
+crate::code_enum! {
+    /// Digit 5 of a [`DataItemCode`]: the stage of the unit's energy flow.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ProcessStage {
+        /// 1: purchase and storage (购入存储).
+        Purchase = 1 => "purchase",
+        /// 2: processing and conversion (加工转换).
+        Conversion = 2 => "conversion",
+        /// 3: transport and distribution (输送分配).
+        Distribution = 3 => "distribution",
+        /// 4: end use (终端使用).
+        EndUse = 4 => "end use",
+        /// 5: recovery and reuse (回收利用).
+        Recovery = 5 => "recovery",
+        /// 6: supplied to others (外供).
+        ExternalSupply = 6 => "external supply",
+    }
 }
 
 impl ProcessStage {
-    /// The stage of a digit.
+    /// The stage of a digit ([`ProcessStage::from_code`]).
     pub fn from_digit(d: u8) -> Option<ProcessStage> {
-        use ProcessStage::*;
-        Some(match d {
-            1 => Purchase,
-            2 => Conversion,
-            3 => Distribution,
-            4 => EndUse,
-            5 => Recovery,
-            6 => ExternalSupply,
-            _ => return None,
-        })
-    }
-    /// A short English name, e.g. `"end use"`.
-    pub fn as_str(self) -> &'static str {
-        use ProcessStage::*;
-        match self {
-            Purchase => "purchase",
-            Conversion => "conversion",
-            Distribution => "distribution",
-            EndUse => "end use",
-            Recovery => "recovery",
-            ExternalSupply => "external supply",
-        }
+        ProcessStage::from_code(d)
     }
 }
 
-/// Digit 9 of a [`DataItemCode`]: what the data item is collected on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ObjectType {
-    /// 1: the whole unit.
-    Unit = 1,
-    /// 2: a branch factory or workshop.
-    Branch = 2,
-    /// 3: a process or system.
-    Process = 3,
-    /// 4: a key energy-using equipment.
-    Equipment = 4,
-    /// 5: a metering instrument.
-    Instrument = 5,
+crate::code_enum! {
+    /// Digit 9 of a [`DataItemCode`]: what the data item is collected on.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ObjectType {
+        /// 1: the whole unit.
+        Unit = 1 => "unit",
+        /// 2: a branch factory or workshop.
+        Branch = 2 => "branch",
+        /// 3: a process or system.
+        Process = 3 => "process",
+        /// 4: a key energy-using equipment.
+        Equipment = 4 => "equipment",
+        /// 5: a metering instrument.
+        Instrument = 5 => "instrument",
+    }
 }
 
 impl ObjectType {
-    /// The object type of a digit.
+    /// The object type of a digit ([`ObjectType::from_code`]).
     pub fn from_digit(d: u8) -> Option<ObjectType> {
-        use ObjectType::*;
-        Some(match d {
-            1 => Unit,
-            2 => Branch,
-            3 => Process,
-            4 => Equipment,
-            5 => Instrument,
-            _ => return None,
-        })
-    }
-    /// A short English name, e.g. `"equipment"`.
-    pub fn as_str(self) -> &'static str {
-        use ObjectType::*;
-        match self {
-            Unit => "unit",
-            Branch => "branch",
-            Process => "process",
-            Equipment => "equipment",
-            Instrument => "instrument",
-        }
+        ObjectType::from_code(d)
     }
 }
 
@@ -262,9 +226,9 @@ impl fmt::Display for DataItemCode {
             f,
             "{:04}{}{:03}{}{:03}{:04}",
             self.energy_type,
-            self.stage as u8,
+            self.stage.code(),
             self.unit_code,
-            self.object_type as u8,
+            self.object_type.code(),
             self.object_code,
             self.item_type
         )

@@ -22,25 +22,6 @@ pub const UNIT_HEADER_LEN: usize = 8 + 4 + 8;
 /// Most fields of one stored record (a config has 10 kinds, the coefficients repeated).
 const MAX_FIELDS: usize = 16 + MAX_COAL;
 
-/// The stored code of a device kind.
-fn device_kind_code(k: DeviceKind) -> u8 {
-    match k {
-        DeviceKind::Gateway => 0,
-        DeviceKind::Collector => 1,
-        DeviceKind::Meter => 2,
-    }
-}
-
-fn device_kind_of(c: u8) -> Option<DeviceKind> {
-    [
-        DeviceKind::Gateway,
-        DeviceKind::Collector,
-        DeviceKind::Meter,
-    ]
-    .get(usize::from(c))
-    .copied()
-}
-
 /// A record's tagged fields ([`format::get_fields`]), at most [`MAX_FIELDS`].
 fn get_fields<'a>(r: &mut Reader<'a>, what: &str) -> Result<Vec<(u8, &'a [u8])>> {
     format::get_fields(r, MAX_FIELDS, what)
@@ -96,7 +77,7 @@ fn decode_enterprise(r: &mut Reader<'_>) -> Result<Enterprise> {
 fn encode_device(d: &Device, out: &mut Vec<u8>) {
     let mut f = vec![
         (1, s(&d.id)),
-        (2, vec![device_kind_code(d.kind)]),
+        (2, vec![d.kind.code()]),
         (3, s(&d.name)),
         (4, s(&d.model)),
         (5, s(&d.serial)),
@@ -114,7 +95,7 @@ fn decode_device(r: &mut Reader<'_>) -> Result<Device> {
             1 => d.id = text(b, "device id")?,
             2 => {
                 let [k] = fixed::<1>(b, "device kind")?;
-                d.kind = device_kind_of(k)
+                d.kind = DeviceKind::from_code(k)
                     .ok_or_else(|| Error::corrupt(format!("unknown device kind {k}")))?;
             }
             3 => d.name = text(b, "device name")?,
@@ -131,13 +112,7 @@ fn encode_config(c: &CollectionConfig, out: &mut Vec<u8>) {
     let mut f = vec![
         (1, s(&c.point_key)),
         (2, s(&c.data_item.to_string())),
-        (
-            3,
-            vec![match c.kind {
-                PointKind::Gauge => 0,
-                PointKind::Counter => 1,
-            }],
-        ),
+        (3, vec![c.kind.code()]),
         (4, s(&c.energy_type)),
         (5, s(&c.unit)),
     ];
@@ -196,11 +171,9 @@ fn decode_config(r: &mut Reader<'_>) -> Result<CollectionConfig> {
                 );
             }
             3 => {
-                kind = match fixed::<1>(b, "point kind")? {
-                    [0] => PointKind::Gauge,
-                    [1] => PointKind::Counter,
-                    [k] => return Err(Error::corrupt(format!("unknown point kind {k}"))),
-                }
+                let [k] = fixed::<1>(b, "point kind")?;
+                kind = PointKind::from_code(k)
+                    .ok_or_else(|| Error::corrupt(format!("unknown point kind {k}")))?;
             }
             4 => c.energy_type = text(b, "energy type")?,
             5 => c.unit = text(b, "unit")?,

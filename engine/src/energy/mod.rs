@@ -15,6 +15,8 @@
 //! | `encoding.rs` | the bytes of `UNITCAT` ([`UnitCatalog::encode_file`], [`UnitCatalog::decode_file`]) |
 //! | `text.rs` | the TAB-separated text form of an update ([`UnitCatalogUpdate::parse_text`]) |
 //! | `apply.rs` | storing and applying to a [`crate::Db`] ([`crate::Db::apply_unit_catalog`]), crash safety, [`crate::Db::verify`] |
+//! | `coal.rs` | standard coal: [`CoalUnit`] and [`crate::Db::coal_sum`] (each point's coefficient in force at each bucket's start) |
+//! | `compare.rs` | period comparisons (同比, 环比): [`Comparison`] and [`crate::Db::compare`] |
 //!
 //! # The data-item code layout MeterDB assumes
 //!
@@ -41,17 +43,21 @@
 
 mod apply;
 mod catalog;
+mod coal;
 mod codes;
+mod compare;
 mod encoding;
 mod records;
 mod text;
 
 pub use apply::{UNIT_APPLIED_FILE, UNIT_FILE};
 pub use catalog::{AppliedVersion, UnitCatalog, UnitCatalogUpdate, UpdateMode};
+pub use coal::CoalUnit;
 pub use codes::{
     credit_code_check_char, validate_credit_code, DataItemCode, ObjectType, ProcessStage,
     CREDIT_CODE_CHARSET, DATA_ITEM_CODE_LEN,
 };
+pub use compare::Comparison;
 pub use encoding::{UNIT_FORMAT_VERSION, UNIT_HEADER_LEN, UNIT_MAGIC};
 pub use records::{
     CoalCoefficient, CollectionConfig, Device, DeviceKind, Enterprise, HISTORY_KEEP, MAX_COAL,

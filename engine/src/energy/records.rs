@@ -84,37 +84,28 @@ impl Enterprise {
     }
 }
 
-/// What a terminal device is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum DeviceKind {
-    /// A gateway (the unit's side of the link to the platform).
-    #[default]
-    Gateway,
-    /// A data collector (concentrator).
-    Collector,
-    /// A meter.
-    Meter,
+crate::code_enum! {
+    /// What a terminal device is (codes: the device records of `UNITCAT`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub enum DeviceKind {
+        /// A gateway (the unit's side of the link to the platform).
+        #[default]
+        Gateway = 0 => "gateway",
+        /// A data collector (concentrator).
+        Collector = 1 => "collector",
+        /// A meter.
+        Meter = 2 => "meter",
+    }
 }
 
 impl DeviceKind {
-    /// `"gateway"`, `"collector"` or `"meter"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceKind::Gateway => "gateway",
-            DeviceKind::Collector => "collector",
-            DeviceKind::Meter => "meter",
-        }
-    }
     /// Parses `"gateway"`, `"collector"` or `"meter"` (case-insensitive).
     pub fn parse(s: &str) -> Result<DeviceKind> {
-        match s.to_ascii_lowercase().as_str() {
-            "gateway" => Ok(DeviceKind::Gateway),
-            "collector" => Ok(DeviceKind::Collector),
-            "meter" => Ok(DeviceKind::Meter),
-            _ => Err(Error::invalid(format!(
+        DeviceKind::from_name(s).ok_or_else(|| {
+            Error::invalid(format!(
                 "device kind {s:?} is not gateway, collector or meter"
-            ))),
-        }
+            ))
+        })
     }
 }
 

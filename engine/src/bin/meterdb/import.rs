@@ -51,8 +51,8 @@ pub fn run(a: ImportArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::fail(format!("open {}: {e}", a.db.display())))?;
     let mut imp = Importer {
         db: &db,
-        kind: a.kind.map(PointKind::from),
-        register: a.register.map(Register::from),
+        kind: a.kind,
+        register: a.register,
         ids: HashMap::new(),
         last: None,
         batch: WriteBatch::with_capacity(BATCH),

@@ -17,7 +17,7 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use meterdb::{Db, Durability, Options, PointKind, Register, Timestamp};
 
 use crate::out::CliError;
@@ -141,8 +141,8 @@ struct ImportArgs {
     db: PathBuf,
     /// Kind of every point this import creates from the data (existing points keep theirs;
     /// without it, new points are gauges).
-    #[arg(long, value_enum)]
-    kind: Option<KindArg>,
+    #[arg(long, value_parser = names(PointKind::ALL.map(PointKind::as_str), PointKind::parse))]
+    kind: Option<PointKind>,
     /// CSV of point metadata, defined before the data is read: header
     /// `point,kind[,unit,precision,energy_type,interval_ms,multiplier,register,rollover]`
     /// (register: import or net, for counters; rollover: the reading after which a counter's
@@ -154,8 +154,8 @@ struct ImportArgs {
     /// without a register): import (the default: a backward step adds nothing) or net (a
     /// bidirectional register: consumption is the signed change). A counter defined again
     /// without one keeps its register.
-    #[arg(long, value_enum)]
-    register: Option<RegisterArg>,
+    #[arg(long, value_parser = names(Register::ALL.map(Register::as_str), Register::parse))]
+    register: Option<Register>,
     /// Time zone of the rollup buckets (e.g. +08:00) when the import creates the database;
     /// an existing database keeps its own (a different value is an error). Default +08:00.
     #[arg(long, value_parser = parse_tz_arg, allow_hyphen_values = true)]
@@ -165,34 +165,14 @@ struct ImportArgs {
     files: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum KindArg {
-    Counter,
-    Gauge,
-}
-
-impl From<KindArg> for PointKind {
-    fn from(k: KindArg) -> PointKind {
-        match k {
-            KindArg::Counter => PointKind::Counter,
-            KindArg::Gauge => PointKind::Gauge,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum RegisterArg {
-    Import,
-    Net,
-}
-
-impl From<RegisterArg> for Register {
-    fn from(r: RegisterArg) -> Register {
-        match r {
-            RegisterArg::Import => Register::Import,
-            RegisterArg::Net => Register::Net,
-        }
-    }
+/// An argument that takes one of the engine's names of an enum (`code_enum!`), listed in
+/// `--help`, parsed by the engine.
+fn names<T: Clone + Send + Sync + 'static, const N: usize>(
+    names: [&'static str; N],
+    parse: fn(&str) -> meterdb::Result<T>,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names).try_map(move |s: String| parse(&s))
 }
 
 #[derive(Debug, clap::Args)]

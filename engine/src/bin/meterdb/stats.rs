@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use meterdb::{DbStats, PointStats};
+use meterdb::{DbStats, PointStats, Tier};
 
 use crate::out::{CliError, Stdout};
 use crate::StatsArgs;
@@ -17,8 +17,16 @@ struct Report {
     other_bytes: u64,
 }
 
-/// The stored tiers' names, by index `tier - 1`.
-const TIERS: [&str; 5] = ["minute", "hour", "day", "month", "year"];
+/// The stored tiers' names, by index `tier - 1` (the tiers' names: `Tier::as_str`).
+const TIERS: [&str; 5] = {
+    let mut names = [""; 5];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Tier::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 impl Report {
     fn samples(&self) -> u64 {
