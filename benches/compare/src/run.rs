@@ -83,6 +83,19 @@ pub fn engine(name: &str, scale: &Scale, work: &Path, data: &Path) -> EngineRepo
     });
     drop(w2);
 
+    // W4: the province-day at a large province's size, for memory and bytes on disk only.
+    let w4 = workload::w4(scale);
+    step(&mut rep, "W4 T1", &mut |rep| {
+        let dir = work.join(format!("{name}-W4-T1"));
+        let n = w4.samples() as u64;
+        let (e, ing) = ingest(name, &dir, Tier::T1, &w4, &w4.arrivals, n)?;
+        rep.ingest.push(ing);
+        e.close()?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    });
+    drop(w4);
+
     let w3 = workload::w3(scale);
     step(&mut rep, "W3 T1", &mut |rep| {
         let dir = work.join(format!("{name}-W3-T1"));

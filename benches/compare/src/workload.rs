@@ -35,6 +35,8 @@ pub struct Scale {
     pub plant_days: usize,
     /// W2 points.
     pub province_points: usize,
+    /// W4 points (a large province: 1,000,000 at full scale).
+    pub w4_points: usize,
     /// Samples written at tier T2 (sync per batch).
     pub t2_samples: usize,
     /// Query repetitions (at most) and time budget per query.
@@ -52,6 +54,7 @@ impl Scale {
                 plant_points: 20,
                 plant_days: 30,
                 province_points: 2_000,
+                w4_points: 10_000,
                 t2_samples: 20_000,
                 query_reps: 5,
                 query_budget_s: 0.5,
@@ -61,6 +64,7 @@ impl Scale {
                 plant_points: 500,
                 plant_days: 365,
                 province_points: 200_000,
+                w4_points: 1_000_000,
                 t2_samples: 200_000,
                 query_reps: 7,
                 query_budget_s: 5.0,
@@ -100,7 +104,7 @@ pub struct Arrival {
 /// A workload: what arrives, in order, and what must be stored at the end.
 #[derive(Clone, Debug)]
 pub struct Workload {
-    /// `W1`, `W2`, `W3` or `R`.
+    /// `W1`, `W2`, `W3`, `W4` or `R`.
     pub name: &'static str,
     /// One line about it.
     pub about: String,
@@ -207,18 +211,26 @@ pub fn w1(scale: &Scale) -> Workload {
 
 /// W2 province-day: many points for one day, arriving interval by interval.
 pub fn w2(scale: &Scale) -> Workload {
+    province_day("W2", scale.province_points, 2027)
+}
+
+/// W4 large province-day: W2 at 1,000,000 points (full scale), for memory and bytes at the
+/// size of a province with a few thousand units of hundreds of data items.
+pub fn w4(scale: &Scale) -> Workload {
+    province_day("W4", scale.w4_points, 2029)
+}
+
+/// `points` meters (simulated with `seed`) for one day at 15 minutes, interval by interval.
+fn province_day(name: &'static str, points: usize, seed: u64) -> Workload {
     let start = (days_from_civil(2026, 6, 15) * DAY_MS) - 8 * 3_600_000;
-    let meters = sim::plant(scale.province_points, 2027);
+    let meters = sim::plant(points, seed);
     let series: Vec<Vec<(i64, f64)>> = meters
         .iter()
         .map(|m| m.samples(start, INTERVAL_MS, 96))
         .collect();
     Workload {
-        name: "W2",
-        about: format!(
-            "province-day: {} points x 1 day at 15 min, interval by interval",
-            scale.province_points
-        ),
+        name,
+        about: format!("province-day: {points} points x 1 day at 15 min, interval by interval"),
         points: points_of(&meters),
         arrivals: interval_major(&series, start, 96),
         truth: series,
