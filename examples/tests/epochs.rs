@@ -3,13 +3,14 @@
 //! duplicate mark per (device, epoch), stores its new data instead of dropping it with a 200
 //! answer. A request naming an earlier epoch is refused (409).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
-use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::api::standard_config;
 use meterdb_examples::client::{Client, Credentials};
-use meterdb_examples::industry::{uscc_with_check, Industry};
+use meterdb_examples::industry::Industry;
 use meterdb_examples::provincial::{Config, Platform, Role};
 use meterdb_examples::server::serve;
 use serde_json::Value;
@@ -63,29 +64,13 @@ fn received(c: &Client, operator: &str, ent: &str, epoch: u64) -> (u64, u64) {
 #[test]
 fn a_rebuilt_gateway_gets_a_new_epoch_and_its_restarted_ids_are_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let p = Arc::new(
-        Platform::open(&Config {
-            data: dir.path().join("prov"),
-            role: Role::Provincial,
-            no_store: false,
-            outbound: None,
-        })
-        .unwrap(),
+    let p = common::open_platform(&dir.path().join("prov"));
+    let (ent, enroll) = common::add_steel_unit(
+        &p,
+        "91350100MA2EP0001",
+        "epoch plant",
+        standard_config(Industry::Steel, 7, 900_000),
     );
-    let ent = uscc_with_check("91350100MA2EP0001").unwrap();
-    let enroll = p
-        .registry()
-        .add_unit(
-            EnterpriseInfo {
-                enterprise_code: ent.clone(),
-                name: "epoch plant".into(),
-                region_code: "350100".into(),
-                industry: "steel".into(),
-                industry_code: Industry::Steel.classification().into(),
-            },
-            standard_config(Industry::Steel, 7, 900_000),
-        )
-        .unwrap();
     let operator = p.registry().add_credential("operator", "alice").unwrap();
     let running = serve(p.clone(), "127.0.0.1:0", 2).unwrap();
     let url = format!("http://{}", running.addr);

@@ -3,12 +3,11 @@
 //! first reason) and kept with their reasons in `DIR/{cursor}.jsonl` (0600); `gateway
 //! health` shows them.
 
-use std::sync::Arc;
+mod common;
 
 use meterdb::{Db, Options, PointKind, PointMeta, WriteBatch};
-use meterdb_examples::api::{standard_config, EnterpriseInfo};
-use meterdb_examples::industry::{uscc_with_check, Industry};
-use meterdb_examples::provincial::{Config, Platform, Role};
+use meterdb_examples::api::standard_config;
+use meterdb_examples::industry::Industry;
 use meterdb_examples::records::{parse_date, Record, STAT_REALTIME};
 use meterdb_examples::server::serve;
 use meterdb_examples::upload::{now_ms, Destination, Pass};
@@ -16,30 +15,10 @@ use meterdb_examples::upload::{now_ms, Destination, Pass};
 #[test]
 fn rejected_records_are_kept_logged_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let p = Arc::new(
-        Platform::open(&Config {
-            data: dir.path().join("prov"),
-            role: Role::Provincial,
-            no_store: false,
-            outbound: None,
-        })
-        .unwrap(),
-    );
-    let ent = uscc_with_check("91350100MA2RJ0001").unwrap();
+    let p = common::open_platform(&dir.path().join("prov"));
     let items = standard_config(Industry::Steel, 7, 60_000);
     let good_code = items[0].data_code.clone();
-    p.registry()
-        .add_unit(
-            EnterpriseInfo {
-                enterprise_code: ent.clone(),
-                name: "plant".into(),
-                region_code: "350100".into(),
-                industry: "steel".into(),
-                industry_code: Industry::Steel.classification().into(),
-            },
-            items,
-        )
-        .unwrap();
+    let (ent, _) = common::add_steel_unit(&p, "91350100MA2RJ0001", "plant", items);
     let dev = p.registry().enroll_and_register(&ent, "SN").unwrap();
     let running = serve(p.clone(), "127.0.0.1:0", 2).unwrap();
 

@@ -3,17 +3,17 @@
 //! does not trust the CA, a plain-HTTP request to the TLS port and garbage bytes are refused
 //! without harm; plain HTTP needs `--insecure-http` on every program.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use meterdb_examples::api::{standard_config, EnterpriseInfo};
+use meterdb_examples::api::standard_config;
 use meterdb_examples::client::Client;
-use meterdb_examples::industry::{uscc_with_check, Industry};
-use meterdb_examples::provincial::{Config, Platform, Role};
+use meterdb_examples::industry::Industry;
 use meterdb_examples::server::{serve_with, ServeOptions};
 use meterdb_examples::tls::{self, DevCa};
 
@@ -32,29 +32,13 @@ fn the_gateway_uploads_over_tls_and_bad_clients_are_refused() {
     let ca = DevCa::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap();
     ca.write(&dir.join("tls")).unwrap();
     let t = dir.join("tls");
-    let p = Arc::new(
-        Platform::open(&Config {
-            data: dir.join("prov"),
-            role: Role::Provincial,
-            no_store: false,
-            outbound: None,
-        })
-        .unwrap(),
+    let p = common::open_platform(&dir.join("prov"));
+    let (ent, enroll) = common::add_steel_unit(
+        &p,
+        "91350100MA2TL0001",
+        "tls plant",
+        standard_config(Industry::Steel, 7, 900_000),
     );
-    let ent = uscc_with_check("91350100MA2TL0001").unwrap();
-    let enroll = p
-        .registry()
-        .add_unit(
-            EnterpriseInfo {
-                enterprise_code: ent.clone(),
-                name: "tls plant".into(),
-                region_code: "350100".into(),
-                industry: "steel".into(),
-                industry_code: Industry::Steel.classification().into(),
-            },
-            standard_config(Industry::Steel, 7, 900_000),
-        )
-        .unwrap();
     let operator = p.registry().add_credential("operator", "alice").unwrap();
     let cfg = tls::server_config(&t.join("server.pem"), &t.join("server.key")).unwrap();
     let running = serve_with(p.clone(), &ServeOptions::tls("127.0.0.1:0", 2, cfg)).unwrap();

@@ -83,3 +83,43 @@ pub fn realtime(p: &Plant, from: i64, to: i64, id0: u64) -> Vec<Record> {
     }
     out
 }
+
+/// A storing provincial platform in `data`.
+pub fn open_platform(data: &Path) -> std::sync::Arc<meterdb_examples::provincial::Platform> {
+    use meterdb_examples::provincial::{Config, Platform, Role};
+    std::sync::Arc::new(
+        Platform::open(&Config {
+            data: data.to_path_buf(),
+            role: Role::Provincial,
+            no_store: false,
+            outbound: None,
+        })
+        .unwrap(),
+    )
+}
+
+/// Registers a steel unit whose credit code is `prefix` and its check character, with
+/// `items`: its credit code and enrollment code.
+pub fn add_steel_unit(
+    p: &meterdb_examples::provincial::Platform,
+    prefix: &str,
+    name: &str,
+    items: Vec<meterdb_examples::api::ConfigItem>,
+) -> (String, String) {
+    use meterdb_examples::industry::{uscc_with_check, Industry};
+    let ent = uscc_with_check(prefix).unwrap();
+    let enroll = p
+        .registry()
+        .add_unit(
+            meterdb_examples::api::EnterpriseInfo {
+                enterprise_code: ent.clone(),
+                name: name.into(),
+                region_code: "350100".into(),
+                industry: "steel".into(),
+                industry_code: Industry::Steel.classification().into(),
+            },
+            items,
+        )
+        .unwrap();
+    (ent, enroll)
+}
