@@ -283,30 +283,18 @@ fn health(a: &HealthArgs) -> Res<bool> {
     let mut kept = 0u64;
     let mut by_upload = serde_json::Map::new();
     let mut last: Option<serde_json::Value> = None;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(rejected_dir(&a.db))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    for f in files {
-        for line in std::fs::read_to_string(&f)?.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue; // a torn last line
-            };
-            kept += 1;
-            let key = v["cursor"].as_str().unwrap_or("-").to_string();
-            let n = by_upload.get(&key).and_then(|x| x.as_u64()).unwrap_or(0);
-            by_upload.insert(key, (n + 1).into());
-            if last
-                .as_ref()
-                .is_none_or(|l| l["t"].as_i64() <= v["t"].as_i64())
-            {
-                last = Some(v);
-            }
+    each_rejected(&a.db, |v| {
+        kept += 1;
+        let key = v["cursor"].as_str().unwrap_or("-").to_string();
+        let n = by_upload.get(&key).and_then(|x| x.as_u64()).unwrap_or(0);
+        by_upload.insert(key, (n + 1).into());
+        if last
+            .as_ref()
+            .is_none_or(|l| l["t"].as_i64() <= v["t"].as_i64())
+        {
+            last = Some(v);
         }
-    }
+    })?;
     let failing = status
         .iter()
         .flat_map(|s| s["platforms"].as_array().into_iter().flatten())
@@ -331,6 +319,26 @@ fn health(a: &HealthArgs) -> Res<bool> {
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ok)
+}
+
+/// Each rejected record kept for the database `db`, file by file in name order (a torn last
+/// line, from a crash while one was appended, is skipped).
+fn each_rejected(db: &Path, mut f: impl FnMut(serde_json::Value)) -> Res<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(rejected_dir(db))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for file in files {
+        for line in std::fs::read_to_string(&file)?.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                f(v);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where records the platforms rejected are kept: `DB.rejected/{cursor}.jsonl`.
@@ -368,30 +376,19 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn uploads(a: &UploadsArgs) -> Res<()> {
     if a.rejected {
-        let dir = rejected_dir(&a.db);
         let mut n = 0;
         println!("time\tupload\tfield\treason\trecord");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for f in files {
-            for line in std::fs::read_to_string(&f)?.lines() {
-                let v: serde_json::Value = serde_json::from_str(line)?;
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    v["t"].as_i64().map(format_datetime).unwrap_or_default(),
-                    v["cursor"].as_str().unwrap_or("-"),
-                    v["field"].as_str().unwrap_or("-"),
-                    v["reason"].as_str().unwrap_or("-"),
-                    v["record"]
-                );
-                n += 1;
-            }
-        }
+        each_rejected(&a.db, |v| {
+            println!(
+                "{}\t{}\t{}\t{}\t{}",
+                v["t"].as_i64().map(format_datetime).unwrap_or_default(),
+                v["cursor"].as_str().unwrap_or("-"),
+                v["field"].as_str().unwrap_or("-"),
+                v["reason"].as_str().unwrap_or("-"),
+                v["record"]
+            );
+            n += 1;
+        })?;
         println!("{n} records rejected");
         return Ok(());
     }
