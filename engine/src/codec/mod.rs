@@ -65,58 +65,43 @@ impl Default for CodecOptions {
     }
 }
 
-/// The codec family of a column. The numbers are the tag values on disk: fixed, documented,
-/// never renumbered; new codecs take new numbers.
-#[non_exhaustive]
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CodecKind {
-    /// Every value stored whole, little-endian (8 bytes per timestamp or value, 1 per quality).
-    Raw = 0,
-    /// Timestamps: delta-of-delta, zigzag, bit-packed in frames of 128.
-    DeltaOfDelta = 1,
-    /// Values or quality: one value for the whole column.
-    Constant = 2,
-    /// Values or quality: runs of `(value, length)`.
-    Rle = 3,
-    /// Values: decimal-scaled integers, deltas in frame-of-reference frames of 128.
-    DecimalDelta = 4,
-    /// Values: decimal-scaled integers, delta-of-deltas in frame-of-reference frames of 128.
-    DecimalDeltaOfDelta = 5,
-    /// Values: Gorilla XOR coding of the bits of each double.
-    Gorilla = 6,
-    /// Values: decimal-scaled integers as they are, in frame-of-reference frames of 128.
-    DecimalPlain = 7,
+crate::code_enum! {
+    /// The codec family of a column. The numbers are the tag values on disk: fixed,
+    /// documented, never renumbered; new codecs take new numbers.
+    #[non_exhaustive]
+    #[repr(u8)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum CodecKind {
+        /// Every value stored whole, little-endian (8 bytes per timestamp or value, 1 per
+        /// quality).
+        Raw = 0 => "raw",
+        /// Timestamps: delta-of-delta, zigzag, bit-packed in frames of 128.
+        DeltaOfDelta = 1 => "dod",
+        /// Values or quality: one value for the whole column.
+        Constant = 2 => "const",
+        /// Values or quality: runs of `(value, length)`.
+        Rle = 3 => "rle",
+        /// Values: decimal-scaled integers, deltas in frame-of-reference frames of 128.
+        DecimalDelta = 4 => "decimal-delta",
+        /// Values: decimal-scaled integers, delta-of-deltas in frame-of-reference frames of
+        /// 128.
+        DecimalDeltaOfDelta = 5 => "decimal-dod",
+        /// Values: Gorilla XOR coding of the bits of each double.
+        Gorilla = 6 => "gorilla",
+        /// Values: decimal-scaled integers as they are, in frame-of-reference frames of 128.
+        DecimalPlain = 7 => "decimal-plain",
+    }
 }
 
 impl CodecKind {
     /// The kind with tag number `tag` (the zstd flag cleared), if any.
     pub fn from_tag(tag: u8) -> Option<CodecKind> {
-        Some(match tag {
-            0 => CodecKind::Raw,
-            1 => CodecKind::DeltaOfDelta,
-            2 => CodecKind::Constant,
-            3 => CodecKind::Rle,
-            4 => CodecKind::DecimalDelta,
-            5 => CodecKind::DecimalDeltaOfDelta,
-            6 => CodecKind::Gorilla,
-            7 => CodecKind::DecimalPlain,
-            _ => return None,
-        })
+        CodecKind::from_code(tag)
     }
 
     /// A short lowercase name, e.g. `"dod"`.
     pub fn name(self) -> &'static str {
-        match self {
-            CodecKind::Raw => "raw",
-            CodecKind::DeltaOfDelta => "dod",
-            CodecKind::Constant => "const",
-            CodecKind::Rle => "rle",
-            CodecKind::DecimalDelta => "decimal-delta",
-            CodecKind::DecimalDeltaOfDelta => "decimal-dod",
-            CodecKind::Gorilla => "gorilla",
-            CodecKind::DecimalPlain => "decimal-plain",
-        }
+        self.as_str()
     }
 
     /// Whether the kind stores decimal-scaled integers (and so a scale byte).
