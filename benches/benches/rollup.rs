@@ -144,6 +144,15 @@ fn queries(c: &mut Criterion) {
     g.bench_function("months_10_years_1000_points", |b| {
         b.iter(|| db.rollup_many(&ids, Tier::Month, ten.0, ten.1).unwrap())
     });
+    // Years are merged from the stored months when read (no year files).
+    g.throughput(Throughput::Elements(10 * 1000));
+    g.bench_function("years_10_years_1000_points_summed", |b| {
+        b.iter(|| {
+            let rows = db.rollup_sum(&ids, Tier::Year, ten.0, ten.1).unwrap();
+            assert_eq!(rows.len(), 10);
+        })
+    });
+    g.throughput(Throughput::Elements(120 * 1000));
     g.bench_function("months_10_years_1000_points_from_raw", |b| {
         b.iter(|| {
             ids.iter()
