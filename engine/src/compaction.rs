@@ -2,7 +2,7 @@
 //! (the newest sample of a timestamp wins) and deletes (tombstones hide older samples and are
 //! then dropped, since no older data of the partition remains).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::catalog::PointId;
@@ -72,30 +72,42 @@ fn merge_point(
 
 pub use crate::rollup::overlay_buckets;
 
-/// Merges the rollup files of one tier partition into each point's final buckets. With
-/// `whole` (the inputs are every file of the partition) the markers of deleted buckets are
-/// dropped; otherwise they are kept, since they hide buckets of the older files that remain.
-pub fn merge_rollup_partition(
-    inputs: &[Arc<Segment>],
+/// Merges the rollup files of one tier partition into each point's final buckets, encoded as
+/// blocks, yielded in point order: one point's buckets are decoded and encoded at a time, as
+/// [`merge_partition`] does for raw data. With `whole` (the inputs are every file of the
+/// partition) the markers of deleted buckets are dropped; otherwise they are kept, since they
+/// hide buckets of the older files that remain. Points left with no buckets are omitted.
+pub fn merge_rollup_partition<'a>(
+    inputs: &'a [Arc<Segment>],
     whole: bool,
-) -> Result<BTreeMap<PointId, Vec<Bucket>>> {
+    opts: &'a CodecOptions,
+) -> impl Iterator<Item = Result<EncodedBlock>> + 'a {
     let mut inputs: Vec<&Arc<Segment>> = inputs.iter().collect();
     inputs.sort_by_key(|s| s.id.generation);
-    let mut acc: BTreeMap<PointId, Vec<Bucket>> = BTreeMap::new();
-    for seg in inputs {
-        for b in seg.blocks() {
-            let mut rows = Vec::new();
-            crate::rollup::decode_block(seg, &b, i64::MIN, i64::MAX, &mut rows)?;
-            overlay_buckets(acc.entry(b.point).or_default(), rows);
-        }
-    }
-    if whole {
-        for rows in acc.values_mut() {
-            rows.retain(|b| !b.is_marker());
-        }
-    }
-    acc.retain(|_, rows| !rows.is_empty());
-    Ok(acc)
+    let points: BTreeSet<PointId> = inputs.iter().flat_map(|s| s.points()).collect();
+    points
+        .into_iter()
+        .enumerate()
+        .map(move |(n, p)| {
+            if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                for s in &inputs {
+                    s.release_pages();
+                }
+            }
+            let mut acc: Vec<Bucket> = Vec::new();
+            for seg in &inputs {
+                if let Some(b) = seg.block(p) {
+                    let mut rows = Vec::new();
+                    crate::rollup::decode_block(seg, &b, i64::MIN, i64::MAX, &mut rows)?;
+                    overlay_buckets(&mut acc, rows);
+                }
+            }
+            if whole {
+                acc.retain(|b| !b.is_marker());
+            }
+            Ok((!acc.is_empty()).then(|| crate::rollup::encode_block(p, &acc, opts)))
+        })
+        .filter_map(Result::transpose)
 }
 
 /// Which files of a rollup partition (sizes in bytes, oldest first) a compaction merges: the

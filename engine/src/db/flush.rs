@@ -390,29 +390,23 @@ impl Inner {
             generation,
             ..first
         };
-        let output = if first.kind != segment::KIND_RAW {
-            let merged = merge_rollup_partition(inputs, whole)?;
-            if merged.is_empty() {
-                None
+        // Both kinds stream one point at a time into the new file.
+        let blocks: Box<dyn Iterator<Item = Result<EncodedBlock>>> =
+            if first.kind != segment::KIND_RAW {
+                Box::new(merge_rollup_partition(inputs, whole, &self.opts.codec))
             } else {
+                Box::new(merge_partition(inputs, &self.opts.codec))
+            };
+        let mut blocks = blocks.peekable();
+        let output = match blocks.peek() {
+            // Everything was deleted: no file.
+            None => None,
+            Some(_) => {
                 let id = SegmentId {
                     file_no: self.alloc_file_no(),
                     ..id
                 };
-                Some(self.write_rollup_file(&id, &merged)?)
-            }
-        } else {
-            let mut blocks = merge_partition(inputs, &self.opts.codec).peekable();
-            match blocks.peek() {
-                // Everything was deleted: no file.
-                None => None,
-                Some(_) => {
-                    let id = SegmentId {
-                        file_no: self.alloc_file_no(),
-                        ..id
-                    };
-                    Some(self.write_blocks(&id, blocks, &[])?)
-                }
+                Some(self.write_blocks(&id, blocks, &[])?)
             }
         };
         if output.is_some() {

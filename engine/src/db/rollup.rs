@@ -23,7 +23,8 @@ use crate::rollup::{
     self, buckets_of_bucket_runs, buckets_of_samples, consumption_rows, overlay_buckets, Bucket,
     BucketRow, Neighbours, Rules, Tier, TierSet,
 };
-use crate::sample::{Columns, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+
+use crate::sample::{Columns, Timestamp, Tombstone, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::segment::{self, EncodedBlock, Segment, SegmentId, SegmentWriter};
 
 /// Sorted, merged spans `[start, end)`.
@@ -185,6 +186,18 @@ fn refresh<'r>(
         out.push((tier, fresh));
     }
     Ok(out)
+}
+
+/// The samples of a point's copy of the active memtable in `[f, t)`, with its tombstones.
+fn active_range(
+    active: &(Columns, Vec<Tombstone>),
+    f: Timestamp,
+    t: Timestamp,
+) -> (Columns, Vec<Tombstone>) {
+    let r = active.0.range_of(f, t);
+    let mut c = Columns::with_capacity(r.len());
+    c.extend_from(&active.0, r);
+    (c, active.1.clone())
 }
 
 /// Most buckets [`Db::rollup_sum`] accumulates densely (about ten years of hours); a longer
@@ -542,21 +555,6 @@ impl FlushRollups {
     }
 }
 
-impl Inner {
-    /// Writes one rollup file and opens it.
-    pub(super) fn write_rollup_file(
-        &self,
-        id: &SegmentId,
-        points: &BTreeMap<PointId, Vec<Bucket>>,
-    ) -> Result<Arc<Segment>> {
-        let blocks = points
-            .iter()
-            .filter(|(_, rows)| !rows.is_empty())
-            .map(|(&p, rows)| Ok(rollup::encode_block(p, rows, &self.opts.codec)));
-        self.write_blocks(id, blocks, &[])
-    }
-}
-
 /// One bucket of several points summed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SumRow {
@@ -803,7 +801,10 @@ impl Db {
             tier.bucket_end(e, tz).min(MAX_TIMESTAMP),
         );
 
-        let (snap, mut dirty) = {
+        // The snapshot, the spans that memory changed and the active memtable's samples over
+        // them, all under one lock: a flush that freezes the active memtable in between
+        // would otherwise take its samples out of both the snapshot and the copy.
+        let (snap, dirty, no_memtable_data, active) = {
             let st = inner.state.read();
             let mut dirty = Vec::new();
             st.mem.touched(point, &mut dirty);
@@ -814,27 +815,28 @@ impl Db {
                 version: st.version.clone(),
                 frozen: st.frozen.iter().map(|f| f.0.clone()).collect(),
             };
-            (snap, dirty)
+            // With no unflushed data of the point, the counters' neighbouring samples come
+            // from raw block statistics, and only the range itself is read.
+            let no_memtable_data = dirty.is_empty();
+            // Only the dirty minutes inside the range (widened by a bucket each side) matter.
+            dirty.retain(|&(s, t)| s < xe && t > xa);
+            for d in &mut dirty {
+                *d = (d.0.max(xa), d.1.min(xe));
+            }
+            let dirty = merge_spans(dirty);
+            // (All of it: the counters' neighbouring samples may lie outside the spans.)
+            let active = if no_memtable_data {
+                Default::default()
+            } else {
+                st.mem.read(point, MIN_TIMESTAMP, MAX_TIMESTAMP + 1)
+            };
+            (snap, dirty, no_memtable_data, active)
         };
-        // With no unflushed data of the point, the counters' neighbouring samples come from
-        // raw block statistics, and only the range itself is read.
-        let no_memtable_data = dirty.is_empty();
-        // Only the dirty minutes inside the range (widened by a bucket each side) matter.
-        dirty.retain(|&(s, t)| s < xe && t > xa);
-        for d in &mut dirty {
-            *d = (d.0.max(xa), d.1.min(xe));
-        }
-        let dirty = merge_spans(dirty);
         let (ra, re) = if no_memtable_data { (a, e) } else { (xa, xe) };
         let mut rows = stored_rows(&snap.version, src, point, ra, re, false)?;
         if !dirty.is_empty() {
-            let (ha, hb) = (dirty[0].0.min(xa), dirty[dirty.len() - 1].1.max(xe));
-            let active = self.inner.state.read().mem.read(point, ha, hb);
             let mut raw = |f: Timestamp, t: Timestamp| {
-                let r = active.0.range_of(f, t);
-                let mut c = Columns::with_capacity(r.len());
-                c.extend_from(&active.0, r);
-                snap.read(point, f, t, Some(&(c, active.1.clone())))
+                snap.read(point, f, t, Some(&active_range(&active, f, t)))
                     .map(Cow::Owned)
             };
             let fresh = refresh(
@@ -867,7 +869,7 @@ impl Db {
                 if no_memtable_data {
                     self.neighbour_flushed(&snap, point, t, before)
                 } else {
-                    self.raw_neighbour(&snap, point, t, before)
+                    self.raw_neighbour(&snap, &active, point, t, before)
                 }
             };
             // (Buckets of invalid samples only hold no reading to interpolate from.)
@@ -896,48 +898,49 @@ impl Db {
         let tz = self.inner.tz;
         let a = tier.bucket_start(from, tz);
         let e = tier.bucket_end(tier.bucket_start(to - 1, tz), tz);
+        // The snapshot and all of the point's active memtable (the counters' neighbouring
+        // samples may lie outside the range) under one lock.
         let (snap, active) = {
             let st = self.inner.state.read();
             let snap = Snapshot {
                 version: st.version.clone(),
                 frozen: st.frozen.iter().map(|f| f.0.clone()).collect(),
             };
-            (snap, st.mem.read(point, a, e))
+            (snap, st.mem.read(point, MIN_TIMESTAMP, MAX_TIMESTAMP + 1))
         };
-        let cols = snap.read(point, a, e, Some(&active))?;
+        let cols = snap.read(point, a, e, Some(&active_range(&active, a, e)))?;
         let inside = buckets_of_samples(tier, tz, &cols, &Rules::of(meta));
         let counter = meta.kind == crate::PointKind::Counter;
         let mut nb = Neighbours::default();
         if counter {
-            nb.before = self.raw_neighbour(&snap, point, a, true)?;
-            nb.after = self.raw_neighbour(&snap, point, e, false)?;
+            nb.before = self.raw_neighbour(&snap, &active, point, a, true)?;
+            nb.after = self.raw_neighbour(&snap, &active, point, e, false)?;
         }
         Ok(rows_of(tier, tz, (a, e, to), &inside, nb, meta))
     }
 
     /// The last valid raw sample before `t` (`before`) or the first at or after `t`, the
-    /// active memtable included (see [`Db::nearest`]).
+    /// active memtable included (`active`: the point's samples and tombstones in it, taken
+    /// under the lock that took `snap`; see [`Db::nearest`]).
     fn raw_neighbour(
         &self,
         snap: &Snapshot,
+        active: &(Columns, Vec<Tombstone>),
         point: PointId,
         t: Timestamp,
         before: bool,
     ) -> Result<Option<(Timestamp, f64)>> {
-        let active = {
-            let st = self.inner.state.read();
-            if before {
-                st.mem.read(point, MIN_TIMESTAMP, t)
-            } else {
-                st.mem.read(point, t, MAX_TIMESTAMP + 1)
-            }
+        let side = if before {
+            active_range(active, MIN_TIMESTAMP, t)
+        } else {
+            active_range(active, t, MAX_TIMESTAMP + 1)
         };
         let look = Look {
             before,
             valid_only: true,
         };
         Ok(self
-            .nearest(snap, &active, point, t, look)?
+            .nearest(snap, &side, point, t, look)?
             .map(|x| (x.ts, x.value)))
     }
 
