@@ -21,6 +21,17 @@ pub fn merge_partition<'a>(
     inputs: &'a [Arc<Segment>],
     opts: &'a CodecOptions,
 ) -> impl Iterator<Item = Result<EncodedBlock>> + 'a {
+    each_point(inputs, move |inputs, p| merge_point(inputs, p, opts))
+}
+
+/// `merge` of each point that has a block in `inputs` (given to it oldest
+/// first), in increasing point order, skipping the points it returns `None` for. The pages
+/// read through the inputs' mappings are handed back every [`RELEASE_EVERY`] points: each is
+/// read once.
+fn each_point<'a>(
+    inputs: &'a [Arc<Segment>],
+    merge: impl Fn(&[&Arc<Segment>], PointId) -> Result<Option<EncodedBlock>> + 'a,
+) -> impl Iterator<Item = Result<EncodedBlock>> + 'a {
     let mut inputs: Vec<&Arc<Segment>> = inputs.iter().collect();
     inputs.sort_by_key(|s| s.id.generation);
     let points: BTreeSet<PointId> = inputs.iter().flat_map(|s| s.points()).collect();
@@ -29,17 +40,16 @@ pub fn merge_partition<'a>(
         .enumerate()
         .map(move |(n, p)| {
             if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
-                // The pages read for the points so far go back: each is read once.
                 for s in &inputs {
                     s.release_pages();
                 }
             }
-            merge_point(&inputs, p, opts)
+            merge(&inputs, p)
         })
         .filter_map(Result::transpose)
 }
 
-/// Points a raw compaction merges between two hand-backs of the mapped pages it read.
+/// Points a compaction merges between two hand-backs of the mapped pages it read.
 const RELEASE_EVERY: usize = 4096;
 
 /// One point's final samples in `inputs` (oldest first), encoded; `None` if it has none.
@@ -82,32 +92,20 @@ pub fn merge_rollup_partition<'a>(
     whole: bool,
     opts: &'a CodecOptions,
 ) -> impl Iterator<Item = Result<EncodedBlock>> + 'a {
-    let mut inputs: Vec<&Arc<Segment>> = inputs.iter().collect();
-    inputs.sort_by_key(|s| s.id.generation);
-    let points: BTreeSet<PointId> = inputs.iter().flat_map(|s| s.points()).collect();
-    points
-        .into_iter()
-        .enumerate()
-        .map(move |(n, p)| {
-            if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
-                for s in &inputs {
-                    s.release_pages();
-                }
+    each_point(inputs, move |inputs, p| {
+        let mut acc: Vec<Bucket> = Vec::new();
+        for seg in inputs {
+            if let Some(b) = seg.block(p) {
+                let mut rows = Vec::new();
+                crate::rollup::decode_block(seg, &b, i64::MIN, i64::MAX, &mut rows)?;
+                overlay_buckets(&mut acc, rows);
             }
-            let mut acc: Vec<Bucket> = Vec::new();
-            for seg in &inputs {
-                if let Some(b) = seg.block(p) {
-                    let mut rows = Vec::new();
-                    crate::rollup::decode_block(seg, &b, i64::MIN, i64::MAX, &mut rows)?;
-                    overlay_buckets(&mut acc, rows);
-                }
-            }
-            if whole {
-                acc.retain(|b| !b.is_marker());
-            }
-            Ok((!acc.is_empty()).then(|| crate::rollup::encode_block(p, &acc, opts)))
-        })
-        .filter_map(Result::transpose)
+        }
+        if whole {
+            acc.retain(|b| !b.is_marker());
+        }
+        Ok((!acc.is_empty()).then(|| crate::rollup::encode_block(p, &acc, opts)))
+    })
 }
 
 /// Which files of a rollup partition (sizes in bytes, oldest first) a compaction merges: the
