@@ -103,17 +103,8 @@ fn newest_revision_wins_whatever_the_order_and_input_types_are_kept_and_forwarde
     let day = parse_date("2026-01-01").unwrap();
     // An electricity consumption register of the configuration.
     let code = DataCode::new(energy_type("3300").unwrap(), Measure::Consumption, 1, 4).text();
-    let stat = |value: f64, revision: u64, corrected: bool| Record {
-        enterprise: ent.clone(),
-        data_code: code.clone(),
-        value,
-        input_type: 1,
-        stat_type: STAT_DAY,
-        stat_ts: day,
-        valid: true,
-        id: None,
-        revision: Some(revision),
-        corrected,
+    let stat = |value: f64, revision: u64, corrected: bool| {
+        day_stat(&ent, &code, day, value, Some(revision), corrected)
     };
     // The first statistic, its correction, then the first again (a late retry).
     assert_eq!(
@@ -407,18 +398,7 @@ fn a_replayed_statistic_does_not_roll_back_a_correction() {
     let caller = prov.authenticate(Some(&format!("Bearer {token}"))).unwrap();
     let day = parse_date("2026-01-01").unwrap();
     let code = DataCode::new(energy_type("3300").unwrap(), Measure::Consumption, 1, 4).text();
-    let stat = |value: f64, corrected: bool| Record {
-        enterprise: ent.clone(),
-        data_code: code.clone(),
-        value,
-        input_type: 1,
-        stat_type: STAT_DAY,
-        stat_ts: day,
-        valid: true,
-        id: None,
-        revision: None,
-        corrected,
-    };
+    let stat = |value: f64, corrected: bool| day_stat(&ent, &code, day, value, None, corrected);
     let send = |body: &str| prov.ingest(&caller, body.as_bytes()).unwrap().0;
     let now = now_ms();
     // The first value, sent two minutes ago; its correction a minute later.
@@ -453,4 +433,27 @@ fn a_replayed_statistic_does_not_roll_back_a_correction() {
         [95.0]
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A measured day statistic of `code` for `day`.
+fn day_stat(
+    ent: &str,
+    code: &str,
+    day: i64,
+    value: f64,
+    revision: Option<u64>,
+    corrected: bool,
+) -> Record {
+    Record {
+        enterprise: ent.to_string(),
+        data_code: code.to_string(),
+        value,
+        input_type: 1,
+        stat_type: STAT_DAY,
+        stat_ts: day,
+        valid: true,
+        id: None,
+        revision,
+        corrected,
+    }
 }
