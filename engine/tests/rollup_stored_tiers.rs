@@ -24,6 +24,18 @@ fn hour_files(s: &MemStorage) -> usize {
         .count()
 }
 
+/// Writes `samples` to each of `points` in one batch, then flushes.
+fn write_and_flush(db: &Db, points: &[u32], samples: &[(i64, f64)]) {
+    let mut b = WriteBatch::new();
+    for &(t, v) in samples {
+        for &p in points {
+            b.put(p, t, v);
+        }
+    }
+    db.write(&b).unwrap();
+    db.flush().unwrap();
+}
+
 #[test]
 fn the_hour_of_15_minute_readings_is_computed_when_read() {
     let s = MemStorage::new();
@@ -33,12 +45,7 @@ fn the_hour_of_15_minute_readings_is_computed_when_read() {
     let samples: Vec<(i64, f64)> = (0..5 * 96)
         .map(|i| (T0 + i * 900_000, 100.0 + i as f64 * 0.25))
         .collect();
-    let mut b = WriteBatch::new();
-    for &(t, v) in &samples {
-        b.put(id, t, v);
-    }
-    db.write(&b).unwrap();
-    db.flush().unwrap();
+    write_and_flush(&db, &[id], &samples);
     assert_eq!(hour_files(&s), 0, "no hour files for 15-minute readings");
     let check = |db: &Db, meta: &PointMeta| {
         for tier in [Tier::Hour, Tier::Day, Tier::Month, Tier::Year] {
@@ -71,12 +78,7 @@ fn the_hour_of_a_point_of_unknown_interval_is_computed_when_read() {
         .filter(|i| !(40..50).contains(i))
         .map(|i| (T0 + i * 1_800_000, 500.0 + i as f64 * 0.5))
         .collect();
-    let mut b = WriteBatch::new();
-    for &(t, v) in &samples {
-        b.put(id, t, v);
-    }
-    db.write(&b).unwrap();
-    db.flush().unwrap();
+    write_and_flush(&db, &[id], &samples);
     let names = s.list(Path::new("/db")).unwrap();
     assert_eq!(hour_files(&s), 0, "no hour files at an unknown interval");
     for tier in ["day-", "month-"] {
@@ -116,13 +118,7 @@ fn a_year_is_merged_from_the_stored_months_and_stored_without_them() {
             )
         })
         .collect();
-    let mut batch = WriteBatch::new();
-    for &(t, v) in &samples {
-        batch.put(a, t, v);
-        batch.put(b, t, v);
-    }
-    db.write(&batch).unwrap();
-    db.flush().unwrap();
+    write_and_flush(&db, &[a, b], &samples);
     let names = s.list(Path::new("/db")).unwrap();
     let years = names.iter().filter(|n| n.starts_with("year-")).count();
     assert_eq!(
