@@ -4,7 +4,7 @@
 //! that a separate crate could not write, so that the layering cannot drift silently.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The modules of `engine/src`, lowest first (as docs/architecture.md lists them).
 const LAYERS: &[&str] = &[
@@ -96,13 +96,9 @@ fn no_module_uses_a_module_above_it() {
     let rank: BTreeMap<&str, usize> = LAYERS.iter().enumerate().map(|(i, m)| (*m, i)).collect();
     let items = root_items(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
     assert!(items.get("Db").is_some_and(|m| m == "db"), "{items:?}");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut bad = Vec::new();
-    for f in files {
-        let rel = f.strip_prefix(&src).unwrap();
-        let first = rel.iter().next().unwrap().to_str().unwrap();
-        let module = first.trim_end_matches(".rs");
+    for (f, rel, module) in files_by_module(&src) {
+        let module = module.as_str();
         if module == "lib" || module == "bin" {
             continue; // the crate root re-exports; the tool is a user of the library
         }
@@ -298,13 +294,9 @@ fn the_energy_layer_uses_only_the_public_api() {
 fn the_core_converts_no_coal() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let core = &LAYERS[..LAYERS.iter().position(|m| *m == "db").unwrap() + 1];
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut bad = Vec::new();
-    for f in files {
-        let rel = f.strip_prefix(&src).unwrap();
-        let first = rel.iter().next().unwrap().to_str().unwrap();
-        if !core.contains(&first.trim_end_matches(".rs")) {
+    for (f, rel, module) in files_by_module(&src) {
+        if !core.contains(&module.as_str()) {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
@@ -346,4 +338,20 @@ fn the_public_api_check_catches_private_paths() {
     assert!(declares_public(src, "B"));
     assert!(!declares_public(src, "hidden"));
     assert!(!declares_public(src, "private"));
+}
+
+/// Every Rust file under `src`: its path, its path below `src` and the top-level module it
+/// belongs to (`lib`, `bin`, `db`, ...).
+fn files_by_module(src: &Path) -> Vec<(PathBuf, PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(src).unwrap().to_path_buf();
+            let first = rel.iter().next().unwrap().to_str().unwrap();
+            let module = first.trim_end_matches(".rs").to_string();
+            (f, rel, module)
+        })
+        .collect()
 }
